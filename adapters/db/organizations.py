@@ -1,0 +1,52 @@
+"""OrganizationRepository on SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from adapters.db.tables import OrganizationRow
+from resolvers.directory.model import Organization
+from resolvers.mpi.model import Identifier
+
+O = OrganizationRow.__table__  # type: ignore[attr-defined]  # noqa: E741
+
+
+def _to_domain(r: dict[str, object]) -> Organization:
+    idents = r["identifiers"] or []
+    assert isinstance(idents, list)
+    return Organization(
+        id=str(r["id"]), name=str(r["name"]),
+        identifiers=tuple(Identifier(i["system"], i["value"]) for i in idents),
+        country=r["country"], kind=r["kind"], version=r["version"],  # type: ignore[arg-type]
+        created_at=r["created_at"], updated_at=r["updated_at"],  # type: ignore[arg-type]
+    )
+
+
+class SqlOrganizationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Organization]:
+        if not ids:
+            return {}
+        rows = (await self._session.execute(select(O).where(O.c.id.in_(list(ids))))).mappings()
+        return {str(r["id"]): _to_domain(dict(r)) for r in rows}
+
+    async def add(self, organization: Organization) -> None:
+        await self._session.execute(insert(O).values(
+            id=organization.id, name=organization.name,
+            identifiers=[{"system": i.system, "value": i.value} for i in organization.identifiers],
+            country=organization.country, kind=organization.kind, version=organization.version,
+            created_at=organization.created_at, updated_at=organization.updated_at,
+        ))
+
+    async def search(self, *, name: str | None, after: str | None, limit: int) -> list[Organization]:
+        stmt = select(O).order_by(O.c.id).limit(limit)
+        if name:
+            stmt = stmt.where(func.lower(O.c.name).contains(name.lower(), autoescape=True))
+        if after:
+            stmt = stmt.where(O.c.id > after)
+        return [_to_domain(dict(r)) for r in (await self._session.execute(stmt)).mappings()]

@@ -1,0 +1,137 @@
+"""The outbox on SQL: a writer inside the business transaction, a store for the worker.
+
+Claiming is one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``
+statement: on PostgreSQL concurrent workers skip each other's rows; on SQLite the single
+writer lock makes the statement atomic on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from adapters.db.tables import OutboxRow
+from resolvers.ids import new_id
+from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
+
+T = OutboxRow.__table__  # type: ignore[attr-defined]
+
+
+def _to_domain(r: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=r["id"], destination=r["destination"], payload=r["payload"],
+        idempotency_key=r["idempotency_key"], status=OutboxStatus(r["status"]),
+        attempts=r["attempts"], next_attempt_at=r["next_attempt_at"], created_at=r["created_at"],
+        last_error=r["last_error"], delivered_at=r["delivered_at"], claim_token=r["claim_token"],
+    )
+
+
+class SqlOutboxWriter:
+    def __init__(self, session: AsyncSession, now: Any) -> None:
+        self._session = session
+        self._now = now
+
+    async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
+        if not messages:
+            return []
+        now: datetime = self._now()
+        rows = [
+            {"id": new_id(), "destination": m.destination, "payload": m.payload,
+             "idempotency_key": m.idempotency_key, "status": OutboxStatus.PENDING.value,
+             "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for m in messages
+        ]
+        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert_(T).values(rows).on_conflict_do_nothing(
+            index_elements=["destination", "idempotency_key"]).returning(T.c.id)
+        return list((await self._session.execute(stmt)).scalars())
+
+
+class SqlOutboxStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease_until: datetime, claim_token: str
+    ) -> list[OutboxMessage]:
+        due = or_(
+            and_(T.c.status == OutboxStatus.PENDING.value, T.c.next_attempt_at <= now),
+            # A worker died mid-delivery: its lease ran out, so the row is due again.
+            and_(T.c.status == OutboxStatus.IN_FLIGHT.value, T.c.lease_until <= now),
+        )
+        candidates = (
+            select(T.c.id).where(due).order_by(T.c.next_attempt_at).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(T).where(T.c.id.in_(candidates.scalar_subquery()))
+            .values(status=OutboxStatus.IN_FLIGHT.value, lease_until=lease_until,
+                    claim_token=claim_token)
+            .returning(*T.c)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).mappings().all()
+            await session.commit()
+        return sorted((_to_domain(r) for r in rows), key=lambda m: m.next_attempt_at)
+
+    async def mark_delivered(self, message_id: str, claim_token: str, at: datetime) -> bool:
+        return await self._finish(message_id, claim_token, {
+            "status": OutboxStatus.DELIVERED.value, "delivered_at": at,
+            "attempts": T.c.attempts + 1, "last_error": None, "lease_until": None,
+        })
+
+    async def mark_failed(
+        self, message_id: str, claim_token: str, *, error: str, next_attempt_at: datetime,
+        dead: bool,
+    ) -> bool:
+        return await self._finish(message_id, claim_token, {
+            "status": (OutboxStatus.DEAD if dead else OutboxStatus.PENDING).value,
+            "attempts": T.c.attempts + 1, "last_error": error,
+            "next_attempt_at": next_attempt_at, "lease_until": None,
+        })
+
+    async def _finish(self, message_id: str, claim_token: str, values: dict[str, Any]) -> bool:
+        # Only the holder of the current claim may settle the row: a worker whose lease
+        # expired and was re-claimed must not overwrite the newer attempt's outcome.
+        stmt = update(T).where(
+            T.c.id == message_id, T.c.claim_token == claim_token,
+            T.c.status == OutboxStatus.IN_FLIGHT.value,
+        ).values(**values)
+        async with self._sessions() as session:
+            result = await session.execute(stmt)
+            await session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def replay(self, message_ids: Sequence[str] | None, now: datetime) -> int:
+        stmt = update(T).where(T.c.status == OutboxStatus.DEAD.value).values(
+            status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, claim_token=None)
+        if message_ids is not None:
+            stmt = stmt.where(T.c.id.in_(list(message_ids)))
+        async with self._sessions() as session:
+            result = await session.execute(stmt)
+            await session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def search(self, query: OutboxQuery) -> list[OutboxMessage]:
+        stmt = select(T).order_by(T.c.id).limit(query.limit)
+        if query.status:
+            stmt = stmt.where(T.c.status == query.status.value)
+        if query.destination:
+            stmt = stmt.where(T.c.destination == query.destination)
+        if query.after:
+            stmt = stmt.where(T.c.id > query.after)
+        async with self._sessions() as session:
+            return [_to_domain(r) for r in (await session.execute(stmt)).mappings()]
+
+    async def counts(self) -> dict[str, int]:
+        stmt = select(T.c.status, func.count()).group_by(T.c.status)
+        async with self._sessions() as session:
+            found = {str(s): int(n) for s, n in (await session.execute(stmt)).all()}
+        return {s.value: found.get(s.value, 0) for s in OutboxStatus}

@@ -1,0 +1,93 @@
+"""SQLModel tables. Alembic migrations (adapters/db/migrations) create them; keep in sync."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from adapters.db.types import JsonDocument, UTCDateTime
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class OrganizationRow(SQLModel, table=True):
+    __tablename__ = "organizations"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(index=True, max_length=200)
+    identifiers: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+    country: str | None = Field(default=None, max_length=2)
+    kind: str | None = Field(default=None, max_length=64)
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class PatientRow(SQLModel, table=True):
+    __tablename__ = "patients"
+
+    id: str = Field(primary_key=True, max_length=36)
+    family: str | None = Field(default=None, max_length=200, index=True)
+    given: list[str] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+    birth_date: date | None = None
+    gender: str | None = Field(default=None, max_length=16)
+    phone: str | None = Field(default=None, max_length=32)
+    organization_id: str | None = Field(default=None, foreign_key="organizations.id", index=True, max_length=36)
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class PatientIdentifierRow(SQLModel, table=True):
+    """One row per identifier so that lookup by (system, value) is an index probe."""
+
+    __tablename__ = "patient_identifiers"
+
+    system: str = Field(primary_key=True, max_length=200)
+    value: str = Field(primary_key=True, max_length=200)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=36)
+    position: int = 0
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_patient_time", "patient_id", "recorded_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    recorded_at: datetime = _ts(index=True)
+    subject: str = Field(index=True, max_length=200)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+    action: str = Field(max_length=1)
+    resource_type: str = Field(max_length=64)
+    resource_id: str | None = Field(default=None, max_length=64)
+    patient_id: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=16)
+    request_id: str = Field(max_length=128)
+    surface: str = Field(max_length=16)
+    purpose: str = Field(default="", max_length=200)
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("destination", "idempotency_key", name="uq_outbox_destination_key"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    destination: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonDocument, nullable=False))
+    idempotency_key: str = Field(sa_column=Column(String(255), nullable=False))
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    lease_until: datetime | None = _ts(nullable=True)
+    claim_token: str | None = Field(default=None, max_length=36)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)

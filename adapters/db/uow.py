@@ -1,0 +1,73 @@
+"""SqlUnitOfWork: one session, one transaction, every repository the use cases need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from adapters.db.audit import SqlAuditLog
+from adapters.db.organizations import SqlOrganizationRepository
+from adapters.db.outbox import SqlOutboxWriter
+from adapters.db.patients import SqlPatientRepository
+from resolvers.outbox.model import NewOutboxMessage
+
+
+class SqlUnitOfWork:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        now: Callable[[], datetime],
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._now = now
+        self._on_commit = on_commit
+        self._enqueued = False
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        self.patients = SqlPatientRepository(self._session)
+        self.organizations = SqlOrganizationRepository(self._session)
+        self.audit = SqlAuditLog(self._session)
+        self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now), self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._session.rollback()  # no-op after commit; undoes a half-done one
+        finally:
+            await self._session.close()
+
+    async def commit(self) -> None:
+        await self._session.commit()
+        if self._enqueued and self._on_commit is not None:
+            self._on_commit()
+        self._enqueued = False
+
+    async def rollback(self) -> None:
+        await self._session.rollback()
+        self._enqueued = False
+
+
+class _TrackingOutboxWriter:
+    """Remembers that messages were enqueued so the local worker can be woken on commit."""
+
+    def __init__(self, inner: SqlOutboxWriter, uow: SqlUnitOfWork) -> None:
+        self._inner = inner
+        self._uow = uow
+
+    async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
+        ids = await self._inner.enqueue(messages)
+        if ids:
+            self._uow._enqueued = True
+        return ids

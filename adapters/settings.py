@@ -1,0 +1,216 @@
+"""Gateway settings, read from ``CARI_*`` environment variables and validated at start.
+
+Every problem is collected before failing so an operator fixes them all in one go;
+each message names the variable and says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """Raised with every invalid ``CARI_*`` variable listed, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer whose tokens we accept, with one of its Ed25519 public keys (PASERK)."""
+
+    issuer: str
+    public_paserk: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    public_base_url: str = ""
+    token_issuer: str = "cari-gateway"
+    token_audience: str = "cari-gateway"
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
+    local_signing_key: bool = True
+    outbound_allowlist: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    http_timeout_seconds: float = 10.0
+    outbox_worker: bool = True
+    outbox_max_attempts: int = 10
+    outbox_poll_seconds: float = 1.0
+    outbox_backoff_base_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 3600.0
+    outbox_lease_seconds: float = 60.0
+    event_webhook_url: str = ""
+    graphql_max_depth: int = 12
+    graphql_max_cost: int = 5000
+    graphiql: bool = True
+    shutdown_timeout_seconds: float = 20.0
+    db_pool_size: int = 10
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse_bool(name: str, raw: str, problems: list[str]) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name}={raw!r}: expected true/false (1/0, yes/no, on/off)")
+    return False
+
+
+def _parse_number(
+    name: str, raw: str, problems: list[str], *, kind: type[int] | type[float], minimum: float
+) -> float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r}: expected a {'whole number' if kind is int else 'number'}")
+        return minimum
+    if value < minimum:
+        problems.append(f"{name}={raw!r}: must be at least {minimum:g}")
+    return value
+
+
+def _check_allowlist_entry(entry: str) -> bool:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return True
+    except ValueError:
+        pass
+    host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if port and not port.isdigit():
+        return False
+    candidate = host or entry
+    return all(part and (part.isalnum() or "-" in part or part == "*")
+               for part in candidate.split("."))
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build :class:`Settings` from an environment mapping; raise :class:`SettingsError`."""
+    problems: list[str] = []
+    get = env.get
+
+    host = get("CARI_HOST", "127.0.0.1").strip() or "127.0.0.1"
+    port = int(_parse_number("CARI_PORT", get("CARI_PORT", "8000"), problems, kind=int, minimum=0))
+    if port > 65535:
+        problems.append(f"CARI_PORT={port}: must be at most 65535")
+
+    data_dir = Path(get("CARI_DATA_DIR", "./var")).expanduser()
+    if data_dir.exists() and not data_dir.is_dir():
+        problems.append(f"CARI_DATA_DIR={data_dir}: exists and is not a directory")
+
+    database_url = get("CARI_DATABASE_URL", "").strip()
+    if not database_url:
+        database_url = f"sqlite+aiosqlite:///{(data_dir / 'cari.sqlite3').resolve()}"
+    elif database_url.startswith(("postgres://", "postgresql://")):
+        # Operators paste libpq URLs; we always speak asyncpg.
+        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        problems.append(
+            f"CARI_DATABASE_URL: unsupported scheme {urlsplit(database_url).scheme!r}; "
+            "use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db"
+        )
+
+    public_base_url = get("CARI_PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if public_base_url:
+        parts = urlsplit(public_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(
+                f"CARI_PUBLIC_BASE_URL={public_base_url!r}: expected an absolute http(s) URL"
+            )
+    else:
+        public_base_url = f"http://{host}:{port}"
+
+    trusted: list[TrustedIssuer] = []
+    for entry in _split(get("CARI_TOKEN_ISSUERS", "")):
+        issuer, sep, key = entry.rpartition("=")
+        if not sep or not issuer or not key.startswith("k4.public."):
+            problems.append(
+                f"CARI_TOKEN_ISSUERS entry {entry[:40]!r}: expected ISSUER=k4.public.<key> "
+                "(an Ed25519 public key as PASERK)"
+            )
+            continue
+        trusted.append(TrustedIssuer(issuer=issuer.strip(), public_paserk=key.strip()))
+
+    allowlist = _split(get("CARI_OUTBOUND_ALLOWLIST", ""))
+    for entry in allowlist:
+        if not _check_allowlist_entry(entry):
+            problems.append(
+                f"CARI_OUTBOUND_ALLOWLIST entry {entry!r}: expected a host name, host:port, "
+                "IP address or CIDR"
+            )
+
+    cors = _split(get("CARI_CORS_ORIGINS", ""))
+    for origin in cors:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc):
+            problems.append(f"CARI_CORS_ORIGINS entry {origin!r}: expected scheme://host[:port]")
+
+    log_level = get("CARI_LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in ALLOWED_LOG_LEVELS:
+        problems.append(f"CARI_LOG_LEVEL={log_level!r}: expected one of {ALLOWED_LOG_LEVELS}")
+
+    event_webhook_url = get("CARI_EVENT_WEBHOOK_URL", "").strip()
+    if event_webhook_url and urlsplit(event_webhook_url).scheme not in ("http", "https"):
+        problems.append(f"CARI_EVENT_WEBHOOK_URL={event_webhook_url!r}: expected an http(s) URL")
+
+    def number(name: str, default: str, kind: type[int] | type[float], minimum: float) -> float:
+        return _parse_number(name, get(name, default), problems, kind=kind, minimum=minimum)
+
+    settings = Settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        public_base_url=public_base_url,
+        token_issuer=get("CARI_TOKEN_ISSUER", "cari-gateway").strip() or "cari-gateway",
+        token_audience=get("CARI_TOKEN_AUDIENCE", "cari-gateway").strip() or "cari-gateway",
+        trusted_issuers=tuple(trusted),
+        local_signing_key=_parse_bool(
+            "CARI_LOCAL_SIGNING_KEY", get("CARI_LOCAL_SIGNING_KEY", "true"), problems
+        ),
+        outbound_allowlist=allowlist,
+        cors_origins=cors,
+        log_level=log_level,
+        http_timeout_seconds=number("CARI_HTTP_TIMEOUT", "10", float, 0.1),
+        outbox_worker=_parse_bool("CARI_OUTBOX_WORKER", get("CARI_OUTBOX_WORKER", "true"), problems),
+        outbox_max_attempts=int(number("CARI_OUTBOX_MAX_ATTEMPTS", "10", int, 1)),
+        outbox_poll_seconds=number("CARI_OUTBOX_POLL_SECONDS", "1", float, 0.01),
+        outbox_backoff_base_seconds=number("CARI_OUTBOX_BACKOFF_BASE", "2", float, 0.0),
+        outbox_backoff_max_seconds=number("CARI_OUTBOX_BACKOFF_MAX", "3600", float, 0.0),
+        outbox_lease_seconds=number("CARI_OUTBOX_LEASE_SECONDS", "60", float, 1.0),
+        event_webhook_url=event_webhook_url,
+        graphql_max_depth=int(number("CARI_GRAPHQL_MAX_DEPTH", "12", int, 2)),
+        graphql_max_cost=int(number("CARI_GRAPHQL_MAX_COST", "5000", int, 10)),
+        graphiql=_parse_bool("CARI_GRAPHIQL", get("CARI_GRAPHIQL", "true"), problems),
+        shutdown_timeout_seconds=number("CARI_SHUTDOWN_TIMEOUT", "20", float, 0.0),
+        db_pool_size=int(number("CARI_DB_POOL_SIZE", "10", int, 1)),
+    )
+    if not settings.local_signing_key and not trusted:
+        problems.append(
+            "CARI_LOCAL_SIGNING_KEY=false needs CARI_TOKEN_ISSUERS: no token could ever be verified"
+        )
+    if problems:
+        raise SettingsError(problems)
+    return settings

@@ -1,0 +1,273 @@
+"""Composition root: settings, create_app(), the lifespan that owns clients, and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount, Route
+
+from adapters.auth.keys import generate_key_pair, load_or_create_local_key
+from adapters.auth.tokens import TokenIssuer, TokenVerifier
+from adapters.db.engine import create_engine, session_factory
+from adapters.db.health import DatabaseHealth
+from adapters.db.migrate import upgrade_connection, upgrade_to_head
+from adapters.db.outbox import SqlOutboxStore
+from adapters.db.uow import SqlUnitOfWork
+from adapters.http.outbound import OutboundPolicy, build_http_client
+from adapters.observability.logging import configure_logging
+from adapters.observability.metrics import Metrics
+from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
+from adapters.settings import Settings, SettingsError, load_settings
+from rest_compat.errors import domain_error_handler, http_error_handler, unexpected_error_handler
+from rest_compat.middleware import RequestContextMiddleware
+from rest_compat.openapi import build_openapi
+from rest_compat.routes import OPERATIONS
+from resolvers.audit.trail import AuditTrail
+from resolvers.clock import SystemClock
+from resolvers.directory.organizations import OrganizationUseCases
+from resolvers.errors import DomainError
+from resolvers.mpi.patients import PatientUseCases
+from resolvers.outbox.admin import OutboxAdmin
+from resolvers.outbox.delivery import DeliveryHandler
+from resolvers.outbox.events import EventRouter
+from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
+from resolvers.services import Services
+from schema.build import build_schema
+from schema.http import CariGraphQL, GraphQLAuthGate
+
+log = logging.getLogger("cari.app")
+
+HandlerFactory = Any  # Callable[[httpx.AsyncClient], Mapping[str, DeliveryHandler]]
+
+
+def _trusted_issuers(settings: Settings) -> list[tuple[str, str]]:
+    trusted = [(t.issuer, t.public_paserk) for t in settings.trusted_issuers]
+    if settings.local_signing_key:
+        trusted.append((settings.token_issuer,
+                        load_or_create_local_key(settings.data_dir).public_paserk))
+    return trusted
+
+
+def _delivery_handlers(settings: Settings, client: httpx.AsyncClient,
+                       extra: HandlerFactory | None) -> dict[str, DeliveryHandler]:
+    handlers: dict[str, DeliveryHandler] = {}
+    if settings.event_webhook_url:
+        handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
+    if extra is not None:
+        handlers.update(extra(client))
+    return handlers
+
+
+def build_worker(settings: Settings, store: SqlOutboxStore,
+                 handlers: Mapping[str, DeliveryHandler]) -> OutboxWorker:
+    return OutboxWorker(
+        store, handlers, SystemClock(),
+        RetryPolicy(max_attempts=settings.outbox_max_attempts,
+                    base_seconds=settings.outbox_backoff_base_seconds,
+                    max_seconds=settings.outbox_backoff_max_seconds),
+        WorkerConfig(poll_seconds=settings.outbox_poll_seconds,
+                     lease_seconds=settings.outbox_lease_seconds),
+    )
+
+
+async def migrate_engine(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await upgrade_connection(conn)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_handlers: HandlerFactory | None = None,
+    extra_subscriptions: Mapping[str, Sequence[str]] | None = None,
+    engine: AsyncEngine | None = None,
+) -> Starlette:
+    settings = settings or load_settings(os.environ)
+    engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = session_factory(engine)
+    clock = SystemClock()
+    metrics = Metrics()
+    state: dict[str, OutboxWorker | None] = {"worker": None}
+
+    def wake_worker() -> None:
+        worker = state["worker"]
+        if worker is not None:
+            worker.wake()
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, clock.now, on_commit=wake_worker)
+
+    subscriptions: dict[str, Sequence[str]] = dict(extra_subscriptions or {})
+    if settings.event_webhook_url:
+        subscriptions[EVENT_WEBHOOK] = ("*",)
+    store = SqlOutboxStore(sessions)
+    audit = AuditTrail(uow_factory)
+    services = Services(
+        patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions)),
+        organizations=OrganizationUseCases(uow_factory, clock),
+        audit=audit,
+        outbox=OutboxAdmin(store, clock),
+        authenticator=TokenVerifier(_trusted_issuers(settings), settings.token_audience),
+        health=DatabaseHealth(engine),
+    )
+    policy = OutboundPolicy(settings.outbound_allowlist)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await migrate_engine(engine)
+        client = build_http_client(policy, settings.http_timeout_seconds)
+        app.state.http_client = client
+        stop = asyncio.Event()
+        task: asyncio.Task[None] | None = None
+        if settings.outbox_worker:
+            worker = build_worker(settings, store,
+                                  _delivery_handlers(settings, client, extra_handlers))
+            state["worker"] = worker
+            task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        log.info("gateway started", extra={"database": engine.url.get_backend_name()})
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                # The pass in progress finishes; its rows are settled or their lease expires.
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(task, settings.shutdown_timeout_seconds)
+            state["worker"] = None
+            await client.aclose()
+            await engine.dispose()
+            log.info("gateway stopped")
+
+    schema = build_schema(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
+    graphql = GraphQLAuthGate(CariGraphQL(schema, services, graphiql=settings.graphiql),
+                              services, graphiql=settings.graphiql)
+    routes: list[Route | Mount] = [op.route() for op in OPERATIONS]
+    routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID",
+                           "X-Purpose-Of-Use"],
+            expose_headers=["X-Request-ID", "ETag", "Location"], max_age=600))
+    app = Starlette(
+        routes=routes, middleware=middleware, lifespan=lifespan,
+        exception_handlers={DomainError: domain_error_handler,
+                            HTTPException: http_error_handler,
+                            Exception: unexpected_error_handler},
+    )
+    app.state.services = services
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.engine = engine
+    app.state.outbox_store = store
+    app.state.openapi = build_openapi(OPERATIONS, server_url=settings.public_base_url)
+    return app
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port,
+        log_config=None, access_log=False, proxy_headers=True,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+    )
+
+
+async def _run_worker(settings: Settings) -> None:
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    await migrate_engine(engine)
+    store = SqlOutboxStore(session_factory(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    policy = OutboundPolicy(settings.outbound_allowlist)
+    async with build_http_client(policy, settings.http_timeout_seconds) as client:
+        worker = build_worker(settings, store, _delivery_handlers(settings, client, None))
+        log.info("outbox worker started")
+        await worker.run(stop)
+    await engine.dispose()
+    log.info("outbox worker stopped")
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> None:
+    pair = load_or_create_local_key(settings.data_dir)
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    from resolvers.principal import KNOWN_ROLES
+
+    unknown = sorted(set(roles) - KNOWN_ROLES)
+    if unknown:
+        raise SystemExit(f"unknown role(s): {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(KNOWN_ROLES))}")
+    issuer = TokenIssuer(pair, settings.token_issuer, settings.token_audience)
+    print(issuer.issue(args.sub, roles, args.scopes.split(), ttl_seconds=args.ttl))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cari-gateway",
+                                     description="Cari integration gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve HTTP (migrates the embedded default first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("worker", help="run the outbox worker as its own process")
+    token = sub.add_parser("token", help="print a v4.public token signed with the local key")
+    token.add_argument("--sub", required=True, help="subject (who the token speaks for)")
+    token.add_argument("--roles", required=True, help="comma-separated roles")
+    token.add_argument("--scopes", default="", help='space-separated scopes, e.g. "a b"')
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    keys = sub.add_parser("keys", help="key management")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("generate", help="print a new Ed25519 key pair as PASERK")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "keys":
+        pair = generate_key_pair()
+        print(pair.secret_paserk)
+        print(pair.public_paserk)
+        return
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"cari-gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level)
+    if args.command == "serve":
+        _serve(settings, args.host, args.port)
+    elif args.command == "migrate":
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_to_head(settings.database_url)
+        print("database is at the latest migration")
+    elif args.command == "worker":
+        asyncio.run(_run_worker(settings))
+    elif args.command == "token":
+        _token(settings, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Recording and reading the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
+from resolvers.ids import new_id
+from resolvers.ports import UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+MAX_PAGE = 200
+
+
+def audit_records(
+    caller: Caller,
+    *,
+    action: AuditAction,
+    resource_type: str,
+    targets: Iterable[tuple[str | None, str | None]],
+    outcome: AuditOutcome,
+    at: datetime,
+) -> list[AuditRecord]:
+    """One record per (resource id, patient id) touched by one request."""
+    principal = caller.principal
+    return [
+        AuditRecord(
+            id=new_id(),
+            recorded_at=at,
+            subject=principal.subject,
+            roles=tuple(sorted(principal.roles)),
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient_id=patient_id,
+            outcome=outcome,
+            request_id=caller.request_id,
+            surface=caller.surface,
+            purpose=caller.purpose,
+        )
+        for resource_id, patient_id in targets
+    ]
+
+
+class AuditTrail:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    async def record(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
+        async with self._uow_factory() as uow:
+            await uow.audit.append(records)
+            await uow.commit()
+
+    async def search(self, caller: Caller, query: AuditQuery) -> list[AuditRecord]:
+        require_role(caller)  # admin only
+        limited = AuditQuery(**{**query.__dict__, "limit": max(1, min(query.limit, MAX_PAGE))})
+        async with self._uow_factory() as uow:
+            return await uow.audit.search(limited)
+
+
+__all__ = ["AuditTrail", "Role", "audit_records"]

@@ -1,0 +1,1 @@
+"""Organizations (facilities, laboratories, ministries) the gateway knows."""

@@ -1,0 +1,70 @@
+"""Organization use cases. Organizations are not patient data: reads are not audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from resolvers.errors import InvalidInput, NotFound
+from resolvers.ids import new_id
+from resolvers.directory.model import Organization, OrganizationDraft
+from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+MAX_PAGE = 200
+READ_ROLES = tuple(Role)
+WRITE_ROLES = (Role.INTEGRATOR,)
+
+
+def validate_organization(draft: OrganizationDraft) -> OrganizationDraft:
+    problems: list[dict[str, str]] = []
+    if not draft.name.strip() or len(draft.name) > 200:
+        problems.append({"field": "name", "message": "must be 1 to 200 non-blank characters"})
+    if draft.country is not None and not (len(draft.country) == 2 and draft.country.isalpha()):
+        problems.append({"field": "country", "message": "must be an ISO 3166-1 alpha-2 code"})
+    for i, ident in enumerate(draft.identifiers):
+        if not ident.system.strip() or not ident.value.strip():
+            problems.append({"field": f"identifiers[{i}]", "message": "system and value are required"})
+    if problems:
+        raise InvalidInput("the organization is not valid", details=problems)
+    return OrganizationDraft(
+        name=draft.name.strip(), identifiers=draft.identifiers,
+        country=draft.country.upper() if draft.country else None, kind=draft.kind,
+    )
+
+
+class OrganizationUseCases:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    async def get_many(self, caller: Caller, ids: Sequence[str]) -> dict[str, Organization]:
+        require_role(caller, *READ_ROLES)
+        async with self._uow_factory() as uow:
+            return await uow.organizations.get_many(list(dict.fromkeys(ids)))
+
+    async def get(self, caller: Caller, organization_id: str) -> Organization:
+        found = await self.get_many(caller, [organization_id])
+        if organization_id not in found:
+            raise NotFound(f"no organization with id {organization_id!r}")
+        return found[organization_id]
+
+    async def search(
+        self, caller: Caller, *, name: str | None, after: str | None, limit: int
+    ) -> list[Organization]:
+        require_role(caller, *READ_ROLES)
+        async with self._uow_factory() as uow:
+            return await uow.organizations.search(
+                name=name, after=after, limit=max(1, min(limit, MAX_PAGE)))
+
+    async def create(self, caller: Caller, draft: OrganizationDraft) -> Organization:
+        require_role(caller, *WRITE_ROLES)
+        clean = validate_organization(draft)
+        now = self._clock.now()
+        org = Organization(
+            id=new_id(), name=clean.name, identifiers=clean.identifiers, country=clean.country,
+            kind=clean.kind, version=1, created_at=now, updated_at=now,
+        )
+        async with self._uow_factory() as uow:
+            await uow.organizations.add(org)
+            await uow.commit()
+        return org

@@ -1,0 +1,1 @@
+"""Master patient index: patient records and (later) matching."""

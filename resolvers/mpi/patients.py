@@ -1,0 +1,166 @@
+"""Patient use cases shared by REST and GraphQL: each read or write is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from typing import Any
+
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from resolvers.ids import new_id
+from resolvers.mpi.model import Patient, PatientDraft, PatientQuery
+from resolvers.mpi.validation import validate_patient_draft
+from resolvers.outbox.events import EventRouter
+from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+READ_ROLES = (Role.CLINICIAN, Role.LAB, Role.INTEGRATOR, Role.PUBLIC_HEALTH, Role.BILLING)
+WRITE_ROLES = (Role.CLINICIAN, Role.INTEGRATOR)
+MAX_PAGE = 200
+RESOURCE = "Patient"
+
+
+def patient_event_data(patient: Patient) -> dict[str, Any]:
+    data = asdict(patient)
+    data["birth_date"] = patient.birth_date.isoformat() if patient.birth_date else None
+    data["created_at"] = patient.created_at.isoformat()
+    data["updated_at"] = patient.updated_at.isoformat()
+    return data
+
+
+class PatientUseCases:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        audit: AuditTrail,
+        events: EventRouter,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._audit = audit
+        self._events = events
+
+    async def _authorize(self, caller: Caller, roles: Sequence[Role], action: AuditAction,
+                         patient_ids: Sequence[str | None]) -> None:
+        try:
+            require_role(caller, *roles)
+        except Forbidden:
+            await self._audit.record(audit_records(
+                caller, action=action, resource_type=RESOURCE,
+                targets=[(pid, pid) for pid in patient_ids] or [(None, None)],
+                outcome=AuditOutcome.DENIED, at=self._clock.now(),
+            ))
+            raise
+
+    async def get_many(self, caller: Caller, ids: Sequence[str]) -> dict[str, Patient]:
+        """Batch read (DataLoaders call this); one audit record per patient asked for."""
+        await self._authorize(caller, READ_ROLES, AuditAction.READ, ids)
+        unique = list(dict.fromkeys(ids))
+        async with self._uow_factory() as uow:
+            found = await uow.patients.get_many(unique)
+            now = self._clock.now()
+            await uow.audit.append(
+                audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                              targets=[(pid, pid) for pid in unique if pid in found],
+                              outcome=AuditOutcome.SUCCESS, at=now)
+                + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                                targets=[(pid, None) for pid in unique if pid not in found],
+                                outcome=AuditOutcome.NOT_FOUND, at=now)
+            )
+            await uow.commit()
+        return found
+
+    async def get(self, caller: Caller, patient_id: str) -> Patient:
+        found = await self.get_many(caller, [patient_id])
+        if patient_id not in found:
+            raise NotFound(f"no patient with id {patient_id!r}")
+        return found[patient_id]
+
+    async def search(self, caller: Caller, query: PatientQuery) -> list[Patient]:
+        await self._authorize(caller, READ_ROLES, AuditAction.READ, [])
+        query = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
+        async with self._uow_factory() as uow:
+            patients = await uow.patients.search(query)
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type=RESOURCE,
+                targets=[(p.id, p.id) for p in patients] or [(None, None)],
+                outcome=AuditOutcome.SUCCESS, at=self._clock.now(),
+            ))
+            await uow.commit()
+        return patients
+
+    async def create(self, caller: Caller, draft: PatientDraft) -> Patient:
+        await self._authorize(caller, WRITE_ROLES, AuditAction.CREATE, [])
+        now = self._clock.now()
+        clean = validate_patient_draft(draft, today=now.date())
+        patient = Patient(
+            id=new_id(), identifiers=clean.identifiers, family=clean.family, given=clean.given,
+            birth_date=clean.birth_date, gender=clean.gender, phone=clean.phone,
+            organization_id=clean.organization_id, version=1, created_at=now, updated_at=now,
+        )
+        async with self._uow_factory() as uow:
+            await self._check_references(uow, clean)
+            for ident in clean.identifiers:
+                existing = await uow.patients.find_by_identifier(ident)
+                if existing is not None:
+                    raise Conflict(
+                        "a patient with this identifier already exists",
+                        details={"system": ident.system, "patient_id": existing.id},
+                    )
+            await uow.patients.add(patient)
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.CREATE, resource_type=RESOURCE,
+                targets=[(patient.id, patient.id)], outcome=AuditOutcome.SUCCESS, at=now,
+            ))
+            await uow.outbox.enqueue(self._events.messages_for(
+                "patient.created", patient.id, patient.version, patient_event_data(patient), now))
+            await uow.commit()
+        return patient
+
+    async def update(
+        self, caller: Caller, patient_id: str, draft: PatientDraft, *, expected_version: int | None
+    ) -> Patient:
+        await self._authorize(caller, WRITE_ROLES, AuditAction.UPDATE, [patient_id])
+        now = self._clock.now()
+        clean = validate_patient_draft(draft, today=now.date())
+        async with self._uow_factory() as uow:
+            current = (await uow.patients.get_many([patient_id])).get(patient_id)
+            if current is None:
+                raise NotFound(f"no patient with id {patient_id!r}")
+            if expected_version is not None and expected_version != current.version:
+                raise Conflict(
+                    f"version conflict: the patient is at version {current.version}",
+                    details={"current_version": current.version},
+                )
+            await self._check_references(uow, clean)
+            for ident in clean.identifiers:
+                other = await uow.patients.find_by_identifier(ident)
+                if other is not None and other.id != patient_id:
+                    raise Conflict("another patient has this identifier",
+                                   details={"system": ident.system, "patient_id": other.id})
+            updated = replace(
+                current, identifiers=clean.identifiers, family=clean.family, given=clean.given,
+                birth_date=clean.birth_date, gender=clean.gender, phone=clean.phone,
+                organization_id=clean.organization_id, version=current.version + 1, updated_at=now,
+            )
+            if not await uow.patients.update(updated, expected_version=current.version):
+                raise Conflict("the patient was changed concurrently; read it again and retry")
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.UPDATE, resource_type=RESOURCE,
+                targets=[(patient_id, patient_id)], outcome=AuditOutcome.SUCCESS, at=now,
+            ))
+            await uow.outbox.enqueue(self._events.messages_for(
+                "patient.updated", updated.id, updated.version, patient_event_data(updated), now))
+            await uow.commit()
+        return updated
+
+    @staticmethod
+    async def _check_references(uow: Any, draft: PatientDraft) -> None:
+        if draft.organization_id is not None:
+            orgs = await uow.organizations.get_many([draft.organization_id])
+            if draft.organization_id not in orgs:
+                raise InvalidInput("the managing organization does not exist", details=[
+                    {"field": "organization_id", "message": "unknown organization"}])

@@ -1,0 +1,123 @@
+"""OutboxWorker: claims due messages, delivers them, retries with backoff, dead-letters.
+
+Claims are leases: a worker that dies mid-delivery leaves the row ``in_flight`` with an
+expired lease, and the next claim picks it up again with the same idempotency key. So a
+crash never loses a delivery, and a destination that honours the key never sees a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from resolvers.ids import new_id
+from resolvers.outbox.delivery import DeliveryHandler, PermanentDeliveryError
+from resolvers.outbox.model import OutboxMessage
+from resolvers.ports import Clock, OutboxStore
+
+log = logging.getLogger("cari.outbox")
+
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 10
+    base_seconds: float = 2.0
+    max_seconds: float = 3600.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempts: int) -> float:
+        """Exponential backoff with equal jitter: between half and all of base * 2^(n-1)."""
+        ceiling = min(self.max_seconds, self.base_seconds * (2 ** max(0, attempts - 1)))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch_size: int = 20
+    poll_seconds: float = 1.0
+    lease_seconds: float = 60.0
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: OutboxStore,
+        handlers: Mapping[str, DeliveryHandler],
+        clock: Clock,
+        policy: RetryPolicy,
+        config: WorkerConfig | None = None,
+    ) -> None:
+        self._store = store
+        self._handlers = dict(handlers)
+        self._clock = clock
+        self._policy = policy
+        self._config = config or WorkerConfig()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for an immediate pass (called after new messages commit in this process)."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        now = self._clock.now()
+        token = new_id()
+        messages = await self._store.claim_due(
+            now=now,
+            limit=self._config.batch_size,
+            lease_until=now + timedelta(seconds=self._config.lease_seconds),
+            claim_token=token,
+        )
+        if messages:
+            await asyncio.gather(*(self._deliver(m, token) for m in messages))
+        return len(messages)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until ``stop`` is set; a pass in progress is finished first."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; will retry")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=self._config.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+
+    async def _deliver(self, message: OutboxMessage, token: str) -> None:
+        handler = self._handlers.get(message.destination)
+        attempts = message.attempts + 1
+        try:
+            if handler is None:
+                raise PermanentDeliveryError(f"no handler registered for {message.destination!r}")
+            # The lease bounds how long a delivery may take before another worker retries it.
+            await asyncio.wait_for(handler.deliver(message), self._config.lease_seconds * 0.8)
+        except Exception as exc:
+            permanent = isinstance(exc, PermanentDeliveryError)
+            dead = permanent or attempts >= self._policy.max_attempts
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+            next_at = self._clock.now() + timedelta(seconds=self._policy.delay(attempts))
+            await self._store.mark_failed(
+                message.id, token, error=error, next_attempt_at=next_at, dead=dead
+            )
+            log.warning(
+                "outbox delivery failed",
+                extra={"outbox_id": message.id, "destination": message.destination,
+                       "attempt": attempts, "dead_letter": dead, "error_type": type(exc).__name__},
+            )
+            return
+        await self._store.mark_delivered(message.id, token, self._clock.now())
+        log.info("outbox delivered", extra={"outbox_id": message.id,
+                                             "destination": message.destination,
+                                             "attempt": attempts})

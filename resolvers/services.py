@@ -1,0 +1,34 @@
+"""The use cases both surfaces call, bundled once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from resolvers.audit.trail import AuditTrail
+from resolvers.directory.organizations import OrganizationUseCases
+from resolvers.mpi.patients import PatientUseCases
+from resolvers.outbox.admin import OutboxAdmin
+from resolvers.principal import Principal
+
+
+class Authenticator(Protocol):
+    def verify(self, token: str) -> Principal:
+        """Return the principal, or raise ``Unauthenticated`` with a reason."""
+        ...
+
+
+class HealthProbe(Protocol):
+    async def ready(self) -> dict[str, str]:
+        """Check dependencies; a value other than "ok" means not ready."""
+        ...
+
+
+@dataclass(frozen=True)
+class Services:
+    patients: PatientUseCases
+    organizations: OrganizationUseCases
+    audit: AuditTrail
+    outbox: OutboxAdmin
+    authenticator: Authenticator
+    health: HealthProbe

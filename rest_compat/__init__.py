@@ -1,0 +1,1 @@
+"""REST routes for integrators, SMART apps and webhook senders. One module per route family."""

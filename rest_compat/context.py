@@ -1,0 +1,86 @@
+"""Per-request access to the use cases and to the authenticated caller."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from resolvers.authn import principal_from_authorization
+from resolvers.errors import DomainError, InvalidInput
+from resolvers.principal import Caller, Principal
+from resolvers.services import Services
+
+M = TypeVar("M", bound=BaseModel)
+MAX_JSON_BODY = 1_048_576
+
+
+class BadRequest(DomainError):
+    code = "bad_request"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def authenticate(request: Request) -> Principal:
+    return principal_from_authorization(services(request).authenticator,
+                                        request.headers.get("authorization", ""))
+
+
+def caller(request: Request) -> Caller:
+    principal = authenticate(request)
+    request.scope.setdefault("state", {})["subject"] = principal.subject
+    return Caller(principal=principal, request_id=request_id(request), surface="rest",
+                  purpose=request.headers.get("x-purpose-of-use", "")[:200])
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType("the request body must be application/json")
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BODY:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_JSON_BODY} bytes")
+    try:
+        data: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput("the request body is not valid", details=[
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            for e in exc.errors()
+        ]) from None
+
+
+def query_int(request: Request, name: str, default: int, *, minimum: int = 1,
+              maximum: int = 200) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number",
+                           details=[{"field": name, "message": "not a whole number"}]) from None
+    if not minimum <= value <= maximum:
+        raise InvalidInput(f"{name} must be between {minimum} and {maximum}",
+                           details=[{"field": name, "message": "out of range"}])
+    return value

@@ -1,0 +1,69 @@
+"""Response shapes: the REST envelope and FHIR OperationOutcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.responses import Response
+
+ERROR_STATUS = {
+    "validation_error": 422,
+    "bad_request": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "internal_error": 500,
+    "not_ready": 503,
+}
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def _jsonable(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    if isinstance(data, list):
+        return [_jsonable(d) for d in data]
+    return data
+
+
+def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"success": True, "data": _jsonable(data)}, status_code=status,
+                        headers=headers)
+
+
+def error(code: str, message: str, details: Any = None, status: int | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"success": False, "error": {"code": code, "message": message, "details": details}},
+        status_code=status or ERROR_STATUS.get(code, 400),
+        headers=headers,
+    )
+
+
+FHIR_ISSUE_CODE = {
+    "validation_error": "invalid", "bad_request": "structure", "unauthenticated": "login",
+    "forbidden": "forbidden", "not_found": "not-found", "conflict": "conflict",
+    "internal_error": "exception", "method_not_allowed": "not-supported",
+}
+
+
+def operation_outcome(code: str, message: str, status: int | None = None) -> Response:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": FHIR_ISSUE_CODE.get(code, "processing"),
+                   "diagnostics": message}],
+    }
+    return Response(json.dumps(body), status_code=status or ERROR_STATUS.get(code, 400),
+                    media_type="application/fhir+json")

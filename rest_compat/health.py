@@ -1,0 +1,56 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rest_compat.context import caller, services
+from rest_compat.envelope import JSONResponse
+from rest_compat.spec import Operation, api_route
+from resolvers.errors import Forbidden
+from resolvers.principal import Role
+
+METRICS_SCOPE = "metrics:read"
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    checks = await services(request).health.ready()
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    who = caller(request).principal
+    if not (who.has_any_role() or METRICS_SCOPE in who.scopes):
+        raise Forbidden(f"metrics need the admin role or the {METRICS_SCOPE} scope")
+    counts = await services(request).outbox.counts()
+    body = request.app.state.metrics.render(counts)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+HEALTH_SCHEMA = {"type": "object", "required": ["status"],
+                 "properties": {"status": {"type": "string"},
+                                "checks": {"type": "object",
+                                           "additionalProperties": {"type": "string"}}}}
+
+operations: list[Operation] = [
+    api_route("GET", "/healthz", healthz, summary="Liveness: the process is up", tag="operations",
+              envelope=False, raw_responses={"200": {"description": "alive", "content": {
+                  "application/json": {"schema": HEALTH_SCHEMA}}}}),
+    api_route("GET", "/readyz", readyz, summary="Readiness: the database answers",
+              tag="operations", envelope=False, raw_responses={
+                  "200": {"description": "ready", "content": {
+                      "application/json": {"schema": HEALTH_SCHEMA}}},
+                  "503": {"description": "a dependency is down", "content": {
+                      "application/json": {"schema": HEALTH_SCHEMA}}}}),
+    api_route("GET", "/metrics", metrics, summary="Prometheus metrics (admin or metrics:read)",
+              tag="operations", roles=(Role.ADMIN.value,), envelope=False, raw_responses={
+                  "200": {"description": "Prometheus text format",
+                          "content": {"text/plain": {"schema": {"type": "string"}}}}}),
+]

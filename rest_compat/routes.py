@@ -1,0 +1,14 @@
+"""Every REST route family, in one list: the router and the OpenAPI document use it."""
+
+from __future__ import annotations
+
+from rest_compat import admin, health, openapi, organizations, patients
+from rest_compat.spec import Operation
+
+OPERATIONS: list[Operation] = [
+    *health.operations,
+    *openapi.operations,
+    *patients.operations,
+    *organizations.operations,
+    *admin.operations,
+]

@@ -1,0 +1,55 @@
+"""Route declarations that carry their own OpenAPI description.
+
+Each route family declares its routes with :func:`api_route`; the router and
+``/openapi.json`` are built from the same list, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+    location: str = "query"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    endpoint: Endpoint
+    roles: Sequence[str] | None = None  # None: public; () authenticated, any role
+    request_model: type[BaseModel] | None = None
+    response_model: type[BaseModel] | None = None
+    success_status: int = 200
+    params: Sequence[QueryParam] = ()
+    error_statuses: Sequence[int] = ()
+    envelope: bool = True  # {"success": ..., "data": ...}
+    raw_responses: dict[str, Any] | None = None  # for non-JSON answers (text, HTML)
+    request_headers: Sequence[QueryParam] = ()
+
+    def route(self) -> Route:
+        return Route(self.path, self.endpoint, methods=[self.method], name=f"{self.method} {self.path}")
+
+
+def api_route(
+    method: str, path: str, endpoint: Endpoint, *, summary: str, tag: str, **kwargs: Any
+) -> Operation:
+    return Operation(method=method, path=path, summary=summary, tag=tag, endpoint=endpoint,
+                     **kwargs)

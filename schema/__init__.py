@@ -1,0 +1,1 @@
+"""GraphQL: a Strawberry federation subgraph. Thin: every resolver calls resolvers/."""

@@ -1,0 +1,75 @@
+"""/graphql over HTTP: bearer authentication, then Strawberry with a typed context.
+
+Every operation needs a valid token, including ``_service { sdl }`` and ``_entities``;
+only the GraphiQL page itself (a GET without a query) is served to anonymous browsers.
+"""
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.federation import Schema
+
+from resolvers.authn import principal_from_authorization
+from resolvers.errors import Unauthenticated
+from resolvers.principal import Caller, Principal
+from resolvers.services import Services
+from schema.context import GraphQLContext, build_loaders
+
+WWW_AUTHENTICATE = 'Bearer realm="cari-gateway", error="invalid_token"'
+
+
+class CariGraphQL(GraphQL[GraphQLContext, None]):
+    def __init__(self, schema: Schema, services: Services, *, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None,
+                         allow_queries_via_get=True)
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any) -> GraphQLContext:
+        assert isinstance(request, Request)
+        state = request.scope["state"]
+        principal: Principal = state["principal"]
+        caller = Caller(principal=principal, request_id=str(state.get("request_id", "")),
+                        surface="graphql",
+                        purpose=request.headers.get("x-purpose-of-use", "")[:200])
+        return GraphQLContext(request=request, caller=caller, services=self.services,
+                              loaders=build_loaders(self.services, caller))
+
+
+class GraphQLAuthGate:
+    """Pure ASGI: 401 with WWW-Authenticate unless a valid bearer token is presented."""
+
+    def __init__(self, app: CariGraphQL, services: Services, *, graphiql: bool) -> None:
+        self.app = app
+        self.services = services
+        self.graphiql = graphiql
+
+    def _wants_ide(self, request: Request) -> bool:
+        return (self.graphiql and request.method == "GET" and "query" not in request.query_params
+                and "text/html" in request.headers.get("accept", ""))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if not self._wants_ide(request):
+            try:
+                principal = self._authenticate(request)
+            except Unauthenticated as exc:
+                body = {"errors": [{"message": exc.message,
+                                    "extensions": {"code": "UNAUTHENTICATED"}}]}
+                await Response(json.dumps(body), status_code=401, media_type="application/json",
+                               headers={"WWW-Authenticate": WWW_AUTHENTICATE})(scope, receive, send)
+                return
+            state = scope.setdefault("state", {})
+            state["principal"] = principal
+            state["subject"] = principal.subject
+        await self.app(scope, receive, send)
+
+    def _authenticate(self, request: Request) -> Principal:
+        return principal_from_authorization(self.services.authenticator,
+                                            request.headers.get("authorization", ""))

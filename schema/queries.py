@@ -1,0 +1,112 @@
+"""Query root: thin resolvers over resolvers/ use cases."""
+
+import datetime
+from typing import Annotated, Optional, Union
+
+import strawberry
+
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery
+from resolvers.directory.organizations import READ_ROLES as ORG_READ_ROLES
+from resolvers.mpi.model import Identifier as IdentifierModel
+from resolvers.mpi.model import PatientQuery
+from resolvers.mpi.patients import READ_ROLES as PATIENT_READ_ROLES
+from resolvers.outbox.model import OutboxQuery, OutboxStatus
+from schema.context import Info
+from schema.errors import NotFoundError
+from schema.permissions import IsAdmin, has_role
+from schema.types import (
+    AuditEvent, AuditEventConnection, Organization, OrganizationConnection, OutboxMessage,
+    Patient, PatientConnection, page_info,
+)
+
+MAX_FIRST = 200
+AuditActionEnum = strawberry.enum(AuditAction, name="AuditAction")
+AuditOutcomeEnum = strawberry.enum(AuditOutcome, name="AuditOutcome")
+OutboxStatusEnum = strawberry.enum(OutboxStatus, name="OutboxStatus")
+
+PatientResult = Annotated[Union[Patient, NotFoundError], strawberry.union("PatientResult")]
+OrganizationResult = Annotated[Union[Organization, NotFoundError],
+                               strawberry.union("OrganizationResult")]
+
+
+def _first(first: int) -> int:
+    return max(1, min(first, MAX_FIRST))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
+    async def patient(self, info: Info, id: strawberry.ID) -> PatientResult:
+        found = await info.context.loaders.patient.load(str(id))
+        if found is None:
+            return NotFoundError(message=f"no patient with id {id!r}", code="not_found")
+        return Patient.of(found)
+
+    @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
+    async def patients(
+        self, info: Info, first: int = 50, after: Optional[str] = None,
+        identifier_system: Optional[str] = None, identifier_value: Optional[str] = None,
+        family: Optional[str] = None, organization_id: Optional[strawberry.ID] = None,
+    ) -> PatientConnection:
+        identifier = (IdentifierModel(identifier_system, identifier_value)
+                      if identifier_system and identifier_value else None)
+        limit = _first(first)
+        found = await info.context.services.patients.search(info.context.caller, PatientQuery(
+            identifier=identifier, family=family, after=after,
+            organization_id=str(organization_id) if organization_id else None, limit=limit))
+        for p in found:  # later patient(id:) lookups in the same request hit the cache
+            info.context.loaders.patient.prime(p.id, p)
+        return PatientConnection(nodes=[Patient.of(p) for p in found],
+                                 page_info=page_info(list(found), limit,
+                                                     found[-1].id if found else None))
+
+    @strawberry.field(permission_classes=[has_role(*ORG_READ_ROLES)])
+    async def organization(self, info: Info, id: strawberry.ID) -> OrganizationResult:
+        found = await info.context.loaders.organization.load(str(id))
+        if found is None:
+            return NotFoundError(message=f"no organization with id {id!r}", code="not_found")
+        return Organization.of(found)
+
+    @strawberry.field(permission_classes=[has_role(*ORG_READ_ROLES)])
+    async def organizations(self, info: Info, first: int = 50, after: Optional[str] = None,
+                            name: Optional[str] = None) -> OrganizationConnection:
+        limit = _first(first)
+        found = await info.context.services.organizations.search(
+            info.context.caller, name=name, after=after, limit=limit)
+        return OrganizationConnection(nodes=[Organization.of(o) for o in found],
+                                      page_info=page_info(list(found), limit,
+                                                          found[-1].id if found else None))
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def audit_events(
+        self, info: Info, first: int = 50, after: Optional[str] = None,
+        subject: Optional[str] = None, patient_id: Optional[str] = None,
+        resource_type: Optional[str] = None, action: Optional[AuditActionEnum] = None,
+        outcome: Optional[AuditOutcomeEnum] = None, since: Optional[datetime.datetime] = None,
+        until: Optional[datetime.datetime] = None,
+    ) -> AuditEventConnection:
+        limit = _first(first)
+        records = await info.context.services.audit.search(info.context.caller, AuditQuery(
+            subject=subject, patient_id=patient_id, resource_type=resource_type,
+            action=action, outcome=outcome,
+            since=since, until=until, after=after, limit=limit))
+        nodes = [AuditEvent(
+            id=strawberry.ID(r.id), recorded_at=r.recorded_at, subject=r.subject,
+            roles=list(r.roles), action=r.action.value, resource_type=r.resource_type,
+            resource_id=r.resource_id, patient_id=r.patient_id, outcome=r.outcome.value,
+            request_id=r.request_id, surface=r.surface, purpose=r.purpose) for r in records]
+        return AuditEventConnection(nodes=nodes, page_info=page_info(
+            list(records), limit, records[-1].id if records else None))
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def outbox_messages(self, info: Info, status: Optional[OutboxStatusEnum] = None,
+                              destination: Optional[str] = None, first: int = 50,
+                              after: Optional[str] = None) -> list[OutboxMessage]:
+        found = await info.context.services.outbox.search(info.context.caller, OutboxQuery(
+            status=status, destination=destination,
+            after=after, limit=_first(first)))
+        return [OutboxMessage(
+            id=strawberry.ID(m.id), destination=m.destination, idempotency_key=m.idempotency_key,
+            status=m.status.value, attempts=m.attempts, next_attempt_at=m.next_attempt_at,
+            created_at=m.created_at, delivered_at=m.delivered_at, last_error=m.last_error)
+            for m in found]

@@ -1,0 +1,144 @@
+"""Federation entities (Patient, Organization) and the types around them."""
+
+import datetime
+from enum import Enum
+from typing import Optional
+
+import strawberry
+
+from resolvers.directory.model import Organization as OrganizationModel
+from resolvers.mpi.model import Patient as PatientModel
+from schema.context import Info
+
+
+@strawberry.type
+class Identifier:
+    system: str
+    value: str
+
+
+@strawberry.enum
+class Gender(Enum):
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+@strawberry.federation.type(keys=["id"])
+class Organization:
+    id: strawberry.ID
+    name: str
+    identifiers: list[Identifier]
+    country: Optional[str]
+    kind: Optional[str]
+    version: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def of(cls, o: OrganizationModel) -> "Organization":
+        return cls(id=strawberry.ID(o.id), name=o.name,
+                   identifiers=[Identifier(system=i.system, value=i.value) for i in o.identifiers],
+                   country=o.country, kind=o.kind, version=o.version, created_at=o.created_at,
+                   updated_at=o.updated_at)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Organization"]:
+        found = await info.context.loaders.organization.load(str(id))
+        return cls.of(found) if found else None
+
+
+@strawberry.federation.type(keys=["id"])
+class Patient:
+    id: strawberry.ID
+    identifiers: list[Identifier]
+    family: Optional[str]
+    given: list[str]
+    birth_date: Optional[datetime.date]
+    gender: Optional[Gender]
+    phone: Optional[str]
+    version: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    organization_id: strawberry.Private[Optional[str]]
+
+    @strawberry.field(description="The organization that manages this patient's record")
+    async def managing_organization(self, info: Info) -> Optional[Organization]:
+        if self.organization_id is None:
+            return None
+        found = await info.context.loaders.organization.load(self.organization_id)
+        return Organization.of(found) if found else None
+
+    @classmethod
+    def of(cls, p: PatientModel) -> "Patient":
+        return cls(
+            id=strawberry.ID(p.id),
+            identifiers=[Identifier(system=i.system, value=i.value) for i in p.identifiers],
+            family=p.family, given=list(p.given), birth_date=p.birth_date,
+            gender=Gender(p.gender) if p.gender else None, phone=p.phone, version=p.version,
+            created_at=p.created_at, updated_at=p.updated_at, organization_id=p.organization_id,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Patient"]:
+        found = await info.context.loaders.patient.load(str(id))
+        return cls.of(found) if found else None
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: Optional[str]
+
+
+@strawberry.type
+class PatientConnection:
+    nodes: list[Patient]
+    page_info: PageInfo
+
+
+@strawberry.type
+class OrganizationConnection:
+    nodes: list[Organization]
+    page_info: PageInfo
+
+
+@strawberry.type
+class AuditEvent:
+    id: strawberry.ID
+    recorded_at: datetime.datetime
+    subject: str
+    roles: list[str]
+    action: str
+    resource_type: str
+    resource_id: Optional[str]
+    patient_id: Optional[str]
+    outcome: str
+    request_id: str
+    surface: str
+    purpose: str
+
+
+@strawberry.type
+class AuditEventConnection:
+    nodes: list[AuditEvent]
+    page_info: PageInfo
+
+
+@strawberry.type
+class OutboxMessage:
+    id: strawberry.ID
+    destination: str
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime.datetime
+    created_at: datetime.datetime
+    delivered_at: Optional[datetime.datetime]
+    last_error: Optional[str]
+
+
+def page_info(items: list[object], limit: int, last_id: str | None) -> PageInfo:
+    full = len(items) == limit and limit > 0
+    return PageInfo(has_next_page=full, end_cursor=last_id if full else None)
