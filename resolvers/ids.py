@@ -1,16 +1,33 @@
-"""Time-ordered identifiers (UUIDv7 layout) so that keyset pagination follows creation order."""
+"""Time-ordered identifiers (UUIDv7, RFC 9562) so keyset pagination follows creation order.
+
+Within one process ids are strictly increasing, even inside one millisecond: the 74 bits
+after the timestamp start at a random value each millisecond and count up from there.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
+_lock = threading.Lock()
+_last_millis = 0
+_last_seq = 0
+_SEQ_BITS = 74
+
 
 def new_id() -> str:
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    global _last_millis, _last_seq
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        if millis <= _last_millis:
+            millis = _last_millis
+            seq = _last_seq + 1
+        else:
+            # Top bit clear so a millisecond has room for 2^73 increments.
+            seq = int.from_bytes(os.urandom(10), "big") & ((1 << (_SEQ_BITS - 1)) - 1)
+        _last_millis, _last_seq = millis, seq
+    rand_a, rand_b = seq >> 62, seq & ((1 << 62) - 1)
+    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
     return str(uuid.UUID(int=value))

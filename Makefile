@@ -1,0 +1,50 @@
+# Two commands do all set-up: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := tests/federation/node_modules/.installed
+
+.PHONY: run test test-fast bench lint migrate postgres node clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+$(NODE_STAMP): tests/federation/package.json tests/federation/package-lock.json
+	cd tests/federation && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+postgres:
+	@.ci/ensure-postgres
+
+## Serve on http://127.0.0.1:8000 on the embedded SQLite database under ./var (migrates first).
+run: $(STAMP)
+	$(VENV)/bin/cari-gateway serve
+
+migrate: $(STAMP)
+	$(VENV)/bin/cari-gateway migrate
+
+## The whole suite: unit, contract, API, storage on SQLite and PostgreSQL, federation, schemathesis.
+test: $(STAMP) $(NODE_STAMP) postgres
+	$(PY) -m pytest -q
+
+## Everything but the tests that start processes (uvicorn, node).
+test-fast: $(STAMP) postgres
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP) postgres
+	$(PY) -m benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) tests/federation/node_modules .pytest_cache .mypy_cache .ruff_cache
