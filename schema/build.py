@@ -35,17 +35,19 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Schema:
+    cost_rule = cost_limit_rule(max_cost)
     return strawberry.federation.Schema(
         query=Query,
         mutation=Mutation,
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
-            QueryDepthLimiter(max_depth=max_depth),
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            AddValidationRules([cost_limit_rule(max_cost)]),
-            MaskErrors(should_mask_error=_should_mask,
-                       error_message="Unexpected error; quote the request id to support."),
+            # Factories: Strawberry builds a fresh extension for every request.
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules([cost_rule]),
+            lambda: MaskErrors(should_mask_error=_should_mask,
+                               error_message="Unexpected error; quote the request id to support."),
         ],
     )

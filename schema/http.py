@@ -19,6 +19,7 @@ from resolvers.principal import Caller, Principal
 from resolvers.services import Services
 from schema.context import GraphQLContext, build_loaders
 
+ANONYMOUS = Principal(subject="anonymous", roles=frozenset())
 WWW_AUTHENTICATE = 'Bearer realm="cari-gateway", error="invalid_token"'
 
 
@@ -56,7 +57,10 @@ class GraphQLAuthGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        if not self._wants_ide(request):
+        if self._wants_ide(request):
+            # Only the static IDE page is served; the anonymous principal has no roles.
+            scope.setdefault("state", {})["principal"] = ANONYMOUS
+        else:
             try:
                 principal = self._authenticate(request)
             except Unauthenticated as exc:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -9,12 +9,12 @@ from tests.support import Harness, fresh_postgres_database, make_settings, runni
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """Storage tests run once on the embedded SQLite default and once on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'cari.sqlite3'}"
     else:
-        with fresh_postgres_database() as url:
+        async with fresh_postgres_database() as url:
             yield url
 
 

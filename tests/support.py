@@ -46,14 +46,14 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-@contextlib.contextmanager
-def fresh_postgres_database() -> Iterator[str]:
+@contextlib.asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
     """A new, empty database for one test; dropped afterwards."""
     if SKIP_PG:
         pytest.skip("CARI_TEST_SKIP_POSTGRES=1: PostgreSQL storage tests are NOT running")
     name = f"cari_t_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        await _pg_admin(f'CREATE DATABASE "{name}"')
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(
             f"PostgreSQL is required for the storage tests and is not reachable at "
@@ -63,7 +63,7 @@ def fresh_postgres_database() -> Iterator[str]:
     try:
         yield f"postgresql+asyncpg://{host_part}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:

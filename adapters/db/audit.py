@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import insert, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import AuditEventRow
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord

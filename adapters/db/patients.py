@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import PatientIdentifierRow, PatientRow
 from resolvers.mpi.model import Identifier, Patient, PatientQuery

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.audit import SqlAuditLog
 from adapters.db.organizations import SqlOrganizationRepository

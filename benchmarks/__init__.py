@@ -1,0 +1,19 @@
+"""Hand-run benchmarks for the Cari gateway (``make bench`` / ``python -m benchmarks``).
+
+These are measurements, never tests: nothing here asserts a time budget. Every benchmark
+starts the gateway as a real process (``python app.py serve``) on 127.0.0.1, prints a
+human-readable result line per measurement and writes its figures as JSON to
+``benchmarks/results/<name>.json`` (git-ignored).
+
+    python -m benchmarks                       # all of them, then a summary table
+    python -m benchmarks cold_start            # just one
+    python -m benchmarks http_throughput --duration 5 --connections 8
+    python -m benchmarks http_throughput --profile   # + py-spy profile of the server
+
+Modules:
+    cold_start       launch -> first ``/healthz`` 200, fresh and existing data dir
+    http_throughput  req/s and p50/p99 for ``GET /healthz`` and a GraphQL ``patient(id:)``
+                     query, on SQLite and (if reachable) PostgreSQL
+"""
+
+BENCHMARKS = ("cold_start", "http_throughput")
