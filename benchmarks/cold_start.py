@@ -78,23 +78,28 @@ def _import_only(runs: int) -> list[float]:
 
 
 def _import_breakdown(top: int = 12) -> list[dict[str, Any]]:
-    """Top-level packages by cumulative import time (``python -X importtime``)."""
+    """Top-level packages by their modules' own import time (``python -X importtime``)."""
     out = subprocess.run([PYTHON, "-X", "importtime", "-c", "import app"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120, check=True)
-    packages: dict[str, int] = {}
+    entries = []  # (depth, name, self us, cumulative us); children come before parents
     for line in out.stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
+        if not line.startswith("import time:") or line.count("|") != 2:
             continue
-        _, cumulative, name = (part.strip() for part in line.split(":", 1)[1].split("|"))
-        if not cumulative.isdigit():
+        own, cumulative, raw_name = line.split(":", 1)[1].split("|")
+        if not cumulative.strip().isdigit():
             continue  # the header line
-        raw_name = line.rsplit("|", 1)[1]
-        depth = (len(raw_name) - len(raw_name.lstrip())) // 2
-        if depth <= 1:  # imported directly by app.py (or by the interpreter itself)
-            root = name.split(".")[0]
-            packages[root] = packages.get(root, 0) + int(cumulative)
+        depth = (len(raw_name) - len(raw_name.lstrip()) - 1) // 2
+        entries.append((depth, raw_name.strip(), int(own), int(cumulative)))
+    end = next(i for i, e in enumerate(entries) if e[0] == 0 and e[1] == "app")
+    start = max((i for i, e in enumerate(entries[:end]) if e[0] == 0), default=-1) + 1
+    # Self time summed per top-level package: what each distribution costs, whoever
+    # happened to import it first.
+    packages: dict[str, int] = {}
+    for _depth, name, own, _cumulative in entries[start:end + 1]:
+        root = name.split(".")[0]
+        packages[root] = packages.get(root, 0) + own
     ranked = sorted(packages.items(), key=lambda kv: kv[1], reverse=True)[:top]
-    return [{"package": name, "cumulative_s": us / 1e6} for name, us in ranked]
+    return [{"package": name, "self_s": us / 1e6} for name, us in ranked]
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -138,7 +143,7 @@ def run(options: Options) -> dict[str, Any]:
               f"{ms(t['median'])}, max {ms(t['max'])} (n={t['n']}; medians: {phases}; "
               f"shutdown {ms(s['shutdown']['median'])})")
     imp = result["import_app"]["summary"]
-    top = ", ".join(f"{b['package']} {ms(b['cumulative_s'])}" for b in breakdown[:6])
+    top = ", ".join(f"{b['package']} {ms(b['self_s'])}" for b in breakdown[:6])
     print(f"[{NAME}] `import app` alone: median {ms(imp['median'])}; heaviest imports: {top}")
     print(f"[{NAME}] wrote {path.relative_to(ROOT)}")
     return result

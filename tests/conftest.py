@@ -35,3 +35,11 @@ async def gateway_any_db(tmp_path: Path, database_url: str) -> AsyncIterator[Har
     """The whole app on each database."""
     async with running_app(make_settings(tmp_path / "var", database_url)) as harness:
         yield harness
+
+
+@pytest.fixture
+async def quiet_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
+    """No background outbox worker: only the request under test touches the database."""
+    settings = make_settings(tmp_path / "var", sqlite_url, outbox_worker=False)
+    async with running_app(settings) as harness:
+        yield harness

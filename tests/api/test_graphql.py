@@ -115,7 +115,10 @@ async def test_unexpected_errors_are_masked(gateway: Harness, monkeypatch: Any) 
     assert message.startswith("Unexpected error")
 
 
-async def test_fifty_patients_with_organizations_cost_constant_queries(gateway: Harness) -> None:
+async def test_fifty_patients_with_organizations_cost_constant_queries(
+    quiet_gateway: Harness,
+) -> None:
+    gateway = quiet_gateway
     orgs = []
     for i in range(5):
         r = await gateway.client.post("/api/organizations", json={"name": f"Clinic {i}"},
@@ -138,7 +141,8 @@ async def test_fifty_patients_with_organizations_cost_constant_queries(gateway: 
     assert large <= 6
 
 
-async def test_entities_resolve_through_dataloaders(gateway: Harness) -> None:
+async def test_entities_resolve_through_dataloaders(quiet_gateway: Harness) -> None:
+    gateway = quiet_gateway
     patients = [await gateway.create_patient() for _ in range(10)]
     q = """query($r: [_Any!]!) { _entities(representations: $r) {
            ... on Patient { id family } } }"""
