@@ -32,7 +32,7 @@ from adapters.observability.logging import configure_logging
 from adapters.observability.metrics import Metrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
 from adapters.settings import Settings, SettingsError, load_settings
-from rest_compat.errors import domain_error_handler, http_error_handler, unexpected_error_handler
+from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.openapi import build_openapi
 from rest_compat.routes import OPERATIONS
@@ -168,8 +168,7 @@ def create_app(
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={DomainError: domain_error_handler,
-                            HTTPException: http_error_handler,
-                            Exception: unexpected_error_handler},
+                            HTTPException: http_error_handler},
     )
     app.state.services = services
     app.state.settings = settings

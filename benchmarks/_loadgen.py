@@ -58,7 +58,7 @@ def _lua_string(value: str) -> str:
 def wrk_script(request: Request) -> str:
     lines = [f"wrk.method = {_lua_string(request.method)}"]
     for name, value in request.headers.items():
-        lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
+        lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
     if request.body is not None:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
     # latency in microseconds; %.0f / %f because LuaJIT's %d rejects non-integral numbers.
@@ -191,10 +191,10 @@ def main() -> None:
     try:
         import uvloop
 
-        uvloop.install()
+        run = uvloop.run
     except ImportError:
-        pass
-    print(json.dumps(asyncio.run(_closed_loop(request, args.connections, args.duration))))
+        run = asyncio.run
+    print(json.dumps(run(_closed_loop(request, args.connections, args.duration))))
 
 
 if __name__ == "__main__":

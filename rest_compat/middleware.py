@@ -8,7 +8,10 @@ import time
 import uuid
 from typing import Protocol
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rest_compat.errors import unexpected_error_handler
 
 log = logging.getLogger("cari.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -33,10 +36,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
@@ -45,6 +50,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answer here rather than in Starlette's ServerErrorMiddleware, which re-raises to
+            # the server; the server would then log the exception text, which may hold data.
+            if response_started:
+                raise
+            response = await unexpected_error_handler(Request(scope, receive), exc)
+            await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

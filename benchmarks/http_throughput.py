@@ -1,0 +1,354 @@
+"""http_throughput: requests/s and latency of one ``app.py serve`` process under load.
+
+One gateway process (one uvicorn worker, CARI_LOG_LEVEL=WARNING so the per-request access
+log is not what gets measured), loaded from a separate process by wrk (or the httpx
+fallback) with a fixed number of keep-alive connections, closed loop:
+
+* ``healthz``          GET /healthz -- routing, middleware, metrics; no auth, no database
+* ``graphql_patient``  POST /graphql with a clinician token:
+      query BenchPatient($id: ID!) { patient(id: $id) { ... on Patient {
+          id family given managingOrganization { name } } } }
+  i.e. token verification, GraphQL parse/validate, a patient read that writes an audit
+  record, and an organization read through the DataLoader.
+
+On the embedded SQLite database, and the GraphQL scenario again on PostgreSQL when one
+answers (a fresh database is created for the run and dropped afterwards; DSN from
+CARI_BENCH_POSTGRES_DSN, else CARI_TEST_POSTGRES_DSN, else postgres@127.0.0.1:5432).
+
+Each scenario: a sanity request (the answer is checked), a discarded warm-up, then the
+measured run. Besides req/s and latency it records the CPU the server, the client and
+everything else on the machine used during the run (another process busy on a 2-core
+machine skews the figures; ``other_cpu_pct`` shows it). With ``--profile`` a further run
+per scenario is sampled by py-spy and the hottest functions are printed and saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchmarks._loadgen import Request, run_load, wrk_available, wrk_version
+from benchmarks._support import (
+    HOST, RESULTS, ROOT, GatewayProcess, Options, cli, ms, running_gateway, scratch_dir,
+    write_result,
+)
+
+NAME = "http_throughput"
+PATIENT_QUERY = ("query BenchPatient($id: ID!) { patient(id: $id) { ... on Patient { "
+                 "id family given managingOrganization { name } } } }")
+ORG_NAME = "Bench District Hospital"
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+# ------------------------------------------------------------------ small HTTP helpers
+
+
+def _call(port: int, method: str, path: str, body: Any = None,
+          token: str | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    try:
+        return response.status, json.loads(raw)
+    except ValueError:
+        return response.status, raw.decode(errors="replace")
+
+
+def _expect(status: int, body: Any, wanted: int, what: str) -> Any:
+    if status != wanted:
+        raise RuntimeError(f"{what}: expected HTTP {wanted}, got {status}: {str(body)[:1000]}")
+    return body
+
+
+# ------------------------------------------------------------------ CPU accounting
+
+
+def _system_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def _fixtures(gateway: GatewayProcess) -> dict[str, str]:
+    """Tokens from the CLI (same data dir, so same key), one organization, one patient."""
+    admin = cli(gateway.env, "token", "--sub", "bench", "--roles", "admin")
+    clinician = cli(gateway.env, "token", "--sub", "bench", "--roles", "clinician")
+    org = _expect(*_call(gateway.port, "POST", "/api/organizations", {"name": ORG_NAME}, admin),
+                  201, "POST /api/organizations")["data"]
+    patient = _expect(*_call(gateway.port, "POST", "/api/patients", {
+        "identifiers": [{"system": "urn:bench", "value": "1"}], "family": "Bench",
+        "given": ["A"], "organization_id": org["id"]}, clinician), 201, "POST /api/patients")
+    return {"admin": admin, "clinician": clinician, "organization_id": org["id"],
+            "patient_id": patient["data"]["id"]}
+
+
+def _healthz(gateway: GatewayProcess, _fx: dict[str, str]) -> Request:
+    body = _expect(*_call(gateway.port, "GET", "/healthz"), 200, "GET /healthz")
+    if body != {"status": "ok"}:
+        raise RuntimeError(f"GET /healthz answered {body!r}")
+    return Request(url=gateway.base_url + "/healthz")
+
+
+def _graphql_patient(gateway: GatewayProcess, fx: dict[str, str]) -> Request:
+    payload = {"query": PATIENT_QUERY, "variables": {"id": fx["patient_id"]},
+               "operationName": "BenchPatient"}
+    body = _expect(*_call(gateway.port, "POST", "/graphql", payload, fx["clinician"]), 200,
+                   "POST /graphql")
+    patient = (body.get("data") or {}).get("patient") or {}
+    if body.get("errors") or patient.get("id") != fx["patient_id"] or \
+            (patient.get("managingOrganization") or {}).get("name") != ORG_NAME:
+        raise RuntimeError(f"the GraphQL patient query answered {json.dumps(body)[:1000]}")
+    return Request(url=gateway.base_url + "/graphql", method="POST",
+                   headers={"Content-Type": "application/json",
+                            "Authorization": f"Bearer {fx['clinician']}"},
+                   body=json.dumps(payload))
+
+
+SCENARIOS = {"healthz": _healthz, "graphql_patient": _graphql_patient}
+TITLES = {"healthz": "GET /healthz", "graphql_patient": "GraphQL patient(id:)"}
+
+
+def _measure(gateway: GatewayProcess, request: Request, options: Options,
+             tool: str) -> dict[str, Any]:
+    if options.warmup > 0:
+        run_load(request, tool=tool, connections=options.connections, duration=options.warmup)
+    server_before, system_before = gateway.cpu_seconds(), _system_busy_seconds()
+    started = time.perf_counter()
+    result = run_load(request, tool=tool, connections=options.connections,
+                      duration=options.duration)
+    wall = time.perf_counter() - started
+    server_cpu = gateway.cpu_seconds() - server_before
+    system_cpu = _system_busy_seconds() - system_before
+    client_cpu = result.get("client_cpu_s", 0.0)
+    result["server_cpu_pct"] = 100 * server_cpu / wall
+    result["client_cpu_pct"] = 100 * client_cpu / wall
+    # Whatever else ran meanwhile (tests, builds): noise in these figures when large.
+    result["other_cpu_pct"] = max(0.0, 100 * (system_cpu - server_cpu - client_cpu) / wall)
+    return result
+
+
+def _pyspy() -> str | None:
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def _frame_package(frame: str) -> str:
+    """'handle (sqlalchemy/engine/base.py:1234)' -> 'sqlalchemy'; our code by top folder."""
+    if "(" not in frame:
+        return frame
+    where = frame.rsplit("(", 1)[1].rstrip(")").rsplit(":", 1)[0]
+    if "site-packages/" in where:
+        return where.split("site-packages/", 1)[1].split("/")[0].removesuffix(".py")
+    path = Path(where)
+    with contextlib.suppress(ValueError):
+        rel = path.resolve().relative_to(ROOT)
+        return rel.parts[0].removesuffix(".py")
+    return "python-stdlib" if "/lib/python" in where else path.name
+
+
+def _summarize_profile(raw: Path, top: int = 15) -> dict[str, Any]:
+    """Hottest functions (self and inclusive) and packages from py-spy's collapsed stacks."""
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    pkg_counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f.strip() for f in stack.split(";") if f.strip()]
+        if not frames:
+            continue
+        total += count
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        pkg = _frame_package(frames[-1])
+        pkg_counts[pkg] = pkg_counts.get(pkg, 0) + count
+        for frame in set(frames):
+            incl_counts[frame] = incl_counts.get(frame, 0) + count
+
+    def ranked(counts: dict[str, int], n: int) -> list[dict[str, Any]]:
+        best = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:n]
+        return [{"frame": k, "pct": round(100 * v / total, 1)} for k, v in best]
+
+    return {"samples": total, "self": ranked(self_counts, top),
+            "inclusive": ranked(incl_counts, top * 2), "packages_self": ranked(pkg_counts, top)}
+
+
+def _profile(gateway: GatewayProcess, request: Request, options: Options, tool: str,
+             label: str) -> dict[str, Any] | None:
+    pyspy = _pyspy()
+    if pyspy is None:
+        print("    (no py-spy: `.venv/bin/pip install py-spy` for --profile)")
+        return None
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    raw = RESULTS / f"{NAME}-{label}.collapsed.txt"
+    seconds = max(2, round(options.duration))
+    spy = subprocess.Popen([pyspy, "record", "--pid", str(gateway.pid), "--duration",
+                            str(seconds), "--rate", "200", "--format", "raw", "--output",
+                            str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)  # let py-spy attach before the load starts
+    loaded = run_load(request, tool=tool, connections=options.connections, duration=seconds)
+    _, err = spy.communicate(timeout=seconds + 60)
+    if spy.returncode != 0 or not raw.exists():
+        print(f"    (py-spy failed: {err.decode(errors='replace')[-500:]})")
+        return None
+    summary = _summarize_profile(raw)
+    summary["collapsed_stacks"] = str(raw.relative_to(ROOT))
+    summary["requests_per_s_while_sampled"] = loaded["requests_per_s"]
+    print(f"    profile ({summary['samples']} samples, {raw.relative_to(ROOT)}):")
+    for entry in summary["packages_self"][:8]:
+        print(f"      {entry['pct']:5.1f}% self in {entry['frame']}")
+    for entry in summary["self"][:8]:
+        print(f"      {entry['pct']:5.1f}% self  {entry['frame']}")
+    return summary
+
+
+def _run_scenarios(gateway: GatewayProcess, names: list[str], database: str,
+                   options: Options, tool: str) -> list[dict[str, Any]]:
+    fixtures = _fixtures(gateway)
+    results = []
+    for name in names:
+        request = SCENARIOS[name](gateway, fixtures)
+        result = _measure(gateway, request, options, tool)
+        entry = {"scenario": name, "database": database, "connections": options.connections,
+                 "duration_s": options.duration, **result}
+        lat = result["latency_s"]
+        warn = f"  !! {result['error_count']} errors {result['errors']}" \
+            if result["error_count"] else ""
+        print(f"[{NAME}] {TITLES[name]:21} ({database:10}): "
+              f"{result['requests_per_s']:8.0f} req/s  p50 {ms(lat['p50'])}  "
+              f"p99 {ms(lat['p99'])}  ({result['requests']} requests, {options.connections} "
+              f"conns, server CPU {result['server_cpu_pct']:.0f}%, client "
+              f"{result['client_cpu_pct']:.0f}%, other {result['other_cpu_pct']:.0f}%){warn}")
+        if options.profile:
+            entry["profile"] = _profile(gateway, request, options, tool, f"{name}-{database}")
+        results.append(entry)
+    return results
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+def _pg_admin_dsn() -> str:
+    return (os.environ.get("CARI_BENCH_POSTGRES_DSN") or os.environ.get("CARI_TEST_POSTGRES_DSN")
+            or DEFAULT_PG_DSN)
+
+
+async def _pg_execute(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new database for this run (its URL for CARI_DATABASE_URL), dropped afterwards."""
+    dsn = _pg_admin_dsn()
+    name = f"cari_bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_execute(dsn, f'CREATE DATABASE "{name}"'))
+    parts = urlsplit(dsn)
+    try:
+        yield f"postgresql+asyncpg://{parts.netloc}/{name}"
+    finally:
+        asyncio.run(_pg_execute(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _postgres_problem() -> str | None:
+    """None when PostgreSQL answers at the admin DSN, else why not."""
+    try:
+        asyncio.run(_pg_execute(_pg_admin_dsn(), "SELECT 1"))
+    except Exception as exc:  # unreachable, refused, auth: all mean "skip it"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def _tool(options: Options) -> str:
+    if options.loadgen in ("auto", "wrk") and wrk_available():
+        return "wrk"
+    if options.loadgen == "wrk":
+        raise RuntimeError("wrk is not installed (apt-get install -y wrk), or use --loadgen httpx")
+    if options.loadgen == "auto":
+        print(f"[{NAME}] wrk not found (apt-get install -y wrk): falling back to the httpx "
+              "client, whose own cost caps the figures on a small machine")
+    return "httpx"
+
+
+def run(options: Options) -> dict[str, Any]:
+    tool = _tool(options)
+    tool_name = wrk_version() if tool == "wrk" else "httpx (benchmarks._loadgen)"
+    print(f"[{NAME}] load: {tool_name}, {options.connections} connections, "
+          f"{options.warmup:g} s warm-up + {options.duration:g} s per scenario")
+    scenarios: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    env = {"CARI_LOG_LEVEL": "WARNING"}
+    with scratch_dir(NAME, options.keep) as scratch:
+        with running_gateway(scratch / "sqlite", scratch, **env) as gateway:
+            scenarios += _run_scenarios(gateway, ["healthz", "graphql_patient"], "sqlite",
+                                        options, tool)
+        problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
+        if problem is None:
+            with fresh_postgres_database() as url, \
+                    running_gateway(scratch / "pg", scratch, CARI_DATABASE_URL=url,
+                                    **env) as gateway:
+                scenarios += _run_scenarios(gateway, ["graphql_patient"], "postgresql",
+                                            options, tool)
+        elif options.postgres == "require":
+            raise RuntimeError(f"PostgreSQL is not reachable at {_pg_admin_dsn()}: {problem}")
+        else:
+            print(f"[{NAME}] PostgreSQL scenario skipped: {problem}")
+            skipped.append({"scenario": "graphql_patient", "database": "postgresql",
+                            "reason": problem})
+    result = {"params": {"loadgen": tool_name, "connections": options.connections,
+                         "duration_s": options.duration, "warmup_s": options.warmup,
+                         "server": "python app.py serve (1 uvicorn worker)",
+                         "log_level": "WARNING", "graphql_query": PATIENT_QUERY},
+              "scenarios": scenarios, "skipped": skipped}
+    path = write_result(NAME, result)
+    print(f"[{NAME}] wrote {path.relative_to(ROOT)}")
+    return result
+
+
+def rows(result: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for s in result["scenarios"]:
+        lat = s["latency_s"]
+        errors = f", {s['error_count']} ERRORS" if s["error_count"] else ""
+        out.append([NAME, f"{TITLES[s['scenario']]} [{s['database']}]",
+                    f"{s['requests_per_s']:.0f} req/s, p50 {ms(lat['p50'])}, "
+                    f"p99 {ms(lat['p99'])} ({s['connections']} conns{errors})"])
+    for s in result["skipped"]:
+        out.append([NAME, f"{TITLES[s['scenario']]} [{s['database']}]", "skipped"])
+    return out
