@@ -32,10 +32,6 @@ from adapters.observability.logging import configure_logging
 from adapters.observability.metrics import Metrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
 from adapters.settings import Settings, SettingsError, load_settings
-from rest_compat.errors import domain_error_handler, http_error_handler
-from rest_compat.middleware import RequestContextMiddleware
-from rest_compat.openapi import build_openapi
-from rest_compat.routes import OPERATIONS
 from resolvers.audit.trail import AuditTrail
 from resolvers.clock import SystemClock
 from resolvers.directory.organizations import OrganizationUseCases
@@ -46,6 +42,10 @@ from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
 from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
 from resolvers.services import Services
+from rest_compat.errors import domain_error_handler, http_error_handler
+from rest_compat.middleware import RequestContextMiddleware
+from rest_compat.openapi import build_openapi
+from rest_compat.routes import OPERATIONS
 from schema.build import build_schema
 from schema.http import CariGraphQL, GraphQLAuthGate
 

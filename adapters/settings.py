@@ -38,8 +38,8 @@ class Settings:
     data_dir: Path = Path("./var")
     database_url: str = ""
     public_base_url: str = ""
-    token_issuer: str = "cari-gateway"
-    token_audience: str = "cari-gateway"
+    token_issuer: str = "cari-gateway"  # noqa: S105 (an issuer name, not a secret)
+    token_audience: str = "cari-gateway"  # noqa: S105
     trusted_issuers: tuple[TrustedIssuer, ...] = ()
     local_signing_key: bool = True
     outbound_allowlist: tuple[str, ...] = ()

@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._support import (
-    APP, PYTHON, ROOT, GatewayProcess, Options, free_port, gateway_env, ms, scratch_dir, spread,
+    APP,
+    PYTHON,
+    ROOT,
+    GatewayProcess,
+    Options,
+    free_port,
+    gateway_env,
+    ms,
+    scratch_dir,
+    spread,
     write_result,
 )
 

@@ -41,7 +41,15 @@ from urllib.parse import urlsplit
 
 from benchmarks._loadgen import Request, run_load, wrk_available, wrk_version
 from benchmarks._support import (
-    HOST, RESULTS, ROOT, GatewayProcess, Options, cli, ms, running_gateway, scratch_dir,
+    HOST,
+    RESULTS,
+    ROOT,
+    GatewayProcess,
+    Options,
+    cli,
+    ms,
+    running_gateway,
+    scratch_dir,
     write_result,
 )
 

@@ -9,17 +9,21 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rest_compat.context import caller, parse_body, query_int, services
-from rest_compat.envelope import ok
-from rest_compat.models import (
-    AuditEventView, AuditPage, OutboxMessageView, OutboxPage, ReplayBody, ReplayResult,
-    page_cursor,
-)
-from rest_compat.spec import Operation, QueryParam, api_route
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery
 from resolvers.errors import InvalidInput
 from resolvers.outbox.model import OutboxMessage, OutboxQuery, OutboxStatus
-
+from rest_compat.context import caller, parse_body, query_int, services
+from rest_compat.envelope import ok
+from rest_compat.models import (
+    AuditEventView,
+    AuditPage,
+    OutboxMessageView,
+    OutboxPage,
+    ReplayBody,
+    ReplayResult,
+    page_cursor,
+)
+from rest_compat.spec import Operation, QueryParam, api_route
 
 E = TypeVar("E", bound=StrEnum)
 

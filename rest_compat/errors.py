@@ -8,9 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from resolvers.errors import DomainError
 from rest_compat.context import request_id
 from rest_compat.envelope import error, operation_outcome
-from resolvers.errors import DomainError
 
 log = logging.getLogger("cari.http")
 

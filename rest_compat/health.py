@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from resolvers.errors import Forbidden
+from resolvers.principal import Role
 from rest_compat.context import caller, services
 from rest_compat.envelope import JSONResponse
 from rest_compat.spec import Operation, api_route
-from resolvers.errors import Forbidden
-from resolvers.principal import Role
 
 METRICS_SCOPE = "metrics:read"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from resolvers.directory.model import OrganizationDraft
+from resolvers.directory.organizations import READ_ROLES, WRITE_ROLES
 from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import OrganizationBody, OrganizationPage, OrganizationView, page_cursor
 from rest_compat.spec import Operation, QueryParam, api_route
-from resolvers.directory.model import OrganizationDraft
-from resolvers.directory.organizations import READ_ROLES, WRITE_ROLES
 
 
 async def list_organizations(request: Request) -> Response:

@@ -5,14 +5,18 @@ import logging
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter,
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from resolvers.errors import DomainError
+from schema.limits import cost_limit_rule
 from schema.mutations import Mutation
 from schema.queries import Query
-from schema.limits import cost_limit_rule
 
 log = logging.getLogger("cari.graphql")
 MAX_TOKENS = 5000

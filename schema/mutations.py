@@ -1,18 +1,24 @@
 """Mutation root: expected failures come back as typed errors in result unions."""
 
 import datetime
-from typing import Annotated, Optional, Union
+from typing import Annotated
 
 import strawberry
 
 from resolvers.directory.model import OrganizationDraft
+from resolvers.directory.organizations import WRITE_ROLES as ORG_WRITE_ROLES
 from resolvers.errors import DomainError
 from resolvers.mpi.model import Identifier as IdentifierModel
 from resolvers.mpi.model import PatientDraft
 from resolvers.mpi.patients import WRITE_ROLES as PATIENT_WRITE_ROLES
-from resolvers.directory.organizations import WRITE_ROLES as ORG_WRITE_ROLES
 from schema.context import Info
-from schema.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError, to_user_error
+from schema.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+    to_user_error,
+)
 from schema.permissions import IsAdmin, has_role
 from schema.types import Gender, Organization, Patient
 
@@ -26,12 +32,12 @@ class IdentifierInput:
 @strawberry.input
 class PatientInput:
     identifiers: list[IdentifierInput] = strawberry.field(default_factory=list)
-    family: Optional[str] = None
+    family: str | None = None
     given: list[str] = strawberry.field(default_factory=list)
-    birth_date: Optional[datetime.date] = None
-    gender: Optional[Gender] = None
-    phone: Optional[str] = None
-    organization_id: Optional[strawberry.ID] = None
+    birth_date: datetime.date | None = None
+    gender: Gender | None = None
+    phone: str | None = None
+    organization_id: strawberry.ID | None = None
 
     def to_draft(self) -> PatientDraft:
         return PatientDraft(
@@ -46,8 +52,8 @@ class PatientInput:
 class OrganizationInput:
     name: str
     identifiers: list[IdentifierInput] = strawberry.field(default_factory=list)
-    country: Optional[str] = None
-    kind: Optional[str] = None
+    country: str | None = None
+    kind: str | None = None
 
 
 @strawberry.type
@@ -56,11 +62,11 @@ class ReplayResult:
 
 
 PatientMutationResult = Annotated[
-    Union[Patient, ValidationError, ConflictError, NotFoundError, ForbiddenError],
+    Patient | ValidationError | ConflictError | NotFoundError | ForbiddenError,
     strawberry.union("PatientMutationResult"),
 ]
 OrganizationMutationResult = Annotated[
-    Union[Organization, ValidationError, ForbiddenError],
+    Organization | ValidationError | ForbiddenError,
     strawberry.union("OrganizationMutationResult"),
 ]
 
@@ -77,7 +83,7 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[has_role(*PATIENT_WRITE_ROLES)])
     async def update_patient(self, info: Info, id: strawberry.ID, input: PatientInput,
-                             expected_version: Optional[int] = None) -> PatientMutationResult:
+                             expected_version: int | None = None) -> PatientMutationResult:
         ctx = info.context
         try:
             return Patient.of(await ctx.services.patients.update(
@@ -101,7 +107,7 @@ class Mutation:
     @strawberry.mutation(permission_classes=[IsAdmin],
                          description="Move dead letters (all, or the given ids) back to pending")
     async def replay_dead_letters(self, info: Info,
-                                  ids: Optional[list[strawberry.ID]] = None) -> ReplayResult:
+                                  ids: list[strawberry.ID] | None = None) -> ReplayResult:
         count = await info.context.services.outbox.replay(
             info.context.caller, [str(i) for i in ids] if ids is not None else None)
         return ReplayResult(replayed=count)

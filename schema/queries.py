@@ -1,7 +1,7 @@
 """Query root: thin resolvers over resolvers/ use cases."""
 
 import datetime
-from typing import Annotated, Optional, Union
+from typing import Annotated
 
 import strawberry
 
@@ -15,17 +15,24 @@ from schema.context import Info
 from schema.errors import NotFoundError
 from schema.permissions import IsAdmin, has_role
 from schema.types import (
-    AuditEvent, AuditEventConnection, Organization, OrganizationConnection, OutboxMessage,
-    Patient, PatientConnection, page_info,
+    AuditEvent,
+    AuditEventConnection,
+    Organization,
+    OrganizationConnection,
+    OutboxMessage,
+    Patient,
+    PatientConnection,
+    page_info,
 )
 
 MAX_FIRST = 200
-AuditActionEnum = strawberry.enum(AuditAction, name="AuditAction")
-AuditOutcomeEnum = strawberry.enum(AuditOutcome, name="AuditOutcome")
-OutboxStatusEnum = strawberry.enum(OutboxStatus, name="OutboxStatus")
+# The domain enums, exposed as GraphQL enums under their own names.
+strawberry.enum(AuditAction, name="AuditAction")
+strawberry.enum(AuditOutcome, name="AuditOutcome")
+strawberry.enum(OutboxStatus, name="OutboxStatus")
 
-PatientResult = Annotated[Union[Patient, NotFoundError], strawberry.union("PatientResult")]
-OrganizationResult = Annotated[Union[Organization, NotFoundError],
+PatientResult = Annotated[Patient | NotFoundError, strawberry.union("PatientResult")]
+OrganizationResult = Annotated[Organization | NotFoundError,
                                strawberry.union("OrganizationResult")]
 
 
@@ -44,9 +51,9 @@ class Query:
 
     @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
     async def patients(
-        self, info: Info, first: int = 50, after: Optional[str] = None,
-        identifier_system: Optional[str] = None, identifier_value: Optional[str] = None,
-        family: Optional[str] = None, organization_id: Optional[strawberry.ID] = None,
+        self, info: Info, first: int = 50, after: str | None = None,
+        identifier_system: str | None = None, identifier_value: str | None = None,
+        family: str | None = None, organization_id: strawberry.ID | None = None,
     ) -> PatientConnection:
         identifier = (IdentifierModel(identifier_system, identifier_value)
                       if identifier_system and identifier_value else None)
@@ -68,8 +75,8 @@ class Query:
         return Organization.of(found)
 
     @strawberry.field(permission_classes=[has_role(*ORG_READ_ROLES)])
-    async def organizations(self, info: Info, first: int = 50, after: Optional[str] = None,
-                            name: Optional[str] = None) -> OrganizationConnection:
+    async def organizations(self, info: Info, first: int = 50, after: str | None = None,
+                            name: str | None = None) -> OrganizationConnection:
         limit = _first(first)
         found = await info.context.services.organizations.search(
             info.context.caller, name=name, after=after, limit=limit)
@@ -79,11 +86,11 @@ class Query:
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def audit_events(
-        self, info: Info, first: int = 50, after: Optional[str] = None,
-        subject: Optional[str] = None, patient_id: Optional[str] = None,
-        resource_type: Optional[str] = None, action: Optional[AuditActionEnum] = None,
-        outcome: Optional[AuditOutcomeEnum] = None, since: Optional[datetime.datetime] = None,
-        until: Optional[datetime.datetime] = None,
+        self, info: Info, first: int = 50, after: str | None = None,
+        subject: str | None = None, patient_id: str | None = None,
+        resource_type: str | None = None, action: AuditAction | None = None,
+        outcome: AuditOutcome | None = None, since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
     ) -> AuditEventConnection:
         limit = _first(first)
         records = await info.context.services.audit.search(info.context.caller, AuditQuery(
@@ -99,9 +106,9 @@ class Query:
             list(records), limit, records[-1].id if records else None))
 
     @strawberry.field(permission_classes=[IsAdmin])
-    async def outbox_messages(self, info: Info, status: Optional[OutboxStatusEnum] = None,
-                              destination: Optional[str] = None, first: int = 50,
-                              after: Optional[str] = None) -> list[OutboxMessage]:
+    async def outbox_messages(self, info: Info, status: OutboxStatus | None = None,
+                              destination: str | None = None, first: int = 50,
+                              after: str | None = None) -> list[OutboxMessage]:
         found = await info.context.services.outbox.search(info.context.caller, OutboxQuery(
             status=status, destination=destination,
             after=after, limit=_first(first)))

@@ -30,8 +30,8 @@ class Organization:
     id: strawberry.ID
     name: str
     identifiers: list[Identifier]
-    country: Optional[str]
-    kind: Optional[str]
+    country: str | None
+    kind: str | None
     version: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -53,18 +53,18 @@ class Organization:
 class Patient:
     id: strawberry.ID
     identifiers: list[Identifier]
-    family: Optional[str]
+    family: str | None
     given: list[str]
-    birth_date: Optional[datetime.date]
-    gender: Optional[Gender]
-    phone: Optional[str]
+    birth_date: datetime.date | None
+    gender: Gender | None
+    phone: str | None
     version: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    organization_id: strawberry.Private[Optional[str]]
+    organization_id: strawberry.Private[str | None]
 
     @strawberry.field(description="The organization that manages this patient's record")
-    async def managing_organization(self, info: Info) -> Optional[Organization]:
+    async def managing_organization(self, info: Info) -> Organization | None:
         if self.organization_id is None:
             return None
         found = await info.context.loaders.organization.load(self.organization_id)
@@ -89,7 +89,7 @@ class Patient:
 @strawberry.type
 class PageInfo:
     has_next_page: bool
-    end_cursor: Optional[str]
+    end_cursor: str | None
 
 
 @strawberry.type
@@ -112,8 +112,8 @@ class AuditEvent:
     roles: list[str]
     action: str
     resource_type: str
-    resource_id: Optional[str]
-    patient_id: Optional[str]
+    resource_id: str | None
+    patient_id: str | None
     outcome: str
     request_id: str
     surface: str
@@ -135,8 +135,8 @@ class OutboxMessage:
     attempts: int
     next_attempt_at: datetime.datetime
     created_at: datetime.datetime
-    delivered_at: Optional[datetime.datetime]
-    last_error: Optional[str]
+    delivered_at: datetime.datetime | None
+    last_error: str | None
 
 
 def page_info(items: list[object], limit: int, last_id: str | None) -> PageInfo:

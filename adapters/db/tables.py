@@ -20,7 +20,8 @@ class OrganizationRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(index=True, max_length=200)
-    identifiers: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+    identifiers: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JsonDocument, nullable=False))
     country: str | None = Field(default=None, max_length=2)
     kind: str | None = Field(default=None, max_length=64)
     version: int = 1
@@ -37,7 +38,8 @@ class PatientRow(SQLModel, table=True):
     birth_date: date | None = None
     gender: str | None = Field(default=None, max_length=16)
     phone: str | None = Field(default=None, max_length=32)
-    organization_id: str | None = Field(default=None, foreign_key="organizations.id", index=True, max_length=36)
+    organization_id: str | None = Field(
+        default=None, foreign_key="organizations.id", index=True, max_length=36)
     version: int = 1
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -7,8 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.audit import SqlAuditLog
 from adapters.db.organizations import SqlOrganizationRepository

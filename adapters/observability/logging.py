@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             entry["stack"] = self.formatStack(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802 (logging API name)
+    def formatStack(self, stack_info: str) -> str:
         lines = stack_info.splitlines()
         return "\n".join(line for line in lines if line.startswith("  File ") or
                          line.startswith("Traceback"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from resolvers.directory.model import Organization, OrganizationDraft
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.ids import new_id
-from resolvers.directory.model import Organization, OrganizationDraft
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 

@@ -13,7 +13,7 @@ from resolvers.ids import new_id
 from resolvers.mpi.model import Patient, PatientDraft, PatientQuery
 from resolvers.mpi.validation import validate_patient_draft
 from resolvers.outbox.events import EventRouter
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 READ_ROLES = (Role.CLINICIAN, Role.LAB, Role.INTEGRATOR, Role.PUBLIC_HEALTH, Role.BILLING)
@@ -158,7 +158,7 @@ class PatientUseCases:
         return updated
 
     @staticmethod
-    async def _check_references(uow: Any, draft: PatientDraft) -> None:
+    async def _check_references(uow: UnitOfWork, draft: PatientDraft) -> None:
         if draft.organization_id is not None:
             orgs = await uow.organizations.get_many([draft.organization_id])
             if draft.organization_id not in orgs:

@@ -33,7 +33,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> float:
         """Exponential backoff with equal jitter: between half and all of base * 2^(n-1)."""
-        ceiling = min(self.max_seconds, self.base_seconds * (2 ** max(0, attempts - 1)))
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempts - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 

@@ -21,8 +21,9 @@ async def test_healthz_and_readyz(gateway: Harness) -> None:
 async def test_readyz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
     url = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
     settings = make_settings(tmp_path / "var", url, outbox_worker=False)
-    from app import create_app
     import httpx
+
+    from app import create_app
 
     app = create_app(settings)  # lifespan not started: it would fail to migrate, as it should
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
