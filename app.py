@@ -210,6 +210,9 @@ async def _run_worker(settings: Settings) -> None:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.local_signing_key:
+        raise SystemExit("CARI_LOCAL_SIGNING_KEY is false: this gateway does not trust local "
+                         "tokens; ask your identity provider for one")
     pair = load_or_create_local_key(settings.data_dir)
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     from resolvers.principal import KNOWN_ROLES

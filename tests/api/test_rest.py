@@ -178,3 +178,24 @@ async def test_organizations(gateway: Harness) -> None:
                                      headers=gateway.auth("lab"))).status_code == 404
     assert (await gateway.client.post("/api/organizations", json={"name": "X"},
                                       headers=gateway.auth("clinician"))).status_code == 403
+
+
+async def test_fhir_routes_answer_operation_outcome(gateway: Harness) -> None:
+    r = await gateway.client.get("/api/fhir/Patient/123")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    body = r.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["code"] == "not-found" and body["issue"][0]["severity"] == "error"
+
+
+@pytest.mark.db
+async def test_patient_round_trip_on_each_database(gateway_any_db: Harness) -> None:
+    h = gateway_any_db
+    created = await h.create_patient(birth_date="2001-09-30", gender="male")
+    read = await h.client.get(f"/api/patients/{created['id']}", headers=h.auth("clinician"))
+    assert read.json()["data"] == created
+    body = await h.gql('{ auditEvents(patientId: "%s", action: READ) { nodes { subject surface '
+                       'outcome } } }' % created["id"])
+    assert body["data"]["auditEvents"]["nodes"] == [
+        {"subject": "tester", "surface": "rest", "outcome": "success"}]
