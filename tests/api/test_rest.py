@@ -195,7 +195,7 @@ async def test_patient_round_trip_on_each_database(gateway_any_db: Harness) -> N
     created = await h.create_patient(birth_date="2001-09-30", gender="male")
     read = await h.client.get(f"/api/patients/{created['id']}", headers=h.auth("clinician"))
     assert read.json()["data"] == created
-    body = await h.gql('{ auditEvents(patientId: "%s", action: READ) { nodes { subject surface '
-                       'outcome } } }' % created["id"])
+    body = await h.gql("query($p: String) { auditEvents(patientId: $p, action: READ) "
+                       "{ nodes { subject surface outcome } } }", {"p": created["id"]})
     assert body["data"]["auditEvents"]["nodes"] == [
         {"subject": "tester", "surface": "rest", "outcome": "success"}]
