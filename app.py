@@ -46,6 +46,7 @@ from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.openapi import build_openapi
 from rest_compat.routes import OPERATIONS
+from rest_compat.spec import build_routes
 from schema.build import build_schema
 from schema.http import CariGraphQL, GraphQLAuthGate
 
@@ -155,7 +156,7 @@ def create_app(
     schema = build_schema(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
     graphql = GraphQLAuthGate(CariGraphQL(schema, services, graphiql=settings.graphiql),
                               services, graphiql=settings.graphiql)
-    routes: list[Route | Mount] = [op.route() for op in OPERATIONS]
+    routes: list[Route | Mount] = list(build_routes(OPERATIONS))
     routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
     if settings.cors_origins:

@@ -33,7 +33,11 @@ class PatientBody(Strict):
     given: list[str] = Field(default_factory=list, max_length=10)
     birth_date: date | None = None
     gender: Literal["male", "female", "other", "unknown"] | None = None
-    phone: str | None = Field(default=None, max_length=32)
+    # The pattern is documented here but enforced by the domain rules, which report every
+    # problem of a record at once instead of stopping at the first.
+    phone: str | None = Field(default=None, max_length=32,
+                              json_schema_extra={"pattern": r"^\+?[0-9 \-]{7,20}$"},
+                              description="7 to 15 digits, optionally starting with +")
     organization_id: str | None = Field(default=None, max_length=36)
 
 
@@ -68,7 +72,7 @@ class PatientPage(BaseModel):
 class OrganizationBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     identifiers: list[IdentifierBody] = Field(default_factory=list, max_length=20)
-    country: str | None = Field(default=None, min_length=2, max_length=2,
+    country: str | None = Field(default=None, pattern="^[A-Za-z]{2}$",
                                 description="ISO 3166-1 alpha-2")
     kind: str | None = Field(default=None, max_length=64,
                              description="facility, laboratory, ministry, ...")

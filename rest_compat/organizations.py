@@ -14,9 +14,10 @@ from rest_compat.spec import Operation, QueryParam, api_route
 
 
 async def list_organizations(request: Request) -> Response:
+    who = caller(request)  # authenticate before judging the parameters: 401 beats 422
     limit = query_int(request, "limit", 50)
     found = await services(request).organizations.search(
-        caller(request), name=request.query_params.get("name") or None,
+        who, name=request.query_params.get("name") or None,
         after=request.query_params.get("cursor") or None, limit=limit)
     return ok(OrganizationPage(items=[OrganizationView.of(o) for o in found],
                                next_cursor=page_cursor(found, limit)))

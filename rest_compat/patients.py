@@ -38,6 +38,7 @@ def _if_match(request: Request) -> int | None:
 
 
 async def list_patients(request: Request) -> Response:
+    who = caller(request)  # authenticate before judging the parameters: 401 beats 422
     params = request.query_params
     identifier = None
     if raw := params.get("identifier"):
@@ -47,7 +48,7 @@ async def list_patients(request: Request) -> Response:
                                details=[{"field": "identifier", "message": "expected system|value"}])
         identifier = Identifier(system, value)
     limit = query_int(request, "limit", 50)
-    patients = await services(request).patients.search(caller(request), PatientQuery(
+    patients = await services(request).patients.search(who, PatientQuery(
         identifier=identifier, family=params.get("family") or None,
         organization_id=params.get("organization_id") or None,
         after=params.get("cursor") or None, limit=limit,
@@ -104,5 +105,6 @@ operations: list[Operation] = [
               tag="patients", roles=_WRITE, request_model=PatientBody, response_model=PatientView,
               params=(_ID,), error_statuses=(400, 404, 409, 413, 415, 422),
               request_headers=(QueryParam("If-Match", 'ETag of the version you read, W/"n"',
+                                          {"type": "string", "pattern": '^(W/)?"[0-9]+"$'},
                                           location="header"),)),
 ]

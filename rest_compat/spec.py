@@ -44,8 +44,23 @@ class Operation:
     raw_responses: dict[str, Any] | None = None  # for non-JSON answers (text, HTML)
     request_headers: Sequence[QueryParam] = ()
 
-    def route(self) -> Route:
-        return Route(self.path, self.endpoint, methods=[self.method], name=f"{self.method} {self.path}")
+
+
+def build_routes(operations: Sequence[Operation]) -> list[Route]:
+    """One route per path that dispatches on the method, so a 405 lists every allowed one."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = op.endpoint
+
+    def dispatcher(endpoints: dict[str, Endpoint]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await endpoints[method](request)
+
+        return endpoint
+
+    return [Route(path, dispatcher(endpoints), methods=list(endpoints), name=path)
+            for path, endpoints in by_path.items()]
 
 
 def api_route(

@@ -19,7 +19,8 @@ def validate_organization(draft: OrganizationDraft) -> OrganizationDraft:
     problems: list[dict[str, str]] = []
     if not draft.name.strip() or len(draft.name) > 200:
         problems.append({"field": "name", "message": "must be 1 to 200 non-blank characters"})
-    if draft.country is not None and not (len(draft.country) == 2 and draft.country.isalpha()):
+    if draft.country is not None and not (len(draft.country) == 2 and draft.country.isascii()
+                                          and draft.country.isalpha()):
         problems.append({"field": "country", "message": "must be an ISO 3166-1 alpha-2 code"})
     for i, ident in enumerate(draft.identifiers):
         if not ident.system.strip() or not ident.value.strip():
