@@ -107,6 +107,7 @@ async def test_unknown_route_and_method_keep_the_envelope(gateway: Harness) -> N
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await gateway.client.delete("/api/patients", headers=gateway.auth("admin"))
     assert r.status_code == 405 and r.json()["success"] is False
+    assert set(r.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
 async def test_paging_limits_are_validated_and_cursor_pages(gateway: Harness) -> None:
