@@ -9,8 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,7 +51,8 @@ from schema.http import CariGraphQL, GraphQLAuthGate
 
 log = logging.getLogger("cari.app")
 
-HandlerFactory = Any  # Callable[[httpx.AsyncClient], Mapping[str, DeliveryHandler]]
+# Extra destinations (tests, later capabilities) get the shared client when it exists.
+HandlerFactory = Callable[[httpx.AsyncClient], Mapping[str, DeliveryHandler]]
 
 
 def _trusted_issuers(settings: Settings) -> list[tuple[str, str]]:

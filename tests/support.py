@@ -167,7 +167,8 @@ def live_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iter
     port = free_port()
     env = {**os.environ, "CARI_DATA_DIR": str(data_dir), "CARI_PORT": str(port),
            "CARI_HOST": "127.0.0.1", **(extra_env or {})}
-    env.pop("CARI_DATABASE_URL", None) if "CARI_DATABASE_URL" not in (extra_env or {}) else None
+    if "CARI_DATABASE_URL" not in (extra_env or {}):
+        env.pop("CARI_DATABASE_URL", None)  # the embedded default unless a test says otherwise
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

@@ -33,7 +33,8 @@ class SqlUnitOfWork:
         self.patients = SqlPatientRepository(self._session)
         self.organizations = SqlOrganizationRepository(self._session)
         self.audit = SqlAuditLog(self._session)
-        self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now), self)
+        self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now),
+                                            self._note_enqueued)
         return self
 
     async def __aexit__(
@@ -46,6 +47,9 @@ class SqlUnitOfWork:
             await self._session.rollback()  # no-op after commit; undoes a half-done one
         finally:
             await self._session.close()
+
+    def _note_enqueued(self) -> None:
+        self._enqueued = True
 
     async def commit(self) -> None:
         await self._session.commit()
@@ -61,12 +65,12 @@ class SqlUnitOfWork:
 class _TrackingOutboxWriter:
     """Remembers that messages were enqueued so the local worker can be woken on commit."""
 
-    def __init__(self, inner: SqlOutboxWriter, uow: SqlUnitOfWork) -> None:
+    def __init__(self, inner: SqlOutboxWriter, on_enqueue: Callable[[], None]) -> None:
         self._inner = inner
-        self._uow = uow
+        self._on_enqueue = on_enqueue
 
     async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
         ids = await self._inner.enqueue(messages)
         if ids:
-            self._uow._enqueued = True
+            self._on_enqueue()
         return ids

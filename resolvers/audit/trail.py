@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
 from resolvers.ids import new_id
 from resolvers.ports import UnitOfWorkFactory
-from resolvers.principal import Caller, Role, require_role
+from resolvers.principal import Caller, require_role
 
 MAX_PAGE = 200
 
@@ -56,9 +57,7 @@ class AuditTrail:
 
     async def search(self, caller: Caller, query: AuditQuery) -> list[AuditRecord]:
         require_role(caller)  # admin only
-        limited = AuditQuery(**{**query.__dict__, "limit": max(1, min(query.limit, MAX_PAGE))})
+        limited = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
         async with self._uow_factory() as uow:
             return await uow.audit.search(limited)
 
-
-__all__ = ["AuditTrail", "Role", "audit_records"]
