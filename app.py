@@ -184,10 +184,17 @@ def create_app(
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import gc
+
     import uvicorn
 
+    app = create_app(settings)
+    # Everything built so far lives as long as the process: keep it out of the collector's
+    # way, or full collections over it stall requests for ~100 ms about once a second.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port,
+        app, host=host or settings.host, port=port or settings.port,
         log_config=None, access_log=False, proxy_headers=True,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )

@@ -15,6 +15,16 @@ from benchmarks import BENCHMARKS
 from benchmarks._support import Options, table
 
 
+def _int_list(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in raw.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 16 or 1,16: {raw!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers: {raw!r}")
+    return values
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
                              "%(default)s)")
     parser.add_argument("--warmup", type=float, default=defaults.warmup,
                         help="http_throughput: discarded warm-up seconds (default %(default)s)")
-    parser.add_argument("--connections", type=int, default=defaults.connections,
-                        help="http_throughput: concurrent connections (default %(default)s)")
+    parser.add_argument("--connections", type=_int_list,
+                        default=",".join(map(str, defaults.connections)),
+                        help="http_throughput: concurrent connections, a comma list runs each "
+                             "(e.g. 1,16 adds unloaded latency; default %(default)s)")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "httpx"), default=defaults.loadgen,
                         help="load generator (default: wrk if installed, else httpx)")
     parser.add_argument("--postgres", choices=("auto", "skip", "require"),

@@ -188,13 +188,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     args = parser.parse_args()
     request = Request(**json.loads(sys.stdin.read()))
+    coroutine = _closed_loop(request, args.connections, args.duration)
     try:
         import uvloop
-
-        run = uvloop.run
     except ImportError:
-        run = asyncio.run
-    print(json.dumps(run(_closed_loop(request, args.connections, args.duration))))
+        print(json.dumps(asyncio.run(coroutine)))
+    else:
+        print(json.dumps(uvloop.run(coroutine)))
 
 
 if __name__ == "__main__":

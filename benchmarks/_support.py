@@ -39,7 +39,7 @@ class Options:
     runs: int = 5                 # cold_start: launches per variant
     duration: float = 10.0        # http_throughput: measured seconds per scenario
     warmup: float = 3.0           # http_throughput: discarded seconds before each scenario
-    connections: int = 16         # http_throughput: concurrent keep-alive connections
+    connections: tuple[int, ...] = (16,)  # http_throughput: keep-alive connections per run
     loadgen: str = "auto"         # auto | wrk | httpx
     postgres: str = "auto"        # auto (if reachable) | skip | require
     profile: bool = False         # http_throughput: extra py-spy pass per scenario
@@ -149,6 +149,12 @@ class GatewayProcess:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
     def log_tail(self, chars: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
@@ -191,6 +197,21 @@ def scratch_dir(name: str, keep: bool) -> Iterator[Path]:
             import shutil
 
             shutil.rmtree(path, ignore_errors=True)
+
+
+def processes_cpu_seconds(name: str) -> dict[int, float]:
+    """CPU seconds so far of every process whose command name starts with ``name``
+    (PostgreSQL backends, say), by pid."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            comm = text[text.index("(") + 1:text.rindex(")")]
+            if comm.startswith(name):
+                fields = text.rsplit(")", 1)[1].split()
+                found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
 
 
 # ------------------------------------------------------------------ results

@@ -16,10 +16,13 @@ answers (a fresh database is created for the run and dropped afterwards; DSN fro
 CARI_BENCH_POSTGRES_DSN, else CARI_TEST_POSTGRES_DSN, else postgres@127.0.0.1:5432).
 
 Each scenario: a sanity request (the answer is checked), a discarded warm-up, then the
-measured run. Besides req/s and latency it records the CPU the server, the client and
-everything else on the machine used during the run (another process busy on a 2-core
-machine skews the figures; ``other_cpu_pct`` shows it). With ``--profile`` a further run
-per scenario is sampled by py-spy and the hottest functions are printed and saved.
+measured run, once per ``--connections`` value (``--connections 1,16`` adds the unloaded
+latency). Besides req/s and latency it records the CPU the server, the client, the local
+PostgreSQL backends and everything else on the machine used during the run (another
+process busy on a 2-core machine skews the figures; ``other_cpu_pct`` shows it), and the
+server's RSS afterwards. With ``--profile`` a further run per scenario is sampled by
+``py-spy record --gil`` (where the server's one Python core goes); the hottest functions
+are printed and the collapsed stacks saved next to the JSON (speedscope/flamegraph input).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from benchmarks._support import (
     Options,
     cli,
     ms,
+    processes_cpu_seconds,
     running_gateway,
     scratch_dir,
     write_result,
@@ -141,22 +145,31 @@ SCENARIOS = {"healthz": _healthz, "graphql_patient": _graphql_patient}
 TITLES = {"healthz": "GET /healthz", "graphql_patient": "GraphQL patient(id:)"}
 
 
-def _measure(gateway: GatewayProcess, request: Request, options: Options,
-             tool: str) -> dict[str, Any]:
+def _measure(gateway: GatewayProcess, request: Request, options: Options, tool: str,
+             connections: int, database: str) -> dict[str, Any]:
     if options.warmup > 0:
-        run_load(request, tool=tool, connections=options.connections, duration=options.warmup)
+        run_load(request, tool=tool, connections=connections, duration=options.warmup)
+    watch_db = database == "postgresql"
+    db_before = processes_cpu_seconds("postgres") if watch_db else {}
     server_before, system_before = gateway.cpu_seconds(), _system_busy_seconds()
     started = time.perf_counter()
-    result = run_load(request, tool=tool, connections=options.connections,
-                      duration=options.duration)
+    result = run_load(request, tool=tool, connections=connections, duration=options.duration)
     wall = time.perf_counter() - started
     server_cpu = gateway.cpu_seconds() - server_before
     system_cpu = _system_busy_seconds() - system_before
+    db_cpu = 0.0
+    if watch_db:  # PostgreSQL backends on this machine work for the gateway: not "other"
+        db_after = processes_cpu_seconds("postgres")
+        db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
     client_cpu = result.get("client_cpu_s", 0.0)
     result["server_cpu_pct"] = 100 * server_cpu / wall
     result["client_cpu_pct"] = 100 * client_cpu / wall
+    if watch_db:
+        result["database_cpu_pct"] = 100 * db_cpu / wall
     # Whatever else ran meanwhile (tests, builds): noise in these figures when large.
-    result["other_cpu_pct"] = max(0.0, 100 * (system_cpu - server_cpu - client_cpu) / wall)
+    result["other_cpu_pct"] = max(0.0, 100 * (system_cpu - server_cpu - client_cpu - db_cpu)
+                                  / wall)
+    result["server_rss_mb"] = gateway.rss_mb()
     return result
 
 
@@ -209,7 +222,7 @@ def _summarize_profile(raw: Path, top: int = 15) -> dict[str, Any]:
 
 
 def _profile(gateway: GatewayProcess, request: Request, options: Options, tool: str,
-             label: str) -> dict[str, Any] | None:
+             connections: int, label: str) -> dict[str, Any] | None:
     pyspy = _pyspy()
     if pyspy is None:
         print("    (no py-spy: `.venv/bin/pip install py-spy` for --profile)")
@@ -217,11 +230,14 @@ def _profile(gateway: GatewayProcess, request: Request, options: Options, tool: 
     RESULTS.mkdir(parents=True, exist_ok=True)
     raw = RESULTS / f"{NAME}-{label}.collapsed.txt"
     seconds = max(2, round(options.duration))
+    # --gil: only the thread holding the GIL is sampled, i.e. where the one core the
+    # server can use for Python goes (SQLite's own work in aiosqlite threads is not shown).
     spy = subprocess.Popen([pyspy, "record", "--pid", str(gateway.pid), "--duration",
-                            str(seconds), "--rate", "200", "--format", "raw", "--output",
-                            str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            str(seconds), "--rate", "200", "--gil", "--format", "raw",
+                            "--output", str(raw)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.5)  # let py-spy attach before the load starts
-    loaded = run_load(request, tool=tool, connections=options.connections, duration=seconds)
+    loaded = run_load(request, tool=tool, connections=connections, duration=seconds)
     _, err = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0 or not raw.exists():
         print(f"    (py-spy failed: {err.decode(errors='replace')[-500:]})")
@@ -229,7 +245,7 @@ def _profile(gateway: GatewayProcess, request: Request, options: Options, tool: 
     summary = _summarize_profile(raw)
     summary["collapsed_stacks"] = str(raw.relative_to(ROOT))
     summary["requests_per_s_while_sampled"] = loaded["requests_per_s"]
-    print(f"    profile ({summary['samples']} samples, {raw.relative_to(ROOT)}):")
+    print(f"    py-spy --gil profile ({summary['samples']} samples, {raw.relative_to(ROOT)}):")
     for entry in summary["packages_self"][:8]:
         print(f"      {entry['pct']:5.1f}% self in {entry['frame']}")
     for entry in summary["self"][:8]:
@@ -243,20 +259,30 @@ def _run_scenarios(gateway: GatewayProcess, names: list[str], database: str,
     results = []
     for name in names:
         request = SCENARIOS[name](gateway, fixtures)
-        result = _measure(gateway, request, options, tool)
-        entry = {"scenario": name, "database": database, "connections": options.connections,
-                 "duration_s": options.duration, **result}
-        lat = result["latency_s"]
-        warn = f"  !! {result['error_count']} errors {result['errors']}" \
-            if result["error_count"] else ""
-        print(f"[{NAME}] {TITLES[name]:21} ({database:10}): "
-              f"{result['requests_per_s']:8.0f} req/s  p50 {ms(lat['p50'])}  "
-              f"p99 {ms(lat['p99'])}  ({result['requests']} requests, {options.connections} "
-              f"conns, server CPU {result['server_cpu_pct']:.0f}%, client "
-              f"{result['client_cpu_pct']:.0f}%, other {result['other_cpu_pct']:.0f}%){warn}")
-        if options.profile:
-            entry["profile"] = _profile(gateway, request, options, tool, f"{name}-{database}")
-        results.append(entry)
+        for connections in options.connections:
+            result = _measure(gateway, request, options, tool, connections, database)
+            entry = {"scenario": name, "database": database, "connections": connections,
+                     "duration_s": options.duration, **result}
+            lat = result["latency_s"]
+            notes = []
+            if result["error_count"]:
+                notes.append(f"!! {result['error_count']} errors {result['errors']}")
+            if result["other_cpu_pct"] > 25:
+                notes.append(f"!! other processes used {result['other_cpu_pct']:.0f}% of a "
+                             "core meanwhile: noisy")
+            db = (f", PostgreSQL {result['database_cpu_pct']:.0f}%"
+                  if "database_cpu_pct" in result else "")
+            print(f"[{NAME}] {TITLES[name]:20} [{database}] c={connections:<3}: "
+                  f"{result['requests_per_s']:7.0f} req/s  p50 {ms(lat['p50'])}  "
+                  f"p99 {ms(lat['p99'])}  max {ms(lat['max'])}  ({result['requests']} requests; "
+                  f"CPU: server {result['server_cpu_pct']:.0f}%, client "
+                  f"{result['client_cpu_pct']:.0f}%{db}, other {result['other_cpu_pct']:.0f}%; "
+                  f"server RSS {result['server_rss_mb']:.0f} MB)"
+                  + "".join(f"\n    {n}" for n in notes))
+            if options.profile:
+                entry["profile"] = _profile(gateway, request, options, tool, connections,
+                                            f"{name}-{database}-c{connections}")
+            results.append(entry)
     return results
 
 
@@ -269,7 +295,7 @@ def _pg_admin_dsn() -> str:
 
 
 async def _pg_execute(dsn: str, sql: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(dsn, timeout=5)
     try:
@@ -317,7 +343,8 @@ def _tool(options: Options) -> str:
 def run(options: Options) -> dict[str, Any]:
     tool = _tool(options)
     tool_name = wrk_version() if tool == "wrk" else "httpx (benchmarks._loadgen)"
-    print(f"[{NAME}] load: {tool_name}, {options.connections} connections, "
+    conns = ", ".join(map(str, options.connections))
+    print(f"[{NAME}] load: {tool_name}, {conns} connection(s), "
           f"{options.warmup:g} s warm-up + {options.duration:g} s per scenario")
     scenarios: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -339,7 +366,7 @@ def run(options: Options) -> dict[str, Any]:
             print(f"[{NAME}] PostgreSQL scenario skipped: {problem}")
             skipped.append({"scenario": "graphql_patient", "database": "postgresql",
                             "reason": problem})
-    result = {"params": {"loadgen": tool_name, "connections": options.connections,
+    result = {"params": {"loadgen": tool_name, "connections": list(options.connections),
                          "duration_s": options.duration, "warmup_s": options.warmup,
                          "server": "python app.py serve (1 uvicorn worker)",
                          "log_level": "WARNING", "graphql_query": PATIENT_QUERY},

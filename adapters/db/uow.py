@@ -26,15 +26,15 @@ class SqlUnitOfWork:
         self._sessions = sessions
         self._now = now
         self._on_commit = on_commit
-        self._enqueued = False
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self.patients = SqlPatientRepository(self._session)
         self.organizations = SqlOrganizationRepository(self._session)
         self.audit = SqlAuditLog(self._session)
+        self._enqueued = _Flag()
         self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now),
-                                            self._note_enqueued)
+                                            self._enqueued)
         return self
 
     async def __aexit__(
@@ -48,29 +48,31 @@ class SqlUnitOfWork:
         finally:
             await self._session.close()
 
-    def _note_enqueued(self) -> None:
-        self._enqueued = True
-
     async def commit(self) -> None:
         await self._session.commit()
-        if self._enqueued and self._on_commit is not None:
+        if self._enqueued.value and self._on_commit is not None:
             self._on_commit()
-        self._enqueued = False
+        self._enqueued.value = False
 
     async def rollback(self) -> None:
         await self._session.rollback()
-        self._enqueued = False
+        self._enqueued.value = False
+
+
+class _Flag:
+    value = False
 
 
 class _TrackingOutboxWriter:
     """Remembers that messages were enqueued so the local worker can be woken on commit."""
 
-    def __init__(self, inner: SqlOutboxWriter, on_enqueue: Callable[[], None]) -> None:
+    # Holds a flag, not the unit of work: no reference cycle, so sessions are freed at once.
+    def __init__(self, inner: SqlOutboxWriter, enqueued: _Flag) -> None:
         self._inner = inner
-        self._on_enqueue = on_enqueue
+        self._enqueued = enqueued
 
     async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
         ids = await self._inner.enqueue(messages)
         if ids:
-            self._on_enqueue()
+            self._enqueued.value = True
         return ids
