@@ -58,6 +58,9 @@ class Settings:
     graphiql: bool = True
     shutdown_timeout_seconds: float = 20.0
     db_pool_size: int = 10
+    medplum_base_url: str = ""
+    medplum_client_id: str = ""
+    medplum_client_secret: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -206,7 +209,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         graphiql=_parse_bool("CARI_GRAPHIQL", get("CARI_GRAPHIQL", "true"), problems),
         shutdown_timeout_seconds=number("CARI_SHUTDOWN_TIMEOUT", "20", float, 0.0),
         db_pool_size=int(number("CARI_DB_POOL_SIZE", "10", int, 1)),
+        medplum_base_url=get("CARI_MEDPLUM_BASE_URL", "").strip().rstrip("/"),
+        medplum_client_id=get("CARI_MEDPLUM_CLIENT_ID", "").strip(),
+        medplum_client_secret=get("CARI_MEDPLUM_CLIENT_SECRET", "").strip(),
     )
+    medplum = (settings.medplum_base_url, settings.medplum_client_id,
+               settings.medplum_client_secret)
+    if any(medplum) and not all(medplum):
+        problems.append("CARI_MEDPLUM_BASE_URL, CARI_MEDPLUM_CLIENT_ID and "
+                        "CARI_MEDPLUM_CLIENT_SECRET must be set together (or none of them)")
+    if settings.medplum_base_url and urlsplit(settings.medplum_base_url).scheme not in (
+            "http", "https"):
+        problems.append(f"CARI_MEDPLUM_BASE_URL={settings.medplum_base_url!r}: expected an "
+                        "http(s) URL")
     if not settings.local_signing_key and not trusted:
         problems.append(
             "CARI_LOCAL_SIGNING_KEY=false needs CARI_TOKEN_ISSUERS: no token could ever be verified"

@@ -1,0 +1,1 @@
+"""FHIR R4: validation rules, the versioned resource store and its use cases."""
