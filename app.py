@@ -26,7 +26,9 @@ from adapters.db.health import DatabaseHealth
 from adapters.db.migrate import upgrade_connection, upgrade_to_head
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
+from adapters.fhir.validator import FhirValidator
 from adapters.http.outbound import OutboundPolicy, build_http_client
+from adapters.medplum.mirror import MEDPLUM
 from adapters.observability.logging import configure_logging
 from adapters.observability.metrics import Metrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
@@ -35,6 +37,11 @@ from resolvers.audit.trail import AuditTrail
 from resolvers.clock import SystemClock
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.errors import DomainError
+from resolvers.fhir.bundles import BundleProcessor
+from resolvers.fhir.capability import capability_statement
+from resolvers.fhir.patient_source import PatientDocuments
+from resolvers.fhir.service import FhirUseCases
+from resolvers.fhir.writer import MirrorConfig
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
@@ -117,13 +124,19 @@ def create_app(
         subscriptions[EVENT_WEBHOOK] = ("*",)
     store = SqlOutboxStore(sessions)
     audit = AuditTrail(uow_factory)
+    mirror = MirrorConfig(destinations=(MEDPLUM,) if settings.medplum_base_url else ())
+    fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
+    patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     services = Services(
-        patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions)),
+        patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions), mirror),
         organizations=OrganizationUseCases(uow_factory, clock),
         audit=audit,
         outbox=OutboxAdmin(store, clock),
         authenticator=TokenVerifier(_trusted_issuers(settings), settings.token_audience),
         health=DatabaseHealth(engine),
+        fhir=fhir,
+        bundles=BundleProcessor(fhir, uow_factory, clock),
+        patient_documents=patient_documents,
     )
     policy = OutboundPolicy(settings.outbound_allowlist)
 
@@ -177,6 +190,7 @@ def create_app(
     app.state.engine = engine
     app.state.outbox_store = store
     app.state.openapi = build_openapi(OPERATIONS, server_url=settings.public_base_url)
+    app.state.capability_statement = capability_statement(settings.public_base_url)
     return app
 
 

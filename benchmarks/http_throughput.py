@@ -141,8 +141,27 @@ def _graphql_patient(gateway: GatewayProcess, fx: dict[str, str]) -> Request:
                    body=json.dumps(payload))
 
 
-SCENARIOS = {"healthz": _healthz, "graphql_patient": _graphql_patient}
-TITLES = {"healthz": "GET /healthz", "graphql_patient": "GraphQL patient(id:)"}
+def _fhir_create(gateway: GatewayProcess, fx: dict[str, str]) -> Request:
+    """POST /api/fhir/Observation: validation, versioned store, index, audit (and outbox)."""
+    resource = {"resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
+                "subject": {"reference": f"Patient/{fx['patient_id']}"},
+                "effectiveDateTime": "2026-01-10T08:00:00Z",
+                "valueQuantity": {"value": 4.1, "unit": "mmol/L",
+                                  "system": "http://unitsofmeasure.org", "code": "mmol/L"}}
+    headers = {"Content-Type": "application/fhir+json",
+               "Authorization": f"Bearer {fx['clinician']}", "Prefer": "return=minimal"}
+    status, body = _call(gateway.port, "POST", "/api/fhir/Observation", resource,
+                         fx["clinician"])
+    _expect(status, body, 201, "POST /api/fhir/Observation")
+    return Request(url=gateway.base_url + "/api/fhir/Observation", method="POST",
+                   headers=headers, body=json.dumps(resource))
+
+
+SCENARIOS = {"healthz": _healthz, "graphql_patient": _graphql_patient,
+             "fhir_create": _fhir_create}
+TITLES = {"healthz": "GET /healthz", "graphql_patient": "GraphQL patient(id:)",
+          "fhir_create": "FHIR create Observation"}
 
 
 def _measure(gateway: GatewayProcess, request: Request, options: Options, tool: str,
@@ -351,15 +370,15 @@ def run(options: Options) -> dict[str, Any]:
     env = {"CARI_LOG_LEVEL": "WARNING"}
     with scratch_dir(NAME, options.keep) as scratch:
         with running_gateway(scratch / "sqlite", scratch, **env) as gateway:
-            scenarios += _run_scenarios(gateway, ["healthz", "graphql_patient"], "sqlite",
-                                        options, tool)
+            scenarios += _run_scenarios(gateway, ["healthz", "graphql_patient", "fhir_create"],
+                                        "sqlite", options, tool)
         problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
         if problem is None:
             with fresh_postgres_database() as url, \
                     running_gateway(scratch / "pg", scratch, CARI_DATABASE_URL=url,
                                     **env) as gateway:
-                scenarios += _run_scenarios(gateway, ["graphql_patient"], "postgresql",
-                                            options, tool)
+                scenarios += _run_scenarios(gateway, ["graphql_patient", "fhir_create"],
+                                            "postgresql", options, tool)
         elif options.postgres == "require":
             raise RuntimeError(f"PostgreSQL is not reachable at {_pg_admin_dsn()}: {problem}")
         else:

@@ -13,6 +13,7 @@ from typing import Protocol, Self
 
 from resolvers.audit.model import AuditQuery, AuditRecord
 from resolvers.directory.model import Organization
+from resolvers.fhir.ports import FhirRepository
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery
 
@@ -53,6 +54,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def outbox(self) -> OutboxWriter: ...
+    @property
+    def fhir(self) -> FhirRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -7,6 +7,9 @@ from typing import Protocol
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.directory.organizations import OrganizationUseCases
+from resolvers.fhir.bundles import BundleProcessor
+from resolvers.fhir.patient_source import PatientDocuments
+from resolvers.fhir.service import FhirUseCases
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.principal import Principal
@@ -32,3 +35,6 @@ class Services:
     outbox: OutboxAdmin
     authenticator: Authenticator
     health: HealthProbe
+    fhir: FhirUseCases
+    bundles: BundleProcessor
+    patient_documents: PatientDocuments

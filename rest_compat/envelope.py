@@ -56,7 +56,16 @@ FHIR_ISSUE_CODE = {
     "validation_error": "invalid", "bad_request": "structure", "unauthenticated": "login",
     "forbidden": "forbidden", "not_found": "not-found", "conflict": "conflict",
     "internal_error": "exception", "method_not_allowed": "not-supported",
+    "unsupported_media_type": "not-supported", "payload_too_large": "too-long",
 }
+
+
+FHIR_JSON = "application/fhir+json"
+
+
+def fhir_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                    status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
 def operation_outcome(code: str, message: str, status: int | None = None) -> Response:

@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.errors import DomainError
+from resolvers.fhir.errors import FhirProblem
+from resolvers.fhir.issues import operation_outcome as operation_outcome_of
 from rest_compat.context import request_id
-from rest_compat.envelope import error, operation_outcome
+from rest_compat.envelope import error, fhir_json, operation_outcome
 
 log = logging.getLogger("cari.http")
 
@@ -21,7 +23,8 @@ HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404:
 
 
 def _is_fhir(request: Request) -> bool:
-    return request.url.path.startswith("/api/fhir")
+    path = request.url.path
+    return path.startswith("/api/fhir") or (path.startswith("/api/mpi/") and path.endswith("/fhir"))
 
 
 def render_error(request: Request, code: str, message: str, details: object = None,
@@ -37,6 +40,8 @@ def render_error(request: Request, code: str, message: str, details: object = No
 
 async def domain_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, FhirProblem):
+        return fhir_json(operation_outcome_of(exc.issues), exc.status)
     if exc.code in ("unauthenticated", "forbidden"):
         log.info("access refused", extra={"error_code": exc.code,
                                           "request_id": request_id(request)})

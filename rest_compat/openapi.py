@@ -22,8 +22,16 @@ ERROR_SCHEMA = {
             "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}},
     },
 }
+OUTCOME_SCHEMA = {"type": "object", "required": ["resourceType", "issue"], "properties": {
+    "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+    "issue": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["severity", "code"],
+        "properties": {"severity": {"type": "string"}, "code": {"type": "string"},
+                       "diagnostics": {"type": "string"},
+                       "expression": {"type": "array", "items": {"type": "string"}}}}}}}
 STATUS_TEXT = {400: "Malformed request", 401: "Missing or invalid bearer token",
                403: "The token lacks the role", 404: "Not found", 409: "Conflict",
+               406: "Format not supported", 410: "Deleted", 412: "Precondition failed",
                413: "Body too large", 415: "Wrong content type", 422: "Invalid input",
                500: "Internal error (masked)"}
 
@@ -56,7 +64,8 @@ def build_openapi(operations: Sequence[Operation], *, server_url: str) -> dict[s
         for status in sorted(statuses):
             responses.setdefault(str(status), {
                 "description": STATUS_TEXT.get(status, "Error"),
-                "content": {"application/json": {
+                "content": {"application/fhir+json": {"schema": OUTCOME_SCHEMA}} if op.fhir
+                else {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}})
         if op.roles is not None:
             responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
@@ -76,6 +85,8 @@ def build_openapi(operations: Sequence[Operation], *, server_url: str) -> dict[s
         ]
         if parameters:
             entry["parameters"] = parameters
+        if op.request_body_schema is not None:
+            entry["requestBody"] = {"required": True, "content": op.request_body_schema}
         if op.request_model is not None:
             entry["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _schema_ref(op.request_model, components)}}}
@@ -106,9 +117,11 @@ def _docs_html(spec: dict[str, Any]) -> str:
                 for p in op.get("parameters", []))
             body = ""
             if "requestBody" in op:
-                ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-                name = ref.rsplit("/", 1)[-1]
-                schema = json.dumps(spec["components"]["schemas"][name], indent=2)
+                media, content = next(iter(op["requestBody"]["content"].items()))
+                ref = content["schema"].get("$ref", "")
+                name = ref.rsplit("/", 1)[-1] if ref else media
+                shown = spec["components"]["schemas"][name] if ref else content["schema"]
+                schema = json.dumps(shown, indent=2)
                 body = f"<details><summary>Body: {esc(name)}</summary><pre>{esc(schema)}</pre></details>"
             statuses = ", ".join(op["responses"])
             rows.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rest_compat import admin, health, openapi, organizations, patients
+from rest_compat import admin, fhir, health, openapi, organizations, patients
 from rest_compat.spec import Operation
 
 OPERATIONS: list[Operation] = [
@@ -11,4 +11,5 @@ OPERATIONS: list[Operation] = [
     *patients.operations,
     *organizations.operations,
     *admin.operations,
+    *fhir.operations,
 ]

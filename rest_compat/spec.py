@@ -43,6 +43,8 @@ class Operation:
     envelope: bool = True  # {"success": ..., "data": ...}
     raw_responses: dict[str, Any] | None = None  # for non-JSON answers (text, HTML)
     request_headers: Sequence[QueryParam] = ()
+    fhir: bool = False  # errors are OperationOutcomes in application/fhir+json
+    request_body_schema: dict[str, Any] | None = None  # for bodies without a pydantic model
 
 
 

@@ -14,8 +14,10 @@ from strawberry.extensions import (
     query_depth_limiter,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from resolvers.errors import DomainError
+from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.limits import cost_limit_rule
 from schema.mutations import Mutation
 from schema.queries import Query
@@ -48,8 +50,8 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         cost_limit_rule(max_cost),
     ]
     return strawberry.federation.Schema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, FhirQuery)),
+        mutation=merge_types("Mutation", (Mutation, FhirMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

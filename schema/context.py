@@ -8,6 +8,7 @@ from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
 from resolvers.directory.model import Organization
+from resolvers.fhir.model import StoredResource
 from resolvers.mpi.model import Patient
 from resolvers.principal import Caller
 from resolvers.services import Services
@@ -17,6 +18,7 @@ from resolvers.services import Services
 class Loaders:
     patient: DataLoader[str, Patient | None]
     organization: DataLoader[str, Organization | None]
+    fhir: DataLoader[tuple[str, str], StoredResource | None]
 
 
 def build_loaders(services: Services, caller: Caller) -> Loaders:
@@ -28,8 +30,19 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
         found = await services.organizations.get_many(caller, ids)
         return [found.get(i) for i in ids]
 
+    async def load_fhir(keys: list[tuple[str, str]]) -> list[StoredResource | None]:
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in keys:
+            by_type.setdefault(resource_type, []).append(resource_id)
+        found: dict[tuple[str, str], StoredResource] = {}
+        for resource_type, ids in by_type.items():  # one query per type, not per reference
+            for rid, stored in (await services.fhir.read_many(caller, resource_type, ids)).items():
+                found[(resource_type, rid)] = stored
+        return [found.get(k) for k in keys]
+
     return Loaders(patient=DataLoader(load_fn=load_patients),
-                   organization=DataLoader(load_fn=load_organizations))
+                   organization=DataLoader(load_fn=load_organizations),
+                   fhir=DataLoader(load_fn=load_fhir))
 
 
 @dataclass

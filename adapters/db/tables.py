@@ -93,3 +93,54 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts()
     delivered_at: datetime | None = _ts(nullable=True)
+
+
+class FhirResourceRow(SQLModel, table=True):
+    """The current version of every FHIR resource, as a JSON document."""
+
+    __tablename__ = "fhir_resources"
+    __table_args__ = (Index("ix_fhir_resources_type_updated", "resource_type", "last_updated"),
+                      Index("ix_fhir_resources_type_sort_date", "resource_type", "sort_date"))
+
+    resource_type: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    version_id: int
+    last_updated: datetime = _ts()
+    deleted: bool = False
+    sort_date: datetime | None = _ts(nullable=True)
+    document: dict[str, Any] = Field(default_factory=dict,
+                                     sa_column=Column(JsonDocument, nullable=False))
+
+
+class FhirResourceVersionRow(SQLModel, table=True):
+    """Every version ever written (vread and _history)."""
+
+    __tablename__ = "fhir_resource_versions"
+
+    resource_type: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    version_id: int = Field(primary_key=True)
+    last_updated: datetime = _ts()
+    deleted: bool = False
+    document: dict[str, Any] = Field(default_factory=dict,
+                                     sa_column=Column(JsonDocument, nullable=False))
+
+
+class FhirSearchIndexRow(SQLModel, table=True):
+    """Extracted search values: tokens, strings, references and date ranges."""
+
+    __tablename__ = "fhir_search_index"
+    __table_args__ = (
+        Index("ix_fhir_search_value", "resource_type", "param", "value"),
+        Index("ix_fhir_search_resource", "resource_type", "resource_id"),
+        Index("ix_fhir_search_date", "resource_type", "param", "date_lo"),
+    )
+
+    pk: int | None = Field(default=None, primary_key=True)
+    resource_type: str = Field(max_length=64)
+    resource_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    system: str | None = Field(default=None, max_length=255)
+    value: str | None = Field(default=None, max_length=255)
+    date_lo: datetime | None = _ts(nullable=True)
+    date_hi: datetime | None = _ts(nullable=True)

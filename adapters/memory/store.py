@@ -7,12 +7,14 @@ all-or-nothing behaviour as the SQL adapter.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from adapters.memory.fhir import FhirMemoryState, InMemoryFhirRepository
 from resolvers.audit.model import AuditQuery, AuditRecord
 from resolvers.directory.model import Organization
 from resolvers.ids import new_id
@@ -27,6 +29,7 @@ class MemoryState:
     audit: list[AuditRecord] = field(default_factory=list)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     leases: dict[str, datetime] = field(default_factory=dict)
+    fhir: FhirMemoryState = field(default_factory=FhirMemoryState)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -154,6 +157,9 @@ class InMemoryUnitOfWork:
         self.organizations = _Organizations(self._state, self._organizations)
         self.audit = _Audit(self._state, self._audit)
         self.outbox = _OutboxWriter(self._state, self._outbox, self._now)
+        # FHIR writes go to a copy of the state that replaces the real one on commit.
+        self._fhir_staged = copy.deepcopy(self._state.fhir)
+        self.fhir = InMemoryFhirRepository(self._fhir_staged)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -165,6 +171,7 @@ class InMemoryUnitOfWork:
         self._state.organizations.update(self._organizations)
         self._state.audit.extend(self._audit)
         self._state.outbox.update({m.id: m for m in self._outbox})
+        self._state.fhir = self._fhir_staged
         await self.rollback()
 
     async def rollback(self) -> None:

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from resolvers.fhir.issues import Issue
+from resolvers.fhir.model import IndexEntry, SearchPage, SearchRequest, StoredResource
+
+
+class FhirRepository(Protocol):
+    """Versioned FHIR documents with extracted search values (one per unit of work)."""
+
+    async def get_many(self, resource_type: str, ids: Sequence[str]) -> dict[str, StoredResource]:
+        """Current versions, deleted ones included (``deleted`` is True, document empty)."""
+        ...
+    async def get_version(self, resource_type: str, id: str, version: int) -> StoredResource | None: ...
+    async def history(self, resource_type: str, id: str) -> list[StoredResource]:
+        """Every version, newest first."""
+        ...
+    async def put(self, resource: StoredResource, index: Sequence[IndexEntry],
+                  sort_date: datetime | None, *, expected_version: int | None) -> bool:
+        """Store a new version. ``expected_version`` None: the id must be new; otherwise the
+        current version must still be that one. False when the check fails."""
+        ...
+    async def search(self, request: SearchRequest) -> SearchPage: ...
 
 
 class ResourceValidator(Protocol):

@@ -9,7 +9,9 @@ from typing import Any
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
+from resolvers.mpi.fhir_mapping import merge_into_fhir
 from resolvers.mpi.model import Patient, PatientDraft, PatientQuery
 from resolvers.mpi.validation import validate_patient_draft
 from resolvers.outbox.events import EventRouter
@@ -37,11 +39,13 @@ class PatientUseCases:
         clock: Clock,
         audit: AuditTrail,
         events: EventRouter,
+        mirror: MirrorConfig | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._audit = audit
         self._events = events
+        self._mirror = mirror or MirrorConfig()
 
     async def _authorize(self, caller: Caller, roles: Sequence[Role], action: AuditAction,
                          patient_ids: Sequence[str | None]) -> None:
@@ -111,6 +115,10 @@ class PatientUseCases:
                         details={"system": ident.system, "patient_id": existing.id},
                     )
             await uow.patients.add(patient)
+            # The same patient as a FHIR Patient resource (same id), mirrored like any other.
+            await write_resource(uow, merge_into_fhir(None, patient.id, clean),
+                                 resource_id=patient.id, expected_version=None, now=now,
+                                 mirror=self._mirror, sync_mpi=False)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.CREATE, resource_type=RESOURCE,
                 targets=[(patient.id, patient.id)], outcome=AuditOutcome.SUCCESS, at=now,
@@ -148,6 +156,11 @@ class PatientUseCases:
             )
             if not await uow.patients.update(updated, expected_version=current.version):
                 raise Conflict("the patient was changed concurrently; read it again and retry")
+            document = (await uow.fhir.get_many("Patient", [patient_id])).get(patient_id)
+            await write_resource(
+                uow, merge_into_fhir(document.document if document else None, patient_id, clean),
+                resource_id=patient_id, expected_version=document.version if document else None,
+                now=now, mirror=self._mirror, sync_mpi=False)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.UPDATE, resource_type=RESOURCE,
                 targets=[(patient_id, patient_id)], outcome=AuditOutcome.SUCCESS, at=now,

@@ -182,7 +182,7 @@ async def test_organizations(gateway: Harness) -> None:
 
 
 async def test_fhir_routes_answer_operation_outcome(gateway: Harness) -> None:
-    r = await gateway.client.get("/api/fhir/Patient/123")
+    r = await gateway.client.get("/api/fhir/Patient/123/_history/1/extra")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/fhir+json")
     body = r.json()

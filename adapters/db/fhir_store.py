@@ -1,0 +1,155 @@
+"""FhirRepository on SQL: current documents, every version, and an index table for search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
+from resolvers.fhir.model import (
+    Condition,
+    DateBound,
+    IndexEntry,
+    SearchPage,
+    SearchRequest,
+    StoredResource,
+)
+
+R = FhirResourceRow.__table__  # type: ignore[attr-defined]
+V = FhirResourceVersionRow.__table__  # type: ignore[attr-defined]
+I = FhirSearchIndexRow.__table__  # type: ignore[attr-defined]  # noqa: E741
+
+
+def _stored(r: Any) -> StoredResource:
+    return StoredResource(resource_type=r["resource_type"], id=r["id"], version=r["version_id"],
+                          last_updated=r["last_updated"], deleted=bool(r["deleted"]),
+                          document=r["document"] or {})
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def date_matches(lo: Any, hi: Any, bound: DateBound) -> ColumnElement[bool]:
+    """FHIR date prefixes over half-open ranges [lo, hi) of the value and of the target."""
+    inside = and_(lo >= bound.lo, hi <= bound.hi)
+    table: dict[str, ColumnElement[bool]] = {
+        "eq": inside,
+        "ne": not_(inside),
+        "gt": hi > bound.hi,
+        "lt": lo < bound.lo,
+        "ge": hi > bound.lo,
+        "le": lo < bound.hi,
+    }
+    return table[bound.prefix]
+
+
+def _value_matches(cond: Condition, value: Any) -> ColumnElement[bool]:
+    if cond.kind == "token":
+        system, code = value
+        clauses = []
+        if system == "":
+            clauses.append(I.c.system.is_(None))
+        elif system is not None:
+            clauses.append(I.c.system == system)
+        if code is not None:
+            clauses.append(I.c.value == code)
+        return and_(*clauses)
+    if cond.kind == "string":
+        if cond.modifier == "exact":
+            return I.c.value == value  # type: ignore[no-any-return]
+        pattern = _escape_like(value) + "%"
+        if cond.modifier == "contains":
+            pattern = "%" + pattern
+        return I.c.value.like(pattern, escape="\\")  # type: ignore[no-any-return]
+    if cond.kind == "reference":
+        if "/" in value:
+            return I.c.value == value  # type: ignore[no-any-return]
+        return I.c.value.like("%/" + _escape_like(value), escape="\\")  # type: ignore[no-any-return]
+    return date_matches(I.c.date_lo, I.c.date_hi, value)
+
+
+def _condition(cond: Condition) -> ColumnElement[bool]:
+    if cond.kind == "id":
+        return R.c.id.in_(cond.values)  # type: ignore[no-any-return]
+    if cond.kind == "lastUpdated":
+        return or_(*(date_matches(R.c.last_updated, R.c.last_updated, b) for b in cond.values))
+    return exists(select(1).where(
+        I.c.resource_type == R.c.resource_type, I.c.resource_id == R.c.id,
+        I.c.param == cond.param, or_(*(_value_matches(cond, v) for v in cond.values)),
+    ))
+
+
+class SqlFhirRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_many(self, resource_type: str, ids: Sequence[str]) -> dict[str, StoredResource]:
+        if not ids:
+            return {}
+        rows = (await self._session.execute(select(R).where(
+            R.c.resource_type == resource_type, R.c.id.in_(list(ids))))).mappings()
+        return {r["id"]: _stored(r) for r in rows}
+
+    async def get_version(self, resource_type: str, id: str, version: int) -> StoredResource | None:
+        row = (await self._session.execute(select(V).where(
+            V.c.resource_type == resource_type, V.c.id == id, V.c.version_id == version,
+        ))).mappings().first()
+        return _stored(row) if row else None
+
+    async def history(self, resource_type: str, id: str) -> list[StoredResource]:
+        rows = (await self._session.execute(select(V).where(
+            V.c.resource_type == resource_type, V.c.id == id).order_by(V.c.version_id.desc())
+        )).mappings()
+        return [_stored(r) for r in rows]
+
+    async def put(self, resource: StoredResource, index: Sequence[IndexEntry],
+                  sort_date: datetime | None, *, expected_version: int | None) -> bool:
+        values = {"version_id": resource.version, "last_updated": resource.last_updated,
+                  "deleted": resource.deleted, "document": resource.document,
+                  "sort_date": sort_date}
+        key = (R.c.resource_type == resource.resource_type, R.c.id == resource.id)
+        if expected_version is None:
+            found = (await self._session.execute(select(R.c.id).where(*key))).first()
+            if found is not None:
+                return False
+            await self._session.execute(insert(R).values(
+                resource_type=resource.resource_type, id=resource.id, **values))
+        else:
+            result = await self._session.execute(
+                update(R).where(*key, R.c.version_id == expected_version).values(**values))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            await self._session.execute(delete(I).where(
+                I.c.resource_type == resource.resource_type, I.c.resource_id == resource.id))
+        await self._session.execute(insert(V).values(
+            resource_type=resource.resource_type, id=resource.id, version_id=resource.version,
+            last_updated=resource.last_updated, deleted=resource.deleted,
+            document=resource.document))
+        if index:
+            await self._session.execute(insert(I), [
+                {"resource_type": resource.resource_type, "resource_id": resource.id,
+                 "param": e.param, "system": e.system, "value": e.value,
+                 "date_lo": e.date_lo, "date_hi": e.date_hi} for e in index])
+        return True
+
+    async def search(self, request: SearchRequest) -> SearchPage:
+        where = [R.c.resource_type == request.resource_type, R.c.deleted.is_(False),
+                 *(_condition(c) for c in request.conditions)]
+        total = (await self._session.execute(
+            select(func.count()).select_from(R).where(*where))).scalar_one()
+        if request.count == 0:
+            return SearchPage([], int(total))
+        order = []
+        for column, descending in request.sort:
+            col = R.c[column]
+            order.append((col.desc() if descending else col.asc()).nulls_last())
+        order.append(R.c.id.asc())
+        rows = (await self._session.execute(
+            select(R).where(*where).order_by(*order).limit(request.count).offset(request.offset)
+        )).mappings()
+        return SearchPage([_stored(r) for r in rows], int(total))

@@ -1,0 +1,55 @@
+"""The CapabilityStatement: exactly what this server supports, generated from the same
+tables the search and the routes use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from resolvers.fhir.issues import SUPPORTED_TYPES
+from resolvers.fhir.search_params import SEARCH_PARAMS
+
+INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "create",
+                "search-type")
+STARTED = datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def capability_statement(base_url: str) -> dict[str, Any]:
+    resources = []
+    for resource_type in SUPPORTED_TYPES:
+        params = [{"name": p.name, "type": p.kind, "documentation": p.description}
+                  for p in SEARCH_PARAMS.get(resource_type, [])]
+        params += [{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"}]
+        resources.append({
+            "type": resource_type,
+            "interaction": [{"code": c} for c in INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
+            "searchParam": params,
+            "operation": [{"name": "validate",
+                           "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}],
+        })
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": STARTED,
+        "kind": "instance",
+        "software": {"name": "Cari integration gateway", "version": "0.1.0"},
+        "implementation": {"description": "Cari integration gateway FHIR R4 API",
+                           "url": f"{base_url}/api/fhir"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "security": {"description": "Bearer PASETO v4.public tokens; roles clinician, "
+                                        "integrator or admin."},
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}],
+            "operation": [{"name": "validate",
+                           "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}],
+        }],
+    }

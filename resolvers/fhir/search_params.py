@@ -1,0 +1,172 @@
+"""The search parameters each resource type supports, and how values are extracted.
+
+Paths are simple dotted element paths (arrays are walked; ``value[x]`` choices are listed
+one by one). What a type supports here is exactly what the CapabilityStatement advertises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from resolvers.fhir.dates import date_range
+from resolvers.fhir.model import IndexEntry
+
+OPEN_LO = datetime(1, 1, 2, tzinfo=UTC)
+OPEN_HI = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    name: str
+    kind: str  # token | string | reference | date
+    paths: tuple[str, ...]
+    description: str
+    target: str | None = None  # reference: the resource type referred to
+
+
+def _p(name: str, kind: str, *paths: str, doc: str = "", target: str | None = None) -> SearchParam:
+    return SearchParam(name, kind, paths, doc or name, target)
+
+
+IDENTIFIER = _p("identifier", "token", "identifier", doc="system|value of an identifier")
+
+
+def _subject(name: str = "subject") -> list[SearchParam]:
+    return [_p(name, "reference", name, doc=f"Who the record is about ({name})"),
+            _p("patient", "reference", name, doc="The patient (a Patient reference)",
+               target="Patient")]
+
+
+SEARCH_PARAMS: dict[str, list[SearchParam]] = {
+    "Patient": [IDENTIFIER, _p("name", "string", "name.family", "name.given", "name.text"),
+                _p("family", "string", "name.family"), _p("given", "string", "name.given"),
+                _p("birthdate", "date", "birthDate"), _p("gender", "token", "gender"),
+                _p("organization", "reference", "managingOrganization")],
+    "Practitioner": [IDENTIFIER, _p("name", "string", "name.family", "name.given", "name.text"),
+                     _p("family", "string", "name.family"), _p("given", "string", "name.given")],
+    "Organization": [IDENTIFIER, _p("name", "string", "name", "alias"),
+                     _p("type", "token", "type")],
+    "Encounter": [IDENTIFIER, *_subject(), _p("status", "token", "status"),
+                  _p("date", "date", "period"), _p("class", "token", "class")],
+    "Observation": [IDENTIFIER, *_subject(), _p("code", "token", "code"),
+                    _p("status", "token", "status"), _p("category", "token", "category"),
+                    _p("date", "date", "effectiveDateTime", "effectivePeriod", "effectiveInstant"),
+                    _p("encounter", "reference", "encounter")],
+    "DiagnosticReport": [IDENTIFIER, *_subject(), _p("code", "token", "code"),
+                         _p("status", "token", "status"), _p("category", "token", "category"),
+                         _p("date", "date", "effectiveDateTime", "effectivePeriod"),
+                         _p("encounter", "reference", "encounter")],
+    "MedicationRequest": [IDENTIFIER, *_subject(), _p("code", "token", "medicationCodeableConcept"),
+                          _p("status", "token", "status"), _p("intent", "token", "intent"),
+                          _p("date", "date", "authoredOn")],
+    "Condition": [IDENTIFIER, *_subject(), _p("code", "token", "code"),
+                  _p("status", "token", "clinicalStatus"),
+                  _p("date", "date", "onsetDateTime", "onsetPeriod", "recordedDate")],
+    "AllergyIntolerance": [IDENTIFIER, _p("patient", "reference", "patient", target="Patient"),
+                           _p("code", "token", "code"), _p("status", "token", "clinicalStatus"),
+                           _p("date", "date", "recordedDate")],
+    "Procedure": [IDENTIFIER, *_subject(), _p("code", "token", "code"),
+                  _p("status", "token", "status"),
+                  _p("date", "date", "performedDateTime", "performedPeriod")],
+    "Immunization": [IDENTIFIER, _p("patient", "reference", "patient", target="Patient"),
+                     _p("code", "token", "vaccineCode"), _p("status", "token", "status"),
+                     _p("date", "date", "occurrenceDateTime")],
+}
+# Which date parameter also orders results for _sort=date / birthdate.
+SORT_DATE = {t: next((p for p in ps if p.kind == "date"), None) for t, ps in SEARCH_PARAMS.items()}
+
+
+def params_of(resource_type: str) -> dict[str, SearchParam]:
+    return {p.name: p for p in SEARCH_PARAMS.get(resource_type, [])}
+
+
+def _walk(node: Any, parts: list[str]) -> Iterator[Any]:
+    if not parts:
+        if isinstance(node, list):
+            yield from node
+        else:
+            yield node
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, parts)
+        return
+    if isinstance(node, dict) and parts[0] in node:
+        yield from _walk(node[parts[0]], parts[1:])
+
+
+def _entries(param: SearchParam, value: Any) -> Iterator[IndexEntry]:
+    if param.kind == "string" and isinstance(value, str):
+        yield IndexEntry(param.name, value=value.lower())
+    elif param.kind == "token":
+        if isinstance(value, str | bool):
+            yield IndexEntry(param.name, value=str(value).lower() if isinstance(value, bool) else value)
+        elif isinstance(value, dict) and "coding" in value:  # CodeableConcept
+            for coding in value.get("coding") or []:
+                if isinstance(coding, dict) and coding.get("code"):
+                    yield IndexEntry(param.name, system=coding.get("system"), value=coding["code"])
+        elif isinstance(value, dict) and "value" in value and isinstance(value["value"], str):
+            yield IndexEntry(param.name, system=value.get("system"), value=value["value"])  # Identifier
+        elif isinstance(value, dict) and value.get("code"):  # Coding
+            yield IndexEntry(param.name, system=value.get("system"), value=value["code"])
+    elif param.kind == "reference" and isinstance(value, dict):
+        ref = value.get("reference")
+        if isinstance(ref, str) and ref:
+            normal = _normalise_reference(ref)
+            if param.target is None or normal.startswith(param.target + "/"):
+                yield IndexEntry(param.name, value=normal)
+    elif param.kind == "date":
+        yield from _date_entries(param.name, value)
+
+
+def _date_entries(name: str, value: Any) -> Iterator[IndexEntry]:
+    if isinstance(value, str):
+        found = date_range(value)
+        if found:
+            yield IndexEntry(name, date_lo=found[0], date_hi=found[1])
+    elif isinstance(value, dict) and ("start" in value or "end" in value):  # Period
+        start = date_range(value["start"]) if isinstance(value.get("start"), str) else None
+        end = date_range(value["end"]) if isinstance(value.get("end"), str) else None
+        if start or end:  # an open end runs to the edge of time
+            yield IndexEntry(name, date_lo=start[0] if start else OPEN_LO,
+                             date_hi=end[1] if end else OPEN_HI)
+
+
+def _normalise_reference(ref: str) -> str:
+    """``http://x/fhir/Patient/1/_history/2`` and ``Patient/1`` both index as ``Patient/1``."""
+    parts = ref.split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else ref
+
+
+def index_resource(resource: dict[str, Any]) -> list[IndexEntry]:
+    entries: list[IndexEntry] = []
+    for param in SEARCH_PARAMS.get(str(resource.get("resourceType")), []):
+        for path in param.paths:
+            for value in _walk(resource, path.split(".")):
+                entries.extend(_entries(param, value))
+    return list(dict.fromkeys(entries))
+
+
+def sort_date(resource: dict[str, Any], entries: list[IndexEntry]) -> datetime | None:
+    param = SORT_DATE.get(str(resource.get("resourceType")))
+    if param is None:
+        return None
+    return min((e.date_lo for e in entries if e.param == param.name and e.date_lo), default=None)
+
+
+def patient_of(resource: dict[str, Any]) -> str | None:
+    """The patient a resource is about (for the audit trail), as a bare id."""
+    if resource.get("resourceType") == "Patient":
+        return str(resource.get("id")) if resource.get("id") else None
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            normal = _normalise_reference(ref["reference"])
+            if normal.startswith("Patient/"):
+                return normal.split("/", 1)[1]
+    return None

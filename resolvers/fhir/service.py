@@ -1,0 +1,243 @@
+"""FHIR use cases: create, read, vread, update, delete, history, search, $validate.
+
+Shared by the FHIR REST routes and GraphQL. Every access is audited; every write is
+validated first (structure and documented rules) and mirrored through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.errors import Forbidden
+from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
+from resolvers.fhir.issues import SUPPORTED_TYPES, Issue, is_error
+from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
+from resolvers.fhir.ports import ResourceValidator
+from resolvers.fhir.search import parse_search
+from resolvers.fhir.search_params import patient_of
+from resolvers.fhir.writer import MirrorConfig, delete_resource, write_resource
+from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+ROLES = (Role.CLINICIAN, Role.INTEGRATOR)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    status: int  # 200 or 201
+    resource: StoredResource
+
+
+def check_type(resource_type: str) -> None:
+    if resource_type not in SUPPORTED_TYPES:
+        raise problem(404, "not-supported", f"resource type {resource_type!r} is not supported "
+                      f"here; supported: {', '.join(SUPPORTED_TYPES)}")
+
+
+class FhirUseCases:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+                 validator: ResourceValidator, mirror: MirrorConfig) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._audit = audit
+        self.validator = validator
+        self.mirror = mirror
+
+    # -- helpers shared with bundles ------------------------------------------------
+
+    async def authorize(self, caller: Caller, action: AuditAction, resource_type: str,
+                        resource_id: str | None = None) -> None:
+        try:
+            require_role(caller, *ROLES)
+        except Forbidden:
+            await self._audit.record(audit_records(
+                caller, action=action, resource_type=resource_type,
+                targets=[(resource_id, None)], outcome=AuditOutcome.DENIED,
+                at=self._clock.now()))
+            raise
+
+    def check_body(self, resource_type: str, body: Any, *, resource_id: str | None = None,
+                   path: str | None = None) -> dict[str, Any]:
+        if not isinstance(body, dict) or body.get("resourceType") != resource_type:
+            found = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+            raise problem(400, "structure", f"expected a {resource_type} resource, got {found!r}",
+                          path or resource_type)
+        if resource_id is not None and body.get("id") not in (None, resource_id):
+            raise problem(400, "invalid", f"the body id {body.get('id')!r} differs from the "
+                          f"id in the URL {resource_id!r}", f"{resource_type}.id")
+        issues = self.validator.validate(body, path=path)
+        if any(is_error(i) for i in issues):
+            raise invalid_resource(issues)
+        return body
+
+    @staticmethod
+    def audit_write(caller: Caller, stored: StoredResource, action: AuditAction,
+                    at: Any) -> list[Any]:
+        return audit_records(caller, action=action, resource_type=stored.resource_type,
+                             targets=[(stored.id, patient_of(stored.document) if stored.document
+                                       else None)],
+                             outcome=AuditOutcome.SUCCESS, at=at)
+
+    async def _audit_reads(self, uow: UnitOfWork, caller: Caller, resource_type: str,
+                           found: Sequence[StoredResource]) -> None:
+        await uow.audit.append(audit_records(
+            caller, action=AuditAction.READ, resource_type=resource_type,
+            targets=[(r.id, patient_of(r.document)) for r in found] or [(None, None)],
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+
+    # -- interactions ---------------------------------------------------------------
+
+    def validate(self, resource_type: str | None, body: Any) -> list[Issue]:
+        """$validate: the verdict is in the issues, whatever they say."""
+        if resource_type is not None:
+            check_type(resource_type)
+            if isinstance(body, dict) and body.get("resourceType") not in (None, resource_type):
+                return [Issue("error", "invalid", f"expected a {resource_type} resource, got "
+                              f"{body.get('resourceType')!r}", "resourceType")]
+        return self.validator.validate(body)
+
+    async def create(self, caller: Caller, resource_type: str, body: Any, *,
+                     if_none_exist: str | None = None) -> WriteResult:
+        check_type(resource_type)
+        await self.authorize(caller, AuditAction.CREATE, resource_type)
+        doc = self.check_body(resource_type, body)
+        doc = {k: v for k, v in doc.items() if k != "id"}  # the server assigns the id
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            if if_none_exist:
+                existing = await self._conditional_match(uow, resource_type, if_none_exist)
+                if existing is not None:
+                    await self._audit_reads(uow, caller, resource_type, [existing])
+                    await uow.commit()
+                    return WriteResult(200, existing)
+            stored = await write_resource(uow, doc, resource_id=None, expected_version=None,
+                                          now=now, mirror=self.mirror)
+            await uow.audit.append(self.audit_write(caller, stored, AuditAction.CREATE, now))
+            await uow.commit()
+        return WriteResult(201, stored)
+
+    async def _conditional_match(self, uow: UnitOfWork, resource_type: str,
+                                 criteria: str) -> StoredResource | None:
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
+        request = parse_search(resource_type, pairs, strict=True)
+        if not request.conditions:
+            raise problem(400, "invalid", "If-None-Exist needs search criteria, "
+                          "e.g. identifier=system|value")
+        page = await uow.fhir.search(SearchRequest(resource_type, request.conditions, count=2))
+        if page.total > 1:
+            raise problem(412, "multiple-matches",
+                          f"{page.total} resources match {criteria!r}; the condition must "
+                          "match at most one")
+        return page.resources[0] if page.resources else None
+
+    async def read(self, caller: Caller, resource_type: str, resource_id: str) -> StoredResource:
+        check_type(resource_type)
+        await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
+        async with self._uow_factory() as uow:
+            found = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+            outcome = (AuditOutcome.SUCCESS if found and not found.deleted
+                       else AuditOutcome.NOT_FOUND)
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type=resource_type,
+                targets=[(resource_id, patient_of(found.document) if found else None)],
+                outcome=outcome, at=self._clock.now()))
+            await uow.commit()
+        if found is None:
+            raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
+        if found.deleted:
+            raise problem(410, "deleted", f"{resource_type}/{resource_id} was deleted")
+        return found
+
+    async def read_many(self, caller: Caller, resource_type: str,
+                        ids: Sequence[str]) -> dict[str, StoredResource]:
+        """Batch read for DataLoaders; deleted resources are left out."""
+        await self.authorize(caller, AuditAction.READ, resource_type)
+        async with self._uow_factory() as uow:
+            found = {k: v for k, v in (await uow.fhir.get_many(resource_type, ids)).items()
+                     if not v.deleted}
+            if found:
+                await self._audit_reads(uow, caller, resource_type, list(found.values()))
+                await uow.commit()
+        return found
+
+    async def vread(self, caller: Caller, resource_type: str, resource_id: str,
+                    version: int) -> StoredResource:
+        check_type(resource_type)
+        await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
+        async with self._uow_factory() as uow:
+            found = await uow.fhir.get_version(resource_type, resource_id, version)
+            if found is not None:
+                await self._audit_reads(uow, caller, resource_type, [found])
+                await uow.commit()
+        if found is None:
+            raise problem(404, "not-found",
+                          f"{resource_type}/{resource_id} has no version {version}")
+        if found.deleted:
+            raise problem(410, "deleted", f"version {version} is the deletion")
+        return found
+
+    async def update(self, caller: Caller, resource_type: str, resource_id: str, body: Any, *,
+                     if_match: int | None = None) -> WriteResult:
+        check_type(resource_type)
+        await self.authorize(caller, AuditAction.UPDATE, resource_type, resource_id)
+        doc = self.check_body(resource_type, body, resource_id=resource_id)
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+            if if_match is not None and (current is None or current.version != if_match):
+                raise problem(412, "conflict", f"If-Match W/\"{if_match}\" does not match the "
+                              f"current version {current.version if current else 'none'}")
+            stored = await write_resource(
+                uow, doc, resource_id=resource_id,
+                expected_version=current.version if current else None, now=now,
+                mirror=self.mirror)
+            created = current is None or current.deleted
+            await uow.audit.append(self.audit_write(
+                caller, stored, AuditAction.CREATE if created else AuditAction.UPDATE, now))
+            await uow.commit()
+        return WriteResult(201 if created else 200, stored)
+
+    async def delete(self, caller: Caller, resource_type: str, resource_id: str) -> None:
+        check_type(resource_type)
+        await self.authorize(caller, AuditAction.DELETE, resource_type, resource_id)
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+            if current is None or current.deleted:
+                return  # deleting nothing is a success (idempotent)
+            await delete_resource(uow, current, now)
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.DELETE, resource_type=resource_type,
+                targets=[(resource_id, patient_of(current.document))],
+                outcome=AuditOutcome.SUCCESS, at=now))
+            await uow.commit()
+
+    async def history(self, caller: Caller, resource_type: str,
+                      resource_id: str) -> list[StoredResource]:
+        check_type(resource_type)
+        await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
+        async with self._uow_factory() as uow:
+            versions = await uow.fhir.history(resource_type, resource_id)
+            await self._audit_reads(uow, caller, resource_type, versions[:1])
+            await uow.commit()
+        if not versions:
+            raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
+        return versions
+
+    async def search(self, caller: Caller, request: SearchRequest) -> SearchPage:
+        check_type(request.resource_type)
+        await self.authorize(caller, AuditAction.READ, request.resource_type)
+        async with self._uow_factory() as uow:
+            page = await uow.fhir.search(request)
+            await self._audit_reads(uow, caller, request.resource_type, page.resources)
+            await uow.commit()
+        return page
+
+
+__all__ = ["FhirProblem", "FhirUseCases", "WriteResult"]

@@ -1,0 +1,95 @@
+"""The one write path for FHIR resources, inside a caller's unit of work.
+
+A write stores a new version (document, history row, search index), keeps the MPI patient
+row in step with Patient resources, and enqueues the Medplum mirror delivery: all in the
+transaction of the unit of work, so a rollback undoes every part.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from resolvers.fhir.errors import problem
+from resolvers.fhir.model import StoredResource
+from resolvers.fhir.search_params import index_resource, sort_date
+from resolvers.ids import new_id
+from resolvers.mpi.fhir_mapping import draft_from_fhir
+from resolvers.mpi.model import Patient
+from resolvers.outbox.model import NewOutboxMessage
+from resolvers.ports import UnitOfWork
+
+FHIR_UPSERT = "fhir.upsert"
+
+
+@dataclass(frozen=True)
+class MirrorConfig:
+    destinations: Sequence[str] = ()  # e.g. ("medplum",) when Medplum is configured
+
+
+def _with_meta(doc: dict[str, Any], resource_id: str, version: int, at: datetime) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    out["id"] = resource_id
+    meta = dict(out.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    out["meta"] = meta
+    return out
+
+
+async def write_resource(
+    uow: UnitOfWork, doc: dict[str, Any], *, resource_id: str | None, expected_version: int | None,
+    now: datetime, mirror: MirrorConfig, sync_mpi: bool = True,
+) -> StoredResource:
+    """Store ``doc`` as a new version; ``expected_version`` None creates (new id if none)."""
+    resource_type = str(doc["resourceType"])
+    rid = resource_id or new_id()
+    version = (expected_version or 0) + 1
+    stored = StoredResource(resource_type, rid, version, now, False,
+                            _with_meta(doc, rid, version, now))
+    index = index_resource(stored.document)
+    if not await uow.fhir.put(stored, index, sort_date(stored.document, index),
+                              expected_version=expected_version):
+        raise problem(409, "conflict", f"{resource_type}/{rid} was changed concurrently; "
+                      "read it again and retry")
+    if resource_type == "Patient" and sync_mpi:
+        await _sync_mpi_patient(uow, stored, now)
+    await uow.outbox.enqueue([
+        NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
+                         f"fhir:{resource_type}/{rid}/_history/{version}")
+        for destination in mirror.destinations])
+    return stored
+
+
+async def delete_resource(uow: UnitOfWork, current: StoredResource, now: datetime) -> StoredResource:
+    tombstone = replace(current, version=current.version + 1, last_updated=now, deleted=True,
+                        document={})
+    if not await uow.fhir.put(tombstone, [], None, expected_version=current.version):
+        raise problem(409, "conflict", "the resource was changed concurrently")
+    return tombstone
+
+
+async def _sync_mpi_patient(uow: UnitOfWork, stored: StoredResource, now: datetime) -> None:
+    draft = draft_from_fhir(stored.document)
+    for ident in draft.identifiers:
+        other = await uow.patients.find_by_identifier(ident)
+        if other is not None and other.id != stored.id:
+            raise problem(409, "duplicate",
+                          f"another patient (Patient/{other.id}) already has the identifier "
+                          f"{ident.system}|{ident.value}", "Patient.identifier")
+    organization_id = draft.organization_id
+    if organization_id and not await uow.organizations.get_many([organization_id]):
+        organization_id = None  # a FHIR-only organization: the MPI row does not link it
+    current = (await uow.patients.get_many([stored.id])).get(stored.id)
+    patient = Patient(
+        id=stored.id, identifiers=draft.identifiers, family=draft.family, given=draft.given,
+        birth_date=draft.birth_date, gender=draft.gender, phone=draft.phone,
+        organization_id=organization_id, version=current.version + 1 if current else 1,
+        created_at=current.created_at if current else now, updated_at=now)
+    if current is None:
+        await uow.patients.add(patient)
+    elif not await uow.patients.update(patient, expected_version=current.version):
+        raise problem(409, "conflict", "the patient was changed concurrently")
