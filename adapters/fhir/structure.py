@@ -1,12 +1,8 @@
-"""Layer 1, the part pydantic does not see: a walk of the JSON against the R4 definitions.
+"""Layer 1, the part pydantic does not see: a walk of the JSON along the compiled R4 element
+tree (``plans.py``).
 
-The element tree (names, types, cardinality, choice groups, required elements) comes from the
-R4B model classes of fhir.resources, corrected to R4 where the two differ; required bindings,
-reference targets and the R4 resource types come from ``r4_definitions`` (generated from the
-R4 StructureDefinitions). Each model class is compiled once into a :class:`Plan`.
-
-Why a walk next to ``model_validate``: fhir.resources validates in pydantic's lax mode and
-checks required primitives and choice groups in an after-validator, so on its own it
+fhir.resources validates in pydantic's lax mode and checks required primitives and choice
+groups in an after-validator, so on its own it
 
 * coerces JSON types: ``"active": "true"``, ``"valueInteger": "5"``, ``5.0`` or ``true`` for an
   integer, a decimal given as a string, an integer for a dateTime, a JSON string holding an
@@ -21,62 +17,36 @@ checks required primitives and choice groups in an after-validator, so on its ow
 * accepts base64 that is not base64, URIs with spaces, ids over 64 characters, and rejects
   R4-valid uuids that are not version 4.
 
-R4 / R4B differences (found by ``tests/fhir/r4_spec.py``, comparing every R4
-StructureDefinition element by element with the R4B classes):
-
-* the 14 gateway types (Patient ... AuditEvent) and their backbone elements: identical names,
-  types and cardinalities. The R5-era renames (``MedicationRequest.medication`` as a
-  CodeableReference, ``Encounter.class`` as a list, ``Immunization`` restructuring) are R5,
-  i.e. fhir.resources' default top-level models, which is why only ``fhir.resources.R4B`` is
-  used here;
-* ``Observation.subject`` and ``DiagnosticReport.subject``: R4B added Medication,
-  Organization, Practitioner, Procedure and Substance as targets; the R4 targets
-  (Patient, Group, Device, Location) are enforced. ``Group.member.entity`` likewise;
-* ``Extension.value[x]``: R4 allows ``valueMeta``, which R4B dropped (accepted and validated
-  here); R4B added ``valueCodeableReference`` and ``valueRatioRange`` (refused as unknown);
-* R4B's Extension model has no ``_valueX`` primitive extensions (a fhir.resources gap, not an
-  R4B rule): accepted and validated here;
-* resource types: R4B dropped 18 R4 types (MedicinalProduct*, Substance{NucleicAcid, Polymer,
-  Protein, ReferenceInformation, SourceMaterial, Specification}, EffectEvidenceSynthesis,
-  RiskEvidenceSynthesis) and added 13 (Citation, Ingredient, SubscriptionTopic, ...); the
-  R4 list decides what a ``resourceType`` may be. Evidence, EvidenceVariable, ActivityDefinition
-  and PlanDefinition changed shape. None of these reaches fhir.resources: such a contained
-  resource is reported as not validated (a warning), an R4B-only one as an error;
-* the value sets of every required binding of the types covered: identical where R4B lists
-  them; the R4 code sets are used.
+The walk covers exactly that; pydantic's errors cover the primitives' values (dates, times,
+ids, codes' spelling, number ranges) and are translated in ``validator.py``. Reference
+targets outside the element's R4 list are warnings: the official R4 examples break that rule
+twice themselves (Observation-clinical-gender, MedicationRequest-medrx0301).
 """
 
 from __future__ import annotations
 
 import re
-import types
 import typing
-from dataclasses import dataclass, field
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
-from fhir_core.constraints import FHIR_PRIMITIVES_MAPS
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from fhir_core.types import FhirBase
 
-from adapters.fhir.r4_definitions import (
-    BACKBONES,
-    R4B_INCOMPATIBLE,
-    REFERENCE_TARGETS,
-    REQUIRED_BINDINGS,
-    RESOURCE_TYPES,
-    VALUE_SETS,
+from adapters.fhir.plans import (
+    COMPLEX,
+    J_BOOL,
+    J_INT,
+    J_STR,
+    JSON_WORDS,
+    PRIMITIVE,
+    R4B_ONLY_ELEMENTS,
+    RESOURCE,
+    Field,
+    Plan,
+    element_plan,
+    resource_plan,
 )
+from adapters.fhir.r4_definitions import RESOURCE_TYPES
 from resolvers.fhir.issues import Issue
-
-# Field kinds
-PRIMITIVE, COMPLEX, RESOURCE, SKIP = 0, 1, 2, 3
-# JSON types of primitives
-J_STR, J_BOOL, J_INT, J_DEC = 0, 1, 2, 3
-JSON_OF = {"boolean": J_BOOL, "integer": J_INT, "unsignedInt": J_INT, "positiveInt": J_INT,
-           "integer64": J_INT, "decimal": J_DEC}
-JSON_WORDS = {J_STR: "a JSON string", J_BOOL: "true or false", J_INT: "a JSON integer",
-              J_DEC: "a JSON number"}
 
 MAX_DEPTH = 64
 URI_TYPES = frozenset({"uri", "url", "canonical"})
@@ -111,14 +81,6 @@ OWN_FORMATS: dict[str, typing.Callable[[str], bool]] = {
 # Types whose pydantic verdict is replaced by the R4 regex above.
 OWN_FORMAT_ONLY = frozenset({"uuid", "base64Binary"})
 
-# R4 vs R4B: elements R4B added (refused) and R4 elements R4B dropped (accepted).
-R4B_ONLY_ELEMENTS: dict[str, frozenset[str]] = {
-    "Extension": frozenset({"valueCodeableReference", "valueRatioRange"}),
-}
-R4_ONLY_ELEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "Extension": (("valueMeta", "Meta", "value"),),  # (JSON name, datatype, choice group)
-}
-
 _ID = r"[A-Za-z0-9\-.]{1,64}"
 RELATIVE_REF = re.compile(rf"([A-Z][A-Za-z]+)/{_ID}(/_history/{_ID})?")
 CONDITIONAL_REF = re.compile(r"([A-Z][A-Za-z]+)\?\S+")
@@ -127,165 +89,6 @@ ABSOLUTE_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:\S+")
 UUID_REF = _UUID
 OID_REF = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
 
-
-@dataclass(slots=True, eq=False)
-class Field:
-    """One JSON property of a :class:`Plan`."""
-
-    name: str                      # the JSON name (pydantic alias)
-    kind: int
-    fhir_type: str                 # primitive type name, or the datatype/backbone class name
-    is_list: bool
-    required: bool
-    choice: str | None = None      # choice group, e.g. "value" for value[x]
-    json: int = J_STR
-    plan: Plan | None = None       # COMPLEX: the plan of the element's class
-    codes: frozenset[str] | None = None            # required binding of a ``code``
-    coded: dict[str, frozenset[str]] | None = None  # required binding of a Coding/CodeableConcept
-    value_set: str | None = None
-    targets: frozenset[str] | None = None          # Reference: allowed target types
-    deferred: type[FHIRAbstractModel] | None = None  # validated by pydantic on its own
-
-
-@dataclass(slots=True, eq=False)
-class Plan:
-    """A model class compiled for the walk."""
-
-    name: str                      # class name, e.g. ObservationComponent
-    path: str                      # its R4 element path, e.g. Observation.component
-    model: type[FHIRAbstractModel]
-    fields: dict[str, Field] = field(default_factory=dict)
-    extensions: dict[str, Field] = field(default_factory=dict)  # "_status" -> status
-    required: tuple[Field, ...] = ()
-    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    required_choices: tuple[str, ...] = ()
-    is_resource: bool = False
-    special: str = ""              # "Reference", "Coding", "CodeableConcept", "Extension"
-
-
-_PLANS: dict[type[FHIRAbstractModel], Plan] = {}
-_RESOURCE_PLANS: dict[str, Plan | None] = {}
-
-
-def _unwrap(annotation: Any) -> tuple[bool, Any]:
-    is_list = False
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin in (typing.Union, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        elif origin is list:
-            is_list = True
-            annotation = typing.get_args(annotation)[0]
-        else:
-            return is_list, annotation
-
-
-def _model_of(annotation: Any) -> type[FHIRAbstractModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, FhirBase):
-        return annotation.get_model_klass()
-    return None
-
-
-def plan_for(model: type[FHIRAbstractModel]) -> Plan:
-    """The compiled plan of a model class (compiled on first use, then cached)."""
-    plan = _PLANS.get(model)
-    if plan is None:
-        plan = _compile(model)
-    return plan
-
-
-def resource_plan(resource_type: str) -> Plan | None:
-    """The plan of an R4 resource type fhir.resources can validate as R4, else None."""
-    try:
-        return _RESOURCE_PLANS[resource_type]
-    except KeyError:
-        pass
-    plan: Plan | None = None
-    if resource_type in RESOURCE_TYPES and resource_type not in R4B_INCOMPATIBLE:
-        plan = plan_for(get_fhir_model_class(resource_type))
-    _RESOURCE_PLANS[resource_type] = plan
-    return plan
-
-
-def _compile(model: type[FHIRAbstractModel]) -> Plan:
-    name = model.__name__
-    plan = Plan(name=name, path=BACKBONES.get(name, name), model=model,
-                is_resource=model.has_resource_base())
-    if name in ("Reference", "Coding", "CodeableConcept", "Extension"):
-        plan.special = name
-    _PLANS[model] = plan  # before the fields: element trees are recursive
-    dropped = R4B_ONLY_ELEMENTS.get(name, frozenset())
-    required_choices: set[str] = set()
-    for attr, info in model.model_fields.items():
-        if attr.endswith("__ext") or attr == "fhir_comments":
-            continue
-        alias = info.alias or attr
-        if alias in dropped:
-            continue
-        extra: dict[str, Any] = info.json_schema_extra if isinstance(
-            info.json_schema_extra, dict) else {}
-        is_list, inner = _unwrap(info.annotation)
-        choice = extra.get("one_of_many")
-        if choice and extra.get("one_of_many_required"):
-            required_choices.add(choice)
-        required = bool(not choice and (info.is_required() or extra.get("element_required")))
-        target = _model_of(inner)
-        if target is not None:
-            if target.__name__ == "Resource":
-                kind = SKIP if (name, alias) == ("BundleEntry", "resource") else RESOURCE
-                f = Field(alias, kind, "Resource", is_list, required, choice)
-            else:
-                f = Field(alias, COMPLEX, target.__name__, is_list, required, choice)
-                f.plan = plan_for(target)
-        else:
-            fhir_type = "boolean" if inner is bool else FHIR_PRIMITIVES_MAPS.get(inner, "string")
-            f = Field(alias, PRIMITIVE, fhir_type, is_list, required, choice,
-                      json=JSON_OF.get(fhir_type, J_STR))
-            ext = Field("_" + alias, PRIMITIVE, fhir_type, is_list, False)
-            if f"{attr}__ext" not in model.model_fields:
-                ext.deferred = _primitive_extension_model()
-            plan.extensions[ext.name] = ext
-        _bind(plan, f)
-        plan.fields[alias] = f
-    for alias, datatype, choice in R4_ONLY_ELEMENTS.get(name, ()):
-        target = get_fhir_model_class(datatype)
-        f = Field(alias, COMPLEX, datatype, False, False, choice, plan=plan_for(target),
-                  deferred=target)
-        plan.fields[alias] = f
-    groups: dict[str, list[str]] = {}
-    for f in plan.fields.values():
-        if f.choice:
-            groups.setdefault(f.choice, []).append(f.name)
-    plan.choices = {k: tuple(v) for k, v in groups.items()}
-    plan.required_choices = tuple(sorted(required_choices))
-    plan.required = tuple(f for f in plan.fields.values() if f.required)
-    return plan
-
-
-def _primitive_extension_model() -> type[FHIRAbstractModel]:
-    from fhir.resources.R4B.fhirprimitiveextension import FHIRPrimitiveExtension
-
-    return FHIRPrimitiveExtension
-
-
-def _bind(plan: Plan, f: Field) -> None:
-    key = f"{plan.path}.{f.name}"
-    url = REQUIRED_BINDINGS.get(key)
-    if url is not None:
-        systems = VALUE_SETS[url]
-        f.value_set = url
-        if f.fhir_type == "code":
-            f.codes = frozenset().union(*systems.values())
-        else:
-            f.coded = systems
-    if f.fhir_type == "Reference":
-        f.targets = REFERENCE_TARGETS.get(key)
-
-
-def element_plan() -> Plan:
-    from fhir.resources.R4B.element import Element
-
-    return plan_for(Element)
 
 
 # ------------------------------------------------------------------ the walk

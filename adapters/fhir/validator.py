@@ -50,20 +50,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.fhir.r4_definitions import RESOURCE_TYPES
-from adapters.fhir.structure import (
+from adapters.fhir.plans import (
     COMPLEX,
-    OWN_FORMAT_ONLY,
     PRIMITIVE,
     RESOURCE,
     Field,
     Plan,
-    Walk,
-    describe,
     element_plan,
     plan_for,
     resource_plan,
 )
+from adapters.fhir.r4_definitions import RESOURCE_TYPES
+from adapters.fhir.structure import OWN_FORMAT_ONLY, Walk, describe
 from resolvers.fhir import rules
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue
 
