@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/federation/node_modules/.installed
+MEDPLUM_STAMP := tests/medplum/server/node_modules/.installed
 
 .PHONY: run test test-fast bench lint migrate postgres node clean
 
@@ -19,7 +20,11 @@ $(NODE_STAMP): tests/federation/package.json tests/federation/package-lock.json
 	cd tests/federation && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
-node: $(NODE_STAMP)
+$(MEDPLUM_STAMP): tests/medplum/server/package.json tests/medplum/server/package-lock.json
+	cd tests/medplum/server && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(MEDPLUM_STAMP)
+
+node: $(NODE_STAMP) $(MEDPLUM_STAMP)
 
 postgres:
 	@.ci/ensure-postgres
@@ -32,7 +37,7 @@ migrate: $(STAMP)
 	$(VENV)/bin/cari-gateway migrate
 
 ## The whole suite: unit, contract, API, storage on SQLite and PostgreSQL, federation, schemathesis.
-test: $(STAMP) $(NODE_STAMP) postgres
+test: $(STAMP) $(NODE_STAMP) $(MEDPLUM_STAMP) postgres
 	$(PY) -m pytest -q
 
 ## Everything but the tests that start processes (uvicorn, node).
@@ -47,4 +52,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) tests/federation/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tests/federation/node_modules tests/medplum/server/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -28,7 +28,8 @@ from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.fhir.validator import FhirValidator
 from adapters.http.outbound import OutboundPolicy, build_http_client
-from adapters.medplum.mirror import MEDPLUM
+from adapters.medplum.client import MedplumClient
+from adapters.medplum.mirror import MEDPLUM, MedplumMirror
 from adapters.observability.logging import configure_logging
 from adapters.observability.metrics import Metrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
@@ -70,11 +71,22 @@ def _trusted_issuers(settings: Settings) -> list[tuple[str, str]]:
     return trusted
 
 
+def _medplum_client(settings: Settings, client: httpx.AsyncClient) -> MedplumClient | None:
+    if not settings.medplum_base_url:
+        return None
+    return MedplumClient(client, settings.medplum_base_url, settings.medplum_client_id,
+                         settings.medplum_client_secret)
+
+
 def _delivery_handlers(settings: Settings, client: httpx.AsyncClient,
-                       extra: HandlerFactory | None) -> dict[str, DeliveryHandler]:
+                       extra: HandlerFactory | None,
+                       medplum: MedplumClient | None = None) -> dict[str, DeliveryHandler]:
     handlers: dict[str, DeliveryHandler] = {}
     if settings.event_webhook_url:
         handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
+    medplum = medplum or _medplum_client(settings, client)
+    if medplum is not None:
+        handlers[MEDPLUM] = MedplumMirror(medplum)
     if extra is not None:
         handlers.update(extra(client))
     return handlers
@@ -145,11 +157,14 @@ def create_app(
         await migrate_engine(engine)
         client = build_http_client(policy, settings.http_timeout_seconds)
         app.state.http_client = client
+        # One Medplum client for reads and the mirror: one OAuth2 token cache.
+        medplum = _medplum_client(settings, client)
+        patient_documents.use_remote(medplum)
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None
         if settings.outbox_worker:
             worker = build_worker(settings, store,
-                                  _delivery_handlers(settings, client, extra_handlers))
+                                  _delivery_handlers(settings, client, extra_handlers, medplum))
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop), name="outbox-worker")
         log.info("gateway started", extra={"database": engine.url.get_backend_name()})
@@ -162,6 +177,7 @@ def create_app(
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(task, settings.shutdown_timeout_seconds)
             state["worker"] = None
+            patient_documents.use_remote(None)
             await client.aclose()
             await engine.dispose()
             log.info("gateway stopped")

@@ -1,7 +1,8 @@
 """Hand-run benchmarks for the Cari gateway (``make bench`` / ``python -m benchmarks``).
 
 These are measurements, never tests: nothing here asserts a time budget. Every benchmark
-starts the gateway as a real process (``python app.py serve``) on 127.0.0.1, prints a
+starts the gateway as a real process (``python app.py serve``) on 127.0.0.1 (fhir_validate
+runs in-process: it measures the validator alone), prints a
 human-readable result line per measurement and writes its figures as JSON to
 ``benchmarks/results/<name>.json`` (git-ignored).
 
@@ -16,4 +17,4 @@ Modules:
                      query, on SQLite and (if reachable) PostgreSQL
 """
 
-BENCHMARKS = ("cold_start", "http_throughput")
+BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate")

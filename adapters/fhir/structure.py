@@ -34,12 +34,14 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from adapters.fhir.plans import (
     COMPLEX,
     J_BOOL,
+    J_DEC,
     J_INT,
     J_STR,
     JSON_WORDS,
     PRIMITIVE,
     R4B_ONLY_ELEMENTS,
     RESOURCE,
+    UUID_FORMAT,
     Field,
     Plan,
     element_plan,
@@ -48,47 +50,15 @@ from adapters.fhir.plans import (
 from adapters.fhir.r4_definitions import RESOURCE_TYPES
 from resolvers.fhir.issues import Issue
 
-MAX_DEPTH = 64
-URI_TYPES = frozenset({"uri", "url", "canonical"})
-# R4 formats of the primitives fhir_core checks differently (or not at all). Same verdicts
-# as the R4 regexes, written so that long values (base64 attachments) stay cheap.
-_WHITESPACE = re.compile(r"\s")
-_BASE64_ALPHABET = re.compile(r"[0-9a-zA-Z+/=]*")
-_UUID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_ID_FORMAT = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+MAX_DEPTH = 64  # objects within objects; deeper input is refused, not recursed into
 
-
-def _no_whitespace(value: str) -> bool:  # uri, url, canonical: \S*
-    return _WHITESPACE.search(value) is None
-
-
-def _base64(value: str) -> bool:  # (\s*([0-9a-zA-Z\+/=]){4}\s*)+
-    packed = _WHITESPACE.sub("", value) if _WHITESPACE.search(value) else value
-    return bool(packed) and len(packed) % 4 == 0 and _BASE64_ALPHABET.fullmatch(packed) is not None
-
-
-def _code_format(value: str) -> bool:  # [^\s]+(\s[^\s]+)*, before the code set
-    return _CODE_FORMAT.fullmatch(value) is not None
-
-
-_CODE_FORMAT = re.compile(r"[^\s]+(\s[^\s]+)*")
-OWN_FORMATS: dict[str, typing.Callable[[str], bool]] = {
-    "uuid": lambda v: _UUID.fullmatch(v) is not None,
-    "base64Binary": _base64,
-    "uri": _no_whitespace, "url": _no_whitespace, "canonical": _no_whitespace,
-    "id": lambda v: _ID_FORMAT.fullmatch(v) is not None,
-}
-# Types whose pydantic verdict is replaced by the R4 regex above.
-OWN_FORMAT_ONLY = frozenset({"uuid", "base64Binary"})
-
+# Reference.reference forms
 _ID = r"[A-Za-z0-9\-.]{1,64}"
 RELATIVE_REF = re.compile(rf"([A-Z][A-Za-z]+)/{_ID}(/_history/{_ID})?")
-CONDITIONAL_REF = re.compile(r"([A-Z][A-Za-z]+)\?\S+")
+CONDITIONAL_REF = re.compile(r"([A-Z][A-Za-z]+)\?\S+")  # in transactions
 ABSOLUTE_REF = re.compile(rf"[a-z][a-z0-9+.\-]*://\S*?/([A-Z][A-Za-z]+)/{_ID}(/_history/{_ID})?")
 ABSOLUTE_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:\S+")
-UUID_REF = _UUID
 OID_REF = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
-
 
 
 # ------------------------------------------------------------------ the walk
@@ -223,7 +193,19 @@ class Walk:
                 for i, item in enumerate(value):
                     self.value(f, item, f"{sub}[{i}]", depth)
             else:
-                if type(value) is list:
+                t = type(value)
+                if f.kind == PRIMITIVE:  # the common cases first, without a call
+                    j = f.json
+                    if t is str:
+                        if j == J_STR and value and f.check is None:
+                            continue
+                    elif (t is bool and j == J_BOOL) or (t is int and j >= J_INT) or (
+                            t is float and j == J_DEC):
+                        continue
+                elif t is dict and f.kind == COMPLEX:
+                    self.obj(value, f.plan, sub, f, depth + 1)  # type: ignore[arg-type]
+                    continue
+                if t is list:
                     self.error("structure", sub, f"{sub} must be a single value, not an array")
                     continue
                 self.value(f, value, sub, depth)
@@ -232,7 +214,7 @@ class Walk:
                 self.error("required", f"{expr}.{f.name}",
                            f"{expr}.{f.name} is required but missing")
         for group in plan.required_choices:
-            if not any(n in node for n in plan.choices[group]):
+            if not any(n in node or "_" + n in node for n in plan.choices[group]):
                 self.error("required", f"{expr}.{group}",
                            f"{expr}.{group} is required: give one of "
                            f"{_join(plan.choices[group])}")
@@ -281,9 +263,7 @@ class Walk:
         if not value:
             self.error("value", expr, f"{expr} is an empty string; leave the element out instead")
             return
-        check = OWN_FORMATS.get(f.fhir_type)
-        if check is None and f.codes is not None:
-            check = _code_format
+        check = f.check
         if check is not None and not check(value):
             self.error("value", expr, f"{expr}: {describe(value)} is not a valid {f.fhir_type}"
                                       f"{_FORMAT_HINTS.get(f.fhir_type, '')}")
@@ -297,7 +277,10 @@ class Walk:
                        expr: str) -> None:
         extensions = node.get("_" + f.name)
         ext_list = extensions if type(extensions) is list else None
+        fast = f.json == J_STR and f.check is None
         for i, item in enumerate(values):
+            if fast and type(item) is str and item:
+                continue
             sub = f"{expr}[{i}]"
             if item is None:
                 if ext_list is None or i >= len(ext_list) or ext_list[i] is None:
@@ -368,7 +351,7 @@ class Walk:
         if kind == "Reference":
             self.reference(node, expr, owner.targets if owner is not None else None)
         elif kind == "Extension":
-            has_value = any(k.startswith("value") for k in node if isinstance(k, str))
+            has_value = any(k.startswith(("value", "_value")) for k in node if isinstance(k, str))
             nested = node.get("extension")
             if has_value and nested:
                 self.error("invalid", expr, f"{expr} has both a value and nested extensions; "
@@ -431,7 +414,7 @@ class Walk:
                                                "that does not exist (ref-1)")
                 return
             if ref.startswith("urn:uuid:"):
-                if not UUID_REF.fullmatch(ref):
+                if not UUID_FORMAT.fullmatch(ref):
                     self.error("value", sub, f'{sub} "{ref}" is not a valid urn:uuid '
                                              "(lower-case hexadecimal 8-4-4-4-12)")
             elif ref.startswith("urn:oid:"):

@@ -5,41 +5,41 @@
 valid. Two layers:
 
 1. **Structure** against the R4 definitions: ``model_validate`` of the fhir.resources
-   ``R4B`` model (wire-compatible with R4 for the supported types; the differences are in
-   ``adapters/fhir/structure.py``), whose pydantic errors are translated, plus the walk of
+   ``R4B`` model, whose pydantic errors are translated here, plus the walk of
    ``structure.py`` for everything pydantic lets through (JSON types, nulls, empty values,
    required primitives and choice groups next to other errors, required-binding codes,
-   reference format and targets, R4/R4B differences).
-2. **Rules** of the gateway: ``resolvers/fhir/rules.py``.
+   reference format and targets). R4B is corrected to R4 where the two differ: the list of
+   differences and how each is handled is in ``plans.py``.
+2. **Rules** of the gateway: ``resolvers/fhir/rules.py`` (pure functions over the JSON).
 
-Issue codes:
+Issue codes (severity ``error`` unless said otherwise):
 
-=============== =====================================================================
-``structure``   unknown element, wrong JSON shape (object / array / single value),
-                ``null``, empty object or array, bad ``resourceType``
-``required``    a required element (or choice group) is missing
-``value``       a primitive with the wrong JSON type or a bad value: dates, ids, codes'
-                spelling, numbers out of range, malformed references
-``code-invalid`` a code outside a required binding (status, intent, gender, ...)
-``invalid``     anything else: two types of one choice element, a reference to a
-                resource type the element does not allow or to a missing contained
-                resource, ext-1, the Bundle entry rules
-``not-supported`` a valid R4 resource type the gateway does not handle: an error for the
-                resource itself, a warning for a Bundle entry or contained resource (its
-                content is not checked)
-=============== =====================================================================
+* ``structure``: unknown element, wrong JSON shape (object / array / single value),
+  ``null``, empty object or array, missing or unknown ``resourceType``;
+* ``required``: a required element (or choice group) is missing;
+* ``value``: a primitive with the wrong JSON type (``"true"`` for a boolean, ``"5"`` for an
+  integer) or a bad value: dates, times, ids, the spelling of codes, numbers out of range,
+  base64, uuids, URIs with spaces, malformed references;
+* ``code-invalid``: a code outside a required binding (status, intent, gender, use, ...);
+* ``invalid``: anything else -- two types for one choice element, a reference to a missing
+  contained resource (ref-1) or whose ``type`` contradicts it, ext-1, the Bundle entry rules;
+  and, as a **warning**, a reference to a resource type the element does not allow in R4;
+* ``not-supported``: a valid R4 resource type the gateway does not handle -- an error for
+  the resource itself, a warning for a Bundle entry or a contained resource (not checked);
+* ``exception`` (fatal): the validator itself failed; never expected, logged without data.
 
-``expression`` is the FHIRPath of the element with JSON names: ``Observation.subject``,
-``Patient.name[0].given[1]``, ``Observation.valueQuantity``, ``Bundle.entry[2].resource.status``;
-a primitive's extension (``_status``) is reported at the primitive (``Observation.status``).
+``expression`` is the FHIRPath of the element, with JSON names: ``Observation.subject``,
+``Patient.name[0].given[1]``, ``Observation.valueQuantity`` (a choice element under its typed
+name), ``Bundle.entry[2].resource.status``; a primitive's ``_x`` extension is reported at the
+primitive (``Observation.status.extension[0].url``). Diagnostics repeat it in plain words.
 
-Bundles: the Bundle itself is validated without its entries' resources, then each
+Bundles: the Bundle is validated without its entries' resources, then each
 ``entry[i].resource`` as a resource of its own at ``Bundle.entry[i].resource`` (both layers).
-Entries of types outside the supported list get a ``not-supported`` warning.
 
 Not checked: profiles (``meta.profile``), FHIRPath invariants other than ext-1 and ref-1,
-extensible/preferred bindings, terminology outside the required bindings (mime types and
-currencies are not enumerable offline), whether references resolve (except ``#contained``).
+extensible and preferred bindings, the required bindings to mime types and currencies (not
+enumerable offline, see ``r4_definitions.UNENFORCED_BINDINGS``), whether references resolve
+(except ``#contained`` ones). Layer 2 does not apply to contained resources.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from pydantic import ValidationError
 
 from adapters.fhir.plans import (
     COMPLEX,
+    OWN_FORMAT_ONLY,
     PRIMITIVE,
     RESOURCE,
     Field,
@@ -61,7 +62,7 @@ from adapters.fhir.plans import (
     resource_plan,
 )
 from adapters.fhir.r4_definitions import RESOURCE_TYPES
-from adapters.fhir.structure import OWN_FORMAT_ONLY, Walk, describe
+from adapters.fhir.structure import Walk, describe
 from resolvers.fhir import rules
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue
 
@@ -130,13 +131,14 @@ class FhirValidator:
             return [Issue("error", "structure", f"{shown} is not a FHIR R4 resource type",
                           f"{path}.resourceType" if path else None)]
         base = path or resource_type
-        if resource_type not in HANDLED_TYPES:
-            supported = ", ".join(sorted(HANDLED_TYPES))
-            return [Issue("warning" if nested else "error", "not-supported",
-                          f"{resource_type} resources are not handled by this gateway, so the "
-                          f"content was not checked (handled: {supported})", base)]
-        plan = resource_plan(resource_type)
-        assert plan is not None  # every handled type is R4B-compatible (tests assert it)
+        plan = resource_plan(resource_type) if resource_type in HANDLED_TYPES else None
+        if plan is None:
+            if nested:
+                return [Issue("warning", "not-supported", f"{resource_type} resources are not "
+                              "validated by this gateway; the entry was not checked", base)]
+            return [Issue("error", "not-supported", f"{resource_type} resources are not handled "
+                          f"by this gateway (it handles {', '.join(sorted(HANDLED_TYPES))})",
+                          base)]
         walk = Walk()
         walk.resource(resource, plan, base)
         issues = walk.issues

@@ -65,6 +65,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -85,7 +86,7 @@ NO_IDENTIFIER_TYPES = frozenset({
     "MedicinalProductIndication", "MedicinalProductInteraction", "MedicinalProductManufactured",
     "MedicinalProductUndesirableEffect", "MessageHeader", "NamingSystem", "OperationDefinition",
     "OperationOutcome", "Parameters", "Provenance", "SearchParameter", "Subscription",
-    "SubstanceNucleicAcid", "SubstancePolymer", "SubstanceProtein",
+    "SubscriptionStatus", "SubstanceNucleicAcid", "SubstancePolymer", "SubstanceProtein",
     "SubstanceReferenceInformation", "SubstanceSourceMaterial", "TerminologyCapabilities",
     "VerificationResult",
 })
@@ -153,6 +154,11 @@ class MatchKey:
     def search_value(self) -> str:
         return f"{_escape(self.system)}|{_escape(self.value)}"
 
+    @property
+    def query(self) -> str:
+        """As a query string, e.g. for ``If-None-Exist``."""
+        return f"{self.param}={quote(self.search_value, safe='')}"
+
 
 def _escape(text: str) -> str:
     # FHIR search escaping: "," would split the value into alternatives.
@@ -201,9 +207,11 @@ def match_key(resource: Mapping[str, Any]) -> MatchKey:
             return MatchKey("identifier", identifier["system"], identifier["value"])
         raise MedplumInputError(f"the {resource_type} has an identifier without a usable "
                                 "system and value, so it cannot be matched")
+    if identifier is not None and not isinstance(identifier, list):
+        raise MedplumInputError(f"{resource_type}.identifier must be a list")
     if rid is not None:
         return MatchKey("identifier", GATEWAY_ID_SYSTEM, rid)
-    for candidate in identifier if isinstance(identifier, list) else ():
+    for candidate in identifier or ():
         if _usable(candidate):
             return MatchKey("identifier", candidate["system"], candidate["value"])
     raise MedplumInputError(f"the {resource_type} has neither an id nor an identifier with a "
@@ -506,7 +514,7 @@ class MedplumClient:
                 what = f"a {resource_type} conditional create"
                 response = await self._fhir_request(
                     "POST", resource_type, body=body, what=what,
-                    headers={**headers, "If-None-Exist": f"{key.param}={key.search_value}"})
+                    headers={**headers, "If-None-Exist": key.query})
                 if response.status_code == 201:
                     return Upserted(_json_object(response, what), "created")
                 if response.status_code != 200:

@@ -42,13 +42,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.medplum.client import MedplumClient, MedplumPermanentError
+from resolvers.fhir.writer import FHIR_UPSERT  # the producer's side of the contract
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
+
+__all__ = ["FHIR_UPSERT", "MEDPLUM", "MedplumMirror", "gateway_version"]
 
 log = logging.getLogger("cari.medplum")
 
 MEDPLUM = "medplum"
-FHIR_UPSERT = "fhir.upsert"
 
 
 def gateway_version(resource: Mapping[str, Any]) -> int | None:

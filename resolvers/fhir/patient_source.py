@@ -18,13 +18,17 @@ log = logging.getLogger("cari.fhir")
 class RemoteFhirReader(Protocol):
     async def find_copy(self, resource: dict[str, Any]) -> dict[str, Any] | None:
         """The remote server's copy of our ``resource`` (found the way the mirror wrote it:
-        by business identifier), or None when it has none yet."""
+        by the gateway identifier carrying our id), or None when it has none yet."""
         ...
 
 
 class PatientDocuments:
     def __init__(self, fhir: FhirUseCases, remote: RemoteFhirReader | None) -> None:
         self._fhir = fhir
+        self._remote = remote
+
+    def use_remote(self, remote: RemoteFhirReader | None) -> None:
+        """Set by the lifespan, which owns the HTTP client the remote reader needs."""
         self._remote = remote
 
     async def fhir_patient(self, caller: Caller, patient_id: str) -> tuple[dict[str, Any], str]:
