@@ -141,7 +141,7 @@ def create_app(
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     services = Services(
         patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions), mirror),
-        organizations=OrganizationUseCases(uow_factory, clock),
+        organizations=OrganizationUseCases(uow_factory, clock, mirror),
         audit=audit,
         outbox=OutboxAdmin(store, clock),
         authenticator=TokenVerifier(_trusted_issuers(settings), settings.token_audience),

@@ -138,3 +138,22 @@ class OutcomeIssue:
     code: str
     diagnostics: str
     expression: str | None
+
+
+@strawberry.type
+class Address:
+    use: str | None
+    lines: list[str]
+    city: str | None
+    district: str | None
+    state: str | None
+    postal_code: str | None
+    country: str | None
+
+    @classmethod
+    def many(cls, doc: Any) -> list["Address"]:
+        return [cls(use=_str(a, "use"),
+                    lines=[x for x in a.get("line") or [] if isinstance(x, str)],
+                    city=_str(a, "city"), district=_str(a, "district"), state=_str(a, "state"),
+                    postal_code=_str(a, "postalCode"), country=_str(a, "country"))
+                for a in _list(doc, "address")]

@@ -9,6 +9,7 @@ import strawberry
 from resolvers.directory.model import Organization as OrganizationModel
 from resolvers.mpi.model import Patient as PatientModel
 from schema.context import Info
+from schema.fhir_datatypes import Address, ContactPoint
 
 
 @strawberry.type
@@ -62,6 +63,16 @@ class Patient:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     organization_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="Addresses, from the patient's FHIR document")
+    async def addresses(self, info: Info) -> list[Address]:
+        found = await info.context.loaders.fhir.load(("Patient", str(self.id)))
+        return Address.many(found.document) if found else []
+
+    @strawberry.field(description="Phone, email and other contacts, from the FHIR document")
+    async def telecom(self, info: Info) -> list[ContactPoint]:
+        found = await info.context.loaders.fhir.load(("Patient", str(self.id)))
+        return ContactPoint.many(found.document) if found else []
 
     @strawberry.field(description="The organization that manages this patient's record")
     async def managing_organization(self, info: Info) -> Organization | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import OrganizationRow
@@ -41,6 +41,14 @@ class SqlOrganizationRepository:
             identifiers=[{"system": i.system, "value": i.value} for i in organization.identifiers],
             country=organization.country, kind=organization.kind, version=organization.version,
             created_at=organization.created_at, updated_at=organization.updated_at,
+        ))
+
+    async def update(self, organization: Organization) -> None:
+        await self._session.execute(update(O).where(O.c.id == organization.id).values(
+            name=organization.name,
+            identifiers=[{"system": i.system, "value": i.value} for i in organization.identifiers],
+            country=organization.country, kind=organization.kind, version=organization.version,
+            updated_at=organization.updated_at,
         ))
 
     async def search(self, *, name: str | None, after: str | None, limit: int) -> list[Organization]:

@@ -86,6 +86,9 @@ class _Organizations:
     async def add(self, organization: Organization) -> None:
         self._staged[organization.id] = organization
 
+    async def update(self, organization: Organization) -> None:
+        self._staged[organization.id] = organization
+
     async def search(self, *, name: str | None, after: str | None, limit: int) -> list[Organization]:
         found = sorted({**self._state.organizations, **self._staged}.values(), key=lambda o: o.id)
         if name:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from resolvers.directory.model import Organization, OrganizationDraft
 from resolvers.errors import InvalidInput, NotFound
+from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
@@ -33,10 +35,24 @@ def validate_organization(draft: OrganizationDraft) -> OrganizationDraft:
     )
 
 
+def organization_to_fhir(org: Organization) -> dict[str, Any]:
+    doc: dict[str, Any] = {"resourceType": "Organization", "id": org.id, "name": org.name,
+                           "active": True}
+    if org.identifiers:
+        doc["identifier"] = [{"system": i.system, "value": i.value} for i in org.identifiers]
+    if org.country:
+        doc["address"] = [{"country": org.country}]
+    if org.kind:
+        doc["type"] = [{"coding": [{"code": org.kind}], "text": org.kind}]
+    return doc
+
+
 class OrganizationUseCases:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+                 mirror: MirrorConfig | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
+        self._mirror = mirror or MirrorConfig()
 
     async def get_many(self, caller: Caller, ids: Sequence[str]) -> dict[str, Organization]:
         require_role(caller, *READ_ROLES)
@@ -67,5 +83,9 @@ class OrganizationUseCases:
         )
         async with self._uow_factory() as uow:
             await uow.organizations.add(org)
+            # The same organization as a FHIR resource (same id), mirrored like any other.
+            await write_resource(uow, organization_to_fhir(org), resource_id=org.id,
+                                 expected_version=None, now=now, mirror=self._mirror,
+                                 sync_mpi=False)
             await uow.commit()
         return org

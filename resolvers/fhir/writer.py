@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from resolvers.directory.model import Organization
 from resolvers.fhir.errors import problem
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.search_params import index_resource, sort_date
 from resolvers.ids import new_id
 from resolvers.mpi.fhir_mapping import draft_from_fhir
-from resolvers.mpi.model import Patient
+from resolvers.mpi.model import Identifier, Patient
 from resolvers.outbox.model import NewOutboxMessage
 from resolvers.ports import UnitOfWork
 
@@ -57,6 +58,8 @@ async def write_resource(
                       "read it again and retry")
     if resource_type == "Patient" and sync_mpi:
         await _sync_mpi_patient(uow, stored, now)
+    if resource_type == "Organization" and sync_mpi:
+        await _sync_directory_organization(uow, stored, now)
     await uow.outbox.enqueue([
         NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
                          f"fhir:{resource_type}/{rid}/_history/{version}")
@@ -93,3 +96,29 @@ async def _sync_mpi_patient(uow: UnitOfWork, stored: StoredResource, now: dateti
         await uow.patients.add(patient)
     elif not await uow.patients.update(patient, expected_version=current.version):
         raise problem(409, "conflict", "the patient was changed concurrently")
+
+
+async def _sync_directory_organization(uow: UnitOfWork, stored: StoredResource,
+                                       now: datetime) -> None:
+    """FHIR Organizations appear in the directory (GraphQL Organization, /api/organizations)."""
+    doc = stored.document
+    identifiers = tuple(dict.fromkeys(
+        Identifier(str(i["system"]), str(i["value"])) for i in doc.get("identifier") or []
+        if isinstance(i, dict) and i.get("system") and i.get("value")))
+    name = doc.get("name") if isinstance(doc.get("name"), str) else None
+    country = next((a.get("country") for a in doc.get("address") or []
+                    if isinstance(a, dict) and isinstance(a.get("country"), str)
+                    and len(a["country"]) == 2 and a["country"].isascii()
+                    and a["country"].isalpha()), None)
+    kind = next((c.get("code") for t in doc.get("type") or [] if isinstance(t, dict)
+                 for c in t.get("coding") or [] if isinstance(c, dict) and c.get("code")), None)
+    current = (await uow.organizations.get_many([stored.id])).get(stored.id)
+    org = Organization(
+        id=stored.id, name=(name or (identifiers[0].value if identifiers else stored.id))[:200],
+        identifiers=identifiers, country=country.upper() if country else None,
+        kind=str(kind)[:64] if kind else None, version=current.version + 1 if current else 1,
+        created_at=current.created_at if current else now, updated_at=now)
+    if current is None:
+        await uow.organizations.add(org)
+    else:
+        await uow.organizations.update(org)

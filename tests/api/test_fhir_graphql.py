@@ -120,3 +120,26 @@ async def test_report_results_and_entities(gateway: Harness) -> None:
     body = await gateway.gql(q, {"r": [{"__typename": "DiagnosticReport", "id": report["id"]}]})
     results = body["data"]["_entities"][0]["results"]
     assert [r["code"]["coding"][0]["code"] for r in results] == ["2823-3", "2951-2"]
+
+
+async def test_fhir_only_details_and_organizations_reach_graphql(gateway: Harness) -> None:
+    org = await _post(gateway, {"resourceType": "Organization", "name": "Mulago Hospital",
+                                "identifier": [{"system": "urn:ug:hf", "value": "HF-1"}],
+                                "address": [{"country": "UG"}]})
+    p = await _post(gateway, {**patient("G-6"), "telecom": [{"system": "email", "value": "s@x.ug"}],
+                              "managingOrganization": {"reference": f"Organization/{org['id']}"}})
+    q = """query($id: ID!) { patient(id: $id) { ... on Patient { addresses { city country }
+           telecom { system value } managingOrganization { id name country } } } }"""
+    body = await gateway.gql(q, {"id": p["id"]}, roles=("clinician",))
+    found = body["data"]["patient"]
+    assert found["addresses"] == [{"city": "Kampala", "country": "UG"}]
+    assert found["telecom"] == [{"system": "email", "value": "s@x.ug"}]
+    assert found["managingOrganization"] == {"id": org["id"], "name": "Mulago Hospital",
+                                             "country": "UG"}
+    # And the other way: a directory organization is a FHIR Organization too.
+    made = await gateway.client.post("/api/organizations", json={"name": "Kisumu Lab",
+                                                                 "kind": "laboratory"},
+                                     headers=gateway.auth("integrator"))
+    doc = await gateway.client.get(f"/api/fhir/Organization/{made.json()['data']['id']}",
+                                   headers={**gateway.auth("integrator"), "Content-Type": FHIR})
+    assert doc.status_code == 200 and doc.json()["name"] == "Kisumu Lab"
