@@ -84,3 +84,14 @@ def query_int(request: Request, name: str, default: int, *, minimum: int = 1,
         raise InvalidInput(f"{name} must be between {minimum} and {maximum}",
                            details=[{"field": name, "message": "out of range"}])
     return value
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version in ``If-Match: W/"n"``; ValueError when the header is not such an ETag."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    digits = raw.strip().removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise ValueError('If-Match must be a version ETag like W/"3"')
+    return int(digits)

@@ -13,7 +13,7 @@ from resolvers.fhir.errors import problem
 from resolvers.fhir.issues import operation_outcome
 from resolvers.fhir.model import SearchPage, StoredResource
 from resolvers.fhir.search import parse_search
-from rest_compat.context import caller, services
+from rest_compat.context import caller, if_match_version, services
 from rest_compat.envelope import fhir_json
 from rest_compat.spec import Operation, QueryParam, api_route
 
@@ -63,13 +63,10 @@ def _representation(request: Request, stored: StoredResource, status: int) -> Re
 
 
 def _if_match(request: Request) -> int | None:
-    raw = request.headers.get("if-match")
-    if raw is None:
-        return None
-    digits = raw.strip().removeprefix("W/").strip('"')
-    if not digits.isdigit():
-        raise problem(400, "invalid", 'If-Match must be a version ETag like W/"3"')
-    return int(digits)
+    try:
+        return if_match_version(request)
+    except ValueError as exc:
+        raise problem(400, "invalid", str(exc)) from None
 
 
 async def metadata(request: Request) -> Response:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from resolvers.errors import InvalidInput
 from resolvers.mpi.model import Identifier, PatientDraft, PatientQuery
 from resolvers.mpi.patients import READ_ROLES, WRITE_ROLES
-from rest_compat.context import caller, parse_body, query_int, services
+from rest_compat.context import caller, if_match_version, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import PatientBody, PatientPage, PatientView, page_cursor
 from rest_compat.spec import Operation, QueryParam, api_route
@@ -27,14 +27,11 @@ def _etag(version: int) -> str:
 
 
 def _if_match(request: Request) -> int | None:
-    raw = request.headers.get("if-match")
-    if raw is None:
-        return None
-    digits = raw.strip().removeprefix("W/").strip('"')
-    if not digits.isdigit():
-        raise InvalidInput('If-Match must be an ETag like W/"3"',
-                           details=[{"field": "If-Match", "message": "not a version ETag"}])
-    return int(digits)
+    try:
+        return if_match_version(request)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), details=[{"field": "If-Match",
+                                               "message": "not a version ETag"}]) from None
 
 
 async def list_patients(request: Request) -> Response:

@@ -4,7 +4,7 @@ Each type keeps its source document privately and resolves references through th
 per-request DataLoaders: the subject becomes the MPI ``Patient`` entity.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import strawberry
 
@@ -55,6 +55,16 @@ class FhirResource:
     id: strawberry.ID
     meta: Meta
     doc: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Any:
+        """Federation entity lookup; every resource type is named like its GraphQL type."""
+        found = await info.context.loaders.fhir.load((cls.__name__, str(id)))
+        return cls.of(found.document) if found else None
 
 
 @strawberry.interface
@@ -107,11 +117,6 @@ class Observation(PatientRecord):
                              for r in _list(doc, "referenceRange")],
             notes=[n["text"] for n in _list(doc, "note") if isinstance(n.get("text"), str)])
 
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Observation"]:
-        found = await info.context.loaders.fhir.load(("Observation", str(id)))
-        return cls.of(found.document) if found else None
-
 
 @strawberry.federation.type(keys=["id"])
 class DiagnosticReport(PatientRecord):
@@ -136,12 +141,6 @@ class DiagnosticReport(PatientRecord):
                    effective_date_time=_str(doc, "effectiveDateTime"), issued=_str(doc, "issued"),
                    conclusion=_str(doc, "conclusion"))
 
-    @classmethod
-    async def resolve_reference(cls, info: Info,
-                                id: strawberry.ID) -> Optional["DiagnosticReport"]:
-        found = await info.context.loaders.fhir.load(("DiagnosticReport", str(id)))
-        return cls.of(found.document) if found else None
-
 
 @strawberry.federation.type(keys=["id"])
 class Encounter(PatientRecord):
@@ -160,11 +159,6 @@ class Encounter(PatientRecord):
                    type=CodeableConcept.many(doc, "type"), period=Period.of(doc.get("period")),
                    reason_code=CodeableConcept.many(doc, "reasonCode"),
                    service_provider=Reference.of(doc.get("serviceProvider")))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Encounter"]:
-        found = await info.context.loaders.fhir.load(("Encounter", str(id)))
-        return cls.of(found.document) if found else None
 
 
 @strawberry.federation.type(keys=["id"])
@@ -187,12 +181,6 @@ class MedicationRequest(PatientRecord):
                    dosage_instructions=[d["text"] for d in _list(doc, "dosageInstruction")
                                         if isinstance(d.get("text"), str)])
 
-    @classmethod
-    async def resolve_reference(cls, info: Info,
-                                id: strawberry.ID) -> Optional["MedicationRequest"]:
-        found = await info.context.loaders.fhir.load(("MedicationRequest", str(id)))
-        return cls.of(found.document) if found else None
-
 
 @strawberry.federation.type(keys=["id"])
 class Condition(PatientRecord):
@@ -212,11 +200,6 @@ class Condition(PatientRecord):
                    code=CodeableConcept.of(doc.get("code")),
                    onset_date_time=_str(doc, "onsetDateTime"),
                    recorded_date=_str(doc, "recordedDate"))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Condition"]:
-        found = await info.context.loaders.fhir.load(("Condition", str(id)))
-        return cls.of(found.document) if found else None
 
 
 @strawberry.federation.type(keys=["id"])
@@ -242,12 +225,6 @@ class AllergyIntolerance(PatientRecord):
                    manifestations=[m for r in _list(doc, "reaction")
                                    for m in CodeableConcept.many(r, "manifestation")])
 
-    @classmethod
-    async def resolve_reference(cls, info: Info,
-                                id: strawberry.ID) -> Optional["AllergyIntolerance"]:
-        found = await info.context.loaders.fhir.load(("AllergyIntolerance", str(id)))
-        return cls.of(found.document) if found else None
-
 
 @strawberry.federation.type(keys=["id"])
 class Procedure(PatientRecord):
@@ -263,11 +240,6 @@ class Procedure(PatientRecord):
                    performed_date_time=_str(doc, "performedDateTime"),
                    performed_period=Period.of(doc.get("performedPeriod")))
 
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Procedure"]:
-        found = await info.context.loaders.fhir.load(("Procedure", str(id)))
-        return cls.of(found.document) if found else None
-
 
 @strawberry.federation.type(keys=["id"])
 class Immunization(PatientRecord):
@@ -282,11 +254,6 @@ class Immunization(PatientRecord):
                    vaccine_code=CodeableConcept.of(doc.get("vaccineCode")),
                    occurrence_date_time=_str(doc, "occurrenceDateTime"),
                    lot_number=_str(doc, "lotNumber"))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Immunization"]:
-        found = await info.context.loaders.fhir.load(("Immunization", str(id)))
-        return cls.of(found.document) if found else None
 
 
 @strawberry.federation.type(keys=["id"])
@@ -304,10 +271,6 @@ class Practitioner(FhirResource):
                    telecom=ContactPoint.many(doc), gender=_str(doc, "gender"),
                    active=active if isinstance(active, bool) else None)
 
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Practitioner"]:
-        found = await info.context.loaders.fhir.load(("Practitioner", str(id)))
-        return cls.of(found.document) if found else None
 
 
 GRAPHQL_TYPES: dict[str, Any] = {
