@@ -1,0 +1,1 @@
+"""Laboratory results: HL7v2 ORU^R01 ingest, results, panic values."""
