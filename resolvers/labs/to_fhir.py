@@ -77,7 +77,7 @@ def _value(obx: ObservationSegment) -> dict[str, Any]:
     if kind == "NM" and _NUMBER.match(raw):
         return {"valueQuantity": _quantity(raw.strip(), obx.units, obx.units_system)}
     if kind == "SN":
-        parts = (raw.split("^") + ["", "", "", ""])[:4]
+        parts = [*raw.split("^"), "", "", "", ""][:4]
         comparator, num1, separator, num2 = (p.strip() for p in parts)
         if separator in (":", "/") and _NUMBER.match(num1) and _NUMBER.match(num2):
             return {"valueRatio": {"numerator": {"value": float(num1)},
@@ -91,7 +91,7 @@ def _value(obx: ObservationSegment) -> dict[str, Any]:
                 quantity["comparator"] = comparator
             return {"valueQuantity": quantity}
     if kind in ("CE", "CWE", "CNE"):
-        parts = (raw.split("^") + ["", "", ""])[:3]
+        parts = [*raw.split("^"), "", "", ""][:3]
         return {"valueCodeableConcept": _concept(parts[0], parts[1], parts[2])}
     return {"valueString": "\n".join(v for v in obx.values if v)}
 
