@@ -14,6 +14,7 @@ from typing import Protocol, Self
 from resolvers.audit.model import AuditQuery, AuditRecord
 from resolvers.directory.model import Organization
 from resolvers.fhir.ports import FhirRepository
+from resolvers.labs.records import LabRepository
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery
 
@@ -57,6 +58,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxWriter: ...
     @property
     def fhir(self) -> FhirRepository: ...
+    @property
+    def labs(self) -> LabRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

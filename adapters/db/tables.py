@@ -144,3 +144,68 @@ class FhirSearchIndexRow(SQLModel, table=True):
     value: str | None = Field(default=None, max_length=255)
     date_lo: datetime | None = _ts(nullable=True)
     date_hi: datetime | None = _ts(nullable=True)
+
+
+class LabResultRow(SQLModel, table=True):
+    """One received ORU^R01 message and what became of it; (facility, control id) is unique."""
+
+    __tablename__ = "lab_results"
+    __table_args__ = (
+        UniqueConstraint("sending_facility", "control_id", name="uq_lab_results_message"),
+        Index("ix_lab_results_patient", "patient_id", "received_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    sending_facility: str = Field(max_length=200)
+    control_id: str = Field(max_length=200)
+    received_at: datetime = _ts()
+    patient_id: str | None = Field(default=None, max_length=64)
+    match_grade: str = Field(max_length=16)
+    match_score: float = 0.0
+    encounter_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=16)  # linked | review | unmatched
+    observations_created: int = 0
+    critical_count: int = 0
+    report_ids: list[str] = Field(default_factory=list,
+                                  sa_column=Column(JsonDocument, nullable=False))
+    observation_ids: list[str] = Field(default_factory=list,
+                                       sa_column=Column(JsonDocument, nullable=False))
+    raw_message: str = Field(sa_column=Column(String(), nullable=False))
+
+
+class MpiReviewTaskRow(SQLModel, table=True):
+    """A probable or possible match waiting for a person to link or reject it."""
+
+    __tablename__ = "mpi_review_tasks"
+    __table_args__ = (Index("ix_mpi_review_status", "status", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    lab_result_id: str = Field(max_length=36, index=True)
+    candidate_patient_id: str = Field(max_length=64)
+    grade: str = Field(max_length=16)
+    score: float = 0.0
+    field_scores: dict[str, Any] = Field(default_factory=dict,
+                                         sa_column=Column(JsonDocument, nullable=False))
+    status: str = Field(max_length=16)  # open | linked | rejected
+    created_at: datetime = _ts()
+    resolved_at: datetime | None = _ts(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=200)
+
+
+class LabAlertRow(SQLModel, table=True):
+    """A critical result that must reach the ordering clinician."""
+
+    __tablename__ = "lab_alerts"
+    __table_args__ = (Index("ix_lab_alerts_patient", "patient_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    lab_result_id: str = Field(max_length=36, index=True)
+    observation_id: str | None = Field(default=None, max_length=64)
+    patient_id: str | None = Field(default=None, max_length=64)
+    code: str = Field(max_length=64)
+    value: str = Field(max_length=200)
+    direction: str | None = Field(default=None, max_length=16)
+    reason: str = Field(max_length=500)
+    recipient: str = Field(max_length=200)
+    created_at: datetime = _ts()
+    acknowledged_at: datetime | None = _ts(nullable=True)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.audit import SqlAuditLog
 from adapters.db.fhir_store import SqlFhirRepository
+from adapters.db.labs import SqlLabRepository
 from adapters.db.organizations import SqlOrganizationRepository
 from adapters.db.outbox import SqlOutboxWriter
 from adapters.db.patients import SqlPatientRepository
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.organizations = SqlOrganizationRepository(self._session)
         self.audit = SqlAuditLog(self._session)
         self.fhir = SqlFhirRepository(self._session)
+        self.labs = SqlLabRepository(self._session)
         self._enqueued = _Flag()
         self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now),
                                             self._enqueued)

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from adapters.memory.fhir import FhirMemoryState, InMemoryFhirRepository
+from adapters.memory.labs import InMemoryLabRepository, LabMemoryState
 from resolvers.audit.model import AuditQuery, AuditRecord
 from resolvers.directory.model import Organization
 from resolvers.ids import new_id
@@ -30,6 +31,7 @@ class MemoryState:
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     leases: dict[str, datetime] = field(default_factory=dict)
     fhir: FhirMemoryState = field(default_factory=FhirMemoryState)
+    labs: LabMemoryState = field(default_factory=LabMemoryState)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -163,6 +165,8 @@ class InMemoryUnitOfWork:
         # FHIR writes go to a copy of the state that replaces the real one on commit.
         self._fhir_staged = copy.deepcopy(self._state.fhir)
         self.fhir = InMemoryFhirRepository(self._fhir_staged)
+        self._labs_staged = copy.deepcopy(self._state.labs)
+        self.labs = InMemoryLabRepository(self._labs_staged)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -175,6 +179,7 @@ class InMemoryUnitOfWork:
         self._state.audit.extend(self._audit)
         self._state.outbox.update({m.id: m for m in self._outbox})
         self._state.fhir = self._fhir_staged
+        self._state.labs = self._labs_staged
         await self.rollback()
 
     async def rollback(self) -> None:

@@ -1,0 +1,75 @@
+"""LabRepository on SQL: lab messages, MPI review tasks, critical alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.db.tables import LabAlertRow, LabResultRow, MpiReviewTaskRow
+from resolvers.labs.records import LabAlert, LabResult, LabResultQuery, ReviewTask
+
+L = LabResultRow.__table__  # type: ignore[attr-defined]
+T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
+A = LabAlertRow.__table__  # type: ignore[attr-defined]
+
+
+def _result(r: Any) -> LabResult:
+    return LabResult(
+        id=r["id"], sending_facility=r["sending_facility"], control_id=r["control_id"],
+        received_at=r["received_at"], patient_id=r["patient_id"], match_grade=r["match_grade"],
+        match_score=r["match_score"], encounter_id=r["encounter_id"], status=r["status"],
+        observations_created=r["observations_created"], critical_count=r["critical_count"],
+        report_ids=tuple(r["report_ids"] or ()), observation_ids=tuple(r["observation_ids"] or ()),
+        raw_message=r["raw_message"])
+
+
+class SqlLabRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def find_message(self, sending_facility: str, control_id: str) -> LabResult | None:
+        row = (await self._session.execute(select(L).where(
+            L.c.sending_facility == sending_facility, L.c.control_id == control_id,
+        ))).mappings().first()
+        return _result(row) if row else None
+
+    async def add_result(self, result: LabResult) -> None:
+        values = {**result.__dict__, "report_ids": list(result.report_ids),
+                  "observation_ids": list(result.observation_ids)}
+        await self._session.execute(insert(L).values(**values))
+
+    async def add_review_tasks(self, tasks: Sequence[ReviewTask]) -> None:
+        if tasks:
+            await self._session.execute(insert(T), [dict(t.__dict__) for t in tasks])
+
+    async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
+        if alerts:
+            await self._session.execute(insert(A), [dict(a.__dict__) for a in alerts])
+
+    async def results(self, query: LabResultQuery) -> list[LabResult]:
+        stmt = select(L).order_by(L.c.id.desc()).limit(query.limit)
+        if query.patient_id:
+            stmt = stmt.where(L.c.patient_id == query.patient_id)
+        if query.status:
+            stmt = stmt.where(L.c.status == query.status)
+        if query.after:
+            stmt = stmt.where(L.c.id < query.after)
+        return [_result(r) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def open_review_tasks(self, after: str | None, limit: int) -> list[ReviewTask]:
+        stmt = select(T).where(T.c.status == "open").order_by(T.c.id).limit(limit)
+        if after:
+            stmt = stmt.where(T.c.id > after)
+        return [ReviewTask(**dict(r)) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def alerts(self, patient_id: str | None, after: str | None,
+                     limit: int) -> list[LabAlert]:
+        stmt = select(A).order_by(A.c.id.desc()).limit(limit)
+        if patient_id:
+            stmt = stmt.where(A.c.patient_id == patient_id)
+        if after:
+            stmt = stmt.where(A.c.id < after)
+        return [LabAlert(**dict(r)) for r in (await self._session.execute(stmt)).mappings()]

@@ -1,0 +1,74 @@
+"""What the gateway keeps about each lab message, review task and critical alert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class LabResult:
+    id: str
+    sending_facility: str
+    control_id: str
+    received_at: datetime
+    patient_id: str | None
+    match_grade: str
+    match_score: float
+    encounter_id: str | None
+    status: str  # linked | review | unmatched
+    observations_created: int
+    critical_count: int
+    report_ids: tuple[str, ...]
+    observation_ids: tuple[str, ...]
+    raw_message: str
+
+
+@dataclass(frozen=True)
+class ReviewTask:
+    id: str
+    lab_result_id: str
+    candidate_patient_id: str
+    grade: str
+    score: float
+    field_scores: dict[str, Any]
+    status: str  # open | linked | rejected
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True)
+class LabAlert:
+    id: str
+    lab_result_id: str
+    observation_id: str | None
+    patient_id: str | None
+    code: str
+    value: str
+    direction: str | None
+    reason: str
+    recipient: str
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LabResultQuery:
+    patient_id: str | None = None
+    status: str | None = None
+    after: str | None = None
+    limit: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LabRepository(Protocol):
+    async def find_message(self, sending_facility: str, control_id: str) -> LabResult | None: ...
+    async def add_result(self, result: LabResult) -> None: ...
+    async def add_review_tasks(self, tasks: Sequence[ReviewTask]) -> None: ...
+    async def add_alerts(self, alerts: Sequence[LabAlert]) -> None: ...
+    async def results(self, query: LabResultQuery) -> list[LabResult]: ...
+    async def open_review_tasks(self, after: str | None, limit: int) -> list[ReviewTask]: ...
+    async def alerts(self, patient_id: str | None, after: str | None, limit: int) -> list[LabAlert]: ...
