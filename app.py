@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 
+import adapters.hl7v2.parser as hl7_parser
 from adapters.auth.keys import generate_key_pair, load_or_create_local_key
 from adapters.auth.tokens import TokenIssuer, TokenVerifier
 from adapters.db.engine import create_engine, session_factory
@@ -43,6 +44,9 @@ from resolvers.fhir.capability import capability_statement
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
+from resolvers.labs.ingest import LabIngest
+from resolvers.labs.queries import LabQueries
+from resolvers.mpi.identifier_match import IdentifierMatcher
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
@@ -149,6 +153,9 @@ def create_app(
         fhir=fhir,
         bundles=BundleProcessor(fhir, uow_factory, clock),
         patient_documents=patient_documents,
+        # The parser module itself implements the Hl7Parser port (parse_oru).
+        labs=LabIngest(uow_factory, clock, hl7_parser, IdentifierMatcher(uow_factory), mirror),
+        lab_queries=LabQueries(uow_factory, fhir),
     )
     policy = OutboundPolicy(settings.outbound_allowlist)
 

@@ -10,6 +10,8 @@ from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
+from resolvers.labs.ingest import LabIngest
+from resolvers.labs.queries import LabQueries
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.principal import Principal
@@ -38,3 +40,5 @@ class Services:
     fhir: FhirUseCases
     bundles: BundleProcessor
     patient_documents: PatientDocuments
+    labs: LabIngest
+    lab_queries: LabQueries

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 ERROR_STATUS = {
     "validation_error": 422,
+    "unsupported_message": 422,
     "bad_request": 400,
     "unauthenticated": 401,
     "forbidden": 403,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rest_compat import admin, fhir, health, openapi, organizations, patients
+from rest_compat import admin, fhir, health, labs, openapi, organizations, patients
 from rest_compat.spec import Operation
 
 OPERATIONS: list[Operation] = [
@@ -12,4 +12,5 @@ OPERATIONS: list[Operation] = [
     *organizations.operations,
     *admin.operations,
     *fhir.operations,
+    *labs.operations,
 ]

@@ -90,8 +90,9 @@ class LabIngest:
         self._mirror = mirror
 
     async def ingest(self, caller: Caller, raw: bytes | str, *,
-                     encounter_id: str | None = None) -> IngestResult:
-        require_role(caller, Role.LAB, Role.CLINICIAN)
+                     encounter_id: str | None = None,
+                     roles: Sequence[Role] = (Role.LAB,)) -> IngestResult:
+        require_role(caller, *roles)
         message = self._parser.parse_oru(raw)  # raises before anything is stored
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         header = message.header
@@ -201,9 +202,3 @@ class LabIngest:
         return await write_resource(
             uow, resource, resource_id=current.id if current else None,
             expected_version=current.version if current else None, now=now, mirror=self._mirror)
-
-    async def review_tasks(self, caller: Caller, after: str | None,
-                           limit: int) -> Sequence[ReviewTask]:
-        require_role(caller, Role.CLINICIAN)
-        async with self._uow_factory() as uow:
-            return await uow.labs.open_review_tasks(after, max(1, min(limit, 200)))

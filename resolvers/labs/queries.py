@@ -1,0 +1,116 @@
+"""Reading lab results back: a patient's laboratory Observations, review tasks, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from resolvers.fhir.model import StoredResource
+from resolvers.fhir.search import parse_search
+from resolvers.fhir.service import FhirUseCases
+from resolvers.labs.records import LabAlert, ReviewTask
+from resolvers.ports import UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+
+
+@dataclass(frozen=True)
+class LabResultFilter:
+    code: str | None = None  # LOINC code, or system|code
+    date_from: str | None = None  # FHIR date, inclusive
+    date_to: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class LabResultView:
+    """One laboratory Observation, flattened for REST and GraphQL."""
+
+    id: str
+    patient_id: str | None
+    code: str | None
+    code_system: str | None
+    display: str | None
+    value: str | None
+    numeric_value: float | None
+    unit: str | None
+    interpretation: tuple[str, ...]
+    reference_range: str | None
+    status: str
+    effective: str | None
+    version: int
+
+    @classmethod
+    def of(cls, stored: StoredResource) -> LabResultView:
+        doc = stored.document
+        coding = ((doc.get("code") or {}).get("coding") or [{}])[0]
+        quantity = doc.get("valueQuantity") or {}
+        number = quantity.get("value")
+        if "valueQuantity" in doc:
+            value = f"{quantity.get('comparator', '')}{number}"
+        elif "valueString" in doc:
+            value = str(doc["valueString"])
+        elif "valueCodeableConcept" in doc:
+            concept = doc["valueCodeableConcept"]
+            value = concept.get("text") or ((concept.get("coding") or [{}])[0]).get("code")
+        else:
+            value = None
+        subject = (doc.get("subject") or {}).get("reference", "")
+        ranges = doc.get("referenceRange") or []
+        return cls(
+            id=stored.id, patient_id=subject.split("/", 1)[1] if subject.startswith("Patient/")
+            else None, code=coding.get("code"), code_system=coding.get("system"),
+            display=coding.get("display") or (doc.get("code") or {}).get("text"),
+            value=value, numeric_value=float(number) if isinstance(number, int | float) else None,
+            unit=quantity.get("unit"),
+            interpretation=tuple(c.get("code") for i in doc.get("interpretation") or []
+                                 for c in i.get("coding") or [] if c.get("code")),
+            reference_range=ranges[0].get("text") if ranges else None,
+            status=str(doc.get("status")), effective=doc.get("effectiveDateTime"),
+            version=stored.version)
+
+
+class LabQueries:
+    def __init__(self, uow_factory: UnitOfWorkFactory, fhir: FhirUseCases) -> None:
+        self._uow_factory = uow_factory
+        self._fhir = fhir
+
+    async def results_for_patients(
+        self, caller: Caller, patient_ids: Sequence[str], flt: LabResultFilter, *,
+        count: int = 50, offset: int = 0,
+    ) -> tuple[dict[str, list[LabResultView]], int]:
+        """One search for many patients (DataLoaders batch through here): newest first."""
+        pairs: list[tuple[str, str]] = [
+            ("patient", ",".join(f"Patient/{p}" for p in patient_ids)),
+            ("category", LAB_CATEGORY), ("_sort", "-date"), ("_count", str(count)),
+            ("_offset", str(offset))]
+        if flt.code:
+            pairs.append(("code", flt.code))
+        if flt.status:
+            pairs.append(("status", flt.status))
+        if flt.date_from:
+            pairs.append(("date", f"ge{flt.date_from}"))
+        if flt.date_to:
+            pairs.append(("date", f"le{flt.date_to}"))
+        page = await self._fhir.search(caller, parse_search("Observation", pairs, strict=True))
+        grouped: dict[str, list[LabResultView]] = {p: [] for p in patient_ids}
+        for stored in page.resources:
+            view = LabResultView.of(stored)
+            if view.patient_id in grouped:
+                grouped[view.patient_id].append(view)
+        return grouped, page.total
+
+    async def review_tasks(self, caller: Caller, after: str | None,
+                           limit: int) -> list[ReviewTask]:
+        require_role(caller, Role.CLINICIAN)
+        async with self._uow_factory() as uow:
+            return await uow.labs.open_review_tasks(after, max(1, min(limit, 200)))
+
+    async def alerts(self, caller: Caller, patient_id: str | None, after: str | None,
+                     limit: int) -> list[LabAlert]:
+        require_role(caller, Role.CLINICIAN, Role.LAB)
+        async with self._uow_factory() as uow:
+            return await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)))
+
+

@@ -1,0 +1,155 @@
+"""HL7v2 ORU^R01 ingest over REST: matching, storage, duplicates, corrections, alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import Harness
+
+NATID = "urn:oid:1.3.6.1.4.1.9999.1"
+WORKED_EXAMPLE = "\r".join([
+    "MSH|^~\\&|LABSYS|CENTRAL_LAB|GATEWAY|DISTRICT_HOSP|20260115083000+0300||ORU^R01^ORU_R01|"
+    "LAB000123|P|2.5|||AL|NE",
+    "PID|1||MRN4455^^^DISTRICT_HOSP&2.16.840.1.113883.19.5&ISO^MR~NID9988^^^NATID&"
+    "1.3.6.1.4.1.9999.1&ISO^NI||ODHIAMBO^GRACE^A^^^^L||19850412|F",
+    "PV1|1|O|OPD^^^DISTRICT_HOSP",
+    "ORC|RE|PLC881^GATEWAY|FIL552^LABSYS",
+    "OBR|1|PLC881^GATEWAY|FIL552^LABSYS|24323-8^Comprehensive metabolic panel^LN|||"
+    "20260115071500|||||||||||||||20260115082500|||F",
+    "OBX|1|NM|2823-3^Potassium SerPl-sCnc^LN||6.9|mmol/L^mmol/L^UCUM|3.5-5.1|HH|||F|||"
+    "20260115071500",
+    "NTE|1|L|Not hemolysed\\.br\\Ward called 08:27; ref A\\T\\E",
+    "OBX|2|SN|33762-6^NT-proBNP SerPl-mCnc^LN||>^900|pg/mL^pg/mL^UCUM|<125|H|||F|||"
+    "20260115071500",
+]) + "\r"
+
+
+def _text(h: Harness, *roles: str) -> dict[str, str]:
+    return {**h.auth(*(roles or ("lab",))), "Content-Type": "text/plain"}
+
+
+async def _ingest(h: Harness, message: str, *roles: str) -> Any:
+    return await h.client.post("/api/lab/hl7-ingest", content=message.encode(),
+                               headers=_text(h, *roles))
+
+
+async def _known_patient(h: Harness) -> dict[str, Any]:
+    return await h.create_patient(identifiers=[{"system": NATID, "value": "NID9988"}],
+                                  family="Odhiambo", given=["Grace"], birth_date="1985-04-12",
+                                  gender="female")
+
+
+async def test_worked_example_is_matched_stored_and_alerted(gateway: Harness) -> None:
+    patient = await _known_patient(gateway)
+    r = await _ingest(gateway, WORKED_EXAMPLE)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["patient_matched"] is True and data["patient_id"] == patient["id"]
+    assert data["observations_created"] == 2
+
+    results = await gateway.client.get(f"/api/patients/{patient['id']}/lab-results",
+                                       headers=gateway.auth("clinician"))
+    items = {i["code"]: i for i in results.json()["data"]["items"]}
+    assert items["2823-3"]["numeric_value"] == 6.9 and items["2823-3"]["interpretation"] == ["HH"]
+    assert items["33762-6"]["value"] == ">900"
+    potassium = await gateway.client.get(f"/api/fhir/Observation/{items['2823-3']['id']}",
+                                         headers=gateway.auth("clinician"))
+    assert potassium.json()["note"] == [{"text": "Not hemolysed\nWard called 08:27; ref A&E"}]
+    reports = await gateway.client.get(f"/api/fhir/DiagnosticReport?patient={patient['id']}",
+                                       headers=gateway.auth("clinician"))
+    assert reports.json()["total"] == 1
+
+    alerts = (await gateway.client.get(f"/api/lab/alerts?patient_id={patient['id']}",
+                                       headers=gateway.auth("clinician"))).json()["data"]["items"]
+    assert [(a["code"], a["direction"]) for a in alerts] == [("2823-3", "high")]
+    outbox = await gateway.client.get("/api/admin/outbox?destination=lab_alerts",
+                                      headers=gateway.auth("admin"))
+    assert len(outbox.json()["data"]["items"]) == 1
+
+
+async def test_same_message_twice_returns_the_first_result(gateway: Harness) -> None:
+    await _known_patient(gateway)
+    first = (await _ingest(gateway, WORKED_EXAMPLE)).json()["data"]
+    again = (await _ingest(gateway, WORKED_EXAMPLE)).json()["data"]
+    assert again == first
+    search = await gateway.client.get("/api/fhir/Observation", headers=gateway.auth("clinician"))
+    assert search.json()["total"] == 2
+
+
+async def test_unknown_patient_is_stored_not_dropped(gateway: Harness) -> None:
+    r = await _ingest(gateway, WORKED_EXAMPLE)
+    data = r.json()["data"]
+    assert r.status_code == 200 and data["patient_matched"] is False and data["patient_id"] is None
+    assert data["lab_result_id"]
+    again = (await _ingest(gateway, WORKED_EXAMPLE)).json()["data"]
+    assert again["lab_result_id"] == data["lab_result_id"]
+
+
+async def test_corrected_result_replaces_the_original(gateway: Harness) -> None:
+    patient = await _known_patient(gateway)
+    await _ingest(gateway, WORKED_EXAMPLE)
+    corrected = (WORKED_EXAMPLE.replace("LAB000123", "LAB000124")
+                 .replace("||6.9|mmol/L^mmol/L^UCUM|3.5-5.1|HH|||F|", "||5.0|mmol/L^mmol/L^UCUM|"
+                          "3.5-5.1|N|||C|"))
+    r = await _ingest(gateway, corrected)
+    assert r.status_code == 200
+    items = (await gateway.client.get(
+        f"/api/patients/{patient['id']}/lab-results?code=2823-3",
+        headers=gateway.auth("clinician"))).json()["data"]["items"]
+    assert len(items) == 1
+    assert (items[0]["numeric_value"], items[0]["status"], items[0]["version"]) == (
+        5.0, "corrected", 2)
+
+
+@pytest.mark.parametrize("body, content_type, status, code", [
+    (WORKED_EXAMPLE.replace("ORU^R01^ORU_R01", "ADT^A01^ADT_A01"), "text/plain", 422,
+     "unsupported_message"),
+    ("PID|1||X\r", "text/plain", 400, "bad_request"),
+    ("", "text/plain", 400, "bad_request"),
+    (WORKED_EXAMPLE, "application/json", 415, "unsupported_media_type"),
+])
+async def test_bad_messages_are_refused_and_nothing_is_stored(
+    gateway: Harness, body: str, content_type: str, status: int, code: str,
+) -> None:
+    r = await gateway.client.post("/api/lab/hl7-ingest", content=body.encode(), headers={
+        **gateway.auth("lab"), "Content-Type": content_type})
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+    if code == "unsupported_message":
+        assert "ADT^A01" in r.json()["error"]["message"]
+    search = await gateway.client.get("/api/fhir/Observation", headers=gateway.auth("clinician"))
+    assert search.json()["total"] == 0
+
+
+async def test_roles_and_clinical_ingest_links_the_encounter(gateway: Harness) -> None:
+    assert (await _ingest(gateway, WORKED_EXAMPLE, "clinician")).status_code == 403
+    patient = await _known_patient(gateway)
+    encounter = await gateway.client.post("/api/fhir/Encounter", json={
+        "resourceType": "Encounter", "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient['id']}"}},
+        headers={**gateway.auth("clinician"), "Content-Type": "application/fhir+json"})
+    eid = encounter.json()["id"]
+    r = await gateway.client.post(f"/api/clinical/hl7/ingest?encounter_id={eid}",
+                                  content=WORKED_EXAMPLE.encode(),
+                                  headers=_text(gateway, "clinician"))
+    assert r.status_code == 200 and r.json()["data"]["patient_matched"] is True
+    linked = await gateway.client.get(f"/api/fhir/Observation?encounter=Encounter/{eid}",
+                                      headers=gateway.auth("clinician"))
+    assert linked.json()["total"] == 2
+    unknown = await gateway.client.post("/api/clinical/hl7/ingest?encounter_id=nope",
+                                        content=WORKED_EXAMPLE.replace("LAB000123", "X").encode(),
+                                        headers=_text(gateway, "clinician"))
+    assert unknown.status_code == 422
+
+
+async def test_panic_value_check(gateway: Harness) -> None:
+    r = await gateway.client.post("/api/cds/panic-values/check", json={"observations": [
+        {"code": "2823-3", "value": 6.9, "unit": "mmol/L"},
+        {"code": "718-7", "value": 12.5, "unit": "g/dL"},
+        {"code": "1234-5", "flags": ["LL"]}]}, headers=gateway.auth("clinician"))
+    data = r.json()["data"]
+    assert [f["critical"] for f in data["results"]] == [True, False, True]
+    assert data["critical_count"] == 2 and data["results"][0]["source"]
