@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 
 from resolvers.directory.model import Organization
 from resolvers.fhir.model import StoredResource
+from resolvers.labs.queries import LabResultFilter, LabResultView
 from resolvers.mpi.model import Patient
 from resolvers.principal import Caller
 from resolvers.services import Services
@@ -19,6 +20,7 @@ class Loaders:
     patient: DataLoader[str, Patient | None]
     organization: DataLoader[str, Organization | None]
     fhir: DataLoader[tuple[str, str], StoredResource | None]
+    lab_results: DataLoader[str, list[LabResultView]]
 
 
 def build_loaders(services: Services, caller: Caller) -> Loaders:
@@ -40,7 +42,14 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
                 found[(resource_type, rid)] = stored
         return [found.get(k) for k in keys]
 
-    return Loaders(patient=DataLoader(load_fn=load_patients),
+    async def load_lab_results(patient_ids: list[str]) -> list[list[LabResultView]]:
+        # One search for every patient on the page (at most 50 results per patient page).
+        grouped, _ = await services.lab_queries.results_for_patients(
+            caller, patient_ids, LabResultFilter(), count=min(200, 50 * len(patient_ids)))
+        return [grouped.get(p, []) for p in patient_ids]
+
+    return Loaders(lab_results=DataLoader(load_fn=load_lab_results),
+                   patient=DataLoader(load_fn=load_patients),
                    organization=DataLoader(load_fn=load_organizations),
                    fhir=DataLoader(load_fn=load_fhir))
 

@@ -2,7 +2,7 @@
 
 import datetime
 from enum import Enum
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 
@@ -63,6 +63,13 @@ class Patient:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     organization_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="Laboratory results, newest first")
+    async def lab_results(self, info: Info) -> list[Annotated["LabResult",
+                                                              strawberry.lazy("schema.labs")]]:
+        from schema.labs import LabResult
+
+        return [LabResult.of(v) for v in await info.context.loaders.lab_results.load(str(self.id))]
 
     @strawberry.field(description="Addresses, from the patient's FHIR document")
     async def addresses(self, info: Info) -> list[Address]:

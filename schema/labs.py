@@ -1,0 +1,112 @@
+"""Lab results over GraphQL: ingestHl7, Patient.labResults (batched), alerts, review tasks."""
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers.errors import DomainError
+from resolvers.labs.model import MalformedMessage, UnsupportedMessage
+from resolvers.labs.queries import LabResultView
+from resolvers.principal import Role
+from schema.context import Info
+from schema.errors import ForbiddenError, UserError, ValidationError, to_user_error
+from schema.permissions import has_role
+
+
+@strawberry.type
+class LabResult:
+    """One laboratory observation of a patient."""
+
+    id: strawberry.ID
+    code: str | None
+    code_system: str | None
+    display: str | None
+    value: str | None
+    numeric_value: float | None
+    unit: str | None
+    interpretation: list[str]
+    reference_range: str | None
+    status: str
+    effective: str | None
+    version: int
+
+    @classmethod
+    def of(cls, v: LabResultView) -> "LabResult":
+        return cls(id=strawberry.ID(v.id), code=v.code, code_system=v.code_system,
+                   display=v.display, value=v.value, numeric_value=v.numeric_value, unit=v.unit,
+                   interpretation=list(v.interpretation), reference_range=v.reference_range,
+                   status=v.status, effective=v.effective, version=v.version)
+
+
+@strawberry.type
+class IngestResult:
+    lab_result_id: strawberry.ID
+    patient_matched: bool
+    patient_id: strawberry.ID | None
+    observations_created: int
+
+
+@strawberry.type
+class UnsupportedMessageError(UserError):
+    message_type: str
+
+
+@strawberry.type
+class MalformedMessageError(UserError):
+    location: str | None
+
+
+@strawberry.type
+class LabAlert:
+    id: strawberry.ID
+    patient_id: strawberry.ID | None
+    observation_id: strawberry.ID | None
+    code: str
+    value: str
+    direction: str | None
+    reason: str
+    recipient: str
+
+
+IngestHl7Result = Annotated[
+    IngestResult | UnsupportedMessageError | MalformedMessageError | ValidationError | ForbiddenError,
+    strawberry.union("IngestHl7Result"),
+]
+
+
+@strawberry.type
+class LabMutation:
+    @strawberry.mutation(permission_classes=[has_role(Role.LAB)],
+                         description="Ingest an HL7v2 ORU^R01 message (ER7 text)")
+    async def ingest_hl7(self, info: Info, message: str) -> IngestHl7Result:
+        ctx = info.context
+        try:
+            result = await ctx.services.labs.ingest(ctx.caller, message)
+        except UnsupportedMessage as exc:
+            return UnsupportedMessageError(message=str(exc), code="unsupported_message",
+                                           message_type=exc.message_type)
+        except MalformedMessage as exc:
+            return MalformedMessageError(message=str(exc), code="malformed_message",
+                                         location=exc.location or None)
+        except DomainError as exc:
+            return to_user_error(exc)  # type: ignore[return-value]
+        return IngestResult(lab_result_id=strawberry.ID(result.lab_result_id),
+                            patient_matched=result.patient_matched,
+                            patient_id=strawberry.ID(result.patient_id)
+                            if result.patient_id else None,
+                            observations_created=result.observations_created)
+
+
+@strawberry.type
+class LabQuery:
+    @strawberry.field(permission_classes=[has_role(Role.CLINICIAN, Role.LAB)])
+    async def lab_alerts(self, info: Info, patient_id: str | None = None,
+                         first: int = 50, after: str | None = None) -> list[LabAlert]:
+        alerts = await info.context.services.lab_queries.alerts(
+            info.context.caller, patient_id, after, first)
+        return [LabAlert(id=strawberry.ID(a.id),
+                         patient_id=strawberry.ID(a.patient_id) if a.patient_id else None,
+                         observation_id=strawberry.ID(a.observation_id)
+                         if a.observation_id else None, code=a.code, value=a.value,
+                         direction=a.direction, reason=a.reason, recipient=a.recipient)
+                for a in alerts]
