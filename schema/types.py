@@ -2,7 +2,7 @@
 
 import datetime
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import strawberry
 
@@ -10,6 +10,9 @@ from resolvers.directory.model import Organization as OrganizationModel
 from resolvers.mpi.model import Patient as PatientModel
 from schema.context import Info
 from schema.fhir_datatypes import Address, ContactPoint
+
+if TYPE_CHECKING:  # schema.labs imports this module; strawberry.lazy resolves it at run time
+    from schema.labs import LabResult
 
 
 @strawberry.type
@@ -67,7 +70,7 @@ class Patient:
     @strawberry.field(description="Laboratory results, newest first")
     async def lab_results(self, info: Info) -> list[Annotated["LabResult",
                                                               strawberry.lazy("schema.labs")]]:
-        from schema.labs import LabResult
+        from schema.labs import LabResult  # noqa: F811 (the run-time import of the lazy type)
 
         return [LabResult.of(v) for v in await info.context.loaders.lab_results.load(str(self.id))]
 
