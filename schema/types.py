@@ -70,7 +70,7 @@ class Patient:
     @strawberry.field(description="Laboratory results, newest first")
     async def lab_results(self, info: Info) -> list[Annotated["LabResult",
                                                               strawberry.lazy("schema.labs")]]:
-        from schema.labs import LabResult  # noqa: F811 (the run-time import of the lazy type)
+        from schema.labs import LabResult  # the run-time import of the lazy type
 
         return [LabResult.of(v) for v in await info.context.loaders.lab_results.load(str(self.id))]
 
