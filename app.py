@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
@@ -28,6 +29,7 @@ from adapters.db.migrate import upgrade_connection, upgrade_to_head
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.fhir.validator import FhirValidator
+from adapters.hl7v2.mllp import MllpServer
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.mirror import MEDPLUM, MedplumMirror
@@ -55,6 +57,7 @@ from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
 from resolvers.services import Services
 from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.middleware import RequestContextMiddleware
+from rest_compat.mllp_ingest import mllp_handler
 from rest_compat.openapi import build_openapi
 from rest_compat.routes import OPERATIONS
 from rest_compat.spec import build_routes
@@ -106,6 +109,28 @@ def build_worker(settings: Settings, store: SqlOutboxStore,
         WorkerConfig(poll_seconds=settings.outbox_poll_seconds,
                      lease_seconds=settings.outbox_lease_seconds),
     )
+
+
+def _mllp_tls(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.mllp_tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.mllp_tls_cert, settings.mllp_tls_key)
+    if settings.mllp_tls_client_ca:  # laboratories authenticate with client certificates
+        context.load_verify_locations(settings.mllp_tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+async def _start_mllp(settings: Settings, services: Services) -> MllpServer | None:
+    if not settings.mllp_port:
+        return None
+    server = MllpServer(mllp_handler(services.labs), settings.mllp_host, settings.mllp_port,
+                        ssl_context=_mllp_tls(settings))
+    await server.start()
+    log.info("MLLP listener started", extra={"host": settings.mllp_host,
+                                             "port": server.bound_port})
+    return server
 
 
 async def migrate_engine(engine: AsyncEngine) -> None:
@@ -174,10 +199,14 @@ def create_app(
                                   _delivery_handlers(settings, client, extra_handlers, medplum))
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        mllp = await _start_mllp(settings, services)
+        app.state.mllp = mllp
         log.info("gateway started", extra={"database": engine.url.get_backend_name()})
         try:
             yield
         finally:
+            if mllp is not None:  # stop taking messages first; finish the ones in flight
+                await mllp.stop(grace=settings.shutdown_timeout_seconds)
             stop.set()
             if task is not None:
                 # The pass in progress finishes; its rows are settled or their lease expires.

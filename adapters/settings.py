@@ -58,6 +58,11 @@ class Settings:
     graphiql: bool = True
     shutdown_timeout_seconds: float = 20.0
     db_pool_size: int = 10
+    mllp_port: int = 0  # 0: no MLLP listener
+    mllp_host: str = ""
+    mllp_tls_cert: str = ""
+    mllp_tls_key: str = ""
+    mllp_tls_client_ca: str = ""
     medplum_base_url: str = ""
     medplum_client_id: str = ""
     medplum_client_secret: str = ""
@@ -209,6 +214,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         graphiql=_parse_bool("CARI_GRAPHIQL", get("CARI_GRAPHIQL", "true"), problems),
         shutdown_timeout_seconds=number("CARI_SHUTDOWN_TIMEOUT", "20", float, 0.0),
         db_pool_size=int(number("CARI_DB_POOL_SIZE", "10", int, 1)),
+        mllp_port=int(number("CARI_MLLP_PORT", "0", int, 0)),
+        mllp_host=get("CARI_MLLP_HOST", "").strip() or host,
+        mllp_tls_cert=get("CARI_MLLP_TLS_CERT", "").strip(),
+        mllp_tls_key=get("CARI_MLLP_TLS_KEY", "").strip(),
+        mllp_tls_client_ca=get("CARI_MLLP_TLS_CLIENT_CA", "").strip(),
         medplum_base_url=get("CARI_MEDPLUM_BASE_URL", "").strip().rstrip("/"),
         medplum_client_id=get("CARI_MEDPLUM_CLIENT_ID", "").strip(),
         medplum_client_secret=get("CARI_MEDPLUM_CLIENT_SECRET", "").strip(),
@@ -222,6 +232,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "http", "https"):
         problems.append(f"CARI_MEDPLUM_BASE_URL={settings.medplum_base_url!r}: expected an "
                         "http(s) URL")
+    if settings.mllp_port > 65535:
+        problems.append(f"CARI_MLLP_PORT={settings.mllp_port}: must be at most 65535")
+    if bool(settings.mllp_tls_cert) != bool(settings.mllp_tls_key):
+        problems.append("CARI_MLLP_TLS_CERT and CARI_MLLP_TLS_KEY must be set together")
+    for name, path in (("CARI_MLLP_TLS_CERT", settings.mllp_tls_cert),
+                       ("CARI_MLLP_TLS_KEY", settings.mllp_tls_key),
+                       ("CARI_MLLP_TLS_CLIENT_CA", settings.mllp_tls_client_ca)):
+        if path and not Path(path).is_file():
+            problems.append(f"{name}={path!r}: no such file")
     if not settings.local_signing_key and not trusted:
         problems.append(
             "CARI_LOCAL_SIGNING_KEY=false needs CARI_TOKEN_ISSUERS: no token could ever be verified"

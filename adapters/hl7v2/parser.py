@@ -39,7 +39,7 @@ from resolvers.labs.model import (
 
 from .encoding import Delimiters, codec_for, decode_message, hl7_time_to_iso, timezone_of, unescape
 
-__all__ = ["parse_oru", "read_header"]
+__all__ = ["parse_oru", "peek_header", "read_header"]
 
 _STRIP = " \t\r\n\x0b\x1c\ufeff"
 # OBX-2 types whose value keeps its components (normalised to ^ and & separators).
@@ -125,30 +125,34 @@ def _split_segments(text: str) -> list[str]:
     return segments
 
 
-def read_header(msh: str, d: Delimiters) -> Header:
-    """MSH text -> Header, checking MSH-9 (ORU^R01 only), MSH-10 and MSH-12."""
+def read_header(msh: str, d: Delimiters, *, check: bool = True) -> Header:
+    """MSH text -> Header, checking MSH-9 (ORU^R01 only), MSH-10 and MSH-12 unless ``check``
+    is False (then ``message_type`` is whatever MSH-9.1^9.2 says)."""
     f = _pad(["MSH", d.field, *msh.split(d.field)[1:]], 19)
     charset = unescape(_first_rep(f[18], d), d).strip()
     codec = codec_for(charset) or "utf-8"
     msg_type = _comps(_first_rep(f[9], d), d, 3)
     type_text = "^".join(unescape(p, d, codec) for p in msg_type[:2] if p)
-    if not type_text:
-        raise _missing("MSH-9", "message type", "MSH^1^9")
-    if msg_type[0].upper() != "ORU" or msg_type[1].upper() != "R01":
-        raise UnsupportedMessage(type_text)
     control_id = _c1(f[10], d, codec)
-    if not control_id:
-        raise _missing("MSH-10", "message control ID", "MSH^1^10")
     version = _c1(f[12], d, codec)
-    if not version:
+    if not check:
+        pass
+    elif not type_text:
+        raise _missing("MSH-9", "message type", "MSH^1^9")
+    elif msg_type[0].upper() != "ORU" or msg_type[1].upper() != "R01":
+        raise UnsupportedMessage(type_text)
+    elif not control_id:
+        raise _missing("MSH-10", "message control ID", "MSH^1^10")
+    elif not version:
         raise _missing("MSH-12", "version ID", "MSH^1^12")
-    if not version.startswith("2."):
+    elif not version.startswith("2."):
         raise MalformedMessage(f"HL7 version {version!r} is not supported (2.3 to 2.5.1 are)",
                                location="MSH^1^12", hl7_error_code="203")
     return Header(
         sending_application=_hd(f[3], d, codec), sending_facility=_hd(f[4], d, codec),
         receiving_application=_hd(f[5], d, codec), receiving_facility=_hd(f[6], d, codec),
-        timestamp=_c1(f[7], d, codec), message_type="ORU^R01", control_id=control_id,
+        timestamp=_c1(f[7], d, codec), message_type="ORU^R01" if check else type_text,
+        control_id=control_id,
         processing_id=_c1(f[11], d, codec), version=version,
         accept_ack_type=_c1(f[15], d, codec).upper(),
         application_ack_type=_c1(f[16], d, codec).upper(), charset=charset)
@@ -192,7 +196,8 @@ def _patient(f: list[str], d: Delimiters, codec: str) -> PatientSegment:
     phones: list[str] = []
     for rep in f[13].split(d.repetition) if f[13] else ():
         xtn = _comps(rep, d, 12)
-        number = xtn[0] or "".join(x for x in (xtn[4], xtn[5], xtn[6]) if x) or xtn[11]
+        number = xtn[0] or (xtn[6] and ("+" + xtn[4] if xtn[4] else "") + xtn[5] + xtn[6]
+                            ) or xtn[11]
         if number and xtn[1] != "NET":
             phones.append(unescape(number, d, codec))
     birth = _c1(f[7], d, codec)
@@ -265,6 +270,20 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
                              if a) if f[8] else (),
         status=status, observed_at=observed_at,
         observed_at_iso=hl7_time_to_iso(observed_at, zone), notes=notes)
+
+
+def peek_header(raw: bytes | str) -> Header | None:
+    """The MSH of any message, unchecked, or None when it cannot be read at all.
+
+    For the ACK of a message :func:`parse_oru` refused: the sender's names, MSH-10 and the
+    MSH-15/16 acknowledgement mode survive an error in the body or an unsupported MSH-9.
+    """
+    try:
+        text = decode_message(bytes(raw)) if not isinstance(raw, str) else raw
+        msh = _split_segments(text)[0]
+        return read_header(msh, Delimiters.from_msh(msh), check=False)
+    except MalformedMessage:
+        return None
 
 
 def parse_oru(raw: bytes | str) -> OruMessage:

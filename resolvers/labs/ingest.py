@@ -94,6 +94,11 @@ class LabIngest:
                      roles: Sequence[Role] = (Role.LAB,)) -> IngestResult:
         require_role(caller, *roles)
         message = self._parser.parse_oru(raw)  # raises before anything is stored
+        return await self.ingest_parsed(caller, message, raw, encounter_id=encounter_id)
+
+    async def ingest_parsed(self, caller: Caller, message: OruMessage, raw: bytes | str, *,
+                            encounter_id: str | None = None) -> IngestResult:
+        """For surfaces that parsed already (MLLP needs the header for its ACK anyway)."""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         header = message.header
         facility = header.sending_facility or header.sending_application
