@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ class Request:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    # If set, every request replaces this token in the body with a value unique to the run
+    # and the request (e.g. an HL7 MSH-10, so the gateway's de-duplication does not kick in).
+    unique_token: str | None = None
 
 
 def wrk_available() -> bool:
@@ -59,7 +63,22 @@ def wrk_script(request: Request) -> str:
     lines = [f"wrk.method = {_lua_string(request.method)}"]
     for name, value in request.headers.items():
         lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
-    if request.body is not None:
+    if request.body is not None and request.unique_token:
+        nonce = uuid.uuid4().hex[:8]
+        lines.append(f"local template = {_lua_string(request.body)}")
+        lines.append(f"local token = {_lua_string(request.unique_token)}")
+        lines.append("""
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local counter = 0
+function request()
+  counter = counter + 1
+  local value = "NONCE" .. tostring(tid) .. "x" .. tostring(counter)
+  local body = string.gsub(template, token, value)
+  return wrk.format(nil, nil, nil, body)
+end
+""".replace("NONCE", nonce))
+    elif request.body is not None:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
     # latency in microseconds; %.0f / %f because LuaJIT's %d rejects non-integral numbers.
     lines.append("""
@@ -155,9 +174,13 @@ async def _closed_loop(request: Request, connections: int, duration: float) -> d
             nonlocal failures
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
+                body = content
+                if request.unique_token and request.body is not None:
+                    body = request.body.replace(request.unique_token,
+                                                uuid.uuid4().hex[:16]).encode()
                 try:
                     response = await client.request(request.method, request.url,
-                                                    headers=request.headers, content=content)
+                                                    headers=request.headers, content=body)
                     await response.aread()
                 except httpx.HTTPError:
                     failures += 1

@@ -158,10 +158,46 @@ def _fhir_create(gateway: GatewayProcess, fx: dict[str, str]) -> Request:
                    headers=headers, body=json.dumps(resource))
 
 
+def _hl7_message(observations: int) -> str:
+    segments = [
+        "MSH|^~\\&|LABSYS|CENTRAL_LAB|GATEWAY|DISTRICT_HOSP|20260115083000+0300||"
+        "ORU^R01^ORU_R01|MSGIDTOKEN|P|2.5",
+        "PID|1||BENCH1^^^BENCH&1.2.3.4&ISO^MR||BENCH^A||19850412|F",
+        "OBR|1|PLC1|FIL-MSGIDTOKEN|24323-8^Metabolic panel^LN|||20260115071500|||||||||||||||"
+        "20260115082500|||F"]
+    codes = ["2823-3", "2951-2", "2075-0", "1963-8", "3094-0", "2160-0", "2345-7", "17861-6",
+             "2777-1", "2601-3"]
+    for i in range(observations):
+        segments.append(f"OBX|{i + 1}|NM|{codes[i % len(codes)]}^Analyte {i}^LN|{i // 10}|4.{i}|"
+                        "mmol/L^mmol/L^UCUM|3.5-5.1|N|||F|||20260115071500")
+    return "\r".join(segments) + "\r"
+
+
+def _hl7_ingest(observations: int) -> Any:
+    def scenario(gateway: GatewayProcess, fx: dict[str, str]) -> Request:
+        lab = cli(gateway.env, "token", "--sub", "bench-lab", "--roles", "lab")
+        message = _hl7_message(observations)
+        conn = http.client.HTTPConnection(HOST, gateway.port, timeout=30)
+        try:
+            conn.request("POST", "/api/lab/hl7-ingest",
+                         body=message.replace("MSGIDTOKEN", uuid.uuid4().hex).encode(),
+                         headers={"Content-Type": "text/plain", "Authorization": f"Bearer {lab}"})
+            response = conn.getresponse()
+            _expect(response.status, json.loads(response.read()), 200, "POST /api/lab/hl7-ingest")
+        finally:
+            conn.close()
+        return Request(url=gateway.base_url + "/api/lab/hl7-ingest", method="POST",
+                       headers={"Content-Type": "text/plain", "Authorization": f"Bearer {lab}"},
+                       body=message, unique_token="MSGIDTOKEN")
+    return scenario
+
+
 SCENARIOS = {"healthz": _healthz, "graphql_patient": _graphql_patient,
-             "fhir_create": _fhir_create}
+             "fhir_create": _fhir_create, "hl7_ingest_1obx": _hl7_ingest(1),
+             "hl7_ingest_10obx": _hl7_ingest(10)}
 TITLES = {"healthz": "GET /healthz", "graphql_patient": "GraphQL patient(id:)",
-          "fhir_create": "FHIR create Observation"}
+          "fhir_create": "FHIR create Observation", "hl7_ingest_1obx": "HL7 ingest 1 OBX",
+          "hl7_ingest_10obx": "HL7 ingest 10 OBX"}
 
 
 def _measure(gateway: GatewayProcess, request: Request, options: Options, tool: str,
@@ -370,14 +406,16 @@ def run(options: Options) -> dict[str, Any]:
     env = {"CARI_LOG_LEVEL": "WARNING"}
     with scratch_dir(NAME, options.keep) as scratch:
         with running_gateway(scratch / "sqlite", scratch, **env) as gateway:
-            scenarios += _run_scenarios(gateway, ["healthz", "graphql_patient", "fhir_create"],
+            scenarios += _run_scenarios(gateway, ["healthz", "graphql_patient", "fhir_create",
+                                                  "hl7_ingest_1obx", "hl7_ingest_10obx"],
                                         "sqlite", options, tool)
         problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
         if problem is None:
             with fresh_postgres_database() as url, \
                     running_gateway(scratch / "pg", scratch, CARI_DATABASE_URL=url,
                                     **env) as gateway:
-                scenarios += _run_scenarios(gateway, ["graphql_patient", "fhir_create"],
+                scenarios += _run_scenarios(gateway, ["graphql_patient", "fhir_create",
+                                                      "hl7_ingest_1obx", "hl7_ingest_10obx"],
                                             "postgresql", options, tool)
         elif options.postgres == "require":
             raise RuntimeError(f"PostgreSQL is not reachable at {_pg_admin_dsn()}: {problem}")

@@ -27,7 +27,9 @@ def mllp_handler(labs: LabIngest,
                     surface="mllp")
 
     async def handle(raw: bytes) -> list[bytes]:
-        header: Header | None = None
+        # Read without checks first: even a message that fails to parse gets its ACK in the
+        # sender's mode (MSH-15/16) and charset (MSH-18).
+        header: Header | None = hl7_parser.peek_header(raw)
         try:
             message = hl7_parser.parse_oru(raw)
             header = message.header

@@ -67,6 +67,8 @@ def _loose_msh(raw: bytes | str | None) -> dict[str, str] | None:
     if start < 0 or len(text) < start + 4:
         return None
     line = text[start:].replace("\r\n", "\r").replace("\n", "\r").split("\r", 1)[0]
+    if len(line) < 4:
+        return None
     fs = line[3]
     if fs.isalnum() or fs.isspace():
         return None
@@ -192,7 +194,12 @@ def respond(header: Header | None, raw: bytes | str | None, *, accepted: bool, a
             error: MalformedMessage | UnsupportedMessage | str | None = None,
             now: datetime.datetime | None = None) -> list[str]:
     """The ACK texts for an outcome (see :func:`acks_to_send`); the error goes into the ERR of
-    every non-success ACK."""
+    every non-success ACK. Without a ``header`` (the parser refused the message) the MSH is
+    read leniently from ``raw``, so MSH-15/16 still choose original or enhanced mode."""
+    if header is None and raw is not None:
+        from .parser import peek_header
+
+        header = peek_header(raw)
     return [build_ack(header, raw, code, now=now,
                       error=None if code in ("AA", "CA") else error)
             for code in acks_to_send(header, accepted, app_ok, rejected=rejected)]

@@ -9,15 +9,16 @@ other segments (Z-segments, TQ1, SPM, CTI, FT1, DSC ...) are skipped. An OBX aft
 kept with the order. A line that does not start with a segment ID (a sender's raw line break
 inside a comment) continues the previous segment, joined with a newline.
 
-Decision on hl7apy (measured on this machine, see ``benchmarks/hl7_parse.py``): a full
-hl7apy ``parse_message`` of the digest's 1-OBX example takes ~9 ms (~20 ms for a 10-OBX
-message with groups), this parser ~20 us (~80 us for 10 OBX) -- two to three orders of
-magnitude, and the gateway's target of >= 500 msg/s end to end leaves ~2 ms per message in
-total. hl7apy is therefore kept OFF the hot path: it backs only
-:func:`adapters.hl7v2.validation.validate_structure` (optional strict structural check,
-e.g. when on-boarding a new lab or for a diagnostics endpoint). ACKs are built by hand in
-:mod:`adapters.hl7v2.ack` (hl7apy needs ~1 ms per ACK vs ~10 us by hand, and cannot produce
-an ACK when the header itself is unreadable).
+Decision on hl7apy (measured, ``python -m benchmarks hl7_parse``, 2-CPU machine): a full
+hl7apy ``parse_message`` takes ~8 ms for the digest's worked example and ~18 ms for a 10-OBX
+panel (``find_groups=False`` saves almost nothing), and it still leaves the mapping to the
+model to do; this parser produces the finished :class:`OruMessage` in ~35 us and ~80 us
+(~230x faster, ~12,000 10-OBX messages/s on one core). At >= 500 msg/s end to end the whole
+budget is 2 ms per message, so hl7apy alone would blow it ten times over: it is kept OFF the
+hot path and backs only :func:`adapters.hl7v2.validation.validate_structure` (optional strict
+check, ~11-26 ms: on-boarding a new lab, a diagnostics endpoint, conformance tests). ACKs are
+built by hand in :mod:`adapters.hl7v2.ack` (~15 us vs ~1 ms with hl7apy, and hl7apy cannot
+build one when the incoming header is unreadable, exactly when an AR is most needed).
 
 Errors: anything but ORU^R01 -> :class:`UnsupportedMessage`; everything else that cannot be
 read -> :class:`MalformedMessage` with an ERR-2 location (segment^occurrence^field^rep^comp,

@@ -151,3 +151,18 @@ def test_respond_builds_every_ack_and_errs_only_the_failures() -> None:
     assert commit.split("\r")[1] == "MSA|CA|LAB000123" and "ERR" not in commit
     assert application.split("\r")[1] == "MSA|AE|LAB000123"
     assert application.split("\r")[2].endswith("|patient unknown")
+
+
+def test_respond_without_a_header_reads_the_ack_mode_from_raw() -> None:
+    raw = WORKED_EXAMPLE.replace("PID|1||MRN4455", "PID|1||").replace("~NID9988", "~")
+    with pytest.raises(MalformedMessage) as info:
+        parse_oru(raw)
+    (ack,) = respond(None, raw, accepted=False, app_ok=False, error=info.value)
+    assert ack.split("\r")[1] == "MSA|CE|LAB000123"  # enhanced mode (MSH-15 AL) kept
+    assert ack.split("\r")[2].startswith("ERR||PID^1^3^1^1|101^")
+    (ack,) = respond(None, oru(message_type="ADT^A01"), accepted=False, app_ok=False,
+                     rejected=True, error=UnsupportedMessage("ADT^A01"))
+    assert ack.split("\r")[0].split("|")[8] == "ACK^A01^ACK"
+    assert ack.split("\r")[1] == "MSA|AR|CTRL1"
+    assert respond(None, b"junk", accepted=False, app_ok=False, error="x")[0].split("\r")[1] \
+        == "MSA|AE|"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import itertools
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -61,7 +62,7 @@ async def test_split_frames_are_buffered(server: MllpServer) -> None:
     data = frame(oru(3, control_id="SPLIT1"))
     # Pieces cut inside the start block's neighbourhood, the body, and between 0x1C and 0x0D.
     cuts = [0, 1, 2, 40, 41, len(data) // 2, len(data) - 2, len(data) - 1, len(data)]
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in itertools.pairwise(cuts):
         writer.write(data[a:b])
         await writer.drain()
         await asyncio.sleep(0.01)

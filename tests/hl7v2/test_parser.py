@@ -364,3 +364,32 @@ def test_unsupported_types_are_named(message_type: str, named: str) -> None:
 
 def test_result_is_the_model_type() -> None:
     assert isinstance(parse_oru(WORKED_EXAMPLE), OruMessage)
+
+
+def test_mutated_messages_fail_only_with_the_model_errors_and_can_be_acked() -> None:
+    import random
+
+    from adapters.hl7v2.ack import build_ack
+    from adapters.hl7v2.parser import peek_header
+
+    rnd = random.Random(20260115)
+    base = WORKED_EXAMPLE.encode()
+    alphabet = b"|^~\\&\r\n\x0bMSHPIDOBXR01 ABC123\xc3\xa9\xff"
+    for _ in range(3000):
+        data = bytearray(base)
+        for _ in range(rnd.randint(1, 6)):
+            pos = rnd.randrange(len(data) + 1)
+            op = rnd.random()
+            if op < 0.4:
+                del data[pos:pos + rnd.randint(1, 20)]
+            elif op < 0.8:
+                data[pos:pos] = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(1, 3)))
+            else:
+                data = data[:pos]
+        raw = bytes(data)
+        try:
+            parse_oru(raw)
+        except (MalformedMessage, UnsupportedMessage) as error:
+            for header in (peek_header(raw), None):
+                ack = build_ack(header, raw, "AR", error=error)
+                assert ack.startswith("MSH|^~\\&|") and "\rMSA|AR|" in ack
