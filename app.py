@@ -33,6 +33,7 @@ from adapters.hl7v2.mllp import MllpServer
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.mirror import MEDPLUM, MedplumMirror
+from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.logging import configure_logging
 from adapters.observability.metrics import Metrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
@@ -48,7 +49,6 @@ from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.queries import LabQueries
-from resolvers.mpi.identifier_match import IdentifierMatcher
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
@@ -166,6 +166,7 @@ def create_app(
     store = SqlOutboxStore(sessions)
     audit = AuditTrail(uow_factory)
     mirror = MirrorConfig(destinations=(MEDPLUM,) if settings.medplum_base_url else ())
+    matcher = SqlPatientMatcher(sessions)
     fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     services = Services(
@@ -179,7 +180,7 @@ def create_app(
         bundles=BundleProcessor(fhir, uow_factory, clock),
         patient_documents=patient_documents,
         # The parser module itself implements the Hl7Parser port (parse_oru).
-        labs=LabIngest(uow_factory, clock, hl7_parser, IdentifierMatcher(uow_factory), mirror),
+        labs=LabIngest(uow_factory, clock, hl7_parser, matcher, mirror),
         lab_queries=LabQueries(uow_factory, fhir),
     )
     policy = OutboundPolicy(settings.outbound_allowlist)
@@ -187,6 +188,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate_engine(engine)
+        await matcher.load_parameters()  # re-estimated parameters, if an operator saved some
         client = build_http_client(policy, settings.http_timeout_seconds)
         app.state.http_client = client
         # One Medplum client for reads and the mirror: one OAuth2 token cache.

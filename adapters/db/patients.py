@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import PatientIdentifierRow, PatientRow
+from adapters.mpi.store import index_patient
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 
 P = PatientRow.__table__  # type: ignore[attr-defined]
@@ -73,6 +74,7 @@ class SqlPatientRepository:
     async def add(self, patient: Patient) -> None:
         await self._session.execute(insert(P).values(**_row_values(patient)))
         await self._write_identifiers(patient)
+        await index_patient(self._session, patient)  # matching keys, same transaction
 
     async def update(self, patient: Patient, *, expected_version: int) -> bool:
         values = _row_values(patient)
@@ -84,6 +86,7 @@ class SqlPatientRepository:
             return False
         await self._session.execute(delete(PI).where(PI.c.patient_id == patient.id))
         await self._write_identifiers(patient)
+        await index_patient(self._session, patient)
         return True
 
     async def search(self, query: PatientQuery) -> list[Patient]:

@@ -209,3 +209,34 @@ class LabAlertRow(SQLModel, table=True):
     recipient: str = Field(max_length=200)
     created_at: datetime = _ts()
     acknowledged_at: datetime | None = _ts(nullable=True)
+
+
+class MpiMatchRecordRow(SQLModel, table=True):
+    """The normalised demographics the patient matcher compares (derived from patients)."""
+
+    __tablename__ = "mpi_match_records"
+
+    patient_id: str = Field(primary_key=True, max_length=64)
+    record: dict[str, Any] = Field(default_factory=dict,
+                                   sa_column=Column(JsonDocument, nullable=False))
+
+
+class MpiBlockingKeyRow(SQLModel, table=True):
+    """Blocking keys: a lookup reads only the patients that share a key with the candidate."""
+
+    __tablename__ = "mpi_blocking_keys"
+    __table_args__ = (Index("ix_mpi_blocking_keys_patient", "patient_id"),)
+
+    key: str = Field(primary_key=True, max_length=64)
+    patient_id: str = Field(primary_key=True, max_length=64)
+
+
+class MpiMatchParametersRow(SQLModel, table=True):
+    """Fellegi-Sunter parameters (m/u per field level, prior), as estimated by EM."""
+
+    __tablename__ = "mpi_match_parameters"
+
+    name: str = Field(primary_key=True, max_length=64)
+    document: dict[str, Any] = Field(default_factory=dict,
+                                     sa_column=Column(JsonDocument, nullable=False))
+    updated_at: datetime = _ts()

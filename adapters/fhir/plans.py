@@ -19,7 +19,7 @@ reference targets, required value sets) with the R4B classes, and kept true by
 * reference targets: R4B lets ``Observation.subject`` and ``DiagnosticReport.subject`` point to
   Medication, Organization, Practitioner, Procedure and Substance too, and
   ``Group.member.entity`` to RelatedPerson; the R4 targets are enforced (as warnings, see
-  structure.py);
+  datatypes.py);
 * ``Extension.value[x]``: R4 allows ``valueMeta``, which R4B dropped (accepted here and
   validated as Meta on its own); R4B added ``valueCodeableReference`` and ``valueRatioRange``
   (refused as unknown elements). ElementDefinition's ``defaultValue[x]``/``fixed[x]``/

@@ -6,10 +6,11 @@ valid. Two layers:
 
 1. **Structure** against the R4 definitions: ``model_validate`` of the fhir.resources
    ``R4B`` model, whose pydantic errors are translated here, plus the walk of
-   ``structure.py`` for everything pydantic lets through (JSON types, nulls, empty values,
-   required primitives and choice groups next to other errors, required-binding codes,
-   reference format and targets). R4B is corrected to R4 where the two differ: the list of
-   differences and how each is handled is in ``plans.py``.
+   ``structure.py`` (with the datatype checks of ``datatypes.py``) for everything pydantic
+   lets through (JSON types, nulls, empty values, required primitives and choice groups
+   next to other errors, required-binding codes, reference format and targets). R4B is
+   corrected to R4 where the two differ: the list of differences and how each is handled
+   is in ``plans.py``.
 2. **Rules** of the gateway: ``resolvers/fhir/rules.py`` (pure functions over the JSON).
 
 Issue codes (severity ``error`` unless said otherwise):
@@ -50,6 +51,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from adapters.fhir.datatypes import describe
 from adapters.fhir.plans import (
     COMPLEX,
     OWN_FORMAT_ONLY,
@@ -62,7 +64,7 @@ from adapters.fhir.plans import (
     resource_plan,
 )
 from adapters.fhir.r4_definitions import RESOURCE_TYPES
-from adapters.fhir.structure import Walk, describe
+from adapters.fhir.structure import Walk
 from resolvers.fhir import rules
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue
 

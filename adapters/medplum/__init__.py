@@ -1,19 +1,15 @@
 """Medplum: the FHIR server that keeps the standard copy of every clinical record."""
 
-from adapters.medplum.client import (
-    GATEWAY_ID_SYSTEM,
-    GATEWAY_VERSION_SYSTEM,
-    MatchKey,
+from adapters.medplum.client import MedplumClient, Upserted
+from adapters.medplum.errors import (
     MedplumAuthError,
-    MedplumClient,
     MedplumError,
     MedplumInputError,
     MedplumMultipleMatches,
     MedplumPermanentError,
     MedplumTransientError,
-    Upserted,
-    match_key,
 )
+from adapters.medplum.matching import GATEWAY_ID_SYSTEM, GATEWAY_VERSION_SYSTEM, MatchKey, match_key
 from adapters.medplum.mirror import FHIR_UPSERT, MEDPLUM, MedplumMirror
 
 __all__ = [

@@ -15,7 +15,7 @@ A use case that stores a FHIR resource enqueues, in the same transaction::
 
 - ``resourceType``: required.
 - ``id``: the gateway's id of the resource. Medplum assigns its own ids, so this becomes the
-  match key ``urn:cari:gateway:resource-id|<id>`` (see :mod:`adapters.medplum.client`).
+  match key ``urn:cari:gateway:resource-id|<id>`` (see :mod:`adapters.medplum.matching`).
   Without an id, the first ``identifier`` that has a system and a value is the key. With
   neither, the message is refused.
 - ``meta.versionId``: the gateway's version as a decimal string ("1", "2", ...). Optional
@@ -41,7 +41,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.medplum.client import MedplumClient, MedplumPermanentError
+from adapters.medplum.client import MedplumClient
+from adapters.medplum.errors import MedplumPermanentError
 from resolvers.fhir.writer import FHIR_UPSERT  # the producer's side of the contract
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage

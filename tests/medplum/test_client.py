@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from adapters.http.outbound import OutboundPolicy, build_http_client
-from adapters.medplum.client import (
-    GATEWAY_ID_SYSTEM,
+from adapters.medplum.client import MedplumClient
+from adapters.medplum.errors import (
     MedplumAuthError,
-    MedplumClient,
     MedplumMultipleMatches,
     MedplumPermanentError,
     MedplumTransientError,
 )
+from adapters.medplum.matching import GATEWAY_ID_SYSTEM
 from tests.medplum.conftest import make_client
 from tests.medplum.harness import CLIENT_ID, MedplumServer
 

@@ -25,7 +25,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.http.outbound import OutboundPolicy, build_http_client
-from adapters.medplum.client import GATEWAY_ID_SYSTEM
+from adapters.medplum.matching import GATEWAY_ID_SYSTEM
 from adapters.medplum.mirror import FHIR_UPSERT, MEDPLUM, MedplumMirror
 from app import migrate_engine
 from resolvers.clock import SystemClock

@@ -11,16 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.medplum.client import (
-    GATEWAY_ID_SYSTEM,
-    GATEWAY_VERSION_SYSTEM,
-    MatchKey,
+from adapters.medplum.client import MedplumClient
+from adapters.medplum.errors import (
     MedplumAuthError,
-    MedplumClient,
     MedplumInputError,
     MedplumMultipleMatches,
     MedplumPermanentError,
     MedplumTransientError,
+)
+from adapters.medplum.matching import (
+    GATEWAY_ID_SYSTEM,
+    GATEWAY_VERSION_SYSTEM,
+    MatchKey,
     match_key,
     prepare,
     stored_version,

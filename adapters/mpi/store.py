@@ -1,0 +1,135 @@
+"""SQL storage of the matcher: match records, blocking keys and model parameters.
+
+Everything here takes the caller's ``AsyncSession``, so indexing a patient commits or rolls
+back with the patient row itself (call :func:`index_patient` in the same unit of work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.db.tables import MpiBlockingKeyRow, MpiMatchParametersRow, MpiMatchRecordRow
+from resolvers.mpi.model import Patient
+from resolvers.mpi.scoring.blocking import query_keys, record_keys
+from resolvers.mpi.scoring.defaults import default_parameters
+from resolvers.mpi.scoring.fellegi_sunter import FsParameters
+from resolvers.mpi.scoring.record import MatchRecord, record_from_patient
+
+R = MpiMatchRecordRow.__table__  # type: ignore[attr-defined]
+K = MpiBlockingKeyRow.__table__  # type: ignore[attr-defined]
+PARAMS = MpiMatchParametersRow.__table__  # type: ignore[attr-defined]
+
+DEFAULT_MAX_CANDIDATES = 200
+CHUNK = 2000  # rows per multi-row INSERT (well under SQLite's and asyncpg's parameter caps)
+PARAMETERS_NAME = "default"
+
+
+def index_rows(patient_id: str, record: MatchRecord,
+               ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The rows that index one patient: its match record and its blocking keys."""
+    return ({"patient_id": patient_id, "record": record.to_json()},
+            [{"key": key, "patient_id": patient_id} for key in record_keys(record)])
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+async def index_record(session: AsyncSession, patient_id: str, record: MatchRecord) -> None:
+    """(Re-)index one patient: old keys out, new keys in; same transaction as the caller."""
+    await remove_patient(session, patient_id)
+    record_row, key_rows = index_rows(patient_id, record)
+    await session.execute(insert(R), [record_row])
+    if key_rows:
+        await session.execute(insert(K), key_rows)
+
+
+async def index_patient(session: AsyncSession, patient: Patient, *,
+                        address: str | None = None) -> None:
+    """Call after adding or updating ``patient`` (SqlPatientRepository.add / update)."""
+    await index_record(session, patient.id, record_from_patient(patient, address=address))
+
+
+async def remove_patient(session: AsyncSession, patient_id: str) -> None:
+    await session.execute(delete(K).where(K.c.patient_id == patient_id))
+    await session.execute(delete(R).where(R.c.patient_id == patient_id))
+
+
+async def bulk_index(session: AsyncSession, items: Iterable[tuple[str, MatchRecord]]) -> int:
+    """Index many patients that are not indexed yet (backfill, imports): multi-row inserts."""
+    records: list[dict[str, Any]] = []
+    keys: list[dict[str, str]] = []
+    count = 0
+    for patient_id, record in items:
+        record_row, key_rows = index_rows(patient_id, record)
+        records.append(record_row)
+        keys.extend(key_rows)
+        count += 1
+        if len(keys) >= 10 * CHUNK:
+            await _flush(session, records, keys)
+            records, keys = [], []
+    await _flush(session, records, keys)
+    return count
+
+
+async def _flush(session: AsyncSession, records: list[dict[str, Any]],
+                 keys: list[dict[str, str]]) -> None:
+    for chunk in _chunks(records):
+        await session.execute(insert(R), list(chunk))
+    for chunk in _chunks(keys):
+        await session.execute(insert(K), list(chunk))
+
+
+async def candidates(session: AsyncSession, record: MatchRecord, *,
+                     max_candidates: int = DEFAULT_MAX_CANDIDATES,
+                     ) -> list[tuple[str, MatchRecord]]:
+    """Patients sharing a blocking key with ``record``, most shared keys first (bounded)."""
+    keys = query_keys(record)
+    if not keys:
+        return []
+    hits = func.count().label("hits")
+    ranked = (await session.execute(
+        select(K.c.patient_id, hits).where(K.c.key.in_(keys)).group_by(K.c.patient_id)
+        .order_by(hits.desc(), K.c.patient_id).limit(max_candidates)
+    )).all()
+    if not ranked:
+        return []
+    ids = [row[0] for row in ranked]
+    rows = (await session.execute(select(R.c.patient_id, R.c.record)
+                                  .where(R.c.patient_id.in_(ids)))).all()
+    found = {row[0]: MatchRecord.from_json(row[1]) for row in rows}
+    return [(pid, found[pid]) for pid in ids if pid in found]
+
+
+async def load_records(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, MatchRecord]:
+    if not patient_ids:
+        return {}
+    rows = (await session.execute(select(R.c.patient_id, R.c.record)
+                                  .where(R.c.patient_id.in_(list(patient_ids))))).all()
+    return {row[0]: MatchRecord.from_json(row[1]) for row in rows}
+
+
+async def sample_patient_ids(session: AsyncSession, size: int) -> list[str]:
+    """A random sample of indexed patients (for re-estimating the model)."""
+    rows = await session.execute(select(R.c.patient_id).order_by(func.random()).limit(size))
+    return [str(r) for r in rows.scalars()]
+
+
+async def load_parameters(session: AsyncSession, name: str = PARAMETERS_NAME) -> FsParameters:
+    """The stored parameters, or the defaults trained on FEBRL when none are stored."""
+    document = (await session.execute(
+        select(PARAMS.c.document).where(PARAMS.c.name == name))).scalar_one_or_none()
+    return FsParameters.from_dict(document) if document else default_parameters()
+
+
+async def save_parameters(session: AsyncSession, parameters: FsParameters, *,
+                          name: str = PARAMETERS_NAME, now: datetime | None = None) -> None:
+    await session.execute(delete(PARAMS).where(PARAMS.c.name == name))
+    await session.execute(insert(PARAMS).values(
+        name=name, document=parameters.to_dict(), updated_at=now or datetime.now(UTC)))

@@ -1,0 +1,130 @@
+"""Deciding a match: trusted identifiers first, then Fellegi-Sunter, then grade thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from resolvers.mpi.matching import Match, MatchGrade
+from resolvers.mpi.scoring.comparators import FIELDS, MISSING, NAME_DIFFERENT, Comparison, compare
+from resolvers.mpi.scoring.fellegi_sunter import FsParameters
+from resolvers.mpi.scoring.record import MatchRecord
+
+_LEVEL_WORDS = {
+    "given": ("different", "similar", "close", "exact"),
+    "family": ("different", "similar", "close", "exact"),
+    "birth_date": ("different", "same year", "near (typo or day/month swap)", "exact"),
+    "sex": ("different", "same"),
+    "phone": ("different", "one digit off", "same"),
+    "address": ("different", "some words shared", "mostly shared", "same"),
+    "identifier": ("different", "one character off", "same"),
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Grades on the match probability: certain auto-links; probable and possible go to review."""
+
+    certain: float = 0.995
+    probable: float = 0.9
+    possible: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.possible <= self.probable <= self.certain <= 1.0:
+            raise ValueError("thresholds must satisfy 0 < possible <= probable <= certain <= 1")
+
+    def grade(self, probability: float) -> MatchGrade:
+        if probability >= self.certain:
+            return MatchGrade.CERTAIN
+        if probability >= self.probable:
+            return MatchGrade.PROBABLE
+        if probability >= self.possible:
+            return MatchGrade.POSSIBLE
+        return MatchGrade.NONE
+
+
+def trusted_identifier(query: MatchRecord, stored: MatchRecord,
+                       trusted_systems: frozenset[str]) -> str | None:
+    """The trusted system on which both records carry the same value, if any."""
+    if not trusted_systems:
+        return None
+    theirs = set(stored.identifiers)
+    for system, value in query.identifiers:
+        if system in trusted_systems and (system, value) in theirs:
+            return system
+    return None
+
+
+def contradiction(query: MatchRecord, stored: MatchRecord) -> str | None:
+    """Demographics that flatly contradict an identifier match: sex AND birth year differ."""
+    if (query.sex and stored.sex and query.sex != stored.sex and query.birth_year
+            and stored.birth_year and query.birth_year != stored.birth_year):
+        return (f"sex ({query.sex} vs {stored.sex}) and birth year ({query.birth_year} vs "
+                f"{stored.birth_year}) both differ")
+    return None
+
+
+def _explain(comparison: Comparison, weights: dict[str, float], total: float) -> str:
+    parts = [f"{name} {_LEVEL_WORDS[name][level]} ({weights[name]:+.1f})"
+             for name, level in zip(FIELDS, comparison.levels, strict=True) if level != MISSING]
+    swapped = "; given and family names swapped" if comparison.names_swapped else ""
+    return f"demographics: {', '.join(parts) or 'nothing to compare'}; weight {total:.1f} bits" \
+           f"{swapped}"
+
+
+def _below(threshold: float) -> float:
+    return max(0.0, threshold - 1e-6)
+
+
+def _names_disagree(comparison: Comparison) -> bool:
+    levels = comparison.as_dict()
+    return levels["given"] == NAME_DIFFERENT or levels["family"] == NAME_DIFFERENT
+
+
+class MatchScorer:
+    """Scores stored records against one query record (pure: no I/O)."""
+
+    def __init__(self, parameters: FsParameters, thresholds: Thresholds | None = None) -> None:
+        self.parameters = parameters
+        self.thresholds = thresholds or Thresholds()
+
+    def score(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
+              trusted_systems: frozenset[str] = frozenset()) -> Match:
+        comparison = compare(query, stored)
+        weights = self.parameters.weights(comparison.levels)
+        total = sum(weights.values())
+        probability = self.parameters.probability(total)
+        field_scores = {name: round(w, 4) for (name, w), level
+                        in zip(weights.items(), comparison.levels, strict=True) if level != MISSING}
+        explanation = _explain(comparison, weights, total)
+        system = trusted_identifier(query, stored, trusted_systems)
+        if system is not None:
+            conflict = contradiction(query, stored)
+            if conflict is None:
+                return Match(patient_id, MatchGrade.CERTAIN, 1.0, field_scores,
+                             f"trusted identifier {system} matches; {explanation}")
+            score = min(max(probability, self.thresholds.probable),
+                        _below(self.thresholds.certain))
+            return Match(patient_id, MatchGrade.PROBABLE, score, field_scores,
+                         f"trusted identifier {system} matches but {conflict}: review; "
+                         f"{explanation}")
+        grade = self.thresholds.grade(probability)
+        if grade is MatchGrade.CERTAIN and _names_disagree(comparison):
+            # Never auto-link on demographics when a name flatly disagrees: twins and
+            # household members share everything else.
+            return Match(patient_id, MatchGrade.PROBABLE, _below(self.thresholds.certain),
+                         field_scores, f"a name differs, so review rather than auto-link; "
+                         f"probability {probability:.6f}; {explanation}")
+        return Match(patient_id, grade, probability, field_scores, explanation)
+
+    def rank(self, query: MatchRecord, stored: Iterable[tuple[str, MatchRecord]], *,
+             trusted_systems: frozenset[str] = frozenset(), limit: int = 5,
+             include_none: bool = False) -> list[Match]:
+        """Best first; by default without ``certainly-not`` matches."""
+        matches = [self.score(pid, query, record, trusted_systems) for pid, record in stored]
+        if not include_none:
+            matches = [m for m in matches if m.grade is not MatchGrade.NONE]
+        order = {MatchGrade.CERTAIN: 0, MatchGrade.PROBABLE: 1, MatchGrade.POSSIBLE: 2,
+                 MatchGrade.NONE: 3}
+        matches.sort(key=lambda m: (order[m.grade], -m.score, m.patient_id))
+        return matches[:max(0, limit)]
