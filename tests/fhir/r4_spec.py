@@ -9,7 +9,7 @@ ValueSets and CodeSystems. This module
   ``python -m tests.fhir.r4_spec [package-dir]`` to rewrite it;
 * compares every R4 StructureDefinition with the R4B model classes, element by element
   (names, types, cardinality, minimum, choice groups), which is how the differences listed in
-  ``adapters/fhir/structure.py`` were found and how ``test_r4_definitions.py`` keeps them honest.
+  ``adapters/fhir/plans.py`` were found and how ``test_r4_definitions.py`` keeps them honest.
 """
 
 from __future__ import annotations
