@@ -50,6 +50,7 @@ from resolvers.fhir.writer import MirrorConfig
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.queries import LabQueries
 from resolvers.mpi.patients import PatientUseCases
+from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
@@ -182,6 +183,7 @@ def create_app(
         # The parser module itself implements the Hl7Parser port (parse_oru).
         labs=LabIngest(uow_factory, clock, hl7_parser, matcher, mirror),
         lab_queries=LabQueries(uow_factory, fhir),
+        patient_match=PatientMatchService(matcher, fhir),
     )
     policy = OutboundPolicy(settings.outbound_allowlist)
 

@@ -13,6 +13,7 @@ from resolvers.fhir.service import FhirUseCases
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.queries import LabQueries
 from resolvers.mpi.patients import PatientUseCases
+from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.principal import Principal
 
@@ -42,3 +43,4 @@ class Services:
     patient_documents: PatientDocuments
     labs: LabIngest
     lab_queries: LabQueries
+    patient_match: PatientMatchService

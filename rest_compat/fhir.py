@@ -96,6 +96,12 @@ def _unwrap(body: Any) -> Any:
     return body
 
 
+async def patient_match(request: Request) -> Response:
+    who = caller(request)
+    body = await _body(request)
+    return fhir_json(await services(request).patient_match.match(who, body))
+
+
 async def transaction_or_batch(request: Request) -> Response:
     who = caller(request)
     body = await _body(request)
@@ -259,6 +265,8 @@ operations: list[Operation] = [
           body=True),
     _fhir("POST", "/api/fhir", transaction_or_batch, "Bundle transaction or batch", body=True,
           errors=(403, 404, 409, 412, 422)),
+    _fhir("POST", "/api/fhir/Patient/$match", patient_match,
+          "IHE PDQm $match: scored MPI candidates with match grades", body=True),
     _fhir("POST", "/api/fhir/{type}/$validate", validate_type, "Validate a resource ($validate)",
           params=(_TYPE,), body=True, errors=(404,)),
     _fhir("POST", "/api/fhir/{type}/_search", search_post, "Search (form-encoded POST)",

@@ -153,3 +153,35 @@ async def test_panic_value_check(gateway: Harness) -> None:
     data = r.json()["data"]
     assert [f["critical"] for f in data["results"]] == [True, False, True]
     assert data["critical_count"] == 2 and data["results"][0]["source"]
+
+
+async def test_pdqm_match_returns_graded_candidates(gateway: Harness) -> None:
+    patient = await _known_patient(gateway)
+    await gateway.create_patient(family="Mensah", given=["Kofi"], birth_date="1970-01-01",
+                                 gender="male")
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": {"resourceType": "Patient",
+                                          "name": [{"family": "Odhiambo", "given": ["Grace"]}],
+                                          "gender": "female", "birthDate": "1985-04-12",
+                                          "identifier": [{"system": NATID, "value": "NID9988"}]}},
+        {"name": "onlyCertainMatches", "valueBoolean": True}, {"name": "count", "valueInteger": 3}]}
+    r = await gateway.client.post("/api/fhir/Patient/$match", json=body, headers={
+        **gateway.auth("clinician"), "Content-Type": "application/fhir+json"})
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    assert bundle["resourceType"] == "Bundle" and bundle["total"] == 1
+    entry = bundle["entry"][0]
+    assert entry["resource"]["id"] == patient["id"] and entry["search"]["mode"] == "match"
+    assert entry["search"]["extension"][0]["valueCode"] == "certain"
+    assert 0 < entry["search"]["score"] <= 1
+    typo = {"resourceType": "Patient", "name": [{"family": "Odiambo", "given": ["Grace"]}],
+            "gender": "female", "birthDate": "1985-12-04"}
+    r = await gateway.client.post("/api/fhir/Patient/$match", json=typo, headers={
+        **gateway.auth("clinician"), "Content-Type": "application/fhir+json"})
+    found = r.json()["entry"]
+    assert found and found[0]["resource"]["id"] == patient["id"]
+    assert found[0]["search"]["extension"][0]["valueCode"] in ("probable", "possible", "certain")
+    bad = await gateway.client.post("/api/fhir/Patient/$match", json={"resourceType": "Parameters"},
+                                    headers={**gateway.auth("clinician"),
+                                             "Content-Type": "application/fhir+json"})
+    assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
