@@ -162,7 +162,7 @@ def _hl7_message(observations: int) -> str:
     segments = [
         "MSH|^~\\&|LABSYS|CENTRAL_LAB|GATEWAY|DISTRICT_HOSP|20260115083000+0300||"
         "ORU^R01^ORU_R01|MSGIDTOKEN|P|2.5",
-        "PID|1||BENCH1^^^BENCH&1.2.3.4&ISO^MR||BENCH^A||19850412|F",
+        "PID|1||1^^^BENCH&urn:bench&URI^MR||BENCH^A||19850412|F",  # the fixture patient
         "OBR|1|PLC1|FIL-MSGIDTOKEN|24323-8^Metabolic panel^LN|||20260115071500|||||||||||||||"
         "20260115082500|||F"]
     codes = ["2823-3", "2951-2", "2075-0", "1963-8", "3094-0", "2160-0", "2345-7", "17861-6",
@@ -183,7 +183,11 @@ def _hl7_ingest(observations: int) -> Any:
                          body=message.replace("MSGIDTOKEN", uuid.uuid4().hex).encode(),
                          headers={"Content-Type": "text/plain", "Authorization": f"Bearer {lab}"})
             response = conn.getresponse()
-            _expect(response.status, json.loads(response.read()), 200, "POST /api/lab/hl7-ingest")
+            body = _expect(response.status, json.loads(response.read()), 200,
+                           "POST /api/lab/hl7-ingest")
+            if not body["data"]["patient_matched"] or \
+                    body["data"]["observations_created"] != observations:
+                raise RuntimeError(f"the benchmark message did not store its results: {body}")
         finally:
             conn.close()
         return Request(url=gateway.base_url + "/api/lab/hl7-ingest", method="POST",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
@@ -73,14 +73,16 @@ def _value_matches(cond: Condition, value: Any) -> ColumnElement[bool]:
     return date_matches(I.c.date_lo, I.c.date_hi, value)
 
 
-def _condition(cond: Condition) -> ColumnElement[bool]:
+def _condition(cond: Condition, resource_type: str) -> ColumnElement[bool]:
     if cond.kind == "id":
         return R.c.id.in_(cond.values)  # type: ignore[no-any-return]
     if cond.kind == "lastUpdated":
         return or_(*(date_matches(R.c.last_updated, R.c.last_updated, b) for b in cond.values))
-    return exists(select(1).where(
-        I.c.resource_type == R.c.resource_type, I.c.resource_id == R.c.id,
-        I.c.param == cond.param, or_(*(_value_matches(cond, v) for v in cond.values)),
+    # Driven from the index (resource_type, param, value): an IN over the matching ids, not
+    # a correlated EXISTS that would visit every resource of the type.
+    return R.c.id.in_(select(I.c.resource_id).where(  # type: ignore[no-any-return]
+        I.c.resource_type == resource_type, I.c.param == cond.param,
+        or_(*(_value_matches(cond, v) for v in cond.values)),
     ))
 
 
@@ -139,7 +141,7 @@ class SqlFhirRepository:
 
     async def search(self, request: SearchRequest) -> SearchPage:
         where = [R.c.resource_type == request.resource_type, R.c.deleted.is_(False),
-                 *(_condition(c) for c in request.conditions)]
+                 *(_condition(c, request.resource_type) for c in request.conditions)]
         total = (await self._session.execute(
             select(func.count()).select_from(R).where(*where))).scalar_one()
         if request.count == 0:
