@@ -6,10 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import LabAlertRow, LabResultRow, MpiReviewTaskRow
-from resolvers.labs.records import LabAlert, LabResult, LabResultQuery, ReviewTask
+from resolvers.labs.records import (
+    DuplicateMessage,
+    LabAlert,
+    LabResult,
+    LabResultQuery,
+    ReviewTask,
+)
 
 L = LabResultRow.__table__  # type: ignore[attr-defined]
 T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
@@ -39,7 +46,10 @@ class SqlLabRepository:
     async def add_result(self, result: LabResult) -> None:
         values = {**result.__dict__, "report_ids": list(result.report_ids),
                   "observation_ids": list(result.observation_ids)}
-        await self._session.execute(insert(L).values(**values))
+        try:
+            await self._session.execute(insert(L).values(**values))
+        except IntegrityError:  # the same message, committed meanwhile by a concurrent request
+            raise DuplicateMessage(result.sending_facility, result.control_id) from None
 
     async def add_review_tasks(self, tasks: Sequence[ReviewTask]) -> None:
         if tasks:

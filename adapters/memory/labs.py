@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from resolvers.labs.records import LabAlert, LabResult, LabResultQuery, ReviewTask
+from resolvers.labs.records import (
+    DuplicateMessage,
+    LabAlert,
+    LabResult,
+    LabResultQuery,
+    ReviewTask,
+)
 
 
 @dataclass
@@ -26,7 +32,7 @@ class InMemoryLabRepository:
 
     async def add_result(self, result: LabResult) -> None:
         if await self.find_message(result.sending_facility, result.control_id):
-            raise ValueError("duplicate message")
+            raise DuplicateMessage(result.sending_facility, result.control_id)
         self.state.results[result.id] = result
 
     async def add_review_tasks(self, tasks: Sequence[ReviewTask]) -> None:

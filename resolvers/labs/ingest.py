@@ -23,7 +23,7 @@ from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
 from resolvers.labs.critical_values import assess
 from resolvers.labs.model import OruMessage
-from resolvers.labs.records import LabAlert, LabResult, ReviewTask
+from resolvers.labs.records import DuplicateMessage, LabAlert, LabResult, ReviewTask
 from resolvers.labs.to_fhir import (
     numeric_value,
     observation_identifier,
@@ -106,6 +106,19 @@ class LabIngest:
             first = await uow.labs.find_message(facility, header.control_id)
             if first is not None:  # the same message again: answer as the first time
                 return self._result(first, duplicate=True)
+        try:
+            return await self._store(caller, message, text, facility, encounter_id)
+        except DuplicateMessage:
+            # A concurrent request stored the same message first: answer with its result.
+            async with self._uow_factory() as uow:
+                first = await uow.labs.find_message(facility, header.control_id)
+            if first is None:
+                raise
+            return self._result(first, duplicate=True)
+
+    async def _store(self, caller: Caller, message: OruMessage, text: str, facility: str,
+                     encounter_id: str | None) -> IngestResult:
+        header = message.header
         matches = await self._matcher.match(candidate_from(message))
         best = matches[0] if matches else None
         now = self._clock.now()

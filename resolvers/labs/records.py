@@ -8,6 +8,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
+class DuplicateMessage(Exception):
+    """The message (sending facility + MSH-10) is already stored."""
+
+    def __init__(self, sending_facility: str, control_id: str) -> None:
+        super().__init__(f"{sending_facility}/{control_id} is already stored")
+        self.sending_facility = sending_facility
+        self.control_id = control_id
+
+
 @dataclass(frozen=True)
 class LabResult:
     id: str

@@ -185,3 +185,18 @@ async def test_pdqm_match_returns_graded_candidates(gateway: Harness) -> None:
                                     headers={**gateway.auth("clinician"),
                                              "Content-Type": "application/fhir+json"})
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.db
+async def test_same_message_sent_ten_times_at_once_is_stored_once(
+    gateway_any_db: Harness,
+) -> None:
+    import asyncio
+
+    h = gateway_any_db
+    await _known_patient(h)
+    answers = await asyncio.gather(*(_ingest(h, WORKED_EXAMPLE) for _ in range(10)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.json()["data"]["lab_result_id"] for a in answers}) == 1
+    search = await h.client.get("/api/fhir/Observation", headers=h.auth("clinician"))
+    assert search.json()["total"] == 2
