@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
@@ -116,11 +117,15 @@ class SqlFhirRepository:
                   "sort_date": sort_date}
         key = (R.c.resource_type == resource.resource_type, R.c.id == resource.id)
         if expected_version is None:
-            found = (await self._session.execute(select(R.c.id).where(*key))).first()
-            if found is not None:
+            # One statement: the primary key decides whether the id is new.
+            insert_ = (postgresql.insert if self._session.bind is not None
+                       and self._session.bind.dialect.name == "postgresql" else sqlite.insert)
+            created = (await self._session.execute(
+                insert_(R).values(resource_type=resource.resource_type, id=resource.id, **values)
+                .on_conflict_do_nothing(index_elements=["resource_type", "id"])
+                .returning(R.c.id))).first()
+            if created is None:
                 return False
-            await self._session.execute(insert(R).values(
-                resource_type=resource.resource_type, id=resource.id, **values))
         else:
             result = await self._session.execute(
                 update(R).where(*key, R.c.version_id == expected_version).values(**values))

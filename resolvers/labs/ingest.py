@@ -17,8 +17,7 @@ from typing import Any, Protocol
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import InvalidInput
-from resolvers.fhir.model import SearchRequest, StoredResource
-from resolvers.fhir.search import parse_search
+from resolvers.fhir.model import Condition, SearchRequest, StoredResource
 from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
 from resolvers.labs.critical_values import assess
@@ -40,6 +39,10 @@ from resolvers.principal import Caller, Role, require_role
 log = logging.getLogger("cari.labs")
 LAB_ALERTS = "lab_alerts"  # outbox destination: the ordering clinician's channel
 GENDER = {"F": "female", "M": "male", "U": "unknown", "O": "other", "A": "other", "N": "other"}
+
+
+def _key(identifier: dict[str, str]) -> tuple[str, str]:
+    return identifier["system"], identifier["value"]
 
 
 class Hl7Parser(Protocol):
@@ -179,6 +182,12 @@ class LabIngest:
         result_id: str, now: Any,
     ) -> tuple[list[str], list[str], list[LabAlert]]:
         patient_ref = f"Patient/{patient_id}"
+        # One search finds every result of this message that was stored before (corrections).
+        existing = await self._existing_by_identifier(uow, "Observation", [
+            observation_identifier(message, order, obx)
+            for order in message.orders for obx in order.observations])
+        existing_reports = await self._existing_by_identifier(uow, "DiagnosticReport", [
+            report_identifier(message, order) for order in message.orders])
         reports: list[str] = []
         observations: list[str] = []
         alerts: list[LabAlert] = []
@@ -188,8 +197,9 @@ class LabIngest:
                 resource = observation_resource(message, order, obx, patient_ref)
                 if encounter_id:
                     resource["encounter"] = {"reference": f"Encounter/{encounter_id}"}
-                stored = await self._upsert_by_identifier(
-                    uow, resource, observation_identifier(message, order, obx), now)
+                stored = await self._upsert(
+                    uow, resource, existing.get(_key(observation_identifier(message, order, obx))),
+                    now)
                 refs.append(f"Observation/{stored.id}")
                 observations.append(stored.id)
                 finding = assess(obx.code, numeric_value(obx), obx.units, obx.abnormal_flags)
@@ -204,19 +214,33 @@ class LabIngest:
             report = report_resource(message, order, patient_ref, refs)
             if encounter_id:
                 report["encounter"] = {"reference": f"Encounter/{encounter_id}"}
-            stored_report = await self._upsert_by_identifier(
-                uow, report, report_identifier(message, order), now)
+            stored_report = await self._upsert(
+                uow, report, existing_reports.get(_key(report_identifier(message, order))), now)
             reports.append(stored_report.id)
         return reports, observations, alerts
 
-    async def _upsert_by_identifier(self, uow: UnitOfWork, resource: dict[str, Any],
-                                    identifier: dict[str, str], now: Any) -> StoredResource:
+    @staticmethod
+    async def _existing_by_identifier(uow: UnitOfWork, resource_type: str,
+                                      identifiers: Sequence[dict[str, str]],
+                                      ) -> dict[tuple[str, str], StoredResource]:
+        if not identifiers:
+            return {}
+        wanted = {_key(i) for i in identifiers}
+        # Built directly, not parsed: identifier values may hold commas and bars.
+        condition = Condition("identifier", "token", tuple(sorted(wanted)))
+        page = await uow.fhir.search(SearchRequest(resource_type, (condition,),
+                                                   count=len(wanted) + 1))
+        found: dict[tuple[str, str], StoredResource] = {}
+        for stored in page.resources:
+            for ident in stored.document.get("identifier") or []:
+                key = (str(ident.get("system")), str(ident.get("value")))
+                if key in wanted:
+                    found[key] = stored
+        return found
+
+    async def _upsert(self, uow: UnitOfWork, resource: dict[str, Any],
+                      current: StoredResource | None, now: Any) -> StoredResource:
         """A corrected result replaces the earlier version instead of adding a duplicate."""
-        request = parse_search(resource["resourceType"], [
-            ("identifier", f"{identifier['system']}|{identifier['value']}")])
-        page = await uow.fhir.search(SearchRequest(request.resource_type, request.conditions,
-                                                   count=1))
-        current = page.resources[0] if page.resources else None
         return await write_resource(
             uow, resource, resource_id=current.id if current else None,
             expected_version=current.version if current else None, now=now, mirror=self._mirror)
