@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from resolvers.errors import InvalidInput
 from resolvers.fhir.errors import problem
 from resolvers.fhir.issues import operation_outcome
 from resolvers.fhir.model import SearchPage, StoredResource
@@ -140,11 +141,8 @@ async def _search(request: Request, pairs: list[tuple[str, str]]) -> Response:
     strict = "handling=strict" in request.headers.get("prefer", "")
     try:
         search = parse_search(resource_type, pairs, strict=strict)
-    except Exception as exc:  # InvalidInput -> 400 OperationOutcome for FHIR callers
-        message = getattr(exc, "message", None)
-        if message is None:
-            raise
-        raise problem(400, "invalid", message) from None
+    except InvalidInput as exc:  # a FHIR caller gets a 400 OperationOutcome
+        raise problem(400, "invalid", exc.message) from None
     page = await services(request).fhir.search(who, search)
     return fhir_json(_search_bundle(request, resource_type, page, search.count, search.offset,
                                     search.applied))

@@ -6,24 +6,11 @@ from typing import Any
 
 import pytest
 
+from tests.hl7v2 import messages
 from tests.support import Harness
 
 NATID = "urn:oid:1.3.6.1.4.1.9999.1"
-WORKED_EXAMPLE = "\r".join([
-    "MSH|^~\\&|LABSYS|CENTRAL_LAB|GATEWAY|DISTRICT_HOSP|20260115083000+0300||ORU^R01^ORU_R01|"
-    "LAB000123|P|2.5|||AL|NE",
-    "PID|1||MRN4455^^^DISTRICT_HOSP&2.16.840.1.113883.19.5&ISO^MR~NID9988^^^NATID&"
-    "1.3.6.1.4.1.9999.1&ISO^NI||ODHIAMBO^GRACE^A^^^^L||19850412|F",
-    "PV1|1|O|OPD^^^DISTRICT_HOSP",
-    "ORC|RE|PLC881^GATEWAY|FIL552^LABSYS",
-    "OBR|1|PLC881^GATEWAY|FIL552^LABSYS|24323-8^Comprehensive metabolic panel^LN|||"
-    "20260115071500|||||||||||||||20260115082500|||F",
-    "OBX|1|NM|2823-3^Potassium SerPl-sCnc^LN||6.9|mmol/L^mmol/L^UCUM|3.5-5.1|HH|||F|||"
-    "20260115071500",
-    "NTE|1|L|Not hemolysed\\.br\\Ward called 08:27; ref A\\T\\E",
-    "OBX|2|SN|33762-6^NT-proBNP SerPl-mCnc^LN||>^900|pg/mL^pg/mL^UCUM|<125|H|||F|||"
-    "20260115071500",
-]) + "\r"
+WORKED_EXAMPLE = messages.WORKED_EXAMPLE + "\r"  # the standards digest's example
 
 
 def _text(h: Harness, *roles: str) -> dict[str, str]:
