@@ -240,3 +240,25 @@ class MpiMatchParametersRow(SQLModel, table=True):
     document: dict[str, Any] = Field(default_factory=dict,
                                      sa_column=Column(JsonDocument, nullable=False))
     updated_at: datetime = _ts()
+
+
+class MpiLinkRow(SQLModel, table=True):
+    """Why a lab result was attached to a patient (score per field), and whether it was undone."""
+
+    __tablename__ = "mpi_links"
+    __table_args__ = (Index("ix_mpi_links_patient", "patient_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    lab_result_id: str = Field(max_length=36, index=True)
+    patient_id: str = Field(max_length=64)
+    method: str = Field(max_length=16)  # auto | review
+    grade: str = Field(max_length=16)
+    score: float = 0.0
+    field_scores: dict[str, Any] = Field(default_factory=dict,
+                                         sa_column=Column(JsonDocument, nullable=False))
+    review_task_id: str | None = Field(default=None, max_length=36)
+    created_at: datetime = _ts()
+    created_by: str = Field(max_length=200)
+    undone_at: datetime | None = _ts(nullable=True)
+    undone_by: str | None = Field(default=None, max_length=200)
+    undo_reason: str | None = Field(default=None, max_length=500)
