@@ -181,7 +181,9 @@ def create_app(
         bundles=BundleProcessor(fhir, uow_factory, clock),
         patient_documents=patient_documents,
         # The parser module itself implements the Hl7Parser port (parse_oru).
-        labs=LabIngest(uow_factory, clock, hl7_parser, matcher, mirror),
+        labs=LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
+                       # SQLite has one writer; PostgreSQL takes a few transactions at once.
+                       max_parallel=1 if engine.dialect.name == "sqlite" else 4),
         lab_queries=LabQueries(uow_factory, fhir),
         patient_match=PatientMatchService(matcher, fhir),
     )

@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="PostgreSQL scenario: if reachable (auto), never, or fail without")
     parser.add_argument("--profile", action="store_true",
                         help="http_throughput: an extra py-spy-sampled run per scenario")
+    parser.add_argument("--scenarios", default="",
+                        help="http_throughput: a comma list of scenarios to run (default: all)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary data dirs and server logs")
     return parser
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = Options(runs=args.runs, duration=args.duration, warmup=args.warmup,
                       connections=args.connections, loadgen=args.loadgen,
-                      postgres=args.postgres, profile=args.profile, keep=args.keep)
+                      postgres=args.postgres, profile=args.profile, keep=args.keep,
+                      scenarios=tuple(s for s in args.scenarios.split(",") if s))
     rows: list[list[str]] = []
     failed: list[str] = []
     load_before = os.getloadavg()[0]

@@ -44,6 +44,7 @@ class Options:
     postgres: str = "auto"        # auto (if reachable) | skip | require
     profile: bool = False         # http_throughput: extra py-spy pass per scenario
     keep: bool = False            # keep temporary data dirs and server logs
+    scenarios: tuple[str, ...] = ()  # http_throughput: only these scenarios (default: all)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

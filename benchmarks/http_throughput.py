@@ -277,17 +277,17 @@ def run(options: Options) -> dict[str, Any]:
     env = {"CARI_LOG_LEVEL": "WARNING"}
     with scratch_dir(NAME, options.keep) as scratch:
         with running_gateway(scratch / "sqlite", scratch, **env) as gateway:
-            scenarios += _run_scenarios(gateway, ["healthz", "graphql_patient", "fhir_create",
-                                                  "hl7_ingest_1obx", "hl7_ingest_10obx"],
-                                        "sqlite", options, tool)
+            scenarios += _run_scenarios(gateway, _chosen(options, [
+                "healthz", "graphql_patient", "fhir_create", "hl7_ingest_1obx",
+                "hl7_ingest_10obx"]), "sqlite", options, tool)
         problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
         if problem is None:
             with fresh_postgres_database() as url, \
                     running_gateway(scratch / "pg", scratch, CARI_DATABASE_URL=url,
                                     **env) as gateway:
-                scenarios += _run_scenarios(gateway, ["graphql_patient", "fhir_create",
-                                                      "hl7_ingest_1obx", "hl7_ingest_10obx"],
-                                            "postgresql", options, tool)
+                scenarios += _run_scenarios(gateway, _chosen(options, [
+                    "graphql_patient", "fhir_create", "hl7_ingest_1obx", "hl7_ingest_10obx"]),
+                    "postgresql", options, tool)
         elif options.postgres == "require":
             raise RuntimeError(f"PostgreSQL is not reachable at {_pg_admin_dsn()}: {problem}")
         else:
@@ -302,6 +302,10 @@ def run(options: Options) -> dict[str, Any]:
     path = write_result(NAME, result)
     print(f"[{NAME}] wrote {path.relative_to(ROOT)}")
     return result
+
+
+def _chosen(options: Options, names: list[str]) -> list[str]:
+    return [n for n in names if not options.scenarios or n in options.scenarios]
 
 
 def rows(result: dict[str, Any]) -> list[list[str]]:

@@ -102,6 +102,14 @@ def _fhir_create(gateway: GatewayProcess, fx: dict[str, str]) -> Request:
                    headers=headers, body=json.dumps(resource))
 
 
+# A basic metabolic panel with everyday (non-critical) values: code, value, unit, range.
+PANEL = [("2823-3", "4.1", "mmol/L", "3.5-5.1"), ("2951-2", "139", "mmol/L", "136-145"),
+         ("2075-0", "102", "mmol/L", "98-107"), ("1963-8", "24", "mmol/L", "22-29"),
+         ("3094-0", "14", "mg/dL", "7-20"), ("2160-0", "0.9", "mg/dL", "0.6-1.2"),
+         ("2345-7", "5.2", "mmol/L", "3.9-5.6"), ("17861-6", "9.4", "mg/dL", "8.6-10.3"),
+         ("2777-1", "3.5", "mg/dL", "2.5-4.5"), ("2601-3", "2.0", "mg/dL", "1.7-2.2")]
+
+
 def _hl7_message(observations: int) -> str:
     segments = [
         "MSH|^~\\&|LABSYS|CENTRAL_LAB|GATEWAY|DISTRICT_HOSP|20260115083000+0300||"
@@ -109,11 +117,10 @@ def _hl7_message(observations: int) -> str:
         "PID|1||1^^^BENCH&urn:bench&URI^MR||BENCH^A||19850412|F",  # the fixture patient
         "OBR|1|PLC1|FIL-MSGIDTOKEN|24323-8^Metabolic panel^LN|||20260115071500|||||||||||||||"
         "20260115082500|||F"]
-    codes = ["2823-3", "2951-2", "2075-0", "1963-8", "3094-0", "2160-0", "2345-7", "17861-6",
-             "2777-1", "2601-3"]
     for i in range(observations):
-        segments.append(f"OBX|{i + 1}|NM|{codes[i % len(codes)]}^Analyte {i}^LN|{i // 10}|4.{i}|"
-                        "mmol/L^mmol/L^UCUM|3.5-5.1|N|||F|||20260115071500")
+        code, value, unit, ref = PANEL[i % len(PANEL)]
+        segments.append(f"OBX|{i + 1}|NM|{code}^Analyte {i}^LN|{i // len(PANEL)}|{value}|"
+                        f"{unit}^{unit}^UCUM|{ref}|N|||F|||20260115071500")
     return "\r".join(segments) + "\r"
 
 

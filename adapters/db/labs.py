@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.tables import LabAlertRow, LabResultRow, MpiReviewTaskRow
+from adapters.db.tables import LabAlertRow, LabResultRow, MpiLinkRow, MpiReviewTaskRow
 from resolvers.labs.records import (
     DuplicateMessage,
     LabAlert,
     LabResult,
     LabResultQuery,
+    MpiLink,
     ReviewTask,
 )
 
 L = LabResultRow.__table__  # type: ignore[attr-defined]
 T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
 A = LabAlertRow.__table__  # type: ignore[attr-defined]
+K = MpiLinkRow.__table__  # type: ignore[attr-defined]
 
 
 def _result(r: Any) -> LabResult:
@@ -43,6 +45,29 @@ class SqlLabRepository:
         ))).mappings().first()
         return _result(row) if row else None
 
+    async def find_messages(self, keys: Sequence[tuple[str, str]],
+                            ) -> dict[tuple[str, str], LabResult]:
+        """The stored results of any of these (sending facility, control id) messages."""
+        if not keys:
+            return {}
+        # Row values over the unique (facility, control id) index: an index probe per key.
+        rows = (await self._session.execute(select(L).where(
+            tuple_(L.c.sending_facility, L.c.control_id).in_(sorted(set(keys)))))).mappings()
+        return {(row["sending_facility"], row["control_id"]): _result(row) for row in rows}
+
+    async def add_results(self, results: Sequence[LabResult]) -> None:
+        """One multi-row insert; a message stored meanwhile by another request or process
+        surfaces as DuplicateMessage (the caller retries that message on its own)."""
+        if not results:
+            return
+        try:
+            await self._session.execute(insert(L), [
+                {**r.__dict__, "report_ids": list(r.report_ids),
+                 "observation_ids": list(r.observation_ids)} for r in results])
+        except IntegrityError:
+            first = results[0]
+            raise DuplicateMessage(first.sending_facility, first.control_id) from None
+
     async def add_result(self, result: LabResult) -> None:
         values = {**result.__dict__, "report_ids": list(result.report_ids),
                   "observation_ids": list(result.observation_ids)}
@@ -58,6 +83,10 @@ class SqlLabRepository:
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
         if alerts:
             await self._session.execute(insert(A), [dict(a.__dict__) for a in alerts])
+
+    async def add_links(self, links: Sequence[MpiLink]) -> None:
+        if links:
+            await self._session.execute(insert(K), [dict(k.__dict__) for k in links])
 
     async def results(self, query: LabResultQuery) -> list[LabResult]:
         stmt = select(L).order_by(L.c.id.desc()).limit(query.limit)

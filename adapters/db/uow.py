@@ -52,6 +52,11 @@ class SqlUnitOfWork:
         finally:
             await self._session.close()
 
+    @property
+    def session(self) -> AsyncSession:
+        """For SQL adapters that join this transaction (e.g. the patient matcher)."""
+        return self._session
+
     async def commit(self) -> None:
         await self._session.commit()
         if self._enqueued.value and self._on_commit is not None:

@@ -76,6 +76,25 @@ class InMemoryFhirRepository:
         self.state.sort_dates[key] = sort_date
         return True
 
+    async def create_many(self, items: Sequence[tuple[StoredResource, Sequence[IndexEntry],
+                                                      datetime | None]]) -> None:
+        for resource, index, sort_date in items:
+            if not await self.put(resource, index, sort_date, expected_version=None):
+                raise ValueError(f"{resource.resource_type}/{resource.id} exists already")
+
+    async def find_by_identifier(self, resource_type: str, keys: Sequence[tuple[str, str]],
+                                 ) -> dict[tuple[str, str], StoredResource]:
+        wanted = set(keys)
+        found: dict[tuple[str, str], StoredResource] = {}
+        for (rtype, _id), stored in self.state.current.items():
+            if rtype != resource_type or stored.deleted:
+                continue
+            for ident in stored.document.get("identifier") or []:
+                key = (str(ident.get("system")), str(ident.get("value")))
+                if key in wanted:
+                    found[key] = stored
+        return found
+
     async def search(self, request: SearchRequest) -> SearchPage:
         def matches(r: StoredResource) -> bool:
             key = (r.resource_type, r.id)

@@ -10,6 +10,7 @@ from resolvers.labs.records import (
     LabAlert,
     LabResult,
     LabResultQuery,
+    MpiLink,
     ReviewTask,
 )
 
@@ -19,6 +20,7 @@ class LabMemoryState:
     results: dict[str, LabResult] = field(default_factory=dict)
     tasks: dict[str, ReviewTask] = field(default_factory=dict)
     alerts: dict[str, LabAlert] = field(default_factory=dict)
+    links: dict[str, MpiLink] = field(default_factory=dict)
 
 
 class InMemoryLabRepository:
@@ -30,6 +32,16 @@ class InMemoryLabRepository:
                      if (r.sending_facility, r.control_id) == (sending_facility, control_id)),
                     None)
 
+    async def find_messages(self, keys: Sequence[tuple[str, str]],
+                            ) -> dict[tuple[str, str], LabResult]:
+        wanted = set(keys)
+        return {(r.sending_facility, r.control_id): r for r in self.state.results.values()
+                if (r.sending_facility, r.control_id) in wanted}
+
+    async def add_results(self, results: Sequence[LabResult]) -> None:
+        for result in results:
+            await self.add_result(result)
+
     async def add_result(self, result: LabResult) -> None:
         if await self.find_message(result.sending_facility, result.control_id):
             raise DuplicateMessage(result.sending_facility, result.control_id)
@@ -40,6 +52,9 @@ class InMemoryLabRepository:
 
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
         self.state.alerts.update({a.id: a for a in alerts})
+
+    async def add_links(self, links: Sequence[MpiLink]) -> None:
+        self.state.links.update({k.id: k for k in links})
 
     async def results(self, query: LabResultQuery) -> list[LabResult]:
         found = sorted(self.state.results.values(), key=lambda r: r.id, reverse=True)

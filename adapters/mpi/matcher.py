@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +52,11 @@ class SqlPatientMatcher:
     async def match(self, candidate: MatchCandidate, *, limit: int = 5) -> Sequence[Match]:
         async with self._sessions() as session:
             return await self.match_in(session, candidate, limit=limit)
+
+    async def match_within(self, uow: Any, candidate: MatchCandidate, *,
+                           limit: int = 5) -> list[Match]:
+        session: AsyncSession = uow.session  # a SqlUnitOfWork: its transaction
+        return await self.match_in(session, candidate, limit=limit)
 
     async def match_in(self, session: AsyncSession, candidate: MatchCandidate, *,
                        limit: int = 5) -> list[Match]:

@@ -82,3 +82,7 @@ class InMemoryPatientMatcher:
     async def match(self, candidate: MatchCandidate, *, limit: int = 5) -> Sequence[Match]:
         return self.match_record(record_from_candidate(candidate), limit=limit,
                                  trusted_systems=candidate.trusted_identifier_systems)
+
+    async def match_within(self, uow: object, candidate: MatchCandidate, *,
+                           limit: int = 5) -> Sequence[Match]:
+        return await self.match(candidate, limit=limit)  # no transaction to join in memory

@@ -25,6 +25,14 @@ class FhirRepository(Protocol):
         """Store a new version. ``expected_version`` None: the id must be new; otherwise the
         current version must still be that one. False when the check fails."""
         ...
+    async def create_many(self, items: Sequence[tuple[StoredResource, Sequence[IndexEntry],
+                                                      datetime | None]]) -> None:
+        """Store version 1 of resources whose ids are new (a collision raises)."""
+        ...
+    async def find_by_identifier(self, resource_type: str, keys: Sequence[tuple[str, str]],
+                                 ) -> dict[tuple[str, str], StoredResource]:
+        """Current resources carrying any of the ``(system, value)`` identifiers."""
+        ...
     async def search(self, request: SearchRequest) -> SearchPage: ...
 
 

@@ -50,6 +50,26 @@ class ReviewTask:
 
 
 @dataclass(frozen=True)
+class MpiLink:
+    """A lab result attached to a patient: how (auto or by review), why (score per field),
+    and whether it was undone."""
+
+    id: str
+    lab_result_id: str
+    patient_id: str
+    method: str  # auto | review
+    grade: str
+    score: float
+    field_scores: dict[str, Any]
+    review_task_id: str | None
+    created_at: datetime
+    created_by: str
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+    undo_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class LabAlert:
     id: str
     lab_result_id: str
@@ -75,9 +95,13 @@ class LabResultQuery:
 
 class LabRepository(Protocol):
     async def find_message(self, sending_facility: str, control_id: str) -> LabResult | None: ...
+    async def find_messages(self, keys: Sequence[tuple[str, str]],
+                            ) -> dict[tuple[str, str], LabResult]: ...
     async def add_result(self, result: LabResult) -> None: ...
+    async def add_results(self, results: Sequence[LabResult]) -> None: ...
     async def add_review_tasks(self, tasks: Sequence[ReviewTask]) -> None: ...
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None: ...
+    async def add_links(self, links: Sequence[MpiLink]) -> None: ...
     async def results(self, query: LabResultQuery) -> list[LabResult]: ...
     async def open_review_tasks(self, after: str | None, limit: int) -> list[ReviewTask]: ...
     async def alerts(self, patient_id: str | None, after: str | None, limit: int) -> list[LabAlert]: ...

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from resolvers.mpi.model import Identifier
 
@@ -44,4 +44,9 @@ class Match:
 class PatientMatcher(Protocol):
     async def match(self, candidate: MatchCandidate, *, limit: int = 5) -> Sequence[Match]:
         """Best first; empty when nothing comes close."""
+        ...
+
+    async def match_within(self, uow: Any, candidate: MatchCandidate, *,
+                           limit: int = 5) -> Sequence[Match]:
+        """The same, inside the caller's unit of work (one transaction for match and write)."""
         ...

@@ -1,0 +1,258 @@
+"""LabBatchWriter: stores parsed ORU^R01 messages, several at a time, in ONE transaction.
+
+Per message: deduplicate, check the encounter, match the patient, turn each OBR into a
+DiagnosticReport and each OBX into an Observation (a corrected result becomes a new version
+of the earlier one), raise critical alerts, open review tasks, record the link and audit.
+Per batch, the reads and writes are shared: one duplicate lookup, one identifier lookup per
+resource type, multi-row inserts for resources, results, alerts and audit records.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import audit_records
+from resolvers.errors import InvalidInput
+from resolvers.fhir.model import StoredResource
+from resolvers.fhir.writer import MirrorConfig, create_resources, write_resource
+from resolvers.ids import new_id
+from resolvers.labs.critical_values import assess
+from resolvers.labs.model import OruMessage
+from resolvers.labs.records import LabAlert, LabResult, MpiLink, ReviewTask
+from resolvers.labs.to_fhir import (
+    numeric_value,
+    observation_identifier,
+    observation_resource,
+    report_identifier,
+    report_resource,
+)
+from resolvers.mpi.matching import Match, MatchCandidate, MatchGrade, PatientMatcher
+from resolvers.outbox.model import NewOutboxMessage
+from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.principal import Caller
+
+log = logging.getLogger("cari.labs")
+LAB_ALERTS = "lab_alerts"  # outbox destination: the ordering clinician's channel
+Key = tuple[str, str]
+
+
+def _key(identifier: dict[str, str]) -> Key:
+    return identifier["system"], identifier["value"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    lab_result_id: str
+    patient_matched: bool
+    patient_id: str | None
+    observations_created: int
+    duplicate: bool
+    match_grade: str
+    critical_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lab_result_id": self.lab_result_id, "patient_matched": self.patient_matched,
+                "patient_id": self.patient_id, "observations_created": self.observations_created}
+
+    @classmethod
+    def of(cls, result: LabResult, *, duplicate: bool) -> IngestResult:
+        return cls(lab_result_id=result.id, patient_matched=result.status == "linked",
+                   patient_id=result.patient_id, observations_created=result.observations_created,
+                   duplicate=duplicate, match_grade=result.match_grade,
+                   critical_count=result.critical_count)
+
+
+@dataclass(frozen=True)
+class IngestJob:
+    caller: Caller
+    message: OruMessage
+    text: str
+    facility: str
+    encounter_id: str | None
+    candidate: MatchCandidate
+
+    @property
+    def message_key(self) -> Key:
+        return self.facility, self.message.header.control_id
+
+    def observation_keys(self) -> list[Key]:
+        return [_key(observation_identifier(self.message, order, obx))
+                for order in self.message.orders for obx in order.observations]
+
+    def report_keys(self) -> list[Key]:
+        return [_key(report_identifier(self.message, order)) for order in self.message.orders]
+
+
+@dataclass
+class _Writes:
+    """What a batch accumulates before its multi-row inserts."""
+
+    creates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    results: list[LabResult] = field(default_factory=list)
+    tasks: list[ReviewTask] = field(default_factory=list)
+    alerts: list[LabAlert] = field(default_factory=list)
+    links: list[MpiLink] = field(default_factory=list)
+    audit: list[Any] = field(default_factory=list)
+
+
+class LabBatchWriter:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, matcher: PatientMatcher,
+                 mirror: MirrorConfig) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._matcher = matcher
+        self._mirror = mirror
+
+    async def write(self, jobs: Sequence[IngestJob]) -> list[IngestResult | BaseException]:
+        now = self._clock.now()
+        outcomes: list[IngestResult | BaseException | None] = [None] * len(jobs)
+        async with self._uow_factory() as uow:
+            firsts = await uow.labs.find_messages([j.message_key for j in jobs])
+            encounter_ids = sorted({j.encounter_id for j in jobs if j.encounter_id})
+            encounters = await uow.fhir.get_many("Encounter", encounter_ids)
+            todo: list[tuple[int, IngestJob]] = []
+            for i, job in enumerate(jobs):
+                first = firsts.get(job.message_key)
+                if first is not None:  # the same message again: answer as the first time
+                    outcomes[i] = IngestResult.of(first, duplicate=True)
+                elif job.encounter_id and (job.encounter_id not in encounters
+                                           or encounters[job.encounter_id].deleted):
+                    outcomes[i] = InvalidInput(f"no encounter with id {job.encounter_id!r}",
+                                               details=[{"field": "encounter_id",
+                                                         "message": "unknown encounter"}])
+                else:
+                    todo.append((i, job))
+            matches = await self._match(uow, [job for _i, job in todo])
+            linked = [job for _i, job in todo if _certain(matches[job.candidate])]
+            existing = await uow.fhir.find_by_identifier(
+                "Observation", [k for job in linked for k in job.observation_keys()])
+            existing_reports = await uow.fhir.find_by_identifier(
+                "DiagnosticReport", [k for job in linked for k in job.report_keys()])
+            writes = _Writes()
+            for i, job in todo:
+                result = await self._prepare(uow, job, matches[job.candidate], existing,
+                                             existing_reports, writes, now)
+                outcomes[i] = IngestResult.of(result, duplicate=False)
+            await create_resources(uow, writes.creates, now=now, mirror=self._mirror)
+            await uow.labs.add_results(writes.results)
+            await uow.labs.add_review_tasks(writes.tasks)
+            await uow.labs.add_links(writes.links)
+            await uow.labs.add_alerts(writes.alerts)
+            await uow.outbox.enqueue([_alert_message(a) for a in writes.alerts])
+            await uow.audit.append(writes.audit)
+            await uow.commit()
+        if writes.results:
+            log.info("lab messages ingested", extra={"count": len(writes.results)})
+        return [o if o is not None else RuntimeError("lab job without outcome") for o in outcomes]
+
+    async def _match(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
+                     ) -> dict[MatchCandidate, list[Match]]:
+        # The same demographics in one transaction get the same answer: look them up once.
+        found: dict[MatchCandidate, list[Match]] = {}
+        for job in jobs:
+            if job.candidate not in found:
+                found[job.candidate] = list(await self._matcher.match_within(uow, job.candidate))
+        return found
+
+    async def _prepare(self, uow: UnitOfWork, job: IngestJob, matches: list[Match],
+                       existing: dict[Key, StoredResource],
+                       existing_reports: dict[Key, StoredResource], writes: _Writes,
+                       now: datetime) -> LabResult:
+        best = matches[0] if matches else None
+        linked = _certain(matches)
+        patient_id = best.patient_id if linked and best else None
+        result_id = new_id()
+        reports: list[str] = []
+        observations: list[str] = []
+        alert_count = len(writes.alerts)
+        if patient_id is not None and best is not None:
+            reports, observations = await self._resources(
+                uow, job, patient_id, result_id, existing, existing_reports, writes, now)
+            writes.links.append(MpiLink(
+                id=new_id(), lab_result_id=result_id, patient_id=patient_id, method="auto",
+                grade=best.grade.value, score=best.score, field_scores=dict(best.field_scores),
+                review_task_id=None, created_at=now, created_by=job.caller.principal.subject))
+        tasks = [ReviewTask(id=new_id(), lab_result_id=result_id,
+                            candidate_patient_id=m.patient_id, grade=m.grade.value,
+                            score=m.score, field_scores=dict(m.field_scores), status="open",
+                            created_at=now)
+                 for m in matches if not linked and m.grade in (MatchGrade.PROBABLE,
+                                                                MatchGrade.POSSIBLE)]
+        writes.tasks.extend(tasks)
+        result = LabResult(
+            id=result_id, sending_facility=job.facility, control_id=job.message.header.control_id,
+            received_at=now, patient_id=patient_id,
+            match_grade=best.grade.value if best else MatchGrade.NONE.value,
+            match_score=best.score if best else 0.0, encounter_id=job.encounter_id,
+            status="linked" if linked else ("review" if tasks else "unmatched"),
+            observations_created=len(observations),
+            critical_count=len(writes.alerts) - alert_count,
+            report_ids=tuple(reports), observation_ids=tuple(observations), raw_message=job.text)
+        writes.results.append(result)
+        writes.audit.extend(audit_records(
+            job.caller, action=AuditAction.CREATE, resource_type="LabResult",
+            targets=[(result_id, patient_id)], outcome=AuditOutcome.SUCCESS, at=now))
+        return result
+
+    async def _resources(self, uow: UnitOfWork, job: IngestJob, patient_id: str, result_id: str,
+                         existing: dict[Key, StoredResource],
+                         existing_reports: dict[Key, StoredResource], writes: _Writes,
+                         now: datetime) -> tuple[list[str], list[str]]:
+        message = job.message
+        patient_ref = f"Patient/{patient_id}"
+        reports: list[str] = []
+        observations: list[str] = []
+        for order in message.orders:
+            refs = []
+            for obx in order.observations:
+                resource = observation_resource(message, order, obx, patient_ref)
+                if job.encounter_id:
+                    resource["encounter"] = {"reference": f"Encounter/{job.encounter_id}"}
+                oid = await self._upsert(uow, resource, existing.get(
+                    _key(observation_identifier(message, order, obx))), writes, now)
+                refs.append(f"Observation/{oid}")
+                observations.append(oid)
+                finding = assess(obx.code, numeric_value(obx), obx.units, obx.abnormal_flags)
+                if finding.critical:
+                    writes.alerts.append(LabAlert(
+                        id=new_id(), lab_result_id=result_id, observation_id=oid,
+                        patient_id=patient_id, code=obx.code,
+                        value=" ".join(v for v in obx.values if v)[:200] + (
+                            f" {obx.units}" if obx.units else ""),
+                        direction=finding.direction, reason=finding.reason[:500],
+                        recipient=order.ordering_provider or "ward-on-call", created_at=now))
+            report = report_resource(message, order, patient_ref, refs)
+            if job.encounter_id:
+                report["encounter"] = {"reference": f"Encounter/{job.encounter_id}"}
+            reports.append(await self._upsert(uow, report, existing_reports.get(
+                _key(report_identifier(message, order))), writes, now))
+        return reports, observations
+
+    async def _upsert(self, uow: UnitOfWork, resource: dict[str, Any],
+                      current: StoredResource | None, writes: _Writes, now: datetime) -> str:
+        """A corrected result replaces the earlier version instead of adding a duplicate."""
+        if current is None:
+            rid = new_id()
+            writes.creates.append((rid, resource))  # written with the batch's bulk insert
+            return rid
+        stored = await write_resource(uow, resource, resource_id=current.id,
+                                      expected_version=current.version, now=now,
+                                      mirror=self._mirror)
+        return stored.id
+
+
+def _certain(matches: Sequence[Match]) -> bool:
+    return bool(matches) and matches[0].grade == MatchGrade.CERTAIN
+
+
+def _alert_message(a: LabAlert) -> NewOutboxMessage:
+    return NewOutboxMessage(
+        LAB_ALERTS, {"type": "lab.critical", "alert_id": a.id, "recipient": a.recipient,
+                     "patient_id": a.patient_id, "code": a.code, "value": a.value,
+                     "direction": a.direction, "reason": a.reason},
+        f"lab-alert:{a.id}")

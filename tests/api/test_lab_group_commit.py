@@ -1,0 +1,81 @@
+"""Lab ingest under concurrency: messages arriving together share transactions, and the
+answers stay exactly what each message alone would have got."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.api.test_lab_ingest import WORKED_EXAMPLE, _ingest, _known_patient, _text
+from tests.support import Harness, count_queries
+
+
+def _distinct(i: int) -> str:
+    """The worked example as a different message and order (its own results, not a copy)."""
+    return WORKED_EXAMPLE.replace("LAB000123", f"LABG{i:04d}").replace("FIL552", f"FILG{i:04d}")
+
+
+@pytest.mark.db
+async def test_thirty_messages_at_once_are_all_stored_with_fewer_statements(
+    gateway_any_db: Harness,
+) -> None:
+    h = gateway_any_db
+    patient = await _known_patient(h)
+    assert (await _ingest(h, _distinct(999))).status_code == 200  # warm caches
+    with count_queries(h.engine) as alone:
+        assert (await _ingest(h, _distinct(998))).status_code == 200
+    with count_queries(h.engine) as together:
+        answers = await asyncio.gather(*(_ingest(h, _distinct(i)) for i in range(30)))
+    assert {a.status_code for a in answers} == {200}
+    data = [a.json()["data"] for a in answers]
+    assert all(d["patient_id"] == patient["id"] and d["observations_created"] == 2 for d in data)
+    assert len({d["lab_result_id"] for d in data}) == 30
+    observations = await h.client.get(f"/api/fhir/Observation?patient={patient['id']}&_count=0",
+                                      headers=h.auth("clinician"))
+    assert observations.json()["total"] == 2 * 32
+    # Shared transactions: far fewer statements than 30 messages written one by one.
+    assert together.count < 30 * alone.count / 2, (together.count, alone.count)
+
+
+@pytest.mark.db
+async def test_an_original_and_its_correction_arriving_together_give_one_result(
+    gateway_any_db: Harness,
+) -> None:
+    h = gateway_any_db
+    patient = await _known_patient(h)
+    corrected = (WORKED_EXAMPLE.replace("LAB000123", "LAB000124")
+                 .replace("||6.9|mmol/L^mmol/L^UCUM|3.5-5.1|HH|||F|",
+                          "||5.0|mmol/L^mmol/L^UCUM|3.5-5.1|N|||C|"))
+    others = [_distinct(i) for i in range(6)]
+    answers = await asyncio.gather(*(_ingest(h, m) for m in [*others[:3], WORKED_EXAMPLE,
+                                                             corrected, *others[3:]]))
+    assert {a.status_code for a in answers} == {200}
+    items = (await h.client.get(f"/api/patients/{patient['id']}/lab-results?code=2823-3",
+                                headers=h.auth("clinician"))).json()["data"]["items"]
+    # Seven potassium results in all: the six others, and ONE for the original + correction.
+    versions = sorted(i["version"] for i in items)
+    assert versions == [1] * 6 + [2], versions
+
+
+async def test_one_bad_message_in_a_busy_moment_fails_alone(gateway: Harness) -> None:
+    h = gateway
+    patient = await _known_patient(h)
+    encounter = await h.client.post("/api/fhir/Encounter", json={
+        "resourceType": "Encounter", "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient['id']}"}},
+        headers={**h.auth("clinician"), "Content-Type": "application/fhir+json"})
+    eid = encounter.json()["id"]
+
+    async def clinical(i: int, encounter_id: str) -> Any:
+        return await h.client.post(f"/api/clinical/hl7/ingest?encounter_id={encounter_id}",
+                                   content=_distinct(i).encode(), headers=_text(h, "clinician"))
+
+    answers = await asyncio.gather(*(clinical(i, "no-such-encounter" if i == 4 else eid)
+                                     for i in range(10)))
+    assert [a.status_code for a in answers] == [200] * 4 + [422] + [200] * 5
+    results = await h.client.get(f"/api/patients/{patient['id']}/lab-results",
+                                 headers=h.auth("clinician"))
+    assert len(results.json()["data"]["items"]) == 18  # 9 messages x 2 results; none for #4
