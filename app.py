@@ -49,6 +49,7 @@ from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.queries import LabQueries
+from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
@@ -168,6 +169,10 @@ def create_app(
     audit = AuditTrail(uow_factory)
     mirror = MirrorConfig(destinations=(MEDPLUM,) if settings.medplum_base_url else ())
     matcher = SqlPatientMatcher(sessions)
+    # The parser module itself implements the Hl7Parser port (parse_oru).
+    lab_ingest = LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
+                           # SQLite has one writer; PostgreSQL takes a few transactions at once.
+                           max_parallel=1 if engine.dialect.name == "sqlite" else 4)
     fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     services = Services(
@@ -180,11 +185,9 @@ def create_app(
         fhir=fhir,
         bundles=BundleProcessor(fhir, uow_factory, clock),
         patient_documents=patient_documents,
-        # The parser module itself implements the Hl7Parser port (parse_oru).
-        labs=LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
-                       # SQLite has one writer; PostgreSQL takes a few transactions at once.
-                       max_parallel=1 if engine.dialect.name == "sqlite" else 4),
+        labs=lab_ingest,
         lab_queries=LabQueries(uow_factory, fhir),
+        lab_review=MatchReview(uow_factory, clock, hl7_parser, matcher, lab_ingest.writer),
         patient_match=PatientMatchService(matcher, fhir),
     )
     policy = OutboundPolicy(settings.outbound_allowlist)

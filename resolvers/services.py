@@ -12,6 +12,7 @@ from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.queries import LabQueries
+from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
@@ -43,4 +44,5 @@ class Services:
     patient_documents: PatientDocuments
     labs: LabIngest
     lab_queries: LabQueries
+    lab_review: MatchReview
     patient_match: PatientMatchService

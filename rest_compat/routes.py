@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from rest_compat import admin, fhir, health, labs, openapi, organizations, patients
+from rest_compat import (
+    admin,
+    fhir,
+    health,
+    labs,
+    mpi_review,
+    openapi,
+    organizations,
+    patients,
+)
 from rest_compat.spec import Operation
 
 OPERATIONS: list[Operation] = [
@@ -13,4 +22,5 @@ OPERATIONS: list[Operation] = [
     *admin.operations,
     *fhir.operations,
     *labs.operations,
+    *mpi_review.operations,
 ]

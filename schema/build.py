@@ -20,6 +20,7 @@ from resolvers.errors import DomainError
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.labs import LabMutation, LabQuery
 from schema.limits import cost_limit_rule
+from schema.mpi_review import ReviewMutation, ReviewQuery
 from schema.mutations import Mutation
 from schema.queries import Query
 
@@ -51,8 +52,9 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         cost_limit_rule(max_cost),
     ]
     return strawberry.federation.Schema(
-        query=merge_types("Query", (Query, FhirQuery, LabQuery)),
-        mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation)),
+        query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery)),
+        mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation,
+                                             ReviewMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,3 +112,56 @@ class SqlLabRepository:
         if after:
             stmt = stmt.where(A.c.id < after)
         return [LabAlert(**dict(r)) for r in (await self._session.execute(stmt)).mappings()]
+
+    # ---------------------------------------------------------------- review and links
+
+    async def get_result(self, result_id: str) -> LabResult | None:
+        row = (await self._session.execute(select(L).where(L.c.id == result_id))).mappings().first()
+        return _result(row) if row else None
+
+    async def update_result(self, result: LabResult, *, expected_status: str) -> bool:
+        """Compare-and-set on the status: False when another decision got there first."""
+        values = {k: v for k, v in result.__dict__.items() if k not in (
+            "id", "sending_facility", "control_id", "received_at", "raw_message")}
+        values.update(report_ids=list(result.report_ids),
+                      observation_ids=list(result.observation_ids))
+        done = await self._session.execute(update(L).where(
+            L.c.id == result.id, L.c.status == expected_status).values(**values))
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def get_task(self, task_id: str) -> ReviewTask | None:
+        row = (await self._session.execute(select(T).where(T.c.id == task_id))).mappings().first()
+        return ReviewTask(**dict(row)) if row else None
+
+    async def tasks_for_result(self, result_id: str) -> list[ReviewTask]:
+        rows = (await self._session.execute(select(T).where(
+            T.c.lab_result_id == result_id).order_by(T.c.id))).mappings()
+        return [ReviewTask(**dict(r)) for r in rows]
+
+    async def update_task(self, task: ReviewTask, *, expected_status: str) -> bool:
+        done = await self._session.execute(update(T).where(
+            T.c.id == task.id, T.c.status == expected_status).values(
+            status=task.status, resolved_at=task.resolved_at, resolved_by=task.resolved_by))
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def get_link(self, link_id: str) -> MpiLink | None:
+        row = (await self._session.execute(select(K).where(K.c.id == link_id))).mappings().first()
+        return MpiLink(**dict(row)) if row else None
+
+    async def links(self, lab_result_id: str | None, patient_id: str | None, after: str | None,
+                    limit: int) -> list[MpiLink]:
+        stmt = select(K).order_by(K.c.id.desc()).limit(limit)
+        if lab_result_id:
+            stmt = stmt.where(K.c.lab_result_id == lab_result_id)
+        if patient_id:
+            stmt = stmt.where(K.c.patient_id == patient_id)
+        if after:
+            stmt = stmt.where(K.c.id < after)
+        return [MpiLink(**dict(r)) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def undo_link(self, link: MpiLink) -> bool:
+        """Mark ``link`` undone unless it already is (compare-and-set)."""
+        done = await self._session.execute(update(K).where(
+            K.c.id == link.id, K.c.undone_at.is_(None)).values(
+            undone_at=link.undone_at, undone_by=link.undone_by, undo_reason=link.undo_reason))
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]

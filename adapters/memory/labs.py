@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from resolvers.labs.records import (
     DuplicateMessage,
@@ -73,3 +73,44 @@ class InMemoryLabRepository:
         found = sorted(self.state.alerts.values(), key=lambda a: a.id, reverse=True)
         return [a for a in found if (patient_id is None or a.patient_id == patient_id)
                 and (after is None or a.id < after)][:limit]
+
+    async def get_result(self, result_id: str) -> LabResult | None:
+        return self.state.results.get(result_id)
+
+    async def update_result(self, result: LabResult, *, expected_status: str) -> bool:
+        current = self.state.results.get(result.id)
+        if current is None or current.status != expected_status:
+            return False
+        self.state.results[result.id] = replace(result, raw_message=current.raw_message)
+        return True
+
+    async def get_task(self, task_id: str) -> ReviewTask | None:
+        return self.state.tasks.get(task_id)
+
+    async def tasks_for_result(self, result_id: str) -> list[ReviewTask]:
+        return sorted((t for t in self.state.tasks.values() if t.lab_result_id == result_id),
+                      key=lambda t: t.id)
+
+    async def update_task(self, task: ReviewTask, *, expected_status: str) -> bool:
+        current = self.state.tasks.get(task.id)
+        if current is None or current.status != expected_status:
+            return False
+        self.state.tasks[task.id] = task
+        return True
+
+    async def get_link(self, link_id: str) -> MpiLink | None:
+        return self.state.links.get(link_id)
+
+    async def links(self, lab_result_id: str | None, patient_id: str | None, after: str | None,
+                    limit: int) -> list[MpiLink]:
+        found = sorted(self.state.links.values(), key=lambda k: k.id, reverse=True)
+        return [k for k in found if (lab_result_id is None or k.lab_result_id == lab_result_id)
+                and (patient_id is None or k.patient_id == patient_id)
+                and (after is None or k.id < after)][:limit]
+
+    async def undo_link(self, link: MpiLink) -> bool:
+        current = self.state.links.get(link.id)
+        if current is None or current.undone_at is not None:
+            return False
+        self.state.links[link.id] = link
+        return True

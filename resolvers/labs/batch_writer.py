@@ -150,6 +150,21 @@ class LabBatchWriter:
             log.info("lab messages ingested", extra={"count": len(writes.results)})
         return [o if o is not None else RuntimeError("lab job without outcome") for o in outcomes]
 
+    async def attach(self, uow: UnitOfWork, job: IngestJob, patient_id: str, result_id: str,
+                     now: datetime) -> tuple[list[str], list[str], list[LabAlert]]:
+        """Store a message's results for ``patient_id`` inside the caller's unit of work
+        (a review decision that links a result held for review)."""
+        existing = await uow.fhir.find_by_identifier("Observation", job.observation_keys())
+        existing_reports = await uow.fhir.find_by_identifier("DiagnosticReport",
+                                                             job.report_keys())
+        writes = _Writes()
+        reports, observations = await self._resources(uow, job, patient_id, result_id, existing,
+                                                      existing_reports, writes, now)
+        await create_resources(uow, writes.creates, now=now, mirror=self._mirror)
+        await uow.labs.add_alerts(writes.alerts)
+        await uow.outbox.enqueue([_alert_message(a) for a in writes.alerts])
+        return reports, observations, writes.alerts
+
     async def _match(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
                      ) -> dict[MatchCandidate, list[Match]]:
         # The same demographics in one transaction get the same answer: look them up once.

@@ -59,8 +59,9 @@ class LabIngest:
                  max_parallel: int = 1) -> None:
         self._uow_factory = uow_factory
         self._parser = parser
+        self.writer = LabBatchWriter(uow_factory, clock, matcher, mirror)
         self._commit: GroupCommit[IngestJob, IngestResult] = GroupCommit(
-            LabBatchWriter(uow_factory, clock, matcher, mirror).write, _conflict_keys,
+            self.writer.write, _conflict_keys,
             max_batch=max_batch, max_parallel=max_parallel)
 
     async def ingest(self, caller: Caller, raw: bytes | str, *,

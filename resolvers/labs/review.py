@@ -1,0 +1,161 @@
+"""MatchReview: a person decides the matches the MPI was not certain of, and can undo a link.
+
+* Resolving a review task with ``link`` attaches the held lab result to that candidate: its
+  Observations and DiagnosticReports are created from the stored message, critical values
+  alert, the other open tasks of the result are superseded, and a link records the decision
+  with the task's score per field.
+* ``reject`` closes the task; when no open task is left the result is ``unmatched``.
+* Undoing a link (automatic or by review) deletes the results it created for that patient,
+  marks the link undone (who, when, why), and puts the lab result back in the review queue
+  with the other candidates the matcher finds now (never the patient just unlinked).
+
+Every decision is a compare-and-set on the task, link and result status, so two people
+deciding at once cannot both win; every decision is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Literal
+
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import audit_records
+from resolvers.errors import Conflict, NotFound
+from resolvers.fhir.writer import delete_resource
+from resolvers.ids import new_id
+from resolvers.labs.batch_writer import IngestJob, LabBatchWriter
+from resolvers.labs.ingest import Hl7Parser, candidate_from
+from resolvers.labs.records import LabResult, MpiLink, ReviewTask
+from resolvers.mpi.matching import MatchGrade, PatientMatcher
+from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+Decision = Literal["link", "reject"]
+REVIEW_GRADES = (MatchGrade.CERTAIN, MatchGrade.PROBABLE, MatchGrade.POSSIBLE)
+
+
+class MatchReview:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, parser: Hl7Parser,
+                 matcher: PatientMatcher, writer: LabBatchWriter) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._parser = parser
+        self._matcher = matcher
+        self._writer = writer
+
+    async def resolve(self, caller: Caller, task_id: str, decision: Decision) -> ReviewTask:
+        require_role(caller, Role.CLINICIAN)
+        now = self._clock.now()
+        who = caller.principal.subject
+        async with self._uow_factory() as uow:
+            task = await uow.labs.get_task(task_id)
+            if task is None:
+                raise NotFound(f"no review task with id {task_id!r}")
+            if task.status != "open":
+                raise Conflict(f"the review task is already {task.status}")
+            result = await uow.labs.get_result(task.lab_result_id)
+            if result is None:  # pragma: no cover - tasks are written with their result
+                raise NotFound("the lab result of this task is gone")
+            decided = replace(task, status="linked" if decision == "link" else "rejected",
+                              resolved_at=now, resolved_by=who)
+            if not await uow.labs.update_task(decided, expected_status="open"):
+                raise Conflict("the review task was decided meanwhile")
+            if decision == "link":
+                await self._link(uow, caller, result, task, now)
+            else:
+                others = [t for t in await uow.labs.tasks_for_result(result.id)
+                          if t.status == "open" and t.id != task.id]
+                if not others and result.status == "review":
+                    await uow.labs.update_result(replace(result, status="unmatched"),
+                                                 expected_status="review")
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.UPDATE, resource_type="LabResult",
+                targets=[(result.id, task.candidate_patient_id)],
+                outcome=AuditOutcome.SUCCESS, at=now))
+            await uow.commit()
+        return decided
+
+    async def _link(self, uow: UnitOfWork, caller: Caller, result: LabResult,
+                    task: ReviewTask, now: datetime) -> None:
+        if result.status == "linked":
+            raise Conflict("the lab result is already linked to a patient; undo that link first")
+        job = self._job(caller, result)
+        reports, observations, alerts = await self._writer.attach(
+            uow, job, task.candidate_patient_id, result.id, now)
+        linked = replace(result, patient_id=task.candidate_patient_id, status="linked",
+                         match_grade=task.grade, match_score=task.score,
+                         report_ids=tuple(reports), observation_ids=tuple(observations),
+                         observations_created=len(observations), critical_count=len(alerts))
+        if not await uow.labs.update_result(linked, expected_status=result.status):
+            raise Conflict("the lab result was changed meanwhile")
+        for other in await uow.labs.tasks_for_result(result.id):
+            if other.status == "open" and other.id != task.id:
+                await uow.labs.update_task(replace(other, status="superseded", resolved_at=now,
+                                                   resolved_by=caller.principal.subject),
+                                           expected_status="open")
+        await uow.labs.add_links([MpiLink(
+            id=new_id(), lab_result_id=result.id, patient_id=task.candidate_patient_id,
+            method="review", grade=task.grade, score=task.score,
+            field_scores=dict(task.field_scores), review_task_id=task.id,
+            created_at=now, created_by=caller.principal.subject)])
+
+    async def undo(self, caller: Caller, link_id: str, reason: str) -> MpiLink:
+        require_role(caller, Role.CLINICIAN)
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            link = await uow.labs.get_link(link_id)
+            if link is None:
+                raise NotFound(f"no patient link with id {link_id!r}")
+            if link.undone_at is not None:
+                raise Conflict("the link is already undone")
+            result = await uow.labs.get_result(link.lab_result_id)
+            if result is None or result.status != "linked" or result.patient_id != link.patient_id:
+                raise Conflict("the lab result is no longer linked by this link")
+            undone = replace(link, undone_at=now, undone_by=caller.principal.subject,
+                             undo_reason=reason)
+            if not await uow.labs.undo_link(undone):
+                raise Conflict("the link was undone meanwhile")
+            for resource_type, ids in (("Observation", result.observation_ids),
+                                       ("DiagnosticReport", result.report_ids)):
+                current = await uow.fhir.get_many(resource_type, list(ids))
+                for stored in current.values():
+                    if not stored.deleted:
+                        await delete_resource(uow, stored, now)
+            tasks = await self._reopen(uow, caller, result, exclude=link.patient_id, now=now)
+            held = replace(result, patient_id=None, status="review" if tasks else "unmatched",
+                           report_ids=(), observation_ids=(), observations_created=0,
+                           critical_count=0)
+            if not await uow.labs.update_result(held, expected_status="linked"):
+                raise Conflict("the lab result was changed meanwhile")
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.UPDATE, resource_type="LabResult",
+                targets=[(result.id, link.patient_id)], outcome=AuditOutcome.SUCCESS, at=now))
+            await uow.commit()
+        return undone
+
+    async def links(self, caller: Caller, *, lab_result_id: str | None, patient_id: str | None,
+                    after: str | None, limit: int) -> list[MpiLink]:
+        require_role(caller, Role.CLINICIAN)
+        async with self._uow_factory() as uow:
+            return await uow.labs.links(lab_result_id, patient_id, after,
+                                        max(1, min(limit, 200)))
+
+    async def _reopen(self, uow: UnitOfWork, caller: Caller, result: LabResult, *,
+                      exclude: str, now: datetime) -> list[ReviewTask]:
+        """Back to the queue: the candidates the matcher finds now, minus the unlinked one."""
+        job = self._job(caller, result)
+        matches = await self._matcher.match_within(uow, job.candidate)
+        tasks = [ReviewTask(id=new_id(), lab_result_id=result.id,
+                            candidate_patient_id=m.patient_id, grade=m.grade.value,
+                            score=m.score, field_scores=dict(m.field_scores), status="open",
+                            created_at=now)
+                 for m in matches if m.patient_id != exclude and m.grade in REVIEW_GRADES]
+        await uow.labs.add_review_tasks(tasks)
+        return tasks
+
+    def _job(self, caller: Caller, result: LabResult) -> IngestJob:
+        message = self._parser.parse_oru(result.raw_message)
+        return IngestJob(caller=caller, message=message, text=result.raw_message,
+                         facility=result.sending_facility, encounter_id=result.encounter_id,
+                         candidate=candidate_from(message))
