@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -28,6 +28,7 @@ from adapters.db.health import DatabaseHealth
 from adapters.db.migrate import upgrade_connection, upgrade_to_head
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
+from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.fhir.validator import FhirValidator
 from adapters.hl7v2.mllp import MllpServer
 from adapters.http.outbound import OutboundPolicy, build_http_client
@@ -36,8 +37,12 @@ from adapters.medplum.mirror import MEDPLUM, MedplumMirror
 from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.logging import configure_logging
 from adapters.observability.metrics import Metrics
+from adapters.observability.payment_metrics import PaymentMetrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
+from adapters.payments_registry import build_payment_providers
 from adapters.settings import Settings, SettingsError, load_settings
+from adapters.webhooks.metrics import WebhookRejections
+from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
 from resolvers.clock import SystemClock
 from resolvers.directory.organizations import OrganizationUseCases
@@ -56,7 +61,20 @@ from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
 from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
+from resolvers.payments.bundle import PaymentServices, build_payment_services
+from resolvers.payments.context import PaymentConfig
 from resolvers.services import Services
+from resolvers.webhooks.admin import WebhookAdmin
+from resolvers.webhooks.dispatch import InboxDispatcher
+from resolvers.webhooks.handlers import (
+    LeadCapture,
+    ResendSuppressions,
+    livekit_event,
+    stripe_events,
+)
+from resolvers.webhooks.intake import WebhookIntake
+from resolvers.webhooks.model import INBOX_DESTINATION, EventHandler
+from resolvers.webhooks.service import WebhookUseCases
 from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.mllp_ingest import mllp_handler
@@ -87,10 +105,58 @@ def _medplum_client(settings: Settings, client: httpx.AsyncClient) -> MedplumCli
                          settings.medplum_client_secret)
 
 
+def _event_handlers(sessions: async_sessionmaker[AsyncSession], clock: SystemClock,
+                    extra: Mapping[str, EventHandler] | None) -> dict[str, EventHandler]:
+    """Inbound webhook handlers by provider (one line per provider); ``extra`` wins."""
+    handlers: dict[str, EventHandler] = {
+        "stripe": stripe_events(),  # extend with stripe_events({"payment_intent.*": ...})
+        "livekit": livekit_event,
+        "resend": ResendSuppressions(SqlSuppressionList(sessions, clock.now)),
+        "lead": LeadCapture(SqlLeadStore(sessions, clock.now)),
+    }
+    handlers.update(extra or {})
+    return handlers
+
+
+def _inbox_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                      extra: Mapping[str, EventHandler] | None = None) -> InboxDispatcher:
+    """The outbox destination "inbox": processes stored webhook events."""
+    clock = SystemClock()
+    return InboxDispatcher(lambda: SqlUnitOfWork(sessions, clock.now), clock,
+                           _event_handlers(sessions, clock, extra),
+                           max_attempts=settings.outbox_max_attempts)
+
+
+def _payment_config(settings: Settings) -> PaymentConfig:
+    return PaymentConfig(public_base_url=settings.public_base_url,
+                         collection_timeout_seconds=settings.payments_timeout_seconds)
+
+
+def _payment_event_handlers(payments: PaymentServices) -> dict[str, EventHandler]:
+    """Mobile-money callbacks and Stripe payment events, for the webhook inbox."""
+    return {**payments.inbox_handlers(), "stripe": stripe_events(payments.stripe_routes())}
+
+
+def _worker_payments(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                     client: httpx.AsyncClient) -> PaymentServices:
+    """The payment handlers for a `cari-gateway worker` process."""
+    clock = SystemClock()
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, clock.now)
+
+    payments = build_payment_services(uow, clock, AuditTrail(uow), _payment_config(settings))
+    payments.providers.use(build_payment_providers(settings, client))
+    return payments
+
+
 def _delivery_handlers(settings: Settings, client: httpx.AsyncClient,
                        extra: HandlerFactory | None,
-                       medplum: MedplumClient | None = None) -> dict[str, DeliveryHandler]:
+                       medplum: MedplumClient | None = None,
+                       inbox: DeliveryHandler | None = None) -> dict[str, DeliveryHandler]:
     handlers: dict[str, DeliveryHandler] = {}
+    if inbox is not None:
+        handlers[INBOX_DESTINATION] = inbox
     if settings.event_webhook_url:
         handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
     medplum = medplum or _medplum_client(settings, client)
@@ -146,6 +212,7 @@ def create_app(
     extra_handlers: HandlerFactory | None = None,
     extra_subscriptions: Mapping[str, Sequence[str]] | None = None,
     engine: AsyncEngine | None = None,
+    extra_event_handlers: Mapping[str, EventHandler] | None = None,
 ) -> Starlette:
     settings = settings or load_settings(os.environ)
     engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -175,6 +242,8 @@ def create_app(
                            max_parallel=1 if engine.dialect.name == "sqlite" else 4)
     fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
+    payments = build_payment_services(uow_factory, clock, audit, _payment_config(settings),
+                                      PaymentMetrics(metrics.registry))
     services = Services(
         patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions), mirror),
         organizations=OrganizationUseCases(uow_factory, clock, mirror),
@@ -189,6 +258,11 @@ def create_app(
         lab_queries=LabQueries(uow_factory, fhir),
         lab_review=MatchReview(uow_factory, clock, hl7_parser, matcher, lab_ingest.writer),
         patient_match=PatientMatchService(matcher, fhir),
+        webhooks=WebhookUseCases(
+            intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),
+                                 WebhookRejections(metrics.registry)),
+            admin=WebhookAdmin(uow_factory, clock)),
+        payments=payments,
     )
     policy = OutboundPolicy(settings.outbound_allowlist)
 
@@ -201,13 +275,20 @@ def create_app(
         # One Medplum client for reads and the mirror: one OAuth2 token cache.
         medplum = _medplum_client(settings, client)
         patient_documents.use_remote(medplum)
+        payments.providers.use(build_payment_providers(settings, client))
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None
         if settings.outbox_worker:
-            worker = build_worker(settings, store,
-                                  _delivery_handlers(settings, client, extra_handlers, medplum))
+            inbox = _inbox_dispatcher(settings, sessions, {**_payment_event_handlers(payments),
+                                                           **(extra_event_handlers or {})})
+            worker = build_worker(settings, store, _delivery_handlers(
+                settings, client, extra_handlers, medplum, inbox=inbox))
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        reconciler: asyncio.Task[None] | None = None
+        if settings.payments_reconcile_seconds > 0:
+            reconciler = asyncio.create_task(payments.reconciler.run(
+                stop, settings.payments_reconcile_seconds), name="payments-reconciler")
         mllp = await _start_mllp(settings, services)
         app.state.mllp = mllp
         log.info("gateway started", extra={"database": engine.url.get_backend_name()})
@@ -221,6 +302,9 @@ def create_app(
                 # The pass in progress finishes; its rows are settled or their lease expires.
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(task, settings.shutdown_timeout_seconds)
+            if reconciler is not None:
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(reconciler, settings.shutdown_timeout_seconds)
             state["worker"] = None
             patient_documents.use_remote(None)
             await client.aclose()
@@ -278,14 +362,18 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 async def _run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     await migrate_engine(engine)
-    store = SqlOutboxStore(session_factory(engine))
+    sessions = session_factory(engine)
+    store = SqlOutboxStore(sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     policy = OutboundPolicy(settings.outbound_allowlist)
     async with build_http_client(policy, settings.http_timeout_seconds) as client:
-        worker = build_worker(settings, store, _delivery_handlers(settings, client, None))
+        worker = build_worker(settings, store, _delivery_handlers(
+            settings, client, None, inbox=_inbox_dispatcher(
+                settings, sessions, _payment_event_handlers(
+                    _worker_payments(settings, sessions, client)))))
         log.info("outbox worker started")
         await worker.run(stop)
     await engine.dispose()

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from adapters.payment_provider_settings import (
+    PaymentProviderSettings,
+    load_payment_provider_settings,
+)
+from adapters.webhooks import settings as webhook_settings
+
 ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -66,6 +72,16 @@ class Settings:
     medplum_base_url: str = ""
     medplum_client_id: str = ""
     medplum_client_secret: str = ""
+    stripe_webhook_secrets: tuple[str, ...] = ()  # several during a secret roll
+    livekit_api_key: str = ""
+    livekit_api_secret: str = ""
+    resend_webhook_secret: str = ""
+    lead_sources: tuple[tuple[str, str], ...] = ()  # (source name, HMAC secret)
+    webhook_max_body_bytes: int = 1_048_576
+    # CARI_MPESA_*, CARI_MTN_MOMO_*, CARI_ORANGE_MONEY_*: see adapters/payment_provider_settings.py
+    payment_providers: PaymentProviderSettings = field(default_factory=PaymentProviderSettings)
+    payments_reconcile_seconds: float = 15.0  # 0: no reconciliation task in this process
+    payments_timeout_seconds: float = 300.0  # a collection not approved by then expires
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -222,7 +238,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         medplum_base_url=get("CARI_MEDPLUM_BASE_URL", "").strip().rstrip("/"),
         medplum_client_id=get("CARI_MEDPLUM_CLIENT_ID", "").strip(),
         medplum_client_secret=get("CARI_MEDPLUM_CLIENT_SECRET", "").strip(),
+        payments_reconcile_seconds=number("CARI_PAYMENTS_RECONCILE_SECONDS", "15", float, 0.0),
+        payments_timeout_seconds=number("CARI_PAYMENTS_TIMEOUT_SECONDS", "300", float, 10.0),
+        payment_providers=load_payment_provider_settings(env, problems),
+        stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(
+            get("CARI_STRIPE_WEBHOOK_SECRETS", ""), problems),
+        livekit_api_key=get("CARI_LIVEKIT_API_KEY", "").strip(),
+        livekit_api_secret=get("CARI_LIVEKIT_API_SECRET", "").strip(),
+        resend_webhook_secret=get("CARI_RESEND_WEBHOOK_SECRET", "").strip(),
+        lead_sources=webhook_settings.parse_lead_sources(get("CARI_LEAD_SOURCES", ""), problems),
+        webhook_max_body_bytes=int(number("CARI_WEBHOOK_MAX_BODY_BYTES", "1048576", int, 1024)),
     )
+    webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)
+    if bool(settings.livekit_api_key) != bool(settings.livekit_api_secret):
+        problems.append("CARI_LIVEKIT_API_KEY and CARI_LIVEKIT_API_SECRET must be set together")
     medplum = (settings.medplum_base_url, settings.medplum_client_id,
                settings.medplum_client_secret)
     if any(medplum) and not all(medplum):

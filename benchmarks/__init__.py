@@ -17,4 +17,5 @@ Modules:
                      query, on SQLite and (if reachable) PostgreSQL
 """
 
-BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match")
+BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
+              "webhook_ack")

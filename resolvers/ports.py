@@ -17,6 +17,8 @@ from resolvers.fhir.ports import FhirRepository
 from resolvers.labs.records import LabRepository
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery
+from resolvers.payments.repository import PaymentRepository
+from resolvers.webhooks.ports import WebhookEventRepository
 
 
 class PatientRepository(Protocol):
@@ -60,6 +62,10 @@ class UnitOfWork(Protocol):
     def fhir(self) -> FhirRepository: ...
     @property
     def labs(self) -> LabRepository: ...
+    @property
+    def webhooks(self) -> WebhookEventRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -16,7 +16,9 @@ from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
+from resolvers.payments.bundle import PaymentServices
 from resolvers.principal import Principal
+from resolvers.webhooks.service import WebhookUseCases
 
 
 class Authenticator(Protocol):
@@ -46,3 +48,5 @@ class Services:
     lab_queries: LabQueries
     lab_review: MatchReview
     patient_match: PatientMatchService
+    webhooks: WebhookUseCases
+    payments: PaymentServices

@@ -11,6 +11,9 @@ from rest_compat import (
     openapi,
     organizations,
     patients,
+    payment_webhooks,
+    payments,
+    webhooks,
 )
 from rest_compat.spec import Operation
 
@@ -23,4 +26,7 @@ OPERATIONS: list[Operation] = [
     *fhir.operations,
     *labs.operations,
     *mpi_review.operations,
+    *webhooks.operations,
+    *payments.operations,
+    *payment_webhooks.operations,
 ]

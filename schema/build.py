@@ -22,7 +22,9 @@ from schema.labs import LabMutation, LabQuery
 from schema.limits import cost_limit_rule
 from schema.mpi_review import ReviewMutation, ReviewQuery
 from schema.mutations import Mutation
+from schema.payments import PaymentMutation, PaymentQueryRoot
 from schema.queries import Query
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 log = logging.getLogger("cari.graphql")
 MAX_TOKENS = 5000
@@ -52,9 +54,11 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         cost_limit_rule(max_cost),
     ]
     return strawberry.federation.Schema(
-        query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery)),
-        mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation,
-                                             ReviewMutation)),
+        query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
+                                       PaymentQueryRoot)),
+        mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
+                                             WebhookMutation,
+                                             PaymentMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

@@ -11,6 +11,7 @@ from resolvers.directory.model import Organization
 from resolvers.fhir.model import StoredResource
 from resolvers.labs.queries import LabResultFilter, LabResultView
 from resolvers.mpi.model import Patient
+from resolvers.payments.model import Payment, PaymentTransition
 from resolvers.principal import Caller
 from resolvers.services import Services
 
@@ -21,6 +22,8 @@ class Loaders:
     organization: DataLoader[str, Organization | None]
     fhir: DataLoader[tuple[str, str], StoredResource | None]
     lab_results: DataLoader[str, list[LabResultView]]
+    payments: DataLoader[str, list[Payment]]  # by patient id
+    payment_history: DataLoader[str, list[PaymentTransition]]  # by payment id
 
 
 def build_loaders(services: Services, caller: Caller) -> Loaders:
@@ -48,7 +51,18 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
             caller, patient_ids, LabResultFilter(), count=min(200, 50 * len(patient_ids)))
         return [grouped.get(p, []) for p in patient_ids]
 
+    async def load_payments(patient_ids: list[str]) -> list[list[Payment]]:
+        # One query for every patient on the page (audited per patient).
+        grouped = await services.payments.use_cases.for_patients(caller, patient_ids)
+        return [grouped.get(p, []) for p in patient_ids]
+
+    async def load_payment_history(payment_ids: list[str]) -> list[list[PaymentTransition]]:
+        found = await services.payments.use_cases.history(payment_ids)
+        return [found.get(p, []) for p in payment_ids]
+
     return Loaders(lab_results=DataLoader(load_fn=load_lab_results),
+                   payments=DataLoader(load_fn=load_payments),
+                   payment_history=DataLoader(load_fn=load_payment_history),
                    patient=DataLoader(load_fn=load_patients),
                    organization=DataLoader(load_fn=load_organizations),
                    fhir=DataLoader(load_fn=load_fhir))

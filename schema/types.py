@@ -8,11 +8,14 @@ import strawberry
 
 from resolvers.directory.model import Organization as OrganizationModel
 from resolvers.mpi.model import Patient as PatientModel
+from resolvers.principal import Role
 from schema.context import Info
 from schema.fhir_datatypes import Address, ContactPoint
+from schema.permissions import has_role
 
 if TYPE_CHECKING:  # schema.labs imports this module; strawberry.lazy resolves it at run time
     from schema.labs import LabResult
+    from schema.payments import Payment
 
 
 @strawberry.type
@@ -73,6 +76,14 @@ class Patient:
         from schema.labs import LabResult  # the run-time import of the lazy type
 
         return [LabResult.of(v) for v in await info.context.loaders.lab_results.load(str(self.id))]
+
+    @strawberry.field(description="Payments naming this patient, newest first (billing)",
+                      permission_classes=[has_role(Role.BILLING)])
+    async def payments(self, info: Info) -> list[Annotated["Payment",
+                                                          strawberry.lazy("schema.payments")]] | None:
+        from schema.payments import Payment  # the run-time import of the lazy type
+
+        return [Payment.of(p) for p in await info.context.loaders.payments.load(str(self.id))]
 
     @strawberry.field(description="Addresses, from the patient's FHIR document")
     async def addresses(self, info: Info) -> list[Address]:

@@ -262,3 +262,7 @@ class MpiLinkRow(SQLModel, table=True):
     undone_at: datetime | None = _ts(nullable=True)
     undone_by: str | None = Field(default=None, max_length=200)
     undo_reason: str | None = Field(default=None, max_length=500)
+
+
+from adapters.db import tables_payments as _tables_payments  # noqa: E402,F401  (registers tables)
+from adapters.db import tables_webhooks as _tables_webhooks  # noqa: E402,F401  (registers tables)

@@ -15,6 +15,8 @@ from adapters.db.labs import SqlLabRepository
 from adapters.db.organizations import SqlOrganizationRepository
 from adapters.db.outbox import SqlOutboxWriter
 from adapters.db.patients import SqlPatientRepository
+from adapters.db.payments import SqlPaymentRepository
+from adapters.db.webhooks import SqlWebhookEventRepository
 from resolvers.outbox.model import NewOutboxMessage
 
 
@@ -36,6 +38,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(self._session)
         self.fhir = SqlFhirRepository(self._session)
         self.labs = SqlLabRepository(self._session)
+        self.webhooks = SqlWebhookEventRepository(self._session)
+        self.payments = SqlPaymentRepository(self._session)
         self._enqueued = _Flag()
         self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now),
                                             self._enqueued)

@@ -16,6 +16,8 @@ from typing import Self
 
 from adapters.memory.fhir import FhirMemoryState, InMemoryFhirRepository
 from adapters.memory.labs import InMemoryLabRepository, LabMemoryState
+from adapters.memory.payments import InMemoryPaymentRepository, PaymentMemoryState
+from adapters.memory.webhooks import InMemoryWebhookEventRepository, WebhookMemoryState
 from resolvers.audit.model import AuditQuery, AuditRecord
 from resolvers.directory.model import Organization
 from resolvers.ids import new_id
@@ -32,6 +34,8 @@ class MemoryState:
     leases: dict[str, datetime] = field(default_factory=dict)
     fhir: FhirMemoryState = field(default_factory=FhirMemoryState)
     labs: LabMemoryState = field(default_factory=LabMemoryState)
+    payments: PaymentMemoryState = field(default_factory=PaymentMemoryState)
+    webhooks: WebhookMemoryState = field(default_factory=WebhookMemoryState)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -167,6 +171,10 @@ class InMemoryUnitOfWork:
         self.fhir = InMemoryFhirRepository(self._fhir_staged)
         self._labs_staged = copy.deepcopy(self._state.labs)
         self.labs = InMemoryLabRepository(self._labs_staged)
+        self._payments_staged = copy.deepcopy(self._state.payments)
+        self.payments = InMemoryPaymentRepository(self._payments_staged)
+        self._webhooks_staged = WebhookMemoryState(dict(self._state.webhooks.events))
+        self.webhooks = InMemoryWebhookEventRepository(self._webhooks_staged)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -180,6 +188,8 @@ class InMemoryUnitOfWork:
         self._state.outbox.update({m.id: m for m in self._outbox})
         self._state.fhir = self._fhir_staged
         self._state.labs = self._labs_staged
+        self._state.payments = self._payments_staged
+        self._state.webhooks = self._webhooks_staged
         await self.rollback()
 
     async def rollback(self) -> None:

@@ -1,0 +1,114 @@
+"""The webhook inbox on SQL: event rows (inside a unit of work), suppressions and leads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.db.tables_webhooks import EmailSuppressionRow, LeadRow, WebhookEventRow
+from resolvers.ids import new_id
+from resolvers.webhooks.handlers import Lead
+from resolvers.webhooks.model import WebhookEvent, WebhookEventQuery
+
+T = WebhookEventRow.__table__  # type: ignore[attr-defined]
+S = EmailSuppressionRow.__table__  # type: ignore[attr-defined]
+L = LeadRow.__table__  # type: ignore[attr-defined]
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _to_domain(r: Any) -> WebhookEvent:
+    return WebhookEvent(
+        id=r["id"], provider=r["provider"], event_id=r["event_id"], event_type=r["event_type"],
+        subject_id=r["subject_id"], payload=r["payload"], status=r["status"],
+        attempts=r["attempts"], last_error=r["last_error"], received_at=r["received_at"],
+        processed_at=r["processed_at"])
+
+
+class SqlWebhookEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, event: WebhookEvent) -> bool:
+        stmt = _insert(self._session)(T).values(
+            id=event.id, provider=event.provider, event_id=event.event_id,
+            event_type=event.event_type, subject_id=event.subject_id,
+            payload=dict(event.payload), status=event.status, attempts=event.attempts,
+            last_error=event.last_error, received_at=event.received_at,
+            processed_at=event.processed_at,
+        ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(T.c.id)
+        return (await self._session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def get(self, event_id: str) -> WebhookEvent | None:
+        row = (await self._session.execute(select(T).where(T.c.id == event_id))).mappings().first()
+        return _to_domain(row) if row is not None else None
+
+    async def get_by_key(self, provider: str, provider_event_id: str) -> WebhookEvent | None:
+        stmt = select(T).where(T.c.provider == provider, T.c.event_id == provider_event_id)
+        row = (await self._session.execute(stmt)).mappings().first()
+        return _to_domain(row) if row is not None else None
+
+    async def search(self, query: WebhookEventQuery) -> list[WebhookEvent]:
+        stmt = select(T).order_by(T.c.id.desc()).limit(query.limit)
+        if query.provider:
+            stmt = stmt.where(T.c.provider == query.provider)
+        if query.status:
+            stmt = stmt.where(T.c.status == query.status.value)
+        if query.after:
+            stmt = stmt.where(T.c.id < query.after)
+        return [_to_domain(r) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def set_status(self, event_id: str, *, status: str, attempts: int,
+                         last_error: str | None, processed_at: datetime | None) -> None:
+        await self._session.execute(update(T).where(T.c.id == event_id).values(
+            status=status, attempts=attempts, last_error=last_error, processed_at=processed_at))
+
+
+class SqlSuppressionList:
+    """Each call is its own transaction (handlers run outside any unit of work)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 now: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._now = now
+
+    async def suppress(self, addresses: list[str], *, reason: str, webhook_event_id: str) -> None:
+        if not addresses:
+            return
+        now = self._now()
+        async with self._sessions() as session:
+            await session.execute(_insert(session)(S).values([
+                {"address": a, "reason": reason, "webhook_event_id": webhook_event_id,
+                 "created_at": now} for a in addresses]).on_conflict_do_nothing(
+                index_elements=["address"]))
+            await session.commit()
+
+    async def is_suppressed(self, address: str) -> bool:
+        stmt = select(S.c.address).where(S.c.address == address.strip().lower())
+        async with self._sessions() as session:
+            return (await session.execute(stmt)).first() is not None
+
+
+class SqlLeadStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 now: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._now = now
+
+    async def add(self, lead: Lead) -> None:
+        async with self._sessions() as session:
+            await session.execute(_insert(session)(L).values(
+                id=new_id(), webhook_event_id=lead.webhook_event_id, source=lead.source,
+                name=lead.name, email=lead.email, phone=lead.phone,
+                organisation=lead.organisation, country=lead.country, message=lead.message,
+                consent=lead.consent, created_at=self._now(),
+            ).on_conflict_do_nothing(index_elements=["webhook_event_id"]))
+            await session.commit()

@@ -1,0 +1,1 @@
+"""mpesa payment provider adapter; see the package modules."""

@@ -1,0 +1,1 @@
+"""mtn_momo payment provider adapter; see the package modules."""

@@ -1,0 +1,1 @@
+"""orange_money payment provider adapter; see the package modules."""

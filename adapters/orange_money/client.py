@@ -1,0 +1,223 @@
+"""Orange Money Web Payment (api.orange.com): init, transaction status, notification.
+
+Calls go through the shared ``httpx.AsyncClient`` with a per-call timeout. The token
+(``POST {token_url}``, form ``grant_type=client_credentials``, Basic client_id:client_secret,
+``Accept: application/json`` or Orange answers 406) is cached, renewed before expiry and once
+more when Orange answers 401 code 42 (expired token).
+
+- ``initiate_collection``: ``order_id`` is the attempt key (Orange needs it unique, and again
+  for the status call) -> ``ProviderAck(pay_token, redirect_url=payment_url,
+  extra={"notif_token", "order_id"})``. Store ``notif_token``: it is the only authenticity
+  check of a notification.
+- ``query_collection``: ``POST {base}/transactionstatus`` with order_id, amount, pay_token.
+  It returns no amount or payer (Orange answers for the amount we send).
+- Payouts: unsupported (``ProviderRejected("unsupported")``).
+- Notification ``{status, notif_token, txnid}``: ``provider_reference`` is None (the callback
+  URL's token names the payment); the domain compares ``notif_token`` with the stored one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from adapters.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from resolvers.payments.phone import currency_exponent
+from resolvers.payments.providers import (
+    CallbackNotice,
+    CollectionRequest,
+    PayoutRequest,
+    ProviderAck,
+    ProviderRejected,
+    ProviderState,
+    ProviderStatus,
+    ProviderUnavailable,
+)
+
+NAME = "orange_money"
+STATUS_STATES: Mapping[str, ProviderState] = {
+    "INITIATED": "pending", "PENDING": "pending", "SUCCESS": "succeeded", "FAILED": "failed",
+    "EXPIRED": "expired", "CANCELLED": "cancelled",
+}
+# Country path -> currency ("dev" is the sandbox and its pseudo-currency OUV).
+COUNTRY_CURRENCIES: Mapping[str, str] = {
+    "dev": "OUV", "ci": "XOF", "sn": "XOF", "ml": "XOF", "bf": "XOF", "cm": "XAF", "gn": "GNF",
+}
+EXPIRED_TOKEN = "42"  # noqa: S105 (an error code)
+
+
+@dataclass(frozen=True)
+class OrangeConfig:
+    client_id: str
+    client_secret: str
+    merchant_key: str
+    return_url: str
+    cancel_url: str
+    api_base: str = "https://api.orange.com"
+    country: str = "dev"  # the {cc} of /orange-money-webpay/{cc}/v1
+    token_url: str = ""  # default {api_base}/oauth/v3/token
+    base_url: str = ""  # default {api_base}/orange-money-webpay/{country}/v1
+    lang: str = "fr"
+    merchant_label: str = ""  # "reference" shown on the payment page
+    timeout_seconds: float = 15.0
+    token_margin_seconds: float = 120.0
+
+    @property
+    def web_base(self) -> str:
+        return (self.base_url or f"{self.api_base.rstrip('/')}/orange-money-webpay/"
+                f"{self.country}/v1").rstrip("/")
+
+    @property
+    def oauth_url(self) -> str:
+        return self.token_url or f"{self.api_base.rstrip('/')}/oauth/v3/token"
+
+
+def _error(body: object) -> tuple[str, str]:
+    if isinstance(body, Mapping):
+        code = body.get("code") or body.get("status") or ""
+        message = body.get("description") or body.get("message") or ""
+        return str(code), str(message)[:200]
+    return "", ""
+
+
+class OrangeMoneyProvider:
+    name = NAME
+
+    def __init__(self, http: httpx.AsyncClient, config: OrangeConfig, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._http = http
+        self._config = config
+        currency = COUNTRY_CURRENCIES.get(config.country.lower(), "")
+        self.currencies = frozenset({currency}) if currency else frozenset[str]()
+        self.tokens = TokenCache(self._fetch_token, margin_seconds=config.token_margin_seconds,
+                                 clock=clock)
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        c = self._config
+        basic = base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode()
+        response = await send(self._http, "POST", c.oauth_url, provider=NAME,
+                              what="the token request", timeout_seconds=c.timeout_seconds,
+                              data={"grant_type": "client_credentials"},
+                              headers={"Authorization": f"Basic {basic}",
+                                       "Accept": "application/json"})
+        if response.status_code != 200:
+            code, message = _error(json_body(response))
+            raise ProviderUnavailable(f"orange_money: token request answered "
+                                      f"{response.status_code} {code} {message}".strip(),
+                                      request_sent=False)
+        body = json_object(response, provider=NAME, what="the token request")
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ProviderUnavailable("orange_money: token answer has no access_token",
+                                      request_sent=False)
+        return token, lifetime_seconds(body.get("expires_in"), 3600.0)
+
+    async def _post(self, path: str, payload: Mapping[str, Any], what: str) -> httpx.Response:
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            response = await send(self._http, "POST", f"{self._config.web_base}/{path}",
+                                  provider=NAME, what=what, json=payload,
+                                  timeout_seconds=self._config.timeout_seconds,
+                                  headers={"Authorization": f"Bearer {token}",
+                                           "Accept": "application/json"})
+            code, _ = _error(json_body(response))
+            if response.status_code != 401 or code != EXPIRED_TOKEN or attempt == 2:
+                return response
+            self.tokens.drop(token)
+            log.info("orange_money: the access token expired; renewing it")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _raise_for(response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        code, message = _error(json_body(response))
+        detail = f"orange_money answered {status} to {what}: {code} {message}".strip()
+        if status in (401, 403, 406):
+            raise ProviderUnavailable(detail + " (credentials refused)", request_sent=False)
+        if status == 404:
+            raise ProviderRejected("not_found", detail)
+        if status >= 500 or status in (408, 429):
+            raise ProviderUnavailable(detail, request_sent=True)
+        raise ProviderRejected(code or f"http_{status}", message or detail)
+
+    def _amount(self, amount_minor: int, currency: str) -> int:
+        if currency not in self.currencies:
+            raise ProviderRejected("invalid_currency", f"Orange Money ({self._config.country}) "
+                                   f"takes {', '.join(sorted(self.currencies))}, not {currency}")
+        if currency_exponent(currency) != 0 or amount_minor <= 0:
+            raise ProviderRejected("invalid_amount", "Orange Money takes positive whole amounts")
+        return amount_minor
+
+    async def initiate_collection(self, request: CollectionRequest) -> ProviderAck:
+        c = self._config
+        payload = {
+            "merchant_key": c.merchant_key, "currency": request.currency,
+            "order_id": request.attempt_key,
+            "amount": self._amount(request.amount_minor, request.currency),
+            "return_url": c.return_url, "cancel_url": c.cancel_url,
+            "notif_url": request.callback_url, "lang": c.lang,
+            "reference": (c.merchant_label or request.reference)[:30],
+        }
+        response = await self._post("webpayment", payload, "the web payment init")
+        if response.status_code not in (200, 201):
+            self._raise_for(response, "the web payment init")
+        body = json_object(response, provider=NAME, what="the web payment init")
+        pay_token, payment_url = body.get("pay_token"), body.get("payment_url")
+        notif_token = body.get("notif_token")
+        if not all(isinstance(v, str) and v for v in (pay_token, payment_url, notif_token)):
+            raise ProviderUnavailable("orange_money: init answer lacks pay_token, payment_url "
+                                      "or notif_token", request_sent=True)
+        if urlsplit(str(payment_url)).scheme != "https" and not c.web_base.startswith("http://"):
+            raise ProviderUnavailable("orange_money: payment_url is not https", request_sent=True)
+        return ProviderAck(provider_reference=str(pay_token), redirect_url=str(payment_url),
+                           extra={"notif_token": str(notif_token),
+                                  "order_id": request.attempt_key})
+
+    async def query_collection(self, provider_reference: str,
+                               request: CollectionRequest) -> ProviderStatus:
+        payload = {"order_id": request.attempt_key, "amount": request.amount_minor,
+                   "pay_token": provider_reference}
+        response = await self._post("transactionstatus", payload, "the transaction status")
+        if response.status_code not in (200, 201):
+            self._raise_for(response, "the transaction status")
+        body = json_object(response, provider=NAME, what="the transaction status")
+        status = str(body.get("status") or "").upper()
+        state = STATUS_STATES.get(status, "unknown")
+        txnid = body.get("txnid")
+        return ProviderStatus(state=state, provider_transaction_id=str(txnid) if txnid else None,
+                              reason=None if state in ("succeeded", "pending") else status or None)
+
+    async def initiate_payout(self, request: PayoutRequest) -> ProviderAck:
+        raise ProviderRejected("unsupported", "Orange Money Web Payment has no payouts")
+
+    async def query_payout(self, provider_reference: str, request: PayoutRequest) -> ProviderStatus:
+        raise ProviderRejected("unsupported", "Orange Money Web Payment has no payouts")
+
+    def parse_callback(self, body: bytes, *, kind: str = "collection") -> CallbackNotice:
+        if kind != "collection":
+            raise ValueError(f"Orange Money sends no {kind} callbacks")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("notification body is not JSON") from None
+        if not isinstance(data, dict):
+            raise ValueError("notification body is not a JSON object")
+        status, notif_token, txnid = data.get("status"), data.get("notif_token"), data.get("txnid")
+        if not isinstance(status, str) or status.upper() not in STATUS_STATES:
+            raise ValueError("notification has no known status")
+        if not isinstance(notif_token, str) or not notif_token:
+            raise ValueError("notification has no notif_token")
+        txn = str(txnid) if isinstance(txnid, str | int) and txnid else None
+        state = STATUS_STATES[status.upper()]
+        return CallbackNotice(
+            provider_reference=None, claimed_state=state,
+            event_id=f"orange:{notif_token}:{txn or ''}:{status.upper()}",
+            notif_token=notif_token, provider_transaction_id=txn,
+            reason=None if state == "succeeded" else status.upper())

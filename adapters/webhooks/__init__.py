@@ -1,0 +1,1 @@
+"""Signature verifiers for inbound webhooks, one module per provider scheme."""

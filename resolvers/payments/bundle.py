@@ -1,0 +1,51 @@
+"""The payment use cases, handlers and reconciler, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from resolvers.audit.trail import AuditTrail
+from resolvers.payments.callbacks import MOBILE_PROVIDERS, CallbackHandler, PaymentCallbacks
+from resolvers.payments.context import PaymentConfig, ProviderDirectory
+from resolvers.payments.reconcile import PaymentReconciler
+from resolvers.payments.service import PaymentUseCases
+from resolvers.payments.settle import PaymentCounter, Settler
+from resolvers.payments.stripe_events import STRIPE_EVENT_TYPES, StripePaymentEvents
+from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.webhooks.model import EventHandler
+
+
+@dataclass(frozen=True)
+class PaymentServices:
+    use_cases: PaymentUseCases
+    callbacks: PaymentCallbacks
+    reconciler: PaymentReconciler
+    providers: ProviderDirectory
+    callback_handler: CallbackHandler
+    stripe_events: StripePaymentEvents
+
+    def inbox_handlers(self) -> dict[str, EventHandler]:
+        """The webhook-inbox handlers for the mobile-money providers."""
+        return {name: self.callback_handler for name in MOBILE_PROVIDERS}
+
+    def stripe_routes(self) -> Mapping[str, EventHandler]:
+        """Stripe event types (exact or ``prefix.*``) this capability handles."""
+        return {event_type: self.stripe_events for event_type in STRIPE_EVENT_TYPES}
+
+
+def build_payment_services(uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+                           config: PaymentConfig,
+                           counter: PaymentCounter | None = None) -> PaymentServices:
+    providers = ProviderDirectory()
+    settler = Settler(uow_factory, clock, counter)
+    use_cases = PaymentUseCases(uow_factory, clock, audit, settler, providers, config)
+    return PaymentServices(
+        use_cases=use_cases,
+        callbacks=PaymentCallbacks(uow_factory, providers, settler.count),
+        reconciler=PaymentReconciler(uow_factory, clock, settler, providers, config,
+                                     use_cases.initiation),
+        providers=providers,
+        callback_handler=CallbackHandler(uow_factory, clock, settler, providers, config),
+        stripe_events=StripePaymentEvents(uow_factory, clock, settler),
+    )

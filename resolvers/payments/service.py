@@ -1,0 +1,134 @@
+"""Payment use cases both surfaces call: initiate, payout, read, list, refund.
+
+Roles ``billing`` and ``admin``. A payment that names a patient is patient data: every read
+or write of one is audited with that patient's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
+from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.errors import Forbidden, InvalidInput, NotFound
+from resolvers.payments.context import PaymentConfig, ProviderDirectory
+from resolvers.payments.initiate import PaymentInitiation
+from resolvers.payments.model import (
+    Direction,
+    Payment,
+    PaymentQuery,
+    PaymentRequest,
+    PaymentStatus,
+    PaymentTransition,
+    PaymentView,
+)
+from resolvers.payments.settle import Settler
+from resolvers.payments.state import check
+from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.principal import Caller, Role, require_role
+
+ROLES = (Role.BILLING,)
+MAX_PAGE = 200
+RESOURCE = "Payment"
+
+
+class PaymentUseCases:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+                 settler: Settler, providers: ProviderDirectory, config: PaymentConfig) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._audit = audit
+        self.settler = settler
+        self.providers = providers
+        self.config = config
+        self.initiation = PaymentInitiation(uow_factory, clock, settler, providers, config)
+
+    async def _authorize(self, caller: Caller, action: AuditAction,
+                         targets: Sequence[tuple[str | None, str | None]]) -> None:
+        try:
+            require_role(caller, *ROLES)
+        except Forbidden:
+            await self._audit.record(audit_records(
+                caller, action=action, resource_type=RESOURCE, targets=targets or [(None, None)],
+                outcome=AuditOutcome.DENIED, at=self._clock.now()))
+            raise
+
+    def _read_records(self, caller: Caller, payments: Sequence[Payment]) -> list[AuditRecord]:
+        # Payments without a patient are business records, not patient data.
+        return audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                             targets=[(p.id, p.patient_id) for p in payments if p.patient_id],
+                             outcome=AuditOutcome.SUCCESS, at=self._clock.now())
+
+    async def initiate(self, caller: Caller, request: PaymentRequest,
+                       idempotency_key: str | None) -> PaymentView:
+        await self._authorize(caller, AuditAction.CREATE, [(None, request.patient_id)])
+        return await self.initiation.start(
+            caller, replace(request, direction=Direction.COLLECTION), idempotency_key)
+
+    async def payout(self, caller: Caller, request: PaymentRequest,
+                     idempotency_key: str | None) -> PaymentView:
+        await self._authorize(caller, AuditAction.CREATE, [(None, request.patient_id)])
+        return await self.initiation.start(
+            caller, replace(request, direction=Direction.PAYOUT), idempotency_key)
+
+    async def get(self, caller: Caller, payment_id: str) -> PaymentView:
+        await self._authorize(caller, AuditAction.READ, [(payment_id, None)])
+        async with self._uow_factory() as uow:
+            payment = (await uow.payments.get_many([payment_id])).get(payment_id)
+            if payment is None:
+                raise NotFound(f"no payment with id {payment_id!r}")
+            history = (await uow.payments.history([payment_id]))[payment_id]
+            await uow.audit.append(self._read_records(caller, [payment]))
+            await uow.commit()
+        return PaymentView(payment=payment, history=tuple(history))
+
+    async def search(self, caller: Caller, query: PaymentQuery) -> list[Payment]:
+        await self._authorize(caller, AuditAction.READ, [(None, p) for p in query.patient_ids or ()])
+        limited = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
+        async with self._uow_factory() as uow:
+            found = await uow.payments.search(limited)
+            records = self._read_records(caller, found)
+            if records:
+                await uow.audit.append(records)
+                await uow.commit()
+        return found
+
+    async def for_patients(self, caller: Caller, patient_ids: Sequence[str],
+                           per_patient: int = 50) -> dict[str, list[Payment]]:
+        """One query for a page of patients (GraphQL ``Patient.payments`` batches here)."""
+        unique = list(dict.fromkeys(patient_ids))
+        await self._authorize(caller, AuditAction.READ, [(None, p) for p in unique])
+        grouped: dict[str, list[Payment]] = {p: [] for p in unique}
+        async with self._uow_factory() as uow:
+            found = await uow.payments.search(PaymentQuery(
+                patient_ids=tuple(unique), limit=min(1000, per_patient * max(1, len(unique)))))
+            for p in found:
+                if p.patient_id in grouped and len(grouped[p.patient_id]) < per_patient:
+                    grouped[p.patient_id].append(p)
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type=RESOURCE,
+                targets=[(None, p) for p in unique], outcome=AuditOutcome.SUCCESS,
+                at=self._clock.now()))
+            await uow.commit()
+        return grouped
+
+    async def history(self, payment_ids: Sequence[str]) -> dict[str, list[PaymentTransition]]:
+        """Transition rows of payments the caller was already allowed to read."""
+        async with self._uow_factory() as uow:
+            return await uow.payments.history(list(payment_ids))
+
+    async def refund(self, caller: Caller, payment_id: str) -> PaymentView:
+        """Refunds are not sent from here: Stripe's ``charge.refunded`` marks them; mobile
+        money (M-Pesa reversal, MoMo/Orange) is not implemented and is refused clearly."""
+        view = await self.get(caller, payment_id)
+        payment = view.payment
+        check(payment.direction, payment.status, PaymentStatus.REFUNDED)
+        if payment.provider == "stripe":
+            raise InvalidInput(
+                "refund Stripe payments with Stripe (Dashboard or API); the charge.refunded "
+                "event then marks this payment refunded",
+                details=[{"field": "provider", "message": "refund through Stripe"}])
+        raise InvalidInput(f"{payment.provider} does not support refunds through this gateway",
+                           details=[{"field": "provider",
+                                     "message": "provider does not support refunds"}])

@@ -1,0 +1,1 @@
+"""Inbound webhooks: a durable inbox of verified provider events, processed by the outbox worker."""
