@@ -260,7 +260,8 @@ def create_app(
         patient_match=PatientMatchService(matcher, fhir),
         webhooks=WebhookUseCases(
             intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),
-                                 WebhookRejections(metrics.registry)),
+                                 WebhookRejections(metrics.registry),
+                                 max_parallel=1 if engine.dialect.name == "sqlite" else 4),
             admin=WebhookAdmin(uow_factory, clock)),
         payments=payments,
     )

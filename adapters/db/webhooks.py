@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,6 +46,26 @@ class SqlWebhookEventRepository:
             processed_at=event.processed_at,
         ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(T.c.id)
         return (await self._session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def add_many(self, events: Sequence[WebhookEvent]) -> set[str]:
+        """One multi-row insert; answers the ids stored (the others were already there)."""
+        if not events:
+            return set()
+        stmt = _insert(self._session)(T).values([
+            {"id": e.id, "provider": e.provider, "event_id": e.event_id,
+             "event_type": e.event_type, "subject_id": e.subject_id, "payload": dict(e.payload),
+             "status": e.status, "attempts": e.attempts, "last_error": e.last_error,
+             "received_at": e.received_at, "processed_at": e.processed_at} for e in events],
+        ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(T.c.id)
+        return {row[0] for row in await self._session.execute(stmt)}
+
+    async def get_by_keys(self, keys: Sequence[tuple[str, str]],
+                          ) -> dict[tuple[str, str], WebhookEvent]:
+        if not keys:
+            return {}
+        rows = (await self._session.execute(select(T).where(
+            tuple_(T.c.provider, T.c.event_id).in_(sorted(set(keys)))))).mappings()
+        return {(r["provider"], r["event_id"]): _to_domain(r) for r in rows}
 
     async def get(self, event_id: str) -> WebhookEvent | None:
         row = (await self._session.execute(select(T).where(T.c.id == event_id))).mappings().first()

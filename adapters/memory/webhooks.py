@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -25,6 +26,15 @@ class InMemoryWebhookEventRepository:
             return False
         self._state.events[event.id] = event
         return True
+
+    async def add_many(self, events: Sequence[WebhookEvent]) -> set[str]:
+        return {e.id for e in events if await self.add(e)}
+
+    async def get_by_keys(self, keys: Sequence[tuple[str, str]],
+                          ) -> dict[tuple[str, str], WebhookEvent]:
+        wanted = set(keys)
+        return {(e.provider, e.event_id): e for e in self._state.events.values()
+                if (e.provider, e.event_id) in wanted}
 
     async def get(self, event_id: str) -> WebhookEvent | None:
         return self._state.events.get(event_id)

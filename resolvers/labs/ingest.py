@@ -13,8 +13,8 @@ from datetime import date
 from typing import Protocol
 
 from resolvers.fhir.writer import MirrorConfig
+from resolvers.group_commit import GroupCommit
 from resolvers.labs.batch_writer import LAB_ALERTS, IngestJob, IngestResult, LabBatchWriter
-from resolvers.labs.group_commit import GroupCommit
 from resolvers.labs.model import OruMessage
 from resolvers.labs.records import DuplicateMessage
 from resolvers.mpi.matching import MatchCandidate, PatientMatcher

@@ -3,14 +3,20 @@
 The answer to the provider depends only on this: once the row and its outbox job are
 committed the event cannot be lost, and the outbox worker processes it (retries, backoff,
 dead letters, leases) with the InboxDispatcher.
+
+Deliveries that arrive together are stored together (group commit, as lab ingest does): one
+multi-row insert and one outbox insert per transaction, each provider still answered only
+after the commit that holds its event. Two copies of one event never share a transaction;
+the later one finds the first stored and is answered as a duplicate.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from resolvers.errors import Conflict
+from resolvers.group_commit import GroupCommit
 from resolvers.ids import new_id
 from resolvers.outbox.model import NewOutboxMessage
 from resolvers.ports import Clock, UnitOfWorkFactory
@@ -48,11 +54,16 @@ class WebhookIntake:
         clock: Clock,
         verifiers: Mapping[str, WebhookVerifier] | None = None,
         rejections: RejectionCounter | None = None,
+        *,
+        max_parallel: int = 1,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._verifiers = dict(verifiers or {})
         self._rejections: RejectionCounter = rejections or _no_count
+        self._commit: GroupCommit[InboundEvent, IntakeResult] = GroupCommit(
+            self._store, lambda e: frozenset({(e.provider, e.event_id)}),
+            max_batch=100, max_parallel=max_parallel)
 
     def configured(self, provider: str) -> bool:
         return provider in self._verifiers
@@ -74,22 +85,33 @@ class WebhookIntake:
 
     async def receive(self, event: InboundEvent) -> IntakeResult:
         """Store the event and its processing job, or return the first copy of a repeat."""
-        stored = WebhookEvent(
-            id=new_id(), provider=event.provider, event_id=event.event_id,
-            event_type=event.event_type, subject_id=event.subject_id,
-            payload=dict(event.payload), status=EventStatus.RECEIVED.value, attempts=0,
-            last_error=None, received_at=self._clock.now(), processed_at=None)
+        return await self._commit.submit(event)
+
+    async def _store(self, events: Sequence[InboundEvent],
+                     ) -> list[IntakeResult | BaseException]:
+        now = self._clock.now()
+        stored = [WebhookEvent(
+            id=new_id(), provider=e.provider, event_id=e.event_id, event_type=e.event_type,
+            subject_id=e.subject_id, payload=dict(e.payload), status=EventStatus.RECEIVED.value,
+            attempts=0, last_error=None, received_at=now, processed_at=None) for e in events]
         async with self._uow() as uow:
-            # A concurrent insert of the same key waits for the other transaction and then
-            # does nothing (unique constraint), so exactly one delivery gets a new row.
-            if await uow.webhooks.add(stored):
-                await uow.outbox.enqueue([inbox_job(stored)])
-                await uow.commit()
-                log.info("webhook stored", extra={"provider": event.provider,
-                                                  "webhook_event_id": stored.id,
-                                                  "event_type": event.event_type})
-                return IntakeResult(event=stored, duplicate=False)
-            first = await uow.webhooks.get_by_key(event.provider, event.event_id)
-        if first is None:  # the other insert rolled back between our two statements
-            raise Conflict("the same event is being stored concurrently; deliver it again")
-        return IntakeResult(event=first, duplicate=True)
+            # A concurrent insert of the same key (another process) waits for that transaction
+            # and then does nothing (unique constraint): exactly one delivery gets a new row.
+            new = await uow.webhooks.add_many(stored)
+            await uow.outbox.enqueue([inbox_job(s) for s in stored if s.id in new])
+            firsts = await uow.webhooks.get_by_keys(
+                [(s.provider, s.event_id) for s in stored if s.id not in new])
+            await uow.commit()
+        out: list[IntakeResult | BaseException] = []
+        for s in stored:
+            if s.id in new:
+                log.info("webhook stored", extra={"provider": s.provider,
+                                                  "webhook_event_id": s.id,
+                                                  "event_type": s.event_type})
+                out.append(IntakeResult(event=s, duplicate=False))
+            elif (first := firsts.get((s.provider, s.event_id))) is not None:
+                out.append(IntakeResult(event=first, duplicate=True))
+            else:  # the other insert rolled back between our two statements
+                out.append(Conflict("the same event is being stored concurrently; "
+                                    "deliver it again"))
+        return out

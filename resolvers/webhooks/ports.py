@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -15,6 +15,11 @@ class WebhookEventRepository(Protocol):
     async def add(self, event: WebhookEvent) -> bool:
         """Insert unless (provider, event_id) exists; False when it does (nothing written)."""
         ...
+    async def add_many(self, events: Sequence[WebhookEvent]) -> set[str]:
+        """Store the events that are new (one statement); answer their ids."""
+        ...
+    async def get_by_keys(self, keys: Sequence[tuple[str, str]],
+                          ) -> dict[tuple[str, str], WebhookEvent]: ...
     async def get(self, event_id: str) -> WebhookEvent | None: ...
     async def get_by_key(self, provider: str, provider_event_id: str) -> WebhookEvent | None: ...
     async def search(self, query: WebhookEventQuery) -> list[WebhookEvent]: ...

@@ -7,7 +7,7 @@ from collections.abc import Hashable, Sequence
 
 import pytest
 
-from resolvers.labs.group_commit import GroupCommit
+from resolvers.group_commit import GroupCommit
 
 
 class Recorder:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-log = logging.getLogger("cari.labs")
+log = logging.getLogger("cari.group_commit")
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -59,7 +59,7 @@ class GroupCommit(Generic[J, R]):
             batch = self._take()
             if not batch:
                 return  # everything queued conflicts with a running batch: wait for it
-            task = asyncio.create_task(self._run(batch), name="lab-group-commit")
+            task = asyncio.create_task(self._run(batch), name="group-commit")
             self._running.add(task)
             task.add_done_callback(self._finished)
 
@@ -94,7 +94,7 @@ class GroupCommit(Generic[J, R]):
                 if len(batch) == 1:
                     outcomes = [exc]
                 else:
-                    log.warning("shared lab transaction failed; writing its %d jobs one by one",
+                    log.warning("shared transaction failed; writing its %d jobs one by one",
                                 len(batch), extra={"error": type(exc).__name__})
                     outcomes = [await self._alone(p.job) for p in batch]
             for pending, outcome in zip(batch, outcomes, strict=True):
@@ -108,7 +108,7 @@ class GroupCommit(Generic[J, R]):
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(exc if isinstance(exc, Exception)
-                                                 else RuntimeError("lab ingest stopped"))
+                                                 else RuntimeError("the writer stopped"))
             raise
         finally:
             for pending in batch:
