@@ -80,8 +80,12 @@ end
 """.replace("NONCE", nonce))
     elif request.body is not None:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
-    # latency in microseconds; %.0f / %f because LuaJIT's %d rejects non-integral numbers.
-    lines.append("""
+    lines.append(WRK_DONE)
+    return "\n".join(lines)
+
+
+# latency in microseconds; %.0f / %f because LuaJIT's %d rejects non-integral numbers.
+WRK_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('%s{"requests":%.0f,"duration_us":%.0f,"bytes":%.0f,' ..
@@ -93,8 +97,7 @@ done = function(summary, latency, requests)
     latency.min, latency.mean, latency.stdev, latency:percentile(50), latency:percentile(75),
     latency:percentile(90), latency:percentile(99), latency.max))
 end
-""")
-    return "\n".join(lines)
+"""
 
 
 def _children_cpu() -> float:
@@ -103,10 +106,12 @@ def _children_cpu() -> float:
 
 
 def run_wrk(request: Request, *, connections: int, duration: float,
-            threads: int = 1) -> dict[str, Any]:
-    """wrk with one thread (one core for the client, the other for the server)."""
+            threads: int = 1, script_text: str | None = None) -> dict[str, Any]:
+    """wrk with one thread (one core for the client, the other for the server).
+
+    ``script_text`` replaces the generated request script (it must keep ``done``)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(wrk_script(request))
+        script.write(script_text if script_text is not None else wrk_script(request))
     try:
         cpu_before = _children_cpu()
         out = subprocess.run(

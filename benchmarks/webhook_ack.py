@@ -19,11 +19,13 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import stripe
 
+from benchmarks._loadgen import WRK_DONE, Request, run_wrk, wrk_available
 from benchmarks._support import (
     Options,
     cli,
@@ -130,7 +132,7 @@ async def _scenario(base_url: str, token: str, database: str) -> dict[str, Any]:
     lost = [i for i in first_ids if i not in ours]
     applied_twice = [e["event_id"] for e in events if e["attempts"] != 1]
     unsettled = [e["event_id"] for e in events if e["status"] not in ("processed", "ignored")]
-    result = {
+    result: dict[str, Any] = {
         "database": database, "deliveries": len(latencies), "concurrency": CONCURRENCY,
         "statuses": statuses,
         "latency_s": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
@@ -151,9 +153,78 @@ async def _scenario(base_url: str, token: str, database: str) -> dict[str, Any]:
     return result
 
 
-def _measure(gateway: Any, database: str) -> dict[str, Any]:
+def _presigned_script(path: Path, count: int) -> str:
+    """A wrk script that posts ``count`` distinct events, each signed once with the stripe
+    SDK beforehand (the client must not spend its core on signing during the run)."""
+    with path.open("w") as out:
+        for _ in range(count):
+            raw, headers = _signed(f"evt_{uuid.uuid4().hex[:16]}")
+            out.write(f"{headers['Stripe-Signature']}\t{raw.decode()}\n")
+    return f"""
+local lines = {{}}
+for line in io.lines("{path}") do lines[#lines + 1] = line end
+local i = 0
+wrk.method = "POST"
+function request()
+  i = i + 1
+  local line = lines[((i - 1) % #lines) + 1]
+  local tab = string.find(line, "\t", 1, true)
+  return wrk.format(nil, "/api/webhooks/stripe", {{["Stripe-Signature"] = string.sub(line, 1, tab - 1),
+    ["Content-Type"] = "application/json"}}, string.sub(line, tab + 1))
+end
+{WRK_DONE}"""
+
+
+def _sustained(gateway: Any, token: str, database: str, scratch: Path,
+               options: Options) -> dict[str, Any]:
+    """wrk, 100 connections, closed loop for ``options.duration`` seconds; then every
+    acknowledged event must be stored and processed exactly once."""
+    before = len(asyncio.run(_all_events(gateway.base_url, token)))
+    count = int(max(options.duration, 1) * 4000)  # more than the gateway can take
+    script = _presigned_script(scratch / f"presigned-{database}.tsv", count)
+    load = run_wrk(Request(url=gateway.base_url + "/api/webhooks/stripe"),
+                   connections=CONCURRENCY, duration=options.duration, script_text=script)
+    if load["requests"] + CONCURRENCY >= count:
+        raise RuntimeError("the pre-signed events ran out: raise the count")
+    events, drain_s = asyncio.run(_settled_after(gateway.base_url, token,
+                                                 before + load["requests"]))
+    new = len(events) - before
+    twice = [e["event_id"] for e in events if e["attempts"] != 1]
+    # Requests still in flight when wrk stopped may be stored without being counted by it.
+    lost = max(0, load["requests"] - new)
+    result = {"database": database, "mode": "sustained", "deliveries": load["requests"],
+              "concurrency": CONCURRENCY, "deliveries_per_s": load["requests_per_s"],
+              "latency_s": load["latency_s"], "errors": load["errors"], "stored_events": new,
+              "lost": lost, "applied_twice": len(twice), "drain_after_last_ack_s": drain_s}
+    print(f"[{NAME}] {database} sustained (wrk, {CONCURRENCY} connections, "
+          f"{options.duration:g} s): {load['requests_per_s']:.0f}/s, p50 "
+          f"{ms(load['latency_s']['p50'])}, p99 {ms(load['latency_s']['p99'])}; "
+          f"{load['requests']} acknowledged, {new} stored, lost {lost}, applied twice "
+          f"{len(twice)}, errors {load['error_count']}")
+    if lost or twice or load["error_count"]:
+        raise AssertionError(f"webhook inbox lost or repeated work: {result}")
+    return result
+
+
+async def _all_events(base_url: str, token: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        items, _ = await _settled_events(client, token, 0)
+    return items
+
+
+async def _settled_after(base_url: str, token: str,
+                         expected: int) -> tuple[list[dict[str, Any]], float]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        return await _settled_events(client, token, expected, deadline_s=300.0)
+
+
+def _measure(gateway: Any, database: str, scratch: Path, options: Options,
+             tool: str) -> list[dict[str, Any]]:
     token = cli(gateway.env, "token", "--sub", "bench", "--roles", "admin")
-    return asyncio.run(_scenario(gateway.base_url, token, database))
+    out = [asyncio.run(_scenario(gateway.base_url, token, database))]
+    if tool == "wrk":
+        out.append(_sustained(gateway, token, database, scratch, options))
+    return out
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -161,15 +232,18 @@ def run(options: Options) -> dict[str, Any]:
            "CARI_OUTBOX_POLL_SECONDS": "0.2"}
     scenarios: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
+    tool = "wrk" if options.loadgen in ("auto", "wrk") and wrk_available() else "httpx"
+    if tool == "httpx":
+        print(f"[{NAME}] wrk not installed: the sustained scenario is left out")
     with scratch_dir(NAME, options.keep) as scratch:
         with running_gateway(scratch / "sqlite", scratch, **env) as gateway:
-            scenarios.append(_measure(gateway, "sqlite"))
+            scenarios += _measure(gateway, "sqlite", scratch, options, tool)
         problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
         if problem is None:
             with fresh_postgres_database() as url, \
                     running_gateway(scratch / "pg", scratch, CARI_DATABASE_URL=url,
                                     **env) as gateway:
-                scenarios.append(_measure(gateway, "postgresql"))
+                scenarios += _measure(gateway, "postgresql", scratch, options, tool)
         elif options.postgres == "require":
             raise RuntimeError(f"PostgreSQL is not reachable at {_pg_admin_dsn()}: {problem}")
         else:
@@ -187,11 +261,15 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
     out = []
     for s in result["scenarios"]:
         lat = s["latency_s"]
-        out.append([NAME, f"100 concurrent Stripe deliveries [{s['database']}]",
+        mode = ("sustained, wrk" if s.get("mode") == "sustained"
+                else f"waves of {CONCURRENCY}, httpx")
+        out.append([NAME, f"100 concurrent Stripe deliveries ({mode}) [{s['database']}]",
                     f"{s['deliveries_per_s']:.0f}/s, p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])};"
                     f" lost {s['lost']}, applied twice {s['applied_twice']}"])
     for s in result["skipped"]:
-        out.append([NAME, f"100 concurrent Stripe deliveries [{s['database']}]", "skipped"])
+        mode = ("sustained, wrk" if s.get("mode") == "sustained"
+                else f"waves of {CONCURRENCY}, httpx")
+        out.append([NAME, f"100 concurrent Stripe deliveries ({mode}) [{s['database']}]", "skipped"])
     return out
 
 
