@@ -79,3 +79,28 @@ async def test_one_bad_message_in_a_busy_moment_fails_alone(gateway: Harness) ->
     results = await h.client.get(f"/api/patients/{patient['id']}/lab-results",
                                  headers=h.auth("clinician"))
     assert len(results.json()["data"]["items"]) == 18  # 9 messages x 2 results; none for #4
+
+
+@pytest.mark.db
+async def test_large_messages_sharing_a_transaction_stay_within_driver_limits(
+    gateway_any_db: Harness,
+) -> None:
+    """Ten 150-OBX messages at once: thousands of rows in one transaction's multi-row
+    inserts (well past SQLite's and asyncpg's per-statement parameter caps)."""
+    from tests.hl7v2 import messages
+
+    h = gateway_any_db
+    patient = await h.create_patient(
+        identifiers=[{"system": "2.16.840.1.113883.19.5", "value": "MRN1"}],
+        family="Doe", given=["Jane"], birth_date="1990-01-01", gender="female")
+
+    def big(i: int) -> str:
+        return messages.oru(150, control_id=f"BIG{i}").replace("FIL1", f"FILBIG{i}") + "\r"
+
+    answers = await asyncio.gather(*(_ingest(h, big(i)) for i in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10, answers[0].text
+    assert all(a.json()["data"]["patient_id"] == patient["id"] for a in answers)
+    assert {a.json()["data"]["observations_created"] for a in answers} == {150}
+    total = await h.client.get(f"/api/fhir/Observation?patient={patient['id']}&_count=0",
+                               headers=h.auth("clinician"))
+    assert total.json()["total"] == 1500
