@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -27,6 +28,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.db.health import DatabaseHealth
 from adapters.db.migrate import upgrade_connection, upgrade_to_head
 from adapters.db.outbox import SqlOutboxStore
+from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.fhir.validator import FhirValidator
@@ -41,6 +43,7 @@ from adapters.observability.payment_metrics import PaymentMetrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
 from adapters.payments_registry import build_payment_providers
 from adapters.settings import Settings, SettingsError, load_settings
+from adapters.stripe_api.client import StripeRefundClient
 from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
@@ -132,6 +135,14 @@ def _payment_config(settings: Settings) -> PaymentConfig:
                          collection_timeout_seconds=settings.payments_timeout_seconds)
 
 
+def _stripe_api(settings: Settings, client: httpx.AsyncClient) -> StripeRefundClient | None:
+    """Stripe's API (refunds) on the shared, allow-listed client; None without a key."""
+    if not settings.stripe_api_key:
+        return None
+    return StripeRefundClient(client, settings.stripe_api_key, settings.stripe_api_base,
+                              timeout_seconds=settings.http_timeout_seconds)
+
+
 def _payment_event_handlers(payments: PaymentServices) -> dict[str, EventHandler]:
     """Mobile-money callbacks and Stripe payment events, for the webhook inbox."""
     return {**payments.inbox_handlers(), "stripe": stripe_events(payments.stripe_routes())}
@@ -145,7 +156,8 @@ def _worker_payments(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(sessions, clock.now)
 
-    payments = build_payment_services(uow, clock, AuditTrail(uow), _payment_config(settings))
+    payments = build_payment_services(uow, clock, AuditTrail(uow), _payment_config(settings),
+                                      stripe_store=SqlStripeStore(sessions))
     payments.providers.use(build_payment_providers(settings, client))
     return payments
 
@@ -243,7 +255,8 @@ def create_app(
     fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     payments = build_payment_services(uow_factory, clock, audit, _payment_config(settings),
-                                      PaymentMetrics(metrics.registry))
+                                      PaymentMetrics(metrics.registry),
+                                      stripe_store=SqlStripeStore(sessions))
     services = Services(
         patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions), mirror),
         organizations=OrganizationUseCases(uow_factory, clock, mirror),
@@ -277,6 +290,7 @@ def create_app(
         medplum = _medplum_client(settings, client)
         patient_documents.use_remote(medplum)
         payments.providers.use(build_payment_providers(settings, client))
+        payments.stripe_api.use(_stripe_api(settings, client))
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None
         if settings.outbox_worker:
@@ -381,6 +395,21 @@ async def _run_worker(settings: Settings) -> None:
     log.info("outbox worker stopped")
 
 
+async def _reconcile(settings: Settings) -> dict[str, object]:
+    """One reconciliation pass over the due open payments, as the server's task runs it."""
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        await migrate_engine(engine)
+        sessions = session_factory(engine)
+        policy = OutboundPolicy(settings.outbound_allowlist)
+        async with build_http_client(policy, settings.http_timeout_seconds) as client:
+            outcomes = await _worker_payments(settings, sessions, client).reconciler.run_pass()
+    finally:
+        await engine.dispose()
+    # Counts only: no ids, references or phone numbers.
+    return {"handled": sum(outcomes.values()), "outcomes": dict(sorted(outcomes.items()))}
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.local_signing_key:
         raise SystemExit("CARI_LOCAL_SIGNING_KEY is false: this gateway does not trust local "
@@ -406,6 +435,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run the outbox worker as its own process")
+    sub.add_parser("reconcile", help="run one payment reconciliation pass and print a JSON "
+                                     "summary")
     token = sub.add_parser("token", help="print a v4.public token signed with the local key")
     token.add_argument("--sub", required=True, help="subject (who the token speaks for)")
     token.add_argument("--roles", required=True, help="comma-separated roles")
@@ -439,6 +470,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("database is at the latest migration")
     elif args.command == "worker":
         asyncio.run(_run_worker(settings))
+    elif args.command == "reconcile":
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(asyncio.run(_reconcile(settings)), sort_keys=True))
     elif args.command == "token":
         _token(settings, args)
 

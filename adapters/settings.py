@@ -73,6 +73,8 @@ class Settings:
     medplum_client_id: str = ""
     medplum_client_secret: str = ""
     stripe_webhook_secrets: tuple[str, ...] = ()  # several during a secret roll
+    stripe_api_key: str = field(default="", repr=False)  # sk_...: refunds; never logged
+    stripe_api_base: str = "https://api.stripe.com"
     livekit_api_key: str = ""
     livekit_api_secret: str = ""
     resend_webhook_secret: str = ""
@@ -243,6 +245,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         payment_providers=load_payment_provider_settings(env, problems),
         stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(
             get("CARI_STRIPE_WEBHOOK_SECRETS", ""), problems),
+        stripe_api_key=get("CARI_STRIPE_API_KEY", "").strip(),
+        stripe_api_base=get("CARI_STRIPE_API_BASE", "").strip().rstrip("/")
+        or "https://api.stripe.com",
         livekit_api_key=get("CARI_LIVEKIT_API_KEY", "").strip(),
         livekit_api_secret=get("CARI_LIVEKIT_API_SECRET", "").strip(),
         resend_webhook_secret=get("CARI_RESEND_WEBHOOK_SECRET", "").strip(),
@@ -261,6 +266,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "http", "https"):
         problems.append(f"CARI_MEDPLUM_BASE_URL={settings.medplum_base_url!r}: expected an "
                         "http(s) URL")
+    if urlsplit(settings.stripe_api_base).scheme not in ("http", "https") or not urlsplit(
+            settings.stripe_api_base).netloc:
+        problems.append(f"CARI_STRIPE_API_BASE={settings.stripe_api_base!r}: expected an "
+                        "absolute http(s) URL")
+    if settings.stripe_api_key and not settings.stripe_api_key.startswith(("sk_", "rk_")):
+        problems.append("CARI_STRIPE_API_KEY: expected a secret (sk_...) or restricted (rk_...) "
+                        "Stripe key")
     if settings.mllp_port > 65535:
         problems.append(f"CARI_MLLP_PORT={settings.mllp_port}: must be at most 65535")
     if bool(settings.mllp_tls_cert) != bool(settings.mllp_tls_key):

@@ -20,7 +20,9 @@ ERROR_STATUS = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "internal_error": 500,
+    "bad_gateway": 502,
     "not_ready": 503,
+    "upstream_unavailable": 503,
 }
 
 

@@ -19,6 +19,8 @@ from resolvers.payments.model import (
     PaymentTransition,
     PaymentView,
 )
+from resolvers.payments.refunds import refunded_total
+from resolvers.payments.stripe_model import Refund
 from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import Strict, page_cursor
@@ -67,6 +69,34 @@ class TransitionData(BaseModel):
                    to_status=t.to_status.value, reason=t.reason, source=t.source.value, at=t.at)
 
 
+class RefundData(BaseModel):
+    id: str
+    payment_id: str
+    status: Literal["requested", "pending", "succeeded", "failed", "canceled"] = Field(
+        description="requested: recorded, Stripe has not confirmed it (retry with the same "
+                    "Idempotency-Key); pending: accepted by Stripe, awaiting its signed events")
+    amount: int
+    currency: str
+    reason: str | None
+    stripe_refund_id: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: Refund) -> RefundData:
+        return cls(id=r.id, payment_id=r.payment_id, status=r.status.value, amount=r.amount_minor,
+                   currency=r.currency, reason=r.reason, stripe_refund_id=r.stripe_refund_id,
+                   failure_reason=r.failure_reason, created_at=r.created_at,
+                   updated_at=r.updated_at)
+
+
+class RefundBody(Strict):
+    amount: StrictInt | None = Field(default=None, gt=0, le=10**12,
+                                     description="Minor units; default: all that is left")
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+
+
 class PaymentData(BaseModel):
     id: str
     status: Literal["created", "pending", "succeeded", "failed", "cancelled", "expired",
@@ -86,10 +116,14 @@ class PaymentData(BaseModel):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
+    refunded_amount: int = Field(description="Refunded so far, in minor units (Stripe; a full "
+                                             "refund makes the payment refunded)")
     history: list[TransitionData] | None = None
+    refunds: list[RefundData] | None = None
 
     @classmethod
-    def of(cls, p: Payment, history: tuple[PaymentTransition, ...] | None = None) -> PaymentData:
+    def of(cls, p: Payment, history: tuple[PaymentTransition, ...] | None = None,
+           refunds: list[Refund] | None = None) -> PaymentData:
         return cls(id=p.id, status=p.status.value, direction=p.direction.value,
                    provider=p.provider, amount=p.amount_minor, currency=p.currency,
                    reference=p.reference, description=p.description, phone=p.phone_e164,
@@ -97,8 +131,10 @@ class PaymentData(BaseModel):
                    provider_transaction_id=p.provider_transaction_id, redirect_url=p.redirect_url,
                    failure_reason=p.failure_reason, created_at=p.created_at,
                    updated_at=p.updated_at, expires_at=p.expires_at,
+                   refunded_amount=refunded_total(p, refunds or []),
                    history=[TransitionData.of(t) for t in history] if history is not None
-                   else None)
+                   else None,
+                   refunds=[RefundData.of(r) for r in refunds] if refunds is not None else None)
 
 
 class PaymentPage(BaseModel):
@@ -129,9 +165,10 @@ async def create_payout(request: Request) -> Response:
 
 
 async def get_payment(request: Request) -> Response:
-    view = await services(request).payments.use_cases.get(caller(request),
-                                                          request.path_params["payment_id"])
-    return ok(PaymentData.of(view.payment, view.history))
+    use_cases = services(request).payments.use_cases
+    view = await use_cases.get(caller(request), request.path_params["payment_id"])
+    refunds = (await use_cases.refunds_of([view.payment.id]))[view.payment.id]
+    return ok(PaymentData.of(view.payment, view.history, refunds))
 
 
 def _enum(name: str, raw: str | None, kind: type[PaymentStatus] | type[Direction]) -> object:
@@ -161,9 +198,12 @@ async def list_payments(request: Request) -> Response:
 
 
 async def refund_payment(request: Request) -> Response:
-    view = await services(request).payments.use_cases.refund(caller(request),
-                                                             request.path_params["payment_id"])
-    return ok(PaymentData.of(view.payment, view.history))
+    who = caller(request)
+    body = RefundBody() if not await request.body() else await parse_body(request, RefundBody)
+    view = await services(request).payments.use_cases.refund(
+        who, request.path_params["payment_id"], body.amount, body.reason,
+        request.headers.get("idempotency-key"))
+    return ok(RefundData.of(view.refund), status=200 if view.replayed else 201)
 
 
 _ID = QueryParam("payment_id", "Payment id", location="path", required=True)
@@ -171,14 +211,19 @@ _KEY = QueryParam("Idempotency-Key", "Required. The same key with the same body 
                   "first payment (200) without calling the provider again; with another body, "
                   "409", {"type": "string", "minLength": 1, "maxLength": 255}, required=True,
                   location="header")
+_REFUND_KEY = QueryParam("Idempotency-Key", "Required for Stripe refunds. The same key and body "
+                        "answer the recorded refund (200); Stripe gets the same idempotency "
+                        "key on every retry, so it refunds once",
+                        {"type": "string", "minLength": 1, "maxLength": 255}, required=True,
+                        location="header")
 _CREATE_ERRORS = (400, 409, 413, 415, 422)
 
 
-def _create_responses() -> dict[str, object]:
+def _create_responses(schema: str = "PaymentData") -> dict[str, object]:
     data = {"application/json": {"schema": {
         "type": "object", "required": ["success", "data"],
         "properties": {"success": {"type": "boolean", "enum": [True]},
-                       "data": {"$ref": "#/components/schemas/PaymentData"}}}}}
+                       "data": {"$ref": f"#/components/schemas/{schema}"}}}}}
     return {"201": {"description": "Created: the payment, as the provider left it",
                     "content": data, "headers": {"Location": {"schema": {"type": "string"}}}},
             "200": {"description": "Idempotent replay: the payment this key created before",
@@ -211,8 +256,11 @@ operations: list[Operation] = [
               summary="Read a payment with its history of transitions", tag="payments",
               roles=ROLES, response_model=PaymentData, params=(_ID,), error_statuses=(404,)),
     api_route("POST", "/api/payments/{payment_id}/refund", refund_payment,
-              summary="Refund a payment where the provider supports it (mobile money does not; "
-                      "Stripe refunds are made with Stripe and arrive as charge.refunded)",
-              tag="payments", roles=ROLES, response_model=PaymentData, params=(_ID,),
-              error_statuses=(404, 409, 422)),
+              summary="Refund a succeeded Stripe payment through Stripe (all or part; mobile "
+                      "money: 422). 201: recorded and accepted by Stripe (pending); its signed "
+                      "events complete it. 502/503: Stripe did not confirm; retry with the same "
+                      "Idempotency-Key", tag="payments", roles=ROLES, request_model=RefundBody,
+              response_model=RefundData, success_status=201, params=(_ID,),
+              request_headers=(_REFUND_KEY,), raw_responses=_create_responses("RefundData"),
+              error_statuses=(400, 404, 409, 413, 415, 422, 502, 503)),
 ]

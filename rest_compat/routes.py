@@ -13,6 +13,7 @@ from rest_compat import (
     patients,
     payment_webhooks,
     payments,
+    stripe_subscriptions,
     webhooks,
 )
 from rest_compat.spec import Operation
@@ -27,6 +28,7 @@ OPERATIONS: list[Operation] = [
     *labs.operations,
     *mpi_review.operations,
     *webhooks.operations,
+    *stripe_subscriptions.operations,  # before /api/payments/{payment_id}
     *payments.operations,
     *payment_webhooks.operations,
 ]

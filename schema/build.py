@@ -24,6 +24,7 @@ from schema.mpi_review import ReviewMutation, ReviewQuery
 from schema.mutations import Mutation
 from schema.payments import PaymentMutation, PaymentQueryRoot
 from schema.queries import Query
+from schema.stripe import StripeQuery
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 log = logging.getLogger("cari.graphql")
@@ -55,7 +56,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
     ]
     return strawberry.federation.Schema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
-                                       PaymentQueryRoot)),
+                                       PaymentQueryRoot, StripeQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
                                              PaymentMutation)),

@@ -55,6 +55,8 @@ class Payment:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     expires_at: datetime.datetime
+    refunded_amount: int = strawberry.field(
+        description="Refunded so far in minor units, as Stripe reports it")
 
     @strawberry.field(description="Every status change, oldest first")
     async def history(self, info: Info) -> list[PaymentTransition]:
@@ -70,7 +72,8 @@ class Payment:
                    provider_reference=p.provider_reference,
                    provider_transaction_id=p.provider_transaction_id,
                    redirect_url=p.redirect_url, failure_reason=p.failure_reason,
-                   created_at=p.created_at, updated_at=p.updated_at, expires_at=p.expires_at)
+                   created_at=p.created_at, updated_at=p.updated_at, expires_at=p.expires_at,
+                   refunded_amount=p.refunded_minor)
 
 
 @strawberry.type

@@ -34,6 +34,7 @@ H = PaymentTransitionRow.__table__  # type: ignore[attr-defined]
 UPDATABLE = frozenset({
     "provider_reference", "provider_transaction_id", "provider_secret_hash", "redirect_url",
     "failure_reason", "next_check_at", "checks", "initiated", "updated_at", "callback_token_hash",
+    "refunded_minor",
 })
 
 

@@ -54,6 +54,9 @@ class PaymentRow(SQLModel, table=True):
     next_check_at: datetime | None = _ts(nullable=True)
     checks: int = 0
     initiated: bool = False
+    # What Stripe reports refunded (charge.refunded / refund events; migration 0008).
+    refunded_minor: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False,
+                                                            server_default="0"))
 
 
 class PaymentTransitionRow(SQLModel, table=True):

@@ -9,9 +9,13 @@ from resolvers.audit.trail import AuditTrail
 from resolvers.payments.callbacks import MOBILE_PROVIDERS, CallbackHandler, PaymentCallbacks
 from resolvers.payments.context import PaymentConfig, ProviderDirectory
 from resolvers.payments.reconcile import PaymentReconciler
+from resolvers.payments.refunds import StripeRefunds
 from resolvers.payments.service import PaymentUseCases
 from resolvers.payments.settle import PaymentCounter, Settler
 from resolvers.payments.stripe_events import STRIPE_EVENT_TYPES, StripePaymentEvents
+from resolvers.payments.stripe_model import StripeApiHolder, StripeStore
+from resolvers.payments.stripe_refund_events import StripeRefundEvents
+from resolvers.payments.stripe_subscriptions import StripeSubscriptions
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.webhooks.model import EventHandler
 
@@ -24,6 +28,8 @@ class PaymentServices:
     providers: ProviderDirectory
     callback_handler: CallbackHandler
     stripe_events: StripePaymentEvents
+    stripe_api: StripeApiHolder  # the composition root sets the Stripe API client in it
+    subscriptions: StripeSubscriptions
 
     def inbox_handlers(self) -> dict[str, EventHandler]:
         """The webhook-inbox handlers for the mobile-money providers."""
@@ -35,11 +41,14 @@ class PaymentServices:
 
 
 def build_payment_services(uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
-                           config: PaymentConfig,
-                           counter: PaymentCounter | None = None) -> PaymentServices:
+                           config: PaymentConfig, counter: PaymentCounter | None = None, *,
+                           stripe_store: StripeStore) -> PaymentServices:
     providers = ProviderDirectory()
+    stripe_api = StripeApiHolder()
     settler = Settler(uow_factory, clock, counter)
-    use_cases = PaymentUseCases(uow_factory, clock, audit, settler, providers, config)
+    use_cases = PaymentUseCases(uow_factory, clock, audit, settler, providers, config,
+                                StripeRefunds(stripe_store, stripe_api, clock), stripe_store)
+    subscriptions = StripeSubscriptions(uow_factory, clock, audit, stripe_store)
     return PaymentServices(
         use_cases=use_cases,
         callbacks=PaymentCallbacks(uow_factory, providers, settler.count),
@@ -47,5 +56,9 @@ def build_payment_services(uow_factory: UnitOfWorkFactory, clock: Clock, audit: 
                                      use_cases.initiation),
         providers=providers,
         callback_handler=CallbackHandler(uow_factory, clock, settler, providers, config),
-        stripe_events=StripePaymentEvents(uow_factory, clock, settler),
+        stripe_events=StripePaymentEvents(
+            uow_factory, clock, settler,
+            StripeRefundEvents(uow_factory, clock, settler, stripe_store), subscriptions),
+        stripe_api=stripe_api,
+        subscriptions=subscriptions,
     )

@@ -12,9 +12,10 @@ runs the authenticated status query and applies what the provider answers.
 
 One exception, documented: M-Pesa B2C has no synchronous status query (``query_payout``
 answers ``unknown``). A B2C *result* callback is applied when it carries our own
-OriginatorConversationID (the attempt key, sent only to Safaricom) as well as the token.
-A B2C *queue timeout* leaves the payout pending (outcome unknown) and asks for a status
-query; the payout is never sent again.
+OriginatorConversationID (the attempt key, sent only to Safaricom) as well as the token,
+without a synchronous query. A B2C *queue timeout* leaves the payout pending (outcome
+unknown) and asks for a Transaction Status query, whose answer Daraja posts to result URLs
+with a fresh token (``query.status_token``); the payout is never sent again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from resolvers.errors import DomainError, Unauthenticated
-from resolvers.payments.context import PaymentConfig, ProviderDirectory
+from resolvers.payments.context import ASYNC_PAYOUT_STATUS, PaymentConfig, ProviderDirectory
 from resolvers.payments.model import (
     Direction,
     Payment,
@@ -33,7 +34,7 @@ from resolvers.payments.model import (
     secret_matches,
 )
 from resolvers.payments.providers import CallbackNotice, ProviderStatus
-from resolvers.payments.query import query_status
+from resolvers.payments.query import query_status, status_token
 from resolvers.payments.settle import Claims, PaymentCounter, Settler, payer_hash, target_of
 from resolvers.payments.state import is_final
 from resolvers.ports import Clock, UnitOfWorkFactory
@@ -159,12 +160,19 @@ class CallbackHandler:
             async with self._uow_factory() as uow:  # query soon; never resend
                 await uow.payments.update(payment.id, {"next_check_at": self._clock.now()})
                 await uow.commit()
-        status = await query_status(self._providers, self._config, payment)
-        if status is None:
-            return  # cannot ask the provider: the reconciler expires it in time
-        if status.state == "unknown" and payment.direction == Direction.PAYOUT \
-                and payload.get("kind") == "payout" \
-                and payload.get("attempt_key") == payment.attempt_key:
+        ours = payment.direction == Direction.PAYOUT and payload.get("kind") == "payout" \
+            and payload.get("attempt_key") == payment.attempt_key
+        if ours and payment.provider in ASYNC_PAYOUT_STATUS:
+            # M-Pesa B2C: this result (or the answer to our Transaction Status query) IS the
+            # asynchronous status answer; a synchronous query would only answer "unknown".
+            status = ProviderStatus(state="unknown")
+        else:
+            token = await status_token(self._uow_factory, self._clock, payment)
+            found = await query_status(self._providers, self._config, payment, token)
+            if found is None:
+                return  # cannot ask the provider: the reconciler expires it in time
+            status = found
+        if status.state == "unknown" and ours:
             status = ProviderStatus(state=_state(payload.get("claimed_state")),
                                     provider_transaction_id=_str(payload.get(
                                         "provider_transaction_id")),

@@ -25,6 +25,9 @@ CALLBACK_SLUGS = {"mpesa": "mpesa", "mtn_momo": "mtn-momo", "orange_money": "ora
 # request whose acknowledgement was lost can still be settled. Others (M-Pesa without a
 # CheckoutRequestID, Orange without a pay_token) cannot: such payments expire, never resent.
 QUERY_BY_ATTEMPT_KEY = frozenset({"mtn_momo"})
+# Providers whose payout status query is answered asynchronously, at the payout's ResultURL
+# (M-Pesa's Transaction Status API): the query must carry working callback URLs.
+ASYNC_PAYOUT_STATUS = frozenset({"mpesa"})
 
 
 @dataclass(frozen=True)

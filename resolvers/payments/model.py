@@ -81,6 +81,7 @@ class Payment:
     next_check_at: datetime | None  # when the reconciler looks at it next (None: never)
     checks: int = 0  # status queries / re-initiations the reconciler made
     initiated: bool = False  # the provider was (or may have been) sent the request
+    refunded_minor: int = 0  # refunded so far (Stripe; full refund: status refunded)
 
 
 @dataclass(frozen=True)

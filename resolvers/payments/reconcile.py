@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from resolvers.payments.context import PaymentConfig, ProviderDirectory
@@ -32,7 +33,7 @@ from resolvers.payments.model import (
     new_callback_token,
 )
 from resolvers.payments.providers import ProviderUnavailable
-from resolvers.payments.query import query_reference, query_status
+from resolvers.payments.query import query_reference, query_status, status_token
 from resolvers.payments.settle import Settler
 from resolvers.ports import Clock, UnitOfWorkFactory
 
@@ -54,24 +55,34 @@ class PaymentReconciler:
 
     async def run_once(self) -> int:
         """One pass over the due payments; returns how many were looked at."""
+        return sum((await self.run_pass()).values())
+
+    async def run_pass(self) -> dict[str, int]:
+        """One pass over the due payments; how many of them ended in each status, or
+        ``provider_unavailable`` / ``error`` when they could not be looked at this time."""
         now = self._clock.now()
         async with self._uow_factory() as uow:
             due = await uow.payments.due(now, BATCH)
-        handled = 0
+        outcomes: Counter[str] = Counter()
         for payment in due:
             claimed = await self._claim(payment)
             if claimed is None:
                 continue  # another process took it
-            handled += 1
             try:
                 await self._settle(claimed)
             except ProviderUnavailable:
+                outcomes["provider_unavailable"] += 1
                 log.info("payment provider unavailable during reconciliation",
                          extra={"payment_id": payment.id, "provider": payment.provider})
+                continue
             except Exception:  # one bad payment must not stop the pass
+                outcomes["error"] += 1
                 log.exception("payment reconciliation failed",
                               extra={"payment_id": payment.id, "provider": payment.provider})
-        return handled
+                continue
+            settled = await self._settler.load(payment.id)
+            outcomes[settled.status.value if settled is not None else "error"] += 1
+        return dict(outcomes)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
@@ -107,7 +118,8 @@ class PaymentReconciler:
                     payment, S.EXPIRED, "outcome unknown and not queryable: expired, not resent",
                     source, {"failure_reason": "no provider reference"})
             return
-        status = await query_status(self._providers, self._config, payment)
+        token = await status_token(self._uow_factory, self._clock, payment)
+        status = await query_status(self._providers, self._config, payment, token)
         if status is not None:
             settled = await self._settler.apply_status(payment, status, source)
             if settled.status not in (S.CREATED, S.PENDING):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
-from resolvers.errors import Forbidden, InvalidInput, NotFound
+from resolvers.errors import Forbidden, NotFound
 from resolvers.payments.context import PaymentConfig, ProviderDirectory
 from resolvers.payments.initiate import PaymentInitiation
 from resolvers.payments.model import (
@@ -19,12 +19,12 @@ from resolvers.payments.model import (
     Payment,
     PaymentQuery,
     PaymentRequest,
-    PaymentStatus,
     PaymentTransition,
     PaymentView,
 )
+from resolvers.payments.refunds import RefundView, StripeRefunds
 from resolvers.payments.settle import Settler
-from resolvers.payments.state import check
+from resolvers.payments.stripe_model import Refund, StripeStore
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
@@ -35,7 +35,8 @@ RESOURCE = "Payment"
 
 class PaymentUseCases:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
-                 settler: Settler, providers: ProviderDirectory, config: PaymentConfig) -> None:
+                 settler: Settler, providers: ProviderDirectory, config: PaymentConfig,
+                 refunds: StripeRefunds, stripe_store: StripeStore) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._audit = audit
@@ -43,6 +44,8 @@ class PaymentUseCases:
         self.providers = providers
         self.config = config
         self.initiation = PaymentInitiation(uow_factory, clock, settler, providers, config)
+        self.refunds = refunds
+        self._stripe_store = stripe_store
 
     async def _authorize(self, caller: Caller, action: AuditAction,
                          targets: Sequence[tuple[str | None, str | None]]) -> None:
@@ -118,17 +121,15 @@ class PaymentUseCases:
         async with self._uow_factory() as uow:
             return await uow.payments.history(list(payment_ids))
 
-    async def refund(self, caller: Caller, payment_id: str) -> PaymentView:
-        """Refunds are not sent from here: Stripe's ``charge.refunded`` marks them; mobile
-        money (M-Pesa reversal, MoMo/Orange) is not implemented and is refused clearly."""
+    async def refunds_of(self, payment_ids: Sequence[str]) -> dict[str, list[Refund]]:
+        """Refund rows of payments the caller was already allowed to read."""
+        return await self._stripe_store.refunds_of(list(payment_ids))
+
+    async def refund(self, caller: Caller, payment_id: str, amount: int | None = None,
+                     reason: str | None = None,
+                     idempotency_key: str | None = None) -> RefundView:
+        """Stripe: a refund through Stripe's Refund API (``refunds.StripeRefunds``); the
+        signed events then complete it. Mobile money (M-Pesa, MoMo, Orange) is refused: the
+        APIs we integrate offer no refund."""
         view = await self.get(caller, payment_id)
-        payment = view.payment
-        check(payment.direction, payment.status, PaymentStatus.REFUNDED)
-        if payment.provider == "stripe":
-            raise InvalidInput(
-                "refund Stripe payments with Stripe (Dashboard or API); the charge.refunded "
-                "event then marks this payment refunded",
-                details=[{"field": "provider", "message": "refund through Stripe"}])
-        raise InvalidInput(f"{payment.provider} does not support refunds through this gateway",
-                           details=[{"field": "provider",
-                                     "message": "provider does not support refunds"}])
+        return await self.refunds.request(caller, view.payment, amount, reason, idempotency_key)

@@ -15,10 +15,18 @@ The first event that names our payment stores the object id as the provider refe
 | ``checkout.session.completed`` | succeeded if ``payment_status`` is paid, else pending |
 | ``checkout.session.async_payment_succeeded`` / ``_failed`` | succeeded / failed |
 | ``checkout.session.expired`` | expired |
-| ``charge.refunded`` | refunded when the whole amount is refunded (partial: noted only) |
+| ``charge.refunded`` | refunds recorded; refunded when the whole amount is refunded (partial: \
+``refunded_minor`` only), see ``stripe_refund_events`` |
+| ``refund.created`` / ``.updated`` / ``.failed`` | the refund's status; may complete a refund |
 | ``invoice.paid`` | succeeded (``amount_paid`` checked) |
-| ``invoice.payment_failed`` | failed once Stripe will not retry (no ``next_payment_attempt``) |
-| ``customer.subscription.*`` | recorded in the inbox and logged; ``deleted`` cancels an open payment |
+| ``invoice.payment_failed`` | failed once Stripe will not retry (no ``next_payment_attempt``), \
+else pending |
+| ``customer.subscription.*`` | the ``stripe_subscriptions`` row (newest event wins, see \
+``stripe_subscriptions``); ``deleted`` also cancels an open payment |
+
+A subscription invoice that no Cari payment names gets one, created from the invoice and keyed
+on its id (``StripeSubscriptions.invoice_payment``): one payment per invoice however often its
+events arrive.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from typing import Any
 from resolvers.payments.model import OPEN_STATUSES, Payment, PaymentStatus, TransitionSource
 from resolvers.payments.providers import ProviderStatus
 from resolvers.payments.settle import Settler
+from resolvers.payments.stripe_refund_events import StripeRefundEvents
+from resolvers.payments.stripe_subscriptions import StripeSubscriptions, invoice_subscription
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.webhooks.model import IgnoredEvent, PermanentEventError, WebhookEvent
 
@@ -38,7 +48,7 @@ S = PaymentStatus
 SOURCE = TransitionSource.STRIPE
 STRIPE_EVENT_TYPES = (
     "payment_intent.*", "charge.refunded", "checkout.session.*", "invoice.paid",
-    "invoice.payment_failed", "customer.subscription.*",
+    "invoice.payment_failed", "customer.subscription.*", "refund.*",
 )
 
 
@@ -63,10 +73,13 @@ def _int(obj: Mapping[str, Any], name: str) -> int | None:
 class StripePaymentEvents:
     """One handler for every payment-related Stripe event type (see the table above)."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler,
+                 refunds: StripeRefundEvents, subscriptions: StripeSubscriptions) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._settler = settler
+        self._refunds = refunds
+        self._subscriptions = subscriptions
 
     async def _find(self, obj: Mapping[str, Any]) -> Payment | None:
         metadata = obj.get("metadata")
@@ -100,15 +113,19 @@ class StripePaymentEvents:
         obj = _object(event)
         kind = event.event_type
         if kind.startswith("customer.subscription."):
-            log.info("stripe subscription event", extra={
-                "event_type": kind, "subscription_status": _text(obj, "status"),
-                "webhook_event_id": event.id})
+            await self._subscriptions.subscription_event(event, obj)
             if kind != "customer.subscription.deleted":
                 return
-        payment = await self._find(obj)
+        if kind in ("invoice.paid", "invoice.payment_failed"):
+            payment = await self._find_invoice(obj, kind == "invoice.paid")
+        else:
+            payment = await self._find(obj)
         if payment is None:
+            if kind == "customer.subscription.deleted":
+                return
             raise IgnoredEvent(f"no Cari payment for this stripe {kind}")
-        payment = await self._remember_reference(payment, obj)
+        if not kind.startswith("refund."):
+            payment = await self._remember_reference(payment, obj)
         currency = (_text(obj, "currency") or "").upper() or None
         if kind == "payment_intent.succeeded":
             await self._paid(payment, _int(obj, "amount_received") or _int(obj, "amount"),
@@ -134,12 +151,17 @@ class StripePaymentEvents:
         elif kind == "checkout.session.expired":
             await self._settler.move(payment, S.EXPIRED, "stripe: checkout expired", SOURCE)
         elif kind == "charge.refunded":
-            await self._refunded(payment, obj)
+            await self._refunds.charge_refunded(payment, obj)
+        elif kind.startswith("refund."):
+            await self._refunds.refund_event(payment, obj)
         elif kind == "invoice.paid":
             await self._paid(payment, _int(obj, "amount_paid"), currency, None)
         elif kind == "invoice.payment_failed":
             if obj.get("next_payment_attempt") is None:
                 await self._failed(payment, "stripe: invoice payment failed")
+            else:
+                await self._settler.move(payment, S.PENDING, "stripe: invoice payment failed; "
+                                         "Stripe will retry", SOURCE)
         elif kind == "customer.subscription.deleted":
             if payment.status in OPEN_STATUSES:
                 await self._settler.move(payment, S.CANCELLED, "stripe: subscription deleted",
@@ -156,14 +178,25 @@ class StripePaymentEvents:
     async def _failed(self, payment: Payment, reason: str) -> None:
         await self._settler.move(payment, S.FAILED, reason, SOURCE, {"failure_reason": reason})
 
-    async def _refunded(self, payment: Payment, obj: Mapping[str, Any]) -> None:
-        refunded = _int(obj, "amount_refunded")
-        if obj.get("refunded") is True or (refunded is not None
-                                           and refunded >= payment.amount_minor):
-            if payment.status in OPEN_STATUSES:  # events out of order: it was paid first
-                await self._paid(payment, _int(obj, "amount"),
-                                 (_text(obj, "currency") or "").upper() or None, _text(obj, "id"))
-                payment = await self._settler.load(payment.id) or payment
-            await self._settler.move(payment, S.REFUNDED, "stripe: charge refunded", SOURCE)
-        else:
-            log.info("stripe partial refund noted", extra={"payment_id": payment.id})
+    async def _find_invoice(self, obj: Mapping[str, Any], paid: bool) -> Payment | None:
+        """The payment an invoice names, one registered for its subscription that is still
+        open (its first invoice), else the invoice's own payment (created on first sight)."""
+        metadata = obj.get("metadata")
+        ours = _text(metadata, "cari_payment_id") if isinstance(metadata, Mapping) else None
+        invoice_id = _text(obj, "id")
+        subscription_id, _ = invoice_subscription(obj)
+        async with self._uow_factory() as uow:
+            if ours:
+                found = (await uow.payments.get_many([ours])).get(ours)
+                if found is not None and found.provider == "stripe":
+                    return found
+            for reference in (invoice_id, _text(obj, "payment_intent")):
+                if reference:
+                    found = await uow.payments.find_by_provider_reference("stripe", reference)
+                    if found is not None:
+                        return found
+            if subscription_id:
+                found = await uow.payments.find_by_provider_reference("stripe", subscription_id)
+                if found is not None and found.status in OPEN_STATUSES:
+                    return found
+        return await self._subscriptions.invoice_payment(obj, paid)

@@ -14,6 +14,7 @@ from tests.payments.fakes.base import CallbackSink, running_sink, serving
 from tests.payments.fakes.daraja import FakeDaraja
 from tests.payments.fakes.momo import FakeMomo
 from tests.payments.fakes.orange import FakeOrange
+from tests.payments.stripe_support import fake_stripe, stripe_app  # noqa: F401  (fixtures)
 from tests.support import Harness, make_settings, running_app
 from tests.webhooks.signing import STRIPE_SECRET
 

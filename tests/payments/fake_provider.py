@@ -31,6 +31,7 @@ class FakeProvider:
     collections: list[CollectionRequest] = field(default_factory=list)
     payouts: list[PayoutRequest] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
+    payout_queries: list[PayoutRequest] = field(default_factory=list)  # with result URLs
     statuses: dict[str, ProviderStatus] = field(default_factory=dict)  # by reference
     notif_token: str | None = None
 
@@ -63,6 +64,7 @@ class FakeProvider:
 
     async def query_payout(self, provider_reference: str, request: PayoutRequest) -> ProviderStatus:
         self.queries.append(provider_reference)
+        self.payout_queries.append(request)
         return self.statuses.get(provider_reference, ProviderStatus(state="unknown"))
 
     def parse_callback(self, body: bytes, *, kind: str = "collection") -> CallbackNotice:

@@ -171,10 +171,18 @@ async def test_payout_timeout_queries_and_never_resends(pay: Harness,
     assert r.status_code == 200
     await eventually(lambda: _queries(fake_mpesa), lambda q: q == [ref])
     assert (await status_of(pay, payout["id"], "pending"))["status"] == "pending"
-    # B2C has no status query: the result callback with our OriginatorConversationID settles it.
-    await pay.client.post(CALLBACK, params={"token": token, "kind": "result"}, content=body(
-        ref, event_id="res-1", attempt_key=sent.attempt_key))
+    # M-Pesa answers the status query at the result URL it names, which carries a fresh token
+    # (only token hashes are stored); the old URL is refused from then on.
+    [query] = fake_mpesa.payout_queries
+    assert query.result_url.endswith("&kind=result") and token_of(query.result_url) != token
+    stale = await pay.client.post(CALLBACK, params={"token": token, "kind": "result"},
+                                  content=body(ref, event_id="res-0", attempt_key=sent.attempt_key))
+    assert stale.status_code == 401
+    # B2C has no synchronous status: the result with our OriginatorConversationID settles it.
+    await pay.client.post(CALLBACK, params={"token": token_of(query.result_url), "kind": "result"},
+                          content=body(ref, event_id="res-1", attempt_key=sent.attempt_key))
     await status_of(pay, payout["id"], "succeeded")
+    assert fake_mpesa.queries == [ref], "the result itself is the answer: no second query"
     assert len(fake_mpesa.payouts) == 1
 
 
