@@ -28,6 +28,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.db.health import DatabaseHealth
 from adapters.db.migrate import upgrade_connection, upgrade_to_head
 from adapters.db.outbox import SqlOutboxStore
+from adapters.db.statistics import StatisticsKeeper
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
@@ -251,7 +252,7 @@ def create_app(
     # The parser module itself implements the Hl7Parser port (parse_oru).
     lab_ingest = LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
                            # SQLite has one writer; PostgreSQL takes a few transactions at once.
-                           max_parallel=1 if engine.dialect.name == "sqlite" else 4)
+                           max_parallel=1 if engine.dialect.name == "sqlite" else 2)
     fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     payments = build_payment_services(uow_factory, clock, audit, _payment_config(settings),
@@ -274,7 +275,7 @@ def create_app(
         webhooks=WebhookUseCases(
             intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),
                                  WebhookRejections(metrics.registry),
-                                 max_parallel=1 if engine.dialect.name == "sqlite" else 4),
+                                 max_parallel=1 if engine.dialect.name == "sqlite" else 2),
             admin=WebhookAdmin(uow_factory, clock)),
         payments=payments,
     )
@@ -300,6 +301,9 @@ def create_app(
                 settings, client, extra_handlers, medplum, inbox=inbox))
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        keeper = StatisticsKeeper(engine)
+        statistics = (asyncio.create_task(keeper.run(stop), name="planner-statistics")
+                      if keeper.applies else None)
         reconciler: asyncio.Task[None] | None = None
         if settings.payments_reconcile_seconds > 0:
             reconciler = asyncio.create_task(payments.reconciler.run(
@@ -317,9 +321,10 @@ def create_app(
                 # The pass in progress finishes; its rows are settled or their lease expires.
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(task, settings.shutdown_timeout_seconds)
-            if reconciler is not None:
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(reconciler, settings.shutdown_timeout_seconds)
+            for background in (reconciler, statistics):
+                if background is not None:
+                    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(background, settings.shutdown_timeout_seconds)
             state["worker"] = None
             patient_documents.use_remote(None)
             await client.aclose()

@@ -28,7 +28,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return engine
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True,
-        pool_recycle=1800,
+        pool_recycle=1800, use_insertmanyvalues=False,
     )
 
 

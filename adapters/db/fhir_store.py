@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,13 @@ from resolvers.fhir.model import (
 R = FhirResourceRow.__table__  # type: ignore[attr-defined]
 V = FhirResourceVersionRow.__table__  # type: ignore[attr-defined]
 I = FhirSearchIndexRow.__table__  # type: ignore[attr-defined]  # noqa: E741
+
+
+_UNNEST_INDEX = text(
+    "INSERT INTO fhir_search_index (resource_type, resource_id, param, system, value, date_lo, "
+    "date_hi) SELECT * FROM unnest(CAST(:rt AS varchar[]), CAST(:rid AS varchar[]), "
+    "CAST(:param AS varchar[]), CAST(:system AS varchar[]), CAST(:value AS varchar[]), "
+    "CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[]))")
 
 
 def _stored(r: Any) -> StoredResource:
@@ -158,11 +165,27 @@ class SqlFhirRepository:
             {"resource_type": r.resource_type, "id": r.id, "version_id": r.version,
              "last_updated": r.last_updated, "deleted": r.deleted, "document": r.document}
             for r, _index, _sort in items])
-        rows = [{"resource_type": r.resource_type, "resource_id": r.id, "param": e.param,
-                 "system": e.system, "value": e.value, "date_lo": e.date_lo,
-                 "date_hi": e.date_hi} for r, index, _sort in items for e in index]
-        if rows:
-            await self._session.execute(insert(I), rows)
+        entries = [(r, e) for r, index, _sort in items for e in index]
+        if not entries:
+            return
+        if self._dialect() == "postgresql":
+            # One statement over arrays: PostgreSQL's cheap bulk path (a row-by-row
+            # executemany costs an executor start per row: ~80 rows per 10-OBX message).
+            await self._session.execute(_UNNEST_INDEX, {
+                "rt": [r.resource_type for r, _e in entries],
+                "rid": [r.id for r, _e in entries], "param": [e.param for _r, e in entries],
+                "system": [e.system for _r, e in entries],
+                "value": [e.value for _r, e in entries],
+                "lo": [e.date_lo for _r, e in entries], "hi": [e.date_hi for _r, e in entries]})
+            return
+        await self._session.execute(insert(I), [
+            {"resource_type": r.resource_type, "resource_id": r.id, "param": e.param,
+             "system": e.system, "value": e.value, "date_lo": e.date_lo, "date_hi": e.date_hi}
+            for r, e in entries])
+
+    def _dialect(self) -> str:
+        bind = self._session.bind
+        return bind.dialect.name if bind is not None else "sqlite"
 
     async def find_by_identifier(self, resource_type: str, keys: Sequence[tuple[str, str]],
                                  ) -> dict[tuple[str, str], StoredResource]:

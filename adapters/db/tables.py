@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from adapters.db.types import JsonDocument, UTCDateTime
@@ -133,7 +133,12 @@ class FhirSearchIndexRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_fhir_search_value", "resource_type", "param", "value"),
         Index("ix_fhir_search_resource", "resource_type", "resource_id"),
-        Index("ix_fhir_search_date", "resource_type", "param", "date_lo"),
+        # Partial: only date rows. A full index on (resource_type, param, date_lo) shares its
+        # leading columns with ix_fhir_search_value, and PostgreSQL took it for identifier
+        # lookups (filtering every identifier row) when its statistics lagged behind inserts.
+        Index("ix_fhir_search_date", "resource_type", "param", "date_lo",
+              postgresql_where=text("date_lo IS NOT NULL"),
+              sqlite_where=text("date_lo IS NOT NULL")),
     )
 
     pk: int | None = Field(default=None, primary_key=True)
