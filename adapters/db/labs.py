@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,12 @@ L = LabResultRow.__table__  # type: ignore[attr-defined]
 T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
 A = LabAlertRow.__table__  # type: ignore[attr-defined]
 K = MpiLinkRow.__table__  # type: ignore[attr-defined]
+
+
+# The ordered subquery feeds the aggregate row by row, so the locks are taken in key order.
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT hashtextextended(k, 0) AS h "
+    "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered")
 
 
 def _result(r: Any) -> LabResult:
@@ -83,6 +89,14 @@ class SqlLabRepository:
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
         if alerts:
             await self._session.execute(insert(A), [dict(a.__dict__) for a in alerts])
+
+    async def lock_result_keys(self, keys: Sequence[str]) -> None:
+        """PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock
+        between two writers). SQLite needs none: every transaction holds the one write lock."""
+        bind = self._session.bind
+        if not keys or bind is None or bind.dialect.name != "postgresql":
+            return
+        await self._session.execute(_LOCK_KEYS, {"keys": sorted(set(keys))})
 
     async def add_links(self, links: Sequence[MpiLink]) -> None:
         if links:

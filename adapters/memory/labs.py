@@ -53,6 +53,9 @@ class InMemoryLabRepository:
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
         self.state.alerts.update({a.id: a for a in alerts})
 
+    async def lock_result_keys(self, keys: Sequence[str]) -> None:
+        return None  # one process, one staged copy per unit of work
+
     async def add_links(self, links: Sequence[MpiLink]) -> None:
         self.state.links.update({k.id: k for k in links})
 

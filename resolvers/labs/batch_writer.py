@@ -129,6 +129,7 @@ class LabBatchWriter:
                     todo.append((i, job))
             matches = await self._match(uow, [job for _i, job in todo])
             linked = [job for _i, job in todo if _certain(matches[job.candidate])]
+            await _lock_results(uow, linked)
             existing = await uow.fhir.find_by_identifier(
                 "Observation", [k for job in linked for k in job.observation_keys()])
             existing_reports = await uow.fhir.find_by_identifier(
@@ -154,6 +155,7 @@ class LabBatchWriter:
                      now: datetime) -> tuple[list[str], list[str], list[LabAlert]]:
         """Store a message's results for ``patient_id`` inside the caller's unit of work
         (a review decision that links a result held for review)."""
+        await _lock_results(uow, [job])
         existing = await uow.fhir.find_by_identifier("Observation", job.observation_keys())
         existing_reports = await uow.fhir.find_by_identifier("DiagnosticReport",
                                                              job.report_keys())
@@ -259,6 +261,17 @@ class LabBatchWriter:
                                       expected_version=current.version, now=now,
                                       mirror=self._mirror)
         return stored.id
+
+
+async def _lock_results(uow: UnitOfWork, jobs: Sequence[IngestJob]) -> None:
+    """Another gateway process may be writing the same results (an original and its
+    correction sent to two processes): hold their identifiers until commit, so the later
+    transaction finds the earlier one's Observations instead of creating twins."""
+    await uow.labs.lock_result_keys(sorted({
+        f"{kind}|{system}|{value}" for job in jobs
+        for kind, keys in (("Observation", job.observation_keys()),
+                           ("DiagnosticReport", job.report_keys()))
+        for system, value in keys}))
 
 
 def _certain(matches: Sequence[Match]) -> bool:

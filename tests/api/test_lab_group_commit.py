@@ -4,12 +4,19 @@ answers stay exactly what each message alone would have got."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.test_lab_ingest import WORKED_EXAMPLE, _ingest, _known_patient, _text
-from tests.support import Harness, count_queries
+from tests.support import (
+    Harness,
+    count_queries,
+    fresh_postgres_database,
+    make_settings,
+    running_app,
+)
 
 
 def _distinct(i: int) -> str:
@@ -104,3 +111,30 @@ async def test_large_messages_sharing_a_transaction_stay_within_driver_limits(
     total = await h.client.get(f"/api/fhir/Observation?patient={patient['id']}&_count=0",
                                headers=h.auth("clinician"))
     assert total.json()["total"] == 1500
+
+
+async def test_an_original_and_its_correction_sent_to_two_processes_give_one_result(
+    tmp_path: Path,
+) -> None:
+    """Two gateway instances on one PostgreSQL database (as behind a load balancer)."""
+    async with fresh_postgres_database() as url:
+        settings = make_settings(tmp_path / "var", url)
+        async with running_app(settings) as a, running_app(settings) as b:
+            patient = await _known_patient(a)
+
+            def pair(i: int) -> tuple[str, str]:
+                original = _distinct(i)
+                corrected = (original.replace(f"LABG{i:04d}", f"LABC{i:04d}")
+                             .replace("||6.9|mmol/L^mmol/L^UCUM|3.5-5.1|HH|||F|",
+                                      "||5.0|mmol/L^mmol/L^UCUM|3.5-5.1|N|||C|"))
+                return original, corrected
+
+            pairs = [pair(i) for i in range(8)]
+            answers = await asyncio.gather(*(
+                _ingest(h, message) for original, corrected in pairs
+                for h, message in ((a, original), (b, corrected))))
+            assert {r.status_code for r in answers} == {200}
+            items = (await a.client.get(
+                f"/api/patients/{patient['id']}/lab-results?code=2823-3",
+                headers=a.auth("clinician"))).json()["data"]["items"]
+            assert sorted(i["version"] for i in items) == [2] * 8, items
