@@ -1,0 +1,154 @@
+"""The command line (``cari-gateway``, ``python app.py``): serve, migrate, worker,
+reconcile, token and keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from adapters.auth.keys import generate_key_pair, load_or_create_local_key
+from adapters.auth.tokens import TokenIssuer
+from adapters.db.engine import create_engine, session_factory
+from adapters.db.migrate import upgrade_to_head
+from adapters.db.outbox import SqlOutboxStore
+from adapters.http.outbound import OutboundPolicy, build_http_client
+from adapters.observability.logging import configure_logging
+from adapters.settings import Settings, SettingsError, load_settings
+from app import (
+    build_worker,
+    create_app,
+    migrate_engine,
+    standalone_handlers,
+    standalone_payments,
+)
+
+log = logging.getLogger("cari.app")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import gc
+
+    import uvicorn
+
+    app = create_app(settings)
+    # Everything built so far lives as long as the process: keep it out of the collector's
+    # way, or full collections over it stall requests for ~100 ms about once a second.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(
+        app, host=host or settings.host, port=port or settings.port,
+        log_config=None, access_log=False, proxy_headers=True,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+    )
+
+
+async def _run_worker(settings: Settings) -> None:
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    await migrate_engine(engine)
+    sessions = session_factory(engine)
+    store = SqlOutboxStore(sessions)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    policy = OutboundPolicy(settings.outbound_allowlist)
+    async with build_http_client(policy, settings.http_timeout_seconds) as client:
+        worker = build_worker(settings, store, standalone_handlers(settings, sessions, client))
+        log.info("outbox worker started")
+        await worker.run(stop)
+    await engine.dispose()
+    log.info("outbox worker stopped")
+
+
+async def _reconcile(settings: Settings) -> dict[str, object]:
+    """One reconciliation pass over the due open payments, as the server's task runs it."""
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        await migrate_engine(engine)
+        sessions = session_factory(engine)
+        policy = OutboundPolicy(settings.outbound_allowlist)
+        async with build_http_client(policy, settings.http_timeout_seconds) as client:
+            outcomes = await standalone_payments(settings, sessions,
+                                                  client).reconciler.run_pass()
+    finally:
+        await engine.dispose()
+    # Counts only: no ids, references or phone numbers.
+    return {"handled": sum(outcomes.values()), "outcomes": dict(sorted(outcomes.items()))}
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.local_signing_key:
+        raise SystemExit("CARI_LOCAL_SIGNING_KEY is false: this gateway does not trust local "
+                         "tokens; ask your identity provider for one")
+    pair = load_or_create_local_key(settings.data_dir)
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    from resolvers.principal import KNOWN_ROLES
+
+    unknown = sorted(set(roles) - KNOWN_ROLES)
+    if unknown:
+        raise SystemExit(f"unknown role(s): {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(KNOWN_ROLES))}")
+    issuer = TokenIssuer(pair, settings.token_issuer, settings.token_audience)
+    print(issuer.issue(args.sub, roles, args.scopes.split(), ttl_seconds=args.ttl))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cari-gateway",
+                                     description="Cari integration gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve HTTP (migrates the embedded default first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("worker", help="run the outbox worker as its own process")
+    sub.add_parser("reconcile", help="run one payment reconciliation pass and print a JSON "
+                                     "summary")
+    token = sub.add_parser("token", help="print a v4.public token signed with the local key")
+    token.add_argument("--sub", required=True, help="subject (who the token speaks for)")
+    token.add_argument("--roles", required=True, help="comma-separated roles")
+    token.add_argument("--scopes", default="", help='space-separated scopes, e.g. "a b"')
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    keys = sub.add_parser("keys", help="key management")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("generate", help="print a new Ed25519 key pair as PASERK")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "keys":
+        pair = generate_key_pair()
+        print(pair.secret_paserk)
+        print(pair.public_paserk)
+        return
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"cari-gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level)
+    if args.command == "serve":
+        _serve(settings, args.host, args.port)
+    elif args.command == "migrate":
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_to_head(settings.database_url)
+        print("database is at the latest migration")
+    elif args.command == "worker":
+        asyncio.run(_run_worker(settings))
+    elif args.command == "reconcile":
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(asyncio.run(_reconcile(settings)), sort_keys=True))
+    elif args.command == "token":
+        _token(settings, args)
+
+
+if __name__ == "__main__":
+    main()
