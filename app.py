@@ -32,7 +32,7 @@ from adapters.fhir.validator import FhirValidator
 from adapters.hl7v2.mllp import MllpServer
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.client import MedplumClient
-from adapters.medplum.mirror import MEDPLUM, MedplumMirror
+from adapters.medplum.mirror import MEDPLUM, IsDeleted, MedplumMirror
 from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.metrics import Metrics
 from adapters.observability.payment_metrics import PaymentMetrics
@@ -158,10 +158,21 @@ def _worker_payments(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     return payments
 
 
+def _locally_deleted(sessions: async_sessionmaker[AsyncSession]) -> IsDeleted:
+    """For the Medplum mirror: is the gateway's current version of a resource a delete?"""
+    async def is_deleted(resource_type: str, resource_id: str) -> bool:
+        async with SqlUnitOfWork(sessions, SystemClock().now) as uow:
+            current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+        return current is not None and current.deleted
+    return is_deleted
+
+
 def _delivery_handlers(settings: Settings, client: httpx.AsyncClient,
                        extra: HandlerFactory | None,
                        medplum: MedplumClient | None = None,
-                       inbox: DeliveryHandler | None = None) -> dict[str, DeliveryHandler]:
+                       inbox: DeliveryHandler | None = None,
+                       sessions: async_sessionmaker[AsyncSession] | None = None,
+                       ) -> dict[str, DeliveryHandler]:
     handlers: dict[str, DeliveryHandler] = {}
     if inbox is not None:
         handlers[INBOX_DESTINATION] = inbox
@@ -169,7 +180,8 @@ def _delivery_handlers(settings: Settings, client: httpx.AsyncClient,
         handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
     medplum = medplum or _medplum_client(settings, client)
     if medplum is not None:
-        handlers[MEDPLUM] = MedplumMirror(medplum)
+        handlers[MEDPLUM] = MedplumMirror(
+            medplum, _locally_deleted(sessions) if sessions is not None else None)
     if extra is not None:
         handlers.update(extra(client))
     return handlers
@@ -293,7 +305,7 @@ def create_app(
             inbox = _inbox_dispatcher(settings, sessions, {**_payment_event_handlers(payments),
                                                            **(extra_event_handlers or {})})
             worker = build_worker(settings, store, _delivery_handlers(
-                settings, client, extra_handlers, medplum, inbox=inbox))
+                settings, client, extra_handlers, medplum, inbox=inbox, sessions=sessions))
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop), name="outbox-worker")
         keeper = StatisticsKeeper(engine)
@@ -365,7 +377,8 @@ def standalone_handlers(settings: Settings, sessions: async_sessionmaker[AsyncSe
     """The outbox delivery handlers of a `cari-gateway worker` process."""
     return _delivery_handlers(settings, client, None, inbox=_inbox_dispatcher(
         settings, sessions, _payment_event_handlers(_worker_payments(settings, sessions,
-                                                                     client))))
+                                                                     client))),
+        sessions=sessions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

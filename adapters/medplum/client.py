@@ -219,6 +219,26 @@ class MedplumClient:
                                     status=412)
 
 
+    async def delete_copy(self, resource_type: str, gateway_id: str, version: int) -> str:
+        """Delete Medplum's copy of our ``resource_type/gateway_id``, deleted here at
+        ``version``. A copy stamped with that version or a newer one (the resource was
+        written again after the delete) is left alone. Returns what happened."""
+        current = await self.find(resource_type, match_key(
+            {"resourceType": resource_type, "id": gateway_id}))
+        if current is None:
+            return "absent"
+        if stored_version(current) >= version:
+            return "unchanged"
+        medplum_id = current.get("id")
+        if not isinstance(medplum_id, str) or not ID_RE.fullmatch(medplum_id):
+            raise MedplumTransientError("Medplum's copy has no valid id")
+        what = f"a {resource_type} delete"
+        response = await self._fhir_request("DELETE", f"{resource_type}/{medplum_id}", what=what)
+        if response.status_code in (200, 202, 204, 404, 410):
+            return "deleted"
+        raise failure(response, what)
+
+
 def _idempotency(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}
 

@@ -25,8 +25,18 @@ A use case that stores a FHIR resource enqueues, in the same transaction::
 - ``meta.lastUpdated`` is dropped (Medplum sets its own). Everything else is sent as it is.
   Medplum answers 4xx to invalid content, and the message becomes a dead letter.
 
+A delete (``resolvers.fhir.writer.delete_resource``) enqueues::
+
+    payload={"type": "fhir.delete", "resourceType": "Observation", "id": "<gateway id>",
+             "version": <the tombstone's version>}
+
+and Medplum's copy is deleted, unless it carries that version or a newer one (written again
+after the delete). An upsert that arrives after its resource was deleted here (a retry that
+was overtaken) is dropped: ``is_deleted`` asks the gateway's own store, so a late upsert
+cannot bring a deleted record (say, results unlinked from the wrong patient) back to life.
+
 Other ``type`` values and malformed payloads are dead-lettered at once, so an admin can
-replay them after an upgrade. Deletes are not mirrored yet.
+replay them after an upgrade.
 
 Outcome: the worker retries a failure that may go away (Medplum down, slow, 5xx, 429, a lost
 write race) with backoff, so an outage delays the mirror and loses nothing. A failure that
@@ -38,16 +48,19 @@ replay never duplicates the record in Medplum.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.errors import MedplumPermanentError
-from resolvers.fhir.writer import FHIR_UPSERT  # the producer's side of the contract
+from resolvers.fhir.writer import FHIR_DELETE, FHIR_UPSERT  # the producer's side
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
 
-__all__ = ["FHIR_UPSERT", "MEDPLUM", "MedplumMirror", "gateway_version"]
+__all__ = ["FHIR_DELETE", "FHIR_UPSERT", "MEDPLUM", "MedplumMirror", "gateway_version"]
+
+# (resource type, gateway id) -> is the gateway's current version a delete?
+IsDeleted = Callable[[str, str], Awaitable[bool]]
 
 log = logging.getLogger("cari.medplum")
 
@@ -66,19 +79,30 @@ def gateway_version(resource: Mapping[str, Any]) -> int | None:
 class MedplumMirror:
     """``DeliveryHandler`` for :data:`MEDPLUM`: one upsert per outbox message."""
 
-    def __init__(self, client: MedplumClient) -> None:
+    def __init__(self, client: MedplumClient, is_deleted: IsDeleted | None = None) -> None:
         self._client = client
+        self._is_deleted = is_deleted
 
     async def deliver(self, message: OutboxMessage) -> None:
         payload = message.payload
-        if payload.get("type") != FHIR_UPSERT:
+        kind = payload.get("type")
+        if kind == FHIR_DELETE:
+            await self._delete(message)
+            return
+        if kind != FHIR_UPSERT:
             raise PermanentDeliveryError(
-                f"unsupported Medplum message type {str(payload.get('type'))[:40]!r}; "
-                f"expected {FHIR_UPSERT!r}")
+                f"unsupported Medplum message type {str(kind)[:40]!r}; "
+                f"expected {FHIR_UPSERT!r} or {FHIR_DELETE!r}")
         resource = payload.get("resource")
         if not isinstance(resource, dict):
             raise PermanentDeliveryError("the payload has no 'resource' object")
         version = gateway_version(resource)
+        rtype, rid = resource.get("resourceType"), resource.get("id")
+        if (self._is_deleted is not None and isinstance(rtype, str) and isinstance(rid, str)
+                and await self._is_deleted(rtype, rid)):
+            log.info("medplum mirror skipped an upsert overtaken by a delete",
+                     extra={"outbox_id": message.id, "destination": message.destination})
+            return
         try:
             if version is None:
                 await self._client.upsert(resource, idempotency_key=message.idempotency_key)
@@ -94,3 +118,16 @@ class MedplumMirror:
         log.log(logging.INFO if action == "unchanged" else logging.DEBUG,
                 "medplum mirror %s %s", action, resource.get("resourceType"),
                 extra={"outbox_id": message.id, "destination": message.destination})
+
+    async def _delete(self, message: OutboxMessage) -> None:
+        payload = message.payload
+        rtype, rid, version = payload.get("resourceType"), payload.get("id"), payload.get("version")
+        if not (isinstance(rtype, str) and isinstance(rid, str) and isinstance(version, int)
+                and not isinstance(version, bool) and version > 0):
+            raise PermanentDeliveryError("a delete needs resourceType, id and a positive version")
+        try:
+            action = await self._client.delete_copy(rtype, rid, version)
+        except MedplumPermanentError as exc:
+            raise PermanentDeliveryError(f"{type(exc).__name__}: {exc}") from None
+        log.info("medplum mirror %s %s", action, rtype,
+                 extra={"outbox_id": message.id, "destination": message.destination})

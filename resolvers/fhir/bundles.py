@@ -166,7 +166,7 @@ class BundleProcessor:
             return _response(201 if created else 200, stored)
         if e.method == "DELETE":
             if current is not None and not current.deleted:
-                await delete_resource(uow, current, now)
+                await delete_resource(uow, current, now, mirror=self._fhir.mirror)
             return _response(204, None)
         if current is None or current.deleted:
             raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")

@@ -211,7 +211,7 @@ class FhirUseCases:
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
             if current is None or current.deleted:
                 return  # deleting nothing is a success (idempotent)
-            await delete_resource(uow, current, now)
+            await delete_resource(uow, current, now, mirror=self.mirror)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.DELETE, resource_type=resource_type,
                 targets=[(resource_id, patient_of(current.document))],

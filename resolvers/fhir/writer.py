@@ -24,6 +24,7 @@ from resolvers.outbox.model import NewOutboxMessage
 from resolvers.ports import UnitOfWork
 
 FHIR_UPSERT = "fhir.upsert"
+FHIR_DELETE = "fhir.delete"
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,18 @@ async def create_resources(uow: UnitOfWork, docs: Sequence[tuple[str, dict[str, 
     return [stored for stored, _index, _sort in items]
 
 
-async def delete_resource(uow: UnitOfWork, current: StoredResource, now: datetime) -> StoredResource:
+async def delete_resource(uow: UnitOfWork, current: StoredResource, now: datetime, *,
+                          mirror: MirrorConfig) -> StoredResource:
+    """A tombstone as the next version; the mirrors are told to delete their copy too."""
     tombstone = replace(current, version=current.version + 1, last_updated=now, deleted=True,
                         document={})
     if not await uow.fhir.put(tombstone, [], None, expected_version=current.version):
         raise problem(409, "conflict", "the resource was changed concurrently")
+    await uow.outbox.enqueue([
+        NewOutboxMessage(destination, {"type": FHIR_DELETE, "resourceType": current.resource_type,
+                                       "id": current.id, "version": tombstone.version},
+                         f"fhir:{current.resource_type}/{current.id}/_history/{tombstone.version}")
+        for destination in mirror.destinations])
     return tombstone
 
 

@@ -108,6 +108,10 @@ class LabBatchWriter:
         self._matcher = matcher
         self._mirror = mirror
 
+    @property
+    def mirror(self) -> MirrorConfig:
+        return self._mirror
+
     async def write(self, jobs: Sequence[IngestJob]) -> list[IngestResult | BaseException]:
         now = self._clock.now()
         outcomes: list[IngestResult | BaseException | None] = [None] * len(jobs)

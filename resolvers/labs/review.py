@@ -121,7 +121,7 @@ class MatchReview:
                 current = await uow.fhir.get_many(resource_type, list(ids))
                 for stored in current.values():
                     if not stored.deleted:
-                        await delete_resource(uow, stored, now)
+                        await delete_resource(uow, stored, now, mirror=self._writer.mirror)
             tasks = await self._reopen(uow, caller, result, exclude=link.patient_id, now=now)
             held = replace(result, patient_id=None, status="review" if tasks else "unmatched",
                            report_ids=(), observation_ids=(), observations_created=0,

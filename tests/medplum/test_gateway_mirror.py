@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def _settings(tmp_path: Path, sqlite_url: str, medplum: MedplumServer):  # type:
                    http_timeout_seconds=2.0)
 
 
-async def _outbox(h: Harness, status: str) -> list[dict]:
+async def _outbox(h: Harness, status: str) -> list[dict[str, Any]]:
     r = await h.client.get(f"/api/admin/outbox?status={status}&destination=medplum",
                            headers=h.auth("admin"))
     return list(r.json()["data"]["items"])

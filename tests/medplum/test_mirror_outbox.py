@@ -276,17 +276,19 @@ async def test_refusals_and_bad_payloads_are_dead_letters_at_once(
         await outbox.enqueue([good])
         async with outbox.uow() as uow:
             await uow.outbox.enqueue([
-                NewOutboxMessage(MEDPLUM, {"type": "fhir.delete", "resource": good}, "bad-1"),
+                NewOutboxMessage(MEDPLUM, {"type": "fhir.patch", "resource": good}, "bad-1"),
+                NewOutboxMessage(MEDPLUM, {"type": "fhir.delete", "resource": good}, "bad-4"),
                 NewOutboxMessage(MEDPLUM, {"type": FHIR_UPSERT}, "bad-2"),
                 NewOutboxMessage(MEDPLUM, {"type": FHIR_UPSERT, "resource": {
                     "resourceType": "Observation", "status": "final"}}, "bad-3")])
             await uow.commit()
-        dead = await outbox.wait(lambda ms: len(ms) == 4 and all(
+        dead = await outbox.wait(lambda ms: len(ms) == 5 and all(
             m.status == OutboxStatus.DEAD for m in ms))
     assert all(m.attempts == 1 for m in dead)
     errors = sorted(str(m.last_error) for m in dead)
     assert any("422" in e for e in errors)
-    assert any("fhir.delete" in e for e in errors)
+    assert any("fhir.patch" in e for e in errors)
+    assert any("a delete needs resourceType, id" in e for e in errors)
     assert any("no 'resource'" in e for e in errors)
     assert any("neither an id nor an identifier" in e for e in errors)
     assert await medplum.asearch("Patient") == []
