@@ -116,8 +116,11 @@ class PaymentCallbacks:
         if payment.provider_reference and notice.provider_reference \
                 and notice.provider_reference != payment.provider_reference:
             raise self._reject(provider, "wrong_reference")
+        # Scoped to the payment: some providers' callbacks are only unique within one
+        # payment (a MoMo failure has no transaction id), and two payments' identical
+        # callbacks must not be taken for one delivery.
         result = await inbox.receive(InboundEvent(
-            provider=provider, event_id=notice.event_id[:255],
+            provider=provider, event_id=f"{payment.id}:{notice.event_id}"[:255],
             event_type=f"payment.{notice.kind}", payload=_payload(payment, notice),
             subject_id=payment.id))
         self._count("callback_duplicate" if result.duplicate else "callback_accepted", provider)

@@ -204,3 +204,20 @@ async def test_orange_notif_token_must_match(pay: Harness) -> None:
     ok = await pay.client.post(url, params={"token": token}, content=body(ref, notif_token="n-42"))
     assert ok.status_code == 200
     await status_of(pay, payment["id"], "succeeded")
+
+
+async def test_identical_callbacks_of_two_payments_are_two_deliveries(
+        pay: Harness, fake_mpesa: FakeProvider) -> None:
+    """A callback id unique only within its payment (MoMo failures carry no transaction
+    id) must not make the second payment's callback look like a repeat of the first's."""
+    first, first_token = await start(pay, fake_mpesa, key="k-one")
+    second, second_token = await start(pay, fake_mpesa, key="k-two")
+    for payment, token in ((first, first_token), (second, second_token)):
+        ref = payment["provider_reference"]
+        fake_mpesa.statuses[ref] = succeeded(150000, "+254712345678", f"TX{ref[-6:]}")
+        r = await pay.client.post(CALLBACK, params={"token": token},
+                                  content=body(ref, event_id="same-id", amount=150000,
+                                               payer="254712345678"))
+        assert r.status_code == 200 and r.json()["data"]["duplicate"] is False
+    for payment in (first, second):
+        assert (await status_of(pay, payment["id"], "succeeded"))["status"] == "succeeded"
