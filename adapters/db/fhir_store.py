@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.dialect import dialect_name, insert_for
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
 from resolvers.fhir.model import (
     Condition,
@@ -125,10 +125,9 @@ class SqlFhirRepository:
         key = (R.c.resource_type == resource.resource_type, R.c.id == resource.id)
         if expected_version is None:
             # One statement: the primary key decides whether the id is new.
-            insert_ = (postgresql.insert if self._session.bind is not None
-                       and self._session.bind.dialect.name == "postgresql" else sqlite.insert)
             created = (await self._session.execute(
-                insert_(R).values(resource_type=resource.resource_type, id=resource.id, **values)
+                insert_for(self._session)(R)
+                .values(resource_type=resource.resource_type, id=resource.id, **values)
                 .on_conflict_do_nothing(index_elements=["resource_type", "id"])
                 .returning(R.c.id))).first()
             if created is None:
@@ -168,7 +167,7 @@ class SqlFhirRepository:
         entries = [(r, e) for r, index, _sort in items for e in index]
         if not entries:
             return
-        if self._dialect() == "postgresql":
+        if dialect_name(self._session) == "postgresql":
             # One statement over arrays: PostgreSQL's cheap bulk path (a row-by-row
             # executemany costs an executor start per row: ~80 rows per 10-OBX message).
             await self._session.execute(_UNNEST_INDEX, {
@@ -182,10 +181,6 @@ class SqlFhirRepository:
             {"resource_type": r.resource_type, "resource_id": r.id, "param": e.param,
              "system": e.system, "value": e.value, "date_lo": e.date_lo, "date_hi": e.date_hi}
             for r, e in entries])
-
-    def _dialect(self) -> str:
-        bind = self._session.bind
-        return bind.dialect.name if bind is not None else "sqlite"
 
     async def find_by_identifier(self, resource_type: str, keys: Sequence[tuple[str, str]],
                                  ) -> dict[tuple[str, str], StoredResource]:

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.dialect import dialect_name
 from adapters.db.tables import LabAlertRow, LabResultRow, MpiLinkRow, MpiReviewTaskRow
 from resolvers.labs.records import (
     DuplicateMessage,
@@ -93,8 +94,7 @@ class SqlLabRepository:
     async def lock_result_keys(self, keys: Sequence[str]) -> None:
         """PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock
         between two writers). SQLite needs none: every transaction holds the one write lock."""
-        bind = self._session.bind
-        if not keys or bind is None or bind.dialect.name != "postgresql":
+        if not keys or dialect_name(self._session) != "postgresql":
             return
         await self._session.execute(_LOCK_KEYS, {"keys": sorted(set(keys))})
 

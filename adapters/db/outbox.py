@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.db.dialect import insert_for
 from adapters.db.tables import OutboxRow
 from resolvers.ids import new_id
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
@@ -46,9 +46,7 @@ class SqlOutboxWriter:
              "attempts": 0, "next_attempt_at": now, "created_at": now}
             for m in messages
         ]
-        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert_(T).values(rows).on_conflict_do_nothing(
+        stmt = insert_for(self._session)(T).values(rows).on_conflict_do_nothing(
             index_elements=["destination", "idempotency_key"]).returning(T.c.id)
         return list((await self._session.execute(stmt)).scalars())
 

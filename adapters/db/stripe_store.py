@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.db.dialect import insert_for
 from adapters.db.tables_stripe import StripeRefundRow, StripeSubscriptionRow
 from resolvers.payments.stripe_model import (
     DuplicateRefund,
@@ -100,10 +100,8 @@ class SqlStripeStore:
     async def apply_subscription(self, subscription: StripeSubscription) -> bool:
         values = dict(subscription.__dict__)
         async with self._sessions() as session:
-            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            module: Any = postgresql if dialect == "postgresql" else sqlite
             inserted = await session.execute(
-                module.insert(SUB).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+                insert_for(session)(SUB).values(**values).on_conflict_do_nothing(index_elements=["id"]))
             if inserted.rowcount == 1:  # type: ignore[attr-defined]
                 await session.commit()
                 return True

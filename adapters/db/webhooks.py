@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.db.dialect import insert_for
 from adapters.db.tables_webhooks import EmailSuppressionRow, LeadRow, WebhookEventRow
 from resolvers.ids import new_id
 from resolvers.webhooks.handlers import Lead
@@ -18,11 +18,6 @@ from resolvers.webhooks.model import WebhookEvent, WebhookEventQuery
 T = WebhookEventRow.__table__  # type: ignore[attr-defined]
 S = EmailSuppressionRow.__table__  # type: ignore[attr-defined]
 L = LeadRow.__table__  # type: ignore[attr-defined]
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _to_domain(r: Any) -> WebhookEvent:
@@ -38,7 +33,7 @@ class SqlWebhookEventRepository:
         self._session = session
 
     async def add(self, event: WebhookEvent) -> bool:
-        stmt = _insert(self._session)(T).values(
+        stmt = insert_for(self._session)(T).values(
             id=event.id, provider=event.provider, event_id=event.event_id,
             event_type=event.event_type, subject_id=event.subject_id,
             payload=dict(event.payload), status=event.status, attempts=event.attempts,
@@ -51,7 +46,7 @@ class SqlWebhookEventRepository:
         """One multi-row insert; answers the ids stored (the others were already there)."""
         if not events:
             return set()
-        stmt = _insert(self._session)(T).values([
+        stmt = insert_for(self._session)(T).values([
             {"id": e.id, "provider": e.provider, "event_id": e.event_id,
              "event_type": e.event_type, "subject_id": e.subject_id, "payload": dict(e.payload),
              "status": e.status, "attempts": e.attempts, "last_error": e.last_error,
@@ -105,7 +100,7 @@ class SqlSuppressionList:
             return
         now = self._now()
         async with self._sessions() as session:
-            await session.execute(_insert(session)(S).values([
+            await session.execute(insert_for(session)(S).values([
                 {"address": a, "reason": reason, "webhook_event_id": webhook_event_id,
                  "created_at": now} for a in addresses]).on_conflict_do_nothing(
                 index_elements=["address"]))
@@ -125,7 +120,7 @@ class SqlLeadStore:
 
     async def add(self, lead: Lead) -> None:
         async with self._sessions() as session:
-            await session.execute(_insert(session)(L).values(
+            await session.execute(insert_for(session)(L).values(
                 id=new_id(), webhook_event_id=lead.webhook_event_id, source=lead.source,
                 name=lead.name, email=lead.email, phone=lead.phone,
                 organisation=lead.organisation, country=lead.country, message=lead.message,

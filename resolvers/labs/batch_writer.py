@@ -198,12 +198,9 @@ class LabBatchWriter:
                 id=new_id(), lab_result_id=result_id, patient_id=patient_id, method="auto",
                 grade=best.grade.value, score=best.score, field_scores=dict(best.field_scores),
                 review_task_id=None, created_at=now, created_by=job.caller.principal.subject))
-        tasks = [ReviewTask(id=new_id(), lab_result_id=result_id,
-                            candidate_patient_id=m.patient_id, grade=m.grade.value,
-                            score=m.score, field_scores=dict(m.field_scores), status="open",
-                            created_at=now)
-                 for m in matches if not linked and m.grade in (MatchGrade.PROBABLE,
-                                                                MatchGrade.POSSIBLE)]
+        tasks = [] if linked else review_tasks(
+            result_id, [m for m in matches if m.grade in (MatchGrade.PROBABLE,
+                                                          MatchGrade.POSSIBLE)], now)
         writes.tasks.extend(tasks)
         result = LabResult(
             id=result_id, sending_facility=job.facility, control_id=job.message.header.control_id,
@@ -276,6 +273,14 @@ async def _lock_results(uow: UnitOfWork, jobs: Sequence[IngestJob]) -> None:
         for kind, keys in (("Observation", job.observation_keys()),
                            ("DiagnosticReport", job.report_keys()))
         for system, value in keys}))
+
+
+def review_tasks(result_id: str, candidates: Sequence[Match],
+                 now: datetime) -> list[ReviewTask]:
+    """An open review task per candidate, with its score per field."""
+    return [ReviewTask(id=new_id(), lab_result_id=result_id, candidate_patient_id=m.patient_id,
+                       grade=m.grade.value, score=m.score, field_scores=dict(m.field_scores),
+                       status="open", created_at=now) for m in candidates]
 
 
 def _certain(matches: Sequence[Match]) -> bool:

@@ -24,7 +24,7 @@ from resolvers.audit.trail import audit_records
 from resolvers.errors import Conflict, NotFound
 from resolvers.fhir.writer import delete_resource
 from resolvers.ids import new_id
-from resolvers.labs.batch_writer import IngestJob, LabBatchWriter
+from resolvers.labs.batch_writer import IngestJob, LabBatchWriter, review_tasks
 from resolvers.labs.ingest import Hl7Parser, candidate_from
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
@@ -146,11 +146,8 @@ class MatchReview:
         """Back to the queue: the candidates the matcher finds now, minus the unlinked one."""
         job = self._job(caller, result)
         matches = await self._matcher.match_within(uow, job.candidate)
-        tasks = [ReviewTask(id=new_id(), lab_result_id=result.id,
-                            candidate_patient_id=m.patient_id, grade=m.grade.value,
-                            score=m.score, field_scores=dict(m.field_scores), status="open",
-                            created_at=now)
-                 for m in matches if m.patient_id != exclude and m.grade in REVIEW_GRADES]
+        tasks = review_tasks(result.id, [m for m in matches if m.patient_id != exclude
+                                         and m.grade in REVIEW_GRADES], now)
         await uow.labs.add_review_tasks(tasks)
         return tasks
 
