@@ -6,8 +6,8 @@ fallback) with a fixed number of keep-alive connections, closed loop:
 
 * ``healthz``          GET /healthz -- routing, middleware, metrics; no auth, no database
 * ``graphql_patient``  POST /graphql with a clinician token:
-      query BenchPatient($id: ID!) { patient(id: $id) { ... on Patient {
-          id family given managingOrganization { name } } } }
+      query BenchPatient($id: ID!) { patient(id: $id) {
+          id family given managingOrganization { name } } }
   i.e. token verification, GraphQL parse/validate, a patient read that writes an audit
   record, and an organization read through the DataLoader.
 

@@ -14,8 +14,8 @@ from typing import Any
 from benchmarks._loadgen import Request
 from benchmarks._support import HOST, GatewayProcess, cli
 
-PATIENT_QUERY = ("query BenchPatient($id: ID!) { patient(id: $id) { ... on Patient { "
-                 "id family given managingOrganization { name } } } }")
+PATIENT_QUERY = ("query BenchPatient($id: ID!) { patient(id: $id) { "
+                 "id family given managingOrganization { name } } }")
 ORG_NAME = "Bench District Hospital"
 
 

@@ -1,7 +1,6 @@
 """Query root: thin resolvers over resolvers/ use cases."""
 
 import datetime
-from typing import Annotated
 
 import strawberry
 
@@ -12,7 +11,6 @@ from resolvers.mpi.model import PatientQuery
 from resolvers.mpi.patients import READ_ROLES as PATIENT_READ_ROLES
 from resolvers.outbox.model import OutboxQuery, OutboxStatus
 from schema.context import Info
-from schema.errors import NotFoundError
 from schema.permissions import IsAdmin, has_role
 from schema.types import (
     AuditEvent,
@@ -31,23 +29,19 @@ strawberry.enum(AuditAction, name="AuditAction")
 strawberry.enum(AuditOutcome, name="AuditOutcome")
 strawberry.enum(OutboxStatus, name="OutboxStatus")
 
-PatientResult = Annotated[Patient | NotFoundError, strawberry.union("PatientResult")]
-OrganizationResult = Annotated[Organization | NotFoundError,
-                               strawberry.union("OrganizationResult")]
-
-
 def _first(first: int) -> int:
     return max(1, min(first, MAX_FIRST))
 
 
 @strawberry.type
 class Query:
+    # Single-entity queries answer the nullable entity: null when absent (or deleted),
+    # as Apollo clients expect; typed error unions are for mutations. The loader's
+    # use case records the read in the audit trail whether or not it finds the patient.
     @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
-    async def patient(self, info: Info, id: strawberry.ID) -> PatientResult:
+    async def patient(self, info: Info, id: strawberry.ID) -> Patient | None:
         found = await info.context.loaders.patient.load(str(id))
-        if found is None:
-            return NotFoundError(message=f"no patient with id {id!r}", code="not_found")
-        return Patient.of(found)
+        return Patient.of(found) if found is not None else None
 
     @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
     async def patients(
@@ -68,11 +62,9 @@ class Query:
                                                      found[-1].id if found else None))
 
     @strawberry.field(permission_classes=[has_role(*ORG_READ_ROLES)])
-    async def organization(self, info: Info, id: strawberry.ID) -> OrganizationResult:
+    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
         found = await info.context.loaders.organization.load(str(id))
-        if found is None:
-            return NotFoundError(message=f"no organization with id {id!r}", code="not_found")
-        return Organization.of(found)
+        return Organization.of(found) if found is not None else None
 
     @strawberry.field(permission_classes=[has_role(*ORG_READ_ROLES)])
     async def organizations(self, info: Info, first: int = 50, after: str | None = None,

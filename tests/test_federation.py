@@ -31,9 +31,7 @@ SDL_QUERY = "{ _service { sdl } }"
 PATIENT_QUERY = """
 query Q($id: ID!) {
   patient(id: $id) {
-    __typename
-    ... on Patient { id family managingOrganization { name } }
-    ... on NotFoundError { code message }
+    __typename id family managingOrganization { name }
   }
 }
 """
@@ -187,13 +185,12 @@ def test_patient_with_organization_through_apollo_gateway(
         "managingOrganization": {"name": linked_patient["org_name"]},
     }, out
 
-    # An unknown id is an expected failure: a NotFoundError member of the union, no error.
+    # An unknown id is not an error: the nullable entity is null, as Apollo clients expect.
     result = _run_gateway(server, clinician_token, PATIENT_QUERY, {"id": str(uuid.uuid4())})
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["errors"] is None, out
-    assert out["data"]["patient"]["__typename"] == "NotFoundError", out
-    assert out["data"]["patient"]["code"] == "not_found", out
+    assert out["data"] == {"patient": None}, out
 
 
 def test_entities_resolves_patient_references(

@@ -128,8 +128,8 @@ async def test_fhir_only_details_and_organizations_reach_graphql(gateway: Harnes
                                 "address": [{"country": "UG"}]})
     p = await _post(gateway, {**patient("G-6"), "telecom": [{"system": "email", "value": "s@x.ug"}],
                               "managingOrganization": {"reference": f"Organization/{org['id']}"}})
-    q = """query($id: ID!) { patient(id: $id) { ... on Patient { addresses { city country }
-           telecom { system value } managingOrganization { id name country } } } }"""
+    q = """query($id: ID!) { patient(id: $id) { addresses { city country }
+           telecom { system value } managingOrganization { id name country } } }"""
     body = await gateway.gql(q, {"id": p["id"]}, roles=("clinician",))
     found = body["data"]["patient"]
     assert found["addresses"] == [{"city": "Kampala", "country": "UG"}]

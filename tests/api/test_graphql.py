@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.api.test_fhir_rest import observation
 from tests.support import Harness, count_queries
 
 PATIENT_Q = """query($id: ID!) { patient(id: $id) {
-  __typename
-  ... on Patient { id family given birthDate gender identifiers { system value }
-                   managingOrganization { id name } }
-  ... on NotFoundError { message code } } }"""
+  __typename id family given birthDate gender identifiers { system value }
+  managingOrganization { id name } } }"""
 
 
 async def test_graphql_without_token_is_401(gateway: Harness) -> None:
@@ -42,10 +41,43 @@ async def test_patient_query_with_organization(gateway: Harness) -> None:
     assert patient["managingOrganization"]["name"] == "Muhimbili"
 
 
-async def test_unknown_patient_is_a_typed_error(gateway: Harness) -> None:
+async def test_unknown_patient_is_null(gateway: Harness) -> None:
     body = await gateway.gql(PATIENT_Q, {"id": "does-not-exist"}, roles=("clinician",))
-    assert body["data"]["patient"] == {"__typename": "NotFoundError", "code": "not_found",
-                                       "message": "no patient with id 'does-not-exist'"}
+    assert body == {"data": {"patient": None}}
+
+
+async def test_single_entity_queries_need_no_fragments(gateway: Harness) -> None:
+    """`{ patient(id:) { id } }` is the whole query: the entity, or null when absent."""
+    assert await gateway.gql('{ patient(id: "x") { id } }', roles=("clinician",)) == {
+        "data": {"patient": None}}
+    assert await gateway.gql('{ organization(id: "x") { id } }', roles=("admin",)) == {
+        "data": {"organization": None}}
+    assert await gateway.gql('{ observation(id: "x") { id } }', roles=("clinician",)) == {
+        "data": {"observation": None}}
+
+    org = await gateway.client.post("/api/organizations", json={"name": "Mulago"},
+                                    headers=gateway.auth("admin"))
+    org_id = org.json()["data"]["id"]
+    p = await gateway.create_patient(organization_id=org_id)
+    obs = await gateway.client.post("/api/fhir/Observation", json=observation(p["id"]),
+                                    headers=gateway.auth("clinician"))
+    assert obs.status_code == 201, obs.text
+    q = 'query($id: ID!) { %s(id: $id) { id } }'
+    for field, entity_id, role in (("patient", p["id"], "clinician"),
+                                   ("organization", org_id, "admin"),
+                                   ("observation", obs.json()["id"], "clinician")):
+        body = await gateway.gql(q % field, {"id": entity_id}, roles=(role,))
+        assert body == {"data": {field: {"id": entity_id}}}, (field, body)
+
+
+async def test_unknown_patient_read_is_audited_as_not_found(gateway: Harness) -> None:
+    body = await gateway.gql('{ patient(id: "ghost-1") { id } }', roles=("clinician",),
+                             sub="nurse-7")
+    assert body == {"data": {"patient": None}}
+    body = await gateway.gql('{ auditEvents(resourceType: "Patient", outcome: NOT_FOUND) '
+                             '{ nodes { subject resourceId action } } }')
+    assert {"subject": "nurse-7", "resourceId": "ghost-1", "action": "R"} \
+        in body["data"]["auditEvents"]["nodes"], body
 
 
 async def test_field_permissions(gateway: Harness) -> None:
@@ -54,6 +86,7 @@ async def test_field_permissions(gateway: Harness) -> None:
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await gateway.gql(PATIENT_Q, {"id": "x"}, roles=())
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["data"] == {"patient": None}  # a nullable field: the error nulls only it
 
 
 async def test_create_patient_mutation_and_typed_validation_errors(gateway: Harness) -> None:

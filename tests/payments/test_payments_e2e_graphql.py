@@ -22,8 +22,8 @@ INITIATE = """mutation($input: PaymentInput!, $key: String!) {
     ... on ValidationError { message problems { field message } } } }"""
 PAYMENT = """query($id: ID!) { payment(id: $id) { id status providerTransactionId failureReason
     history { fromStatus toStatus source reason } } }"""
-PATIENT = """query($id: ID!) { patient(id: $id) { ... on Patient { id
-    payments { id status amount history { toStatus } } } } }"""
+PATIENT = """query($id: ID!) { patient(id: $id) { id
+    payments { id status amount history { toStatus } } } }"""
 
 
 @pytest.fixture

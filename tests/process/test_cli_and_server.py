@@ -57,7 +57,7 @@ def test_fresh_start_serves_and_cli_tokens_work(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {clinician}"})
         assert created.status_code == 201
         pid = created.json()["data"]["id"]
-        query = {"query": "query($id: ID!) { patient(id: $id) { ... on Patient { id family } } }",
+        query = {"query": "query($id: ID!) { patient(id: $id) { id family } }",
                  "variables": {"id": pid}}
         anonymous = httpx.post(server.base_url + "/graphql", json=query)
         assert anonymous.status_code == 401
