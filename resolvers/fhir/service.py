@@ -14,7 +14,7 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import Forbidden
 from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
-from resolvers.fhir.issues import SUPPORTED_TYPES, Issue, is_error
+from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue, is_error
 from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
 from resolvers.fhir.ports import ResourceValidator
 from resolvers.fhir.search import parse_search
@@ -32,10 +32,10 @@ class WriteResult:
     resource: StoredResource
 
 
-def check_type(resource_type: str) -> None:
-    if resource_type not in SUPPORTED_TYPES:
+def check_type(resource_type: str, supported: Sequence[str] = SUPPORTED_TYPES) -> None:
+    if resource_type not in supported:
         raise problem(404, "not-supported", f"resource type {resource_type!r} is not supported "
-                      f"here; supported: {', '.join(SUPPORTED_TYPES)}")
+                      f"here; supported: {', '.join(supported)}")
 
 
 class FhirUseCases:
@@ -94,7 +94,9 @@ class FhirUseCases:
     def validate(self, resource_type: str | None, body: Any) -> list[Issue]:
         """$validate: the verdict is in the issues, whatever they say."""
         if resource_type is not None:
-            check_type(resource_type)
+            # Bundle, OperationOutcome and AuditEvent are never stored, but clients validate
+            # them at the type level (POST Bundle/$validate) like any other resource.
+            check_type(resource_type, SUPPORTED_TYPES + VALIDATE_ONLY_TYPES)
             if isinstance(body, dict) and body.get("resourceType") not in (None, resource_type):
                 return [Issue("error", "invalid", f"expected a {resource_type} resource, got "
                               f"{body.get('resourceType')!r}", "resourceType")]

@@ -268,6 +268,56 @@ async def test_validate_operation(gateway: Harness) -> None:
     assert any(i["severity"] == "error" for i in bad.json()["issue"])
 
 
+async def _validate(h: Harness, resource_type: str, body: dict[str, Any]) -> list[Any]:
+    r = await h.client.post(f"/api/fhir/{resource_type}/$validate", json=body, headers=_h(h))
+    assert r.status_code == 200, r.text
+    assert r.json()["resourceType"] == "OperationOutcome"
+    issues: list[Any] = r.json()["issue"]
+    return issues
+
+
+def _errors(issues: list[Any]) -> list[Any]:
+    return [i for i in issues if i["severity"] in ("error", "fatal")]
+
+
+async def test_validate_bundle_at_the_type_level(gateway: Harness) -> None:
+    """Bundles are not stored, but `POST Bundle/$validate` checks them entry by entry."""
+    good = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a", "resource": patient()}]}
+    assert _errors(await _validate(gateway, "Bundle", good)) == []
+    bad = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0b",
+         "resource": {"resourceType": "Observation", "code": {"text": "x"}}}]}
+    errors = _errors(await _validate(gateway, "Bundle", bad))
+    expressions = {e for i in errors for e in i.get("expression", [])}
+    assert "Bundle.entry[0].resource.status" in expressions, errors
+    # The Parameters form of $validate works at the type level too.
+    wrapped = {"resourceType": "Parameters", "parameter": [{"name": "resource",
+                                                            "resource": bad}]}
+    assert _errors(await _validate(gateway, "Bundle", wrapped)) == errors
+
+
+async def test_validate_operation_outcome_at_the_type_level(gateway: Harness) -> None:
+    outcome = {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "processing", "diagnostics": "upstream said no"}]}
+    assert _errors(await _validate(gateway, "OperationOutcome", outcome)) == []
+    no_issue = {"resourceType": "OperationOutcome"}  # issue is 1..* in R4
+    assert _errors(await _validate(gateway, "OperationOutcome", no_issue)) != []
+
+
+async def test_validate_type_mismatch_and_unknown_type(gateway: Harness) -> None:
+    issues = _errors(await _validate(gateway, "Bundle", patient()))
+    assert len(issues) == 1 and issues[0]["expression"] == ["resourceType"], issues
+    assert "expected a Bundle resource" in issues[0]["diagnostics"]
+    issues = _errors(await _validate(gateway, "OperationOutcome",
+                                     {"resourceType": "Bundle", "type": "collection"}))
+    assert "expected a OperationOutcome resource" in issues[0]["diagnostics"], issues
+    # A type the gateway neither stores nor validates is still not found.
+    r = await gateway.client.post("/api/fhir/Basic/$validate", headers=_h(gateway),
+                                  json={"resourceType": "Basic"})
+    assert r.status_code == 404 and r.json()["resourceType"] == "OperationOutcome"
+
+
 async def test_mpi_and_fhir_patients_are_one_record(gateway: Harness) -> None:
     mpi = await gateway.create_patient(family="Mutua")
     doc = await gateway.client.get(f"/api/fhir/Patient/{mpi['id']}", headers=_h(gateway))
