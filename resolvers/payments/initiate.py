@@ -94,18 +94,21 @@ def _validate(request: PaymentRequest) -> PaymentRequest:
     if not reference or len(reference) > 64:
         raise _problem("reference", "reference must be 1 to 64 characters")
     country = (request.country or "").strip().upper() or None
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        raise _problem("country", "country must be an ISO 3166 alpha-2 code, e.g. KE")
     phone = None
     if provider == "stripe":
         if request.phone:
-            phone = normalise_phone(request.phone, country or "")
+            phone = normalise_phone(request.phone, country)
     else:
         market = check_market(provider, currency, country)
         check_amount(provider, request.amount_minor, currency)
         if not request.phone:
             raise _problem("phone", f"{provider} needs the payer's phone number")
-        if country is None and len(market.countries) == 1:
-            country = next(iter(market.countries))
-        phone = normalise_phone(request.phone, country or "")
+        # A national number is read in the caller's country or, without one, in the market's
+        # only country (M-Pesa: KE); an international number carries its own country.
+        only_country = next(iter(market.countries)) if len(market.countries) == 1 else None
+        phone = normalise_phone(request.phone, country or only_country)
         if country is None and market.countries:
             country = phone_country(phone)
         check_market(provider, currency, country)

@@ -2,7 +2,8 @@
 
 ``normalise_phone`` turns any local or international form ("0712 345 678", "254712345678",
 "+254 712 345678") into E.164 ("+254712345678") and refuses numbers that are invalid or not
-mobile numbers. ``PROVIDER_MARKETS`` says which currency each provider takes in which country;
+mobile numbers; an international form needs no country, a local one does.
+``PROVIDER_MARKETS`` says which currency each provider takes in which country;
 ``check_market`` and ``check_amount`` refuse a payment that cannot fit the provider before any
 request is sent.
 """
@@ -82,28 +83,62 @@ def currency_exponent(currency: str) -> int:
                            details={"field": "currency"}) from None
 
 
-def normalise_phone(raw: str, country: str) -> str:
+# What a caller must change when a national number comes without its country.
+NEEDS_COUNTRY = ("a national phone number needs its country: give country (ISO alpha-2, "
+                 "e.g. KE) or the number in international format +254…")
+
+
+def normalise_phone(raw: str, country: str | None = None) -> str:
     """``raw`` (a local form in ``country``, or an international form) as E.164.
 
-    Raises InvalidInput when it is not a valid mobile number."""
+    Without ``country`` only an international form ("+254712345678" or "254712345678") can
+    be read: the region comes from its country code. A national form ("0712345678") without
+    ``country`` is refused with a message naming the ``country`` field. Raises InvalidInput
+    when it is not a valid mobile number."""
     text = raw.strip()
-    region = country.strip().upper()
+    region = (country or "").strip().upper() or None
+    number = _parse(text, region)
+    if number is None:
+        if region is not None:
+            raise InvalidInput(f"not a valid phone number for country {region}",
+                               details={"field": "phone"})
+        if _looks_national(text):
+            raise InvalidInput(NEEDS_COUNTRY, details={"field": "country"})
+        if text.startswith("+"):
+            raise InvalidInput("not a valid international phone number",
+                               details={"field": "phone"})
+        raise InvalidInput("not a valid phone number: give it in international format "
+                           "+254…, or give country (ISO alpha-2)", details={"field": "phone"})
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise InvalidInput("the phone number is not a mobile number", details={"field": "phone"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """The first valid reading of ``text``, or None."""
     candidates = [text]
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = _digits(text)
     if not text.startswith("+") and not text.startswith("0") and len(digits) > 9:
         candidates.append("+" + digits)  # "254712345678": international without the plus
     for candidate in candidates:
         try:
-            number = phonenumbers.parse(candidate, region or None)
+            number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:
             continue
-        if not phonenumbers.is_valid_number(number):
-            continue
-        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-            raise InvalidInput("the phone number is not a mobile number", details={"field": "phone"})
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise InvalidInput(f"not a valid phone number for country {region or '?'}",
-                       details={"field": "phone"})
+        if phonenumbers.is_valid_number(number):
+            return number
+    return None
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _looks_national(text: str) -> bool:
+    """A dialable number without a country code ("0712 345 678", "771234567"): only the
+    caller's country can tell which one it is."""
+    stripped = text.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+    return not stripped.startswith("+") and stripped.isdigit() and 6 <= len(stripped) <= 12
 
 
 def phone_country(e164: str) -> str | None:

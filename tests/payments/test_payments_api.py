@@ -156,3 +156,37 @@ async def test_read_with_history_list_and_refund(pay: Harness) -> None:
     audit = await pay.client.get("/api/admin/audit-events", params={
         "patient_id": patient["id"], "resource_type": "Payment"}, headers=pay.auth("admin"))
     assert {e["action"] for e in audit.json()["data"]["items"]} >= {"C", "R"}
+
+
+async def test_international_phone_needs_no_country(pay: Harness,
+                                                    fake_mpesa: FakeProvider) -> None:
+    for key, phone in (("intl-plus", "+254 712 345 678"), ("intl-bare", "254712345678")):
+        r = await create(pay, key=key, phone=phone)
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["phone"] == "+254712345678"
+    assert [c.phone_e164 for c in fake_mpesa.collections] == ["+254712345678"] * 2
+    # The number's own country decides the market: a Ugandan number cannot pay in KES.
+    r = await create(pay, key="intl-ug", phone="+256772123456")
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == "mpesa does not accept KES in UG"
+
+
+async def test_national_phone_without_country_names_the_country_field(pay: Harness) -> None:
+    momo = FakeProvider(name="mtn_momo", currencies=frozenset({"EUR"}))
+    pay.app.state.services.payments.providers.use({"mtn_momo": momo})
+    # The MoMo sandbox (EUR) has no country, so a national number cannot be read.
+    r = await create(pay, key="nat", provider="mtn_momo", currency="EUR", amount=500,
+                     phone="0772123456")
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["details"][0]["field"] == "country"
+    assert "give country (ISO alpha-2" in error["message"] and "+254" in error["message"]
+    assert "?" not in error["message"] and momo.collections == []
+    # The same number with its country, or in international form, is accepted.
+    r = await create(pay, key="nat-ug", provider="mtn_momo", currency="EUR", amount=500,
+                     phone="0772123456", country="UG")
+    assert r.status_code == 201, r.text
+    r = await create(pay, key="intl", provider="mtn_momo", currency="EUR", amount=500,
+                     phone="+256772123456")
+    assert r.status_code == 201, r.text
+    assert [c.phone_e164 for c in momo.collections] == ["+256772123456"] * 2

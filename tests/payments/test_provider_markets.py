@@ -56,6 +56,33 @@ def test_refused_phones(raw: str, country: str, message: str) -> None:
         normalise_phone(raw, country)
 
 
+@pytest.mark.parametrize(("raw", "e164"), [
+    ("+254712345678", "+254712345678"),
+    ("+254 712-345-678", "+254712345678"),
+    ("254712345678", "+254712345678"),
+    ("256772123456", "+256772123456"),
+    ("+2250701234567", "+2250701234567"),
+])
+def test_international_phone_without_country(raw: str, e164: str) -> None:
+    assert normalise_phone(raw) == e164
+    assert normalise_phone(raw, "") == e164
+
+
+@pytest.mark.parametrize(("raw", "field", "message"), [
+    ("0712345678", "country", r"give country \(ISO alpha-2, e\.g\. KE\) or the number in "
+                              r"international format \+254"),
+    ("0712 345 678", "country", "give country"),
+    ("771234567", "country", "give country"),
+    ("+2541", "phone", "not a valid international phone number"),
+    ("hello", "phone", "not a valid phone number"),
+])
+def test_phone_without_country_is_refused_clearly(raw: str, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as refused:
+        normalise_phone(raw)
+    assert refused.value.details == {"field": field}
+    assert "?" not in refused.value.message
+
+
 def test_markets() -> None:
     assert check_market("mpesa", "KES", "KE").currency == "KES"
     assert check_market("mtn_momo", "UGX", "UG").currency == "UGX"
