@@ -7,7 +7,8 @@ unreadable -- exactly when an ``AR`` is most needed.
 * :func:`build_ack` -- one ACK: MSH with sender and receiver swapped, MSH-9
   ``ACK^<trigger>^ACK``, a fresh MSH-10, MSA-1 code and MSA-2 = the original MSH-10, and an
   ERR (ERR-2 location, ERR-3 ``code^text^HL70357``, ERR-4 severity, ERR-8 the readable
-  reason) when an error is given.
+  reason) when an error is given, then one ERR with severity ``W`` per parse warning (what
+  the gateway assumed for a field the sender left out or bent), on any ACK code.
 * :func:`ack_mode` / :func:`acks_to_send` -- which ACK codes to send (MSH-15/MSH-16,
   table 0155 AL/NE/ER/SU). In enhanced mode an empty MSH-15 or MSH-16 counts as ``AL``.
 * :func:`respond` -- both together: the ACK texts for an outcome.
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Sequence
 from typing import Literal
 
-from resolvers.labs.model import Header, MalformedMessage, UnsupportedMessage
+from resolvers.labs.model import Header, MalformedMessage, ParseWarning, UnsupportedMessage
 
 from .encoding import DEFAULT, Delimiters, codec_for, decode_message, escape, unescape
 
@@ -94,10 +96,12 @@ def _loose_msh(raw: bytes | str | None) -> dict[str, str] | None:
 
 def build_ack(header: Header | None, raw: bytes | str | None, code: str, *,
               error: MalformedMessage | UnsupportedMessage | str | None = None,
-              now: datetime.datetime | None = None, control_id: str | None = None) -> str:
+              now: datetime.datetime | None = None, control_id: str | None = None,
+              warnings: Sequence[ParseWarning] = ()) -> str:
     """One v2.5 ACK as text (segments ended by CR). ``header`` is the parsed MSH when there
     is one; otherwise what can be read from ``raw`` is echoed, and with neither a minimal ACK
-    (empty MSA-2) is still produced."""
+    (empty MSA-2) is still produced. Each of ``warnings`` adds an ERR with severity W after
+    the error's ERR, so the sender learns what was assumed even when the message was taken."""
     if code not in CODES:
         raise ValueError(f"not an acknowledgement code (table 0008): {code!r}")
     if header is not None:
@@ -124,6 +128,7 @@ def build_ack(header: Header | None, raw: bytes | str | None, code: str, *,
     segments = ["|".join(msh), f"MSA|{code}|{get('control_id')}"]
     if error is not None:
         segments.append(_err(error, code))
+    segments.extend(_warning_err(w) for w in warnings)
     return "\r".join(segments) + "\r"
 
 
@@ -140,6 +145,13 @@ def _err(error: MalformedMessage | UnsupportedMessage | str, code: str) -> str:
     if text and text != ERROR_TEXTS.get(condition):
         fields += ["", "", "", escape(text)]
     return "|".join(fields)
+
+
+def _warning_err(warning: ParseWarning) -> str:
+    condition = warning.hl7_error_code or "0"
+    return "|".join(["ERR", "", warning.location,
+                     f"{condition}^{ERROR_TEXTS.get(condition, '')}^HL70357", "W", "", "", "",
+                     escape(warning.message)])
 
 
 def encode_ack(ack: str, header: Header | None = None) -> bytes:
@@ -192,14 +204,17 @@ def acks_to_send(header: Header | None, accepted: bool, app_ok: bool, *,
 def respond(header: Header | None, raw: bytes | str | None, *, accepted: bool, app_ok: bool,
             rejected: bool = False,
             error: MalformedMessage | UnsupportedMessage | str | None = None,
-            now: datetime.datetime | None = None) -> list[str]:
+            now: datetime.datetime | None = None,
+            warnings: Sequence[ParseWarning] = ()) -> list[str]:
     """The ACK texts for an outcome (see :func:`acks_to_send`); the error goes into the ERR of
-    every non-success ACK. Without a ``header`` (the parser refused the message) the MSH is
-    read leniently from ``raw``, so MSH-15/16 still choose original or enhanced mode."""
+    every non-success ACK, and the parse ``warnings`` (``OruMessage.warnings``) into W ERRs of
+    every ACK, commit and application alike, since a sender may log only one of them. Without
+    a ``header`` (the parser refused the message) the MSH is read leniently from ``raw``, so
+    MSH-15/16 still choose original or enhanced mode."""
     if header is None and raw is not None:
         from .parser import peek_header
 
         header = peek_header(raw)
-    return [build_ack(header, raw, code, now=now,
+    return [build_ack(header, raw, code, now=now, warnings=warnings,
                       error=None if code in ("AA", "CA") else error)
             for code in acks_to_send(header, accepted, app_ok, rejected=rejected)]

@@ -1,4 +1,5 @@
-"""HL7 v2 encoding rules: delimiters (MSH-1/MSH-2), charsets (MSH-18), escapes, timestamps.
+"""HL7 v2 encoding rules: segment terminators, delimiters (MSH-1/MSH-2), charsets (MSH-18),
+escapes, timestamps.
 
 Everything here is on the hot path of :func:`adapters.hl7v2.parser.parse_oru`, so the common
 case (no escape character in a value, plain ``^~\\&`` delimiters) costs one ``in`` test.
@@ -20,6 +21,8 @@ __all__ = [
     "decode_message",
     "escape",
     "hl7_time_to_iso",
+    "join_continuations",
+    "split_segments",
     "timezone_of",
     "unescape",
 ]
@@ -49,6 +52,52 @@ _CHARSETS = {
     "CP1252": "cp1252",
     "UNICODE UTF-16": "utf-16",
 }
+
+
+# Stripped from both ends of a message: MLLP framing left in an HTTP body (0x0B ... 0x1C CR),
+# a byte-order mark, blank lines and surrounding whitespace.
+_STRIP = " \t\r\n\x0b\x1c\ufeff"
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def split_segments(text: str) -> list[str]:
+    """A message's segments, whatever ends its lines (CR, LF or CRLF) and whatever surrounds
+    it; blanks left at line ends are dropped. The first one must be the MSH."""
+    text = text.strip(_STRIP)
+    if not text:
+        raise MalformedMessage("the message is empty", location="MSH^1", hl7_error_code="100")
+    if "\n" in text:
+        text = text.replace("\r\n", "\r").replace("\n", "\r")
+    segments = text.split("\r")
+    if " \r" in text or "\t\r" in text:  # blanks an editor left at line ends
+        segments = [s.rstrip(" \t") for s in segments]
+    if not segments[0].startswith("MSH"):
+        found = segments[0][:3]
+        raise MalformedMessage(f"the message must start with an MSH segment, not {found!r}",
+                               location="MSH^1", hl7_error_code="100")
+    return segments
+
+
+def join_continuations(lines: list[str], fs: str) -> list[str]:
+    """Segments from lines: a line without a segment ID continues the previous segment,
+    joined with a newline (a sender's raw line break inside a comment); blank lines go; a
+    segment indented by blanks (pasted from an indented document) is still a segment."""
+    segments: list[str] = []
+    for line in lines:
+        if len(line) >= 3 and (len(line) == 3 or line[3] == fs) and line[:3].isalnum():
+            segments.append(line)
+        elif _is_indented_segment(line, fs):
+            segments.append(line.lstrip(" \t"))
+        elif line.strip() and segments:
+            segments[-1] += "\n" + line
+    return segments
+
+
+def _is_indented_segment(line: str, fs: str) -> bool:
+    # Upper-case IDs only, so an indented line of a comment stays a continuation.
+    seg = line.lstrip(" \t")
+    return (seg != line and len(seg) >= 3 and (len(seg) == 3 or seg[3] == fs)
+            and seg[:3].isalnum() and seg[:3].isupper())
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +186,9 @@ def decode_message(raw: bytes) -> str:
     ASCII is read as UTF-8 (a superset), so a sender that declares ASCII and sends an accented
     name anyway is still understood; the same latin-1 fallback applies as with no MSH-18.
     """
+    bom = raw.find(_UTF8_BOM, 0, 8)  # after MLLP framing or blanks, if any
+    if bom >= 0:  # dropped here, or the latin-1 fallback would keep it as three characters
+        raw = raw[:bom] + raw[bom + 3:]
     charset = _msh18_of(raw)
     codec = codec_for(charset) if charset else "utf-8"
     if codec in (None, "ascii", "utf-8"):

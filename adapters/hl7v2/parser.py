@@ -2,23 +2,26 @@
 
 Hot path of lab ingest (REST, GraphQL and MLLP), so it is a hand-written, split-based parser:
 one ``str.split`` per segment on the field separator, components and escapes resolved only for
-the fields the model needs. Versions 2.3 to 2.5.1 (any 2.x is read the same way: the fields
-used here did not move). Structure handled, in order:
-``MSH [SFT] PID [PD1] [{NTE}] [{NK1}] [PV1 [PV2]] { [ORC] [{NTE}] OBR [{NTE}] {OBX [{NTE}]} }``;
-other segments (Z-segments, TQ1, SPM, CTI, FT1, DSC ...) are skipped. An OBX after an SPM is
-kept with the order. A line that does not start with a segment ID (a sender's raw line break
-inside a comment) continues the previous segment, joined with a newline.
+the fields the model needs. Versions 2.2 to 2.8 (the fields used here did not move). Structure
+handled, in order: ``MSH [SFT] PID [PD1] [{NTE}] [{NK1}] [PV1 [PV2]] { [ORC] [{NTE}] OBR
+[{NTE}] {OBX [{NTE}]} }``; other segments (Z-segments, TQ1, SPM, CTI, FT1, DSC ...) are
+skipped. An OBX after an SPM is kept with the order. A line that does not start with a segment
+ID (a sender's raw line break inside a comment) continues the previous segment.
+
+Liberal ingest, strict storage: what real senders leave out or bend (OBX-11, OBX-2, OBX-6,
+OBX-14/OBR-7, OBR-4, MSH-10, MSH-12, ``ORU_R01`` in MSH-9, framing and whitespace) is accepted
+with an assumption, each one recorded in ``OruMessage.warnings`` and, for a result, in
+``ObservationSegment.assumptions`` (see :mod:`adapters.hl7v2.tolerance`). Only what cannot be
+used is refused: no MSH, another message type, no PID or no PID-3 identifier, no OBR or OBX,
+an OBX without OBX-3, a version that is not 2.x.
 
 Decision on hl7apy (measured, ``python -m benchmarks hl7_parse``, 2-CPU machine): a full
 hl7apy ``parse_message`` takes ~8 ms for the digest's worked example and ~18 ms for a 10-OBX
-panel (``find_groups=False`` saves almost nothing), and it still leaves the mapping to the
-model to do; this parser produces the finished :class:`OruMessage` in ~35 us and ~80 us
-(~230x faster, ~12,000 10-OBX messages/s on one core). At >= 500 msg/s end to end the whole
-budget is 2 ms per message, so hl7apy alone would blow it ten times over: it is kept OFF the
-hot path and backs only :func:`adapters.hl7v2.validation.validate_structure` (optional strict
-check, ~11-26 ms: on-boarding a new lab, a diagnostics endpoint, conformance tests). ACKs are
-built by hand in :mod:`adapters.hl7v2.ack` (~15 us vs ~1 ms with hl7apy, and hl7apy cannot
-build one when the incoming header is unreadable, exactly when an AR is most needed).
+panel, and it still leaves the mapping to the model to do; this parser produces the finished
+:class:`OruMessage` in ~35 us and ~80 us (~230x faster). At >= 500 msg/s end to end the whole
+budget is 2 ms per message, so hl7apy is kept OFF the hot path and backs only
+:func:`adapters.hl7v2.validation.validate_structure` (optional strict check, ~11-26 ms).
+ACKs are built by hand in :mod:`adapters.hl7v2.ack`.
 
 Errors: anything but ORU^R01 -> :class:`UnsupportedMessage`; everything else that cannot be
 read -> :class:`MalformedMessage` with an ERR-2 location (segment^occurrence^field^rep^comp,
@@ -27,22 +30,34 @@ the occurrence counted per segment ID) and a table 0357 code.
 
 from __future__ import annotations
 
+import dataclasses
+
 from resolvers.labs.model import (
     Header,
     MalformedMessage,
     ObservationSegment,
     OrderSegment,
     OruMessage,
+    ParseWarning,
     PatientIdentifier,
     PatientSegment,
     UnsupportedMessage,
 )
 
-from .encoding import Delimiters, codec_for, decode_message, hl7_time_to_iso, timezone_of, unescape
+from . import tolerance
+from .encoding import (
+    Delimiters,
+    codec_for,
+    decode_message,
+    hl7_time_to_iso,
+    join_continuations,
+    split_segments,
+    timezone_of,
+    unescape,
+)
 
 __all__ = ["parse_oru", "peek_header", "read_header"]
 
-_STRIP = " \t\r\n\x0b\x1c\ufeff"
 # OBX-2 types whose value keeps its components (normalised to ^ and & separators).
 _COMPOSITE = frozenset(("CE", "CWE", "CNE", "CF", "SN", "CX", "XCN", "XPN", "XAD", "XON",
                         "XTN", "ED", "RP", "CP", "MO", "CQ", "HD", "EI", "PN", "AD", "TN",
@@ -112,23 +127,13 @@ def _coded(value: str, d: Delimiters, codec: str) -> tuple[str, str, str]:
     return unescape(c[0], d, codec), unescape(c[1], d, codec), unescape(c[2], d, codec)
 
 
-def _split_segments(text: str) -> list[str]:
-    text = text.strip(_STRIP)
-    if not text:
-        raise MalformedMessage("the message is empty", location="MSH^1", hl7_error_code="100")
-    if "\n" in text:
-        text = text.replace("\r\n", "\r").replace("\n", "\r")
-    segments = text.split("\r")
-    if not segments[0].startswith("MSH"):
-        found = segments[0][:3]
-        raise MalformedMessage(f"the message must start with an MSH segment, not {found!r}",
-                               location="MSH^1", hl7_error_code="100")
-    return segments
-
-
-def read_header(msh: str, d: Delimiters, *, check: bool = True) -> Header:
-    """MSH text -> Header, checking MSH-9 (ORU^R01 only), MSH-10 and MSH-12 unless ``check``
-    is False (then ``message_type`` is whatever MSH-9.1^9.2 says)."""
+def read_header(msh: str, d: Delimiters, *, check: bool = True,
+                warnings: list[ParseWarning] | None = None) -> Header:
+    """MSH text -> Header. With ``check``, MSH-9 must be ORU^R01 (a bent spelling such as
+    ``ORU_R01`` is read as it, with a warning) and MSH-12 an HL7 v2 version (2.5 assumed when
+    empty); every assumption is appended to ``warnings``. MSH-10 is not checked: an empty one
+    is replaced by :func:`parse_oru`, which has the whole text to hash. Without ``check``,
+    ``message_type`` is whatever MSH-9.1^9.2 says and nothing is assumed."""
     f = _pad(["MSH", d.field, *msh.split(d.field)[1:]], 19)
     charset = unescape(_first_rep(f[18], d), d).strip()
     codec = codec_for(charset) or "utf-8"
@@ -136,19 +141,19 @@ def read_header(msh: str, d: Delimiters, *, check: bool = True) -> Header:
     type_text = "^".join(unescape(p, d, codec) for p in msg_type[:2] if p)
     control_id = _c1(f[10], d, codec)
     version = _c1(f[12], d, codec)
+    noted = warnings if warnings is not None else []
     if not check:
         pass
     elif not type_text:
         raise _missing("MSH-9", "message type", "MSH^1^9")
     elif msg_type[0].upper() != "ORU" or msg_type[1].upper() != "R01":
-        raise UnsupportedMessage(type_text)
-    elif not control_id:
-        raise _missing("MSH-10", "message control ID", "MSH^1^10")
-    elif not version:
-        raise _missing("MSH-12", "version ID", "MSH^1^12")
-    elif not version.startswith("2."):
-        raise MalformedMessage(f"HL7 version {version!r} is not supported (2.3 to 2.5.1 are)",
-                               location="MSH^1^12", hl7_error_code="203")
+        if msg_type[1] or not tolerance.is_bent_oru_r01(f[9]):
+            raise UnsupportedMessage(type_text)
+        noted.append(tolerance.bent_type_warning(f[9]))
+    if check and version not in tolerance.KNOWN_VERSIONS:
+        version, version_note = tolerance.version_warning(version)
+        if version_note is not None:
+            noted.append(version_note)
     return Header(
         sending_application=_hd(f[3], d, codec), sending_facility=_hd(f[4], d, codec),
         receiving_application=_hd(f[5], d, codec), receiving_facility=_hd(f[6], d, codec),
@@ -210,26 +215,32 @@ def _patient(f: list[str], d: Delimiters, codec: str) -> PatientSegment:
 
 
 class _Order:
-    __slots__ = ("fields", "notes", "observations", "orc")
+    """An OBR while its OBX are read: they need its OBR-7 and OBR-25 to fill their gaps."""
 
-    def __init__(self, fields: list[str], orc: list[str] | None, notes: list[str]) -> None:
+    __slots__ = ("fields", "notes", "observations", "observed_at", "observed_at_iso", "orc",
+                 "status")
+
+    def __init__(self, fields: list[str], orc: list[str] | None, notes: list[str],
+                 d: Delimiters, codec: str, zone: str) -> None:
         self.fields = fields
         self.orc = orc
         self.notes = notes
         self.observations: list[ObservationSegment] = []
+        self.observed_at = _c1(fields[7], d, codec)
+        self.observed_at_iso = hl7_time_to_iso(self.observed_at, zone)
+        self.status = _c1(fields[25], d, codec)
 
 
-def _order(o: _Order, d: Delimiters, codec: str, zone: str) -> OrderSegment:
+def _order(o: _Order, d: Delimiters, codec: str) -> OrderSegment:
     f, orc = o.fields, _pad(o.orc or [], 13)
     code, text, system = _coded(f[4], d, codec)
-    observed_at = _c1(f[7], d, codec)
     provider = f[16] or orc[12]
     return OrderSegment(
         set_id=_c1(f[1], d, codec),
         placer_number=_c1(f[2], d, codec) or _c1(orc[2], d, codec),
         filler_number=_c1(f[3], d, codec) or _c1(orc[3], d, codec),
-        code=code, code_text=text, code_system=system, observed_at=observed_at,
-        observed_at_iso=hl7_time_to_iso(observed_at, zone), status=_c1(f[25], d, codec),
+        code=code, code_text=text, code_system=system, observed_at=o.observed_at,
+        observed_at_iso=o.observed_at_iso, status=o.status,
         ordering_provider="^".join(unescape(c, d, codec) for c in
                                    _comps(_first_rep(provider, d), d, 3)[:3]).rstrip("^"),
         observations=tuple(o.observations),
@@ -237,18 +248,21 @@ def _order(o: _Order, d: Delimiters, codec: str, zone: str) -> OrderSegment:
 
 
 def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
-                 notes: tuple[str, ...]) -> ObservationSegment:
+                 notes: tuple[str, ...], order: _Order,
+                 warnings: list[ParseWarning]) -> ObservationSegment:
     f = _pad(f, 15)
     code, text, system = _coded(f[3], d, codec)
     if not code and not text:
         raise _missing("OBX-3", "observation identifier", f"OBX^{seq}^3^1^1")
+    assumed: list[ParseWarning] = []  # stays empty for a complete OBX: the common case
     value_type = _c1(f[2], d, codec).upper()
     raw = f[5]
     values: tuple[str, ...] = ()
     if raw:
-        if not value_type:
-            raise _missing("OBX-2", "value type, required when OBX-5 is valued", f"OBX^{seq}^2")
         reps = raw.split(d.repetition)
+        if not value_type:
+            value_type, note = tolerance.inferred_value_type(unescape(reps[0], d, codec), seq)
+            assumed.append(note)
         if value_type in _COMPOSITE:
             values = tuple(_composite(r, d, codec) for r in reps)
         elif value_type in _TEXT:
@@ -259,18 +273,32 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
             values = tuple(unescape(r, d, codec) for r in reps)
     status = _c1(f[11], d, codec)
     if not status:
-        raise _missing("OBX-11", "observation result status", f"OBX^{seq}^11")
+        status, note = tolerance.assumed_result_status(order.status, seq)
+        assumed.append(note)
     units = _comps(_first_rep(f[6], d), d, 3)
+    unit = unescape(units[0], d, codec)
+    if not unit and value_type == "NM" and values and values[0]:
+        unit = unescape(units[1], d, codec)  # a unit written only as text is still the unit
+        assumed.append(tolerance.units_from_text_warning(unit, seq) if unit
+                       else tolerance.missing_units_warning(seq))
     observed_at = _c1(f[14], d, codec)
+    observed_at_iso = hl7_time_to_iso(observed_at, zone)
+    if observed_at_iso is None and (observed_at or order.observed_at_iso is None):
+        time_note = tolerance.effective_time_warning(
+            observed_at, order.observed_at, order.observed_at_iso is not None, seq)
+        if time_note is not None:
+            assumed.append(time_note)
+    if assumed:
+        warnings.extend(assumed)
     return ObservationSegment(
         set_id=_c1(f[1], d, codec), value_type=value_type, code=code, code_text=text,
         code_system=system, sub_id=_c1(f[4], d, codec), values=values,
-        units=unescape(units[0], d, codec), units_system=unescape(units[2], d, codec),
+        units=unit, units_system=unescape(units[2], d, codec),
         reference_range=unescape(_first_rep(f[7], d), d, codec),
         abnormal_flags=tuple(a for a in (_c1(r, d, codec) for r in f[8].split(d.repetition))
                              if a) if f[8] else (),
-        status=status, observed_at=observed_at,
-        observed_at_iso=hl7_time_to_iso(observed_at, zone), notes=notes)
+        status=status, observed_at=observed_at, observed_at_iso=observed_at_iso, notes=notes,
+        assumptions=tuple(w.message for w in assumed))
 
 
 def peek_header(raw: bytes | str) -> Header | None:
@@ -281,7 +309,7 @@ def peek_header(raw: bytes | str) -> Header | None:
     """
     try:
         text = decode_message(bytes(raw)) if not isinstance(raw, str) else raw
-        msh = _split_segments(text)[0]
+        msh = split_segments(text)[0]
         return read_header(msh, Delimiters.from_msh(msh), check=False)
     except MalformedMessage:
         return None
@@ -290,9 +318,15 @@ def peek_header(raw: bytes | str) -> Header | None:
 def parse_oru(raw: bytes | str) -> OruMessage:
     """Parse one ORU^R01 (CR, LF or CRLF segment ends; bytes decoded per MSH-18)."""
     text = decode_message(bytes(raw)) if not isinstance(raw, str) else raw
-    segments = _split_segments(text)
+    segments = split_segments(text)
     d = Delimiters.from_msh(segments[0])
-    header = read_header(segments[0], d)
+    warnings: list[ParseWarning] = []
+    header = read_header(segments[0], d, warnings=warnings)
+    if not header.control_id:
+        # MSH-10 is the dedupe key; a hash of the text keeps a resend a duplicate.
+        control_id = tolerance.control_id_from_text(segments)
+        header = dataclasses.replace(header, control_id=control_id)
+        warnings.append(tolerance.control_id_warning(control_id))
     codec = codec_for(header.charset) or "utf-8"
     zone = timezone_of(header.timestamp)
     fs = d.field
@@ -304,13 +338,7 @@ def parse_oru(raw: bytes | str) -> OruMessage:
     orc_notes: list[str] = []
     notes: list[str] | None = None  # where the next NTE goes
     counts: dict[str, int] = {}
-    # A line without a segment ID continues the previous one (raw line break in a comment).
-    merged: list[str] = []
-    for seg in segments[1:]:
-        if len(seg) >= 3 and (len(seg) == 3 or seg[3] == fs) and seg[:3].isalnum():
-            merged.append(seg)
-        elif seg.strip() and merged:
-            merged[-1] += "\n" + seg
+    merged = join_continuations(segments[1:], fs)
     i, total = 0, len(merged)
     while i < total:
         seg = merged[i]
@@ -327,8 +355,8 @@ def parse_oru(raw: bytes | str) -> OruMessage:
                 if f[3]:
                     obx_notes.append(_text(f[3], d, codec))
                 i += 1
-            orders[-1].observations.append(
-                _observation(seg.split(fs), d, codec, zone, seq, tuple(obx_notes)))
+            orders[-1].observations.append(_observation(
+                seg.split(fs), d, codec, zone, seq, tuple(obx_notes), orders[-1], warnings))
             notes = None
         elif name == "NTE":
             f = _pad(seg.split(fs), 4)
@@ -340,8 +368,13 @@ def parse_oru(raw: bytes | str) -> OruMessage:
                 break
             f = _pad(seg.split(fs), 26)
             if not any(_coded(f[4], d, codec)[:2]):
-                raise _missing("OBR-4", "universal service identifier", f"OBR^{seq}^4^1^1")
-            orders.append(_Order(f, orc, orc_notes))
+                # Safe to store: the report's identifier is the order number, not OBR-4, and
+                # its code then says 'unknown' rather than borrowing a result's code.
+                warnings.append(tolerance.missing_service_warning(seq))
+            order = _Order(f, orc, orc_notes, d, codec, zone)
+            if order.observed_at and order.observed_at_iso is None:
+                warnings.append(tolerance.bad_order_time_warning(order.observed_at, seq))
+            orders.append(order)
             orc, orc_notes = None, []
             notes = orders[-1].notes
         elif name == "ORC":
@@ -365,6 +398,10 @@ def parse_oru(raw: bytes | str) -> OruMessage:
     if not orders:
         raise MalformedMessage("the message has no OBR segment (observation request)",
                                location="OBR^1", hl7_error_code="100")
+    if "OBX" not in counts:
+        raise MalformedMessage("the message has no OBX segment (observation result): there "
+                               "is no result to store", location="OBX^1", hl7_error_code="100")
     return OruMessage(header=header, patient=patient,
-                      orders=tuple(_order(o, d, codec, zone) for o in orders),
-                      patient_class=patient_class, patient_notes=tuple(patient_notes))
+                      orders=tuple(_order(o, d, codec) for o in orders),
+                      patient_class=patient_class, patient_notes=tuple(patient_notes),
+                      warnings=tuple(warnings))

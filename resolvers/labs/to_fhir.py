@@ -3,6 +3,8 @@
 Each OBR becomes a DiagnosticReport and each OBX an Observation listed in its result. Every
 resource carries a stable business identifier derived from the sender, the filler order
 number and the OBX code, so a corrected result (OBX-11 C) finds and replaces its original.
+What the parser assumed for a result the lab left incomplete (``ObservationSegment.assumptions``)
+is stored as a note on its Observation, so nobody takes an assumption for what the lab said.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ CODE_SYSTEMS = {"LN": "http://loinc.org", "LOINC": "http://loinc.org",
                 "SCT": "http://snomed.info/sct", "SNM": "http://snomed.info/sct",
                 "UCUM": "http://unitsofmeasure.org", "I10": "http://hl7.org/fhir/sid/icd-10"}
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+ASSUMPTION_NOTE = "Gateway assumption: "  # prefix of the notes that record a parser assumption
 OBX_STATUS = {"F": "final", "P": "preliminary", "C": "corrected", "A": "amended",
               "D": "entered-in-error", "W": "entered-in-error", "X": "cancelled",
               "U": "final", "R": "preliminary", "S": "preliminary", "I": "registered",
@@ -32,6 +35,8 @@ def system_uri(code_system: str) -> str:
 
 
 def _concept(code: str, text: str, system: str) -> dict[str, Any]:
+    # FHIR codes and strings may not be blank or padded; senders pad CE components.
+    code, text = code.strip(), text.strip()
     concept: dict[str, Any] = {}
     if code:
         coding: dict[str, Any] = {"system": system_uri(system), "code": code}
@@ -144,8 +149,9 @@ def observation_resource(message: OruMessage, order: OrderSegment, obx: Observat
     if flags:
         resource["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": f}]}
                                       for f in flags]
-    if obx.notes:
-        resource["note"] = [{"text": n} for n in obx.notes]
+    if obx.notes or obx.assumptions:
+        resource["note"] = [*({"text": n} for n in obx.notes),
+                            *({"text": ASSUMPTION_NOTE + a} for a in obx.assumptions)]
     return resource
 
 
