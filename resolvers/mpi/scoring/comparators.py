@@ -76,14 +76,26 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 DOB_EXACT, DOB_NEAR, DOB_YEAR, DOB_DIFFERENT = 3, 2, 1, 0
+#: Month and day clinics write when only the year (or an age) is known.
+ESTIMATED_MONTH_DAYS = frozenset({"0101", "0701"})
+
+
+def is_estimated(dob: str) -> bool:
+    return dob[4:] in ESTIMATED_MONTH_DAYS
 
 
 def birth_date_level(a: str, b: str) -> int:
-    """Exact; day and month transposed or one digit typo/transposition; same year; else."""
+    """Exact; day and month transposed or one digit typo/transposition; same year; else.
+
+    A date on 01-01 or 07-01 is often an estimate from an age: against another date in the
+    same year, give or take one, it says nothing either way (missing); further off it differs.
+    """
     if not a or not b:
         return MISSING
     if a == b:
         return DOB_EXACT
+    if (is_estimated(a) or is_estimated(b)) and abs(int(a[:4]) - int(b[:4])) <= 1:
+        return MISSING
     if a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
         return DOB_NEAR
     if _one_edit(a, b):
@@ -99,11 +111,14 @@ def sex_level(a: str, b: str) -> int:
     return 1 if a == b else 0
 
 
+PHONE_SAME = 2
+
+
 def phone_level(a: str, b: str) -> int:
     if not a or not b:
         return MISSING
     if a == b:
-        return 2
+        return PHONE_SAME
     n = min(len(a), len(b))
     return 1 if _one_edit(a[-n:], b[-n:]) else 0
 

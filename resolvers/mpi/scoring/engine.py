@@ -6,9 +6,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from resolvers.mpi.matching import Match, MatchGrade
-from resolvers.mpi.scoring.comparators import FIELDS, MISSING, NAME_DIFFERENT, Comparison, compare
+from resolvers.mpi.scoring.comparators import (
+    DOB_DIFFERENT,
+    FIELDS,
+    MISSING,
+    NAME_DIFFERENT,
+    PHONE_SAME,
+    Comparison,
+    compare,
+)
 from resolvers.mpi.scoring.fellegi_sunter import FsParameters
 from resolvers.mpi.scoring.record import MatchRecord
+from resolvers.mpi.scoring.relatives import (
+    GivenFit,
+    given_fit_of,
+    household_weights,
+    sexes_differ,
+)
 
 _LEVEL_WORDS = {
     "given": ("different", "similar", "close", "exact"),
@@ -72,6 +86,10 @@ def _explain(comparison: Comparison, weights: dict[str, float], total: float) ->
            f"{swapped}"
 
 
+_GRADE_ORDER = {MatchGrade.CERTAIN: 0, MatchGrade.PROBABLE: 1, MatchGrade.POSSIBLE: 2,
+                MatchGrade.NONE: 3}
+
+
 def _below(threshold: float) -> float:
     return max(0.0, threshold - 1e-6)
 
@@ -91,7 +109,8 @@ class MatchScorer:
     def score(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
               trusted_systems: frozenset[str] = frozenset()) -> Match:
         comparison = compare(query, stored)
-        weights = self.parameters.weights(comparison.levels)
+        fit = given_fit_of(query, stored, comparison.names_swapped)
+        weights = household_weights(self.parameters.weights(comparison.levels), fit)
         total = sum(weights.values())
         probability = self.parameters.probability(total)
         field_scores = {name: round(w, 4) for (name, w), level
@@ -109,13 +128,34 @@ class MatchScorer:
                          f"trusted identifier {system} matches but {conflict}: review; "
                          f"{explanation}")
         grade = self.thresholds.grade(probability)
-        if grade is MatchGrade.CERTAIN and _names_disagree(comparison):
-            # Never auto-link on demographics when a name flatly disagrees: twins and
-            # household members share everything else.
-            return Match(patient_id, MatchGrade.PROBABLE, _below(self.thresholds.certain),
-                         field_scores, f"a name differs, so review rather than auto-link; "
-                         f"probability {probability:.6f}; {explanation}")
+        cap = self._relative_cap(query, stored, comparison, fit)
+        if cap is not None and _GRADE_ORDER[grade] < _GRADE_ORDER[cap[0]]:
+            ceiling = self.thresholds.certain if cap[0] is MatchGrade.PROBABLE \
+                else self.thresholds.probable
+            return Match(patient_id, cap[0], min(probability, _below(ceiling)), field_scores,
+                         f"{cap[1]}, so at most {cap[0].value}; probability "
+                         f"{probability:.6f}; {explanation}")
         return Match(patient_id, grade, probability, field_scores, explanation)
+
+    @staticmethod
+    def _relative_cap(query: MatchRecord, stored: MatchRecord, comparison: Comparison,
+                      fit: GivenFit) -> tuple[MatchGrade, str] | None:
+        """The best grade demographics may reach when the pair could be two relatives."""
+        if fit is GivenFit.CONFLICT and comparison.as_dict()["phone"] == PHONE_SAME:
+            return MatchGrade.POSSIBLE, "the given names differ on a shared phone (a relative?)"
+        if fit is GivenFit.CONFLICT:
+            return MatchGrade.PROBABLE, "the given names differ"
+        if fit is GivenFit.SIMILAR:
+            return MatchGrade.PROBABLE, "the given names are alike but may be two names"
+        if sexes_differ(query, stored):
+            return MatchGrade.PROBABLE, "the sex differs"
+        if comparison.as_dict()["birth_date"] == DOB_DIFFERENT:
+            # A sibling as often as a typo (the typos we know are levels above).
+            return MatchGrade.PROBABLE, "the birth dates differ"
+        if _names_disagree(comparison):
+            # Twins and household members share everything else.
+            return MatchGrade.PROBABLE, "a name differs"
+        return None
 
     def rank(self, query: MatchRecord, stored: Iterable[tuple[str, MatchRecord]], *,
              trusted_systems: frozenset[str] = frozenset(), limit: int = 5,
@@ -124,7 +164,5 @@ class MatchScorer:
         matches = [self.score(pid, query, record, trusted_systems) for pid, record in stored]
         if not include_none:
             matches = [m for m in matches if m.grade is not MatchGrade.NONE]
-        order = {MatchGrade.CERTAIN: 0, MatchGrade.PROBABLE: 1, MatchGrade.POSSIBLE: 2,
-                 MatchGrade.NONE: 3}
-        matches.sort(key=lambda m: (order[m.grade], -m.score, m.patient_id))
+        matches.sort(key=lambda m: (_GRADE_ORDER[m.grade], -m.score, m.patient_id))
         return matches[:max(0, limit)]
