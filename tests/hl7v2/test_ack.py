@@ -8,7 +8,7 @@ import pytest
 
 from adapters.hl7v2.ack import ack_mode, acks_to_send, build_ack, encode_ack, respond
 from adapters.hl7v2.parser import parse_oru, peek_header
-from resolvers.labs.model import Header, MalformedMessage, UnsupportedMessage
+from resolvers.labs.model import Header, MalformedMessage, ParseWarning, UnsupportedMessage
 from tests.hl7v2.messages import DIGEST_ERR_ACK, WORKED_EXAMPLE, oru
 
 NOW = datetime.datetime(2026, 1, 15, 8, 30, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=3)))
@@ -166,3 +166,50 @@ def test_respond_without_a_header_reads_the_ack_mode_from_raw() -> None:
     assert ack.split("\r")[1] == "MSA|AR|CTRL1"
     assert respond(None, b"junk", accepted=False, app_ok=False, error="x")[0].split("\r")[1] \
         == "MSA|AE|"
+
+
+# ------------------------------------------------------------------ parse warnings (ERR W)
+
+DOCUMENTED_EXAMPLE = (
+    "MSH|^~\\&|LAB_SYSTEM|FACILITY|CARI|CARI|20260415120000||ORU^R01|MSG001|P|2.5\r"
+    "PID|1||PAT001||DOE^JANE||19900315|F\r"
+    "OBR|1||ORD001|CBC^Complete Blood Count\r"
+    "OBX|1|NM|WBC^White Blood Cell Count||7.5|10*3/uL|4.5-11.0|N")
+
+
+def test_an_accepted_message_acks_each_assumption_as_a_warning() -> None:
+    m = parse_oru(DOCUMENTED_EXAMPLE)
+    (ack,) = respond(m.header, DOCUMENTED_EXAMPLE, accepted=True, app_ok=True, now=NOW,
+                     warnings=m.warnings)
+    msh, msa, obx_11, obx_14, end = ack.split("\r")
+    assert msh.split("|")[8] == "ACK^R01^ACK"
+    assert msa == "MSA|AA|MSG001"
+    assert obx_11 == ("ERR||OBX^1^11|101^Required field missing^HL70357|W||||OBX-11 (result "
+                      "status) was missing and OBR-25 is empty; assumed F (final)")
+    assert obx_14 == ("ERR||OBX^1^14|101^Required field missing^HL70357|W||||OBX-14 and OBR-7 "
+                      "(observation time) were missing; effective time unknown")
+    assert end == ""
+
+
+def test_warnings_go_on_every_ack_of_enhanced_mode_and_after_an_error() -> None:
+    warning = ParseWarning("OBX^2^6", "OBX-6 (units) was missing; a ^ and a | escaped", "0")
+    commit, application = respond(_header("AL", "AL"), None, accepted=True, app_ok=False,
+                                  error="patient unknown", warnings=[warning])
+    expected = ("ERR||OBX^2^6|0^Message accepted^HL70357|W||||OBX-6 (units) was missing; "
+                "a \\S\\ and a \\F\\ escaped")
+    assert commit.split("\r")[1:3] == ["MSA|CA|LAB000123", expected]
+    msa, err, warn = application.split("\r")[1:4]
+    assert (msa, err, warn) == ("MSA|AE|LAB000123",
+                                "ERR|||207^Application internal error^HL70357|E||||patient unknown",
+                                expected)
+    assert "ERR" not in build_ack(_header(), None, "AA")  # no warnings, no ERR
+
+
+def test_a_replaced_control_id_is_not_echoed_as_the_senders() -> None:
+    raw = oru(control_id="")
+    m = parse_oru(raw)
+    # The MLLP handler answers with the header it read before parsing (MSH-10 empty, as sent);
+    # the warning tells the sender which stand-in key was used.
+    (ack,) = respond(peek_header(raw), raw, accepted=True, app_ok=True, warnings=m.warnings)
+    assert ack.split("\r")[1] == "MSA|AA|"
+    assert m.header.control_id in ack.split("\r")[2]
