@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from resolvers.fhir.issues import SUPPORTED_TYPES
+from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES
 from resolvers.fhir.search_params import SEARCH_PARAMS
 
 INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "create",
                 "search-type")
 STARTED = datetime.now(UTC).isoformat(timespec="seconds")
+VALIDATE = {"name": "validate",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 
 
 def capability_statement(base_url: str) -> dict[str, Any]:
@@ -30,9 +32,10 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "conditionalUpdate": False,
             "conditionalDelete": "not-supported",
             "searchParam": params,
-            "operation": [{"name": "validate",
-                           "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}],
+            "operation": [VALIDATE],
         })
+    # Validated at the type level ({type}/$validate) but never stored: no interactions.
+    resources += [{"type": t, "operation": [VALIDATE]} for t in VALIDATE_ONLY_TYPES]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -49,7 +52,6 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                                         "integrator or admin."},
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}],
-            "operation": [{"name": "validate",
-                           "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}],
+            "operation": [VALIDATE],
         }],
     }

@@ -49,6 +49,10 @@ async def test_capability_statement_is_public_and_truthful(gateway: Harness) -> 
     obs_params = {p["name"] for p in types["Observation"]["searchParam"]}
     assert {"patient", "subject", "code", "date", "status", "identifier", "_id"} <= obs_params
     assert {"transaction", "batch"} == {i["code"] for i in cs["rest"][0]["interaction"]}
+    # Bundle and OperationOutcome are validated ($validate), never stored.
+    for validate_only in ("Bundle", "OperationOutcome"):
+        assert "interaction" not in types[validate_only]
+        assert [o["name"] for o in types[validate_only]["operation"]] == ["validate"]
 
 
 async def test_crud_versions_and_history(gateway: Harness) -> None:
