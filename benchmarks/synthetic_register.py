@@ -289,16 +289,18 @@ def generate(size: int, seed: int) -> Register:
 
 
 def _relative(rng: random.Random, person: Person, home: _Household) -> tuple[str, Person]:
-    """An unregistered twin, sibling or namesake of a registered patient."""
+    """An unregistered twin, sibling or namesake of a registered patient (a twin or sibling
+    never bears a name of the household: that would be the registered member)."""
+    household = [Person(tuple(home.names), "", "", None, None, None)]
     roll = rng.random()
     if roll < 0.4:
         sex = person.sex if rng.random() < 0.6 else rng.choice(("female", "male"))
         return "twin", replace(person, sex=sex,
-                               given=_other_given(rng, person, home.tradition, sex))
+                               given=_other_given(rng, household, home.tradition, sex))
     if roll < 0.75 and person.birth_date:
         born = person.birth_date + timedelta(days=rng.choice((-1, 1)) * rng.randrange(400, 4000))
         sibling = _member(rng, home, born)
-        return "sibling", replace(sibling, given=_other_given(rng, person, home.tradition,
+        return "sibling", replace(sibling, given=_other_given(rng, household, home.tradition,
                                                               sibling.sex))
     elsewhere = _Household(home.tradition, person.family, _phone(rng),
                            _address(rng, home.tradition))

@@ -131,8 +131,25 @@ def _token_equal(x: str, y: str) -> bool:
     return jellyfish.jaro_winkler_similarity(x, y) >= 0.9
 
 
+#: Words that say what kind of place a word is, not which (EN/FR/PT/SW): they are left out of
+#: the address comparison, or "Plot 93 Githurai Street" would half-match "Plot 239 Mathare
+#: Street".
+ADDRESS_KIND_WORDS = frozenset("""
+street road avenue place drive close crescent circuit court lane terrace parade highway
+village district estate county province region division location sublocation ward zone
+plot house block flat apartment building unit suite city town centre center market box
+rue route quartier ville cite secteur commune cercle rua bairro avenida cidade
+mtaa kijiji wilaya mkoa kata barabara njia nyumba sokoni
+""".split())
+
+
+def _place_words(tokens: Sequence[str]) -> list[str]:
+    return [t for t in tokens if t not in ADDRESS_KIND_WORDS]
+
+
 def address_similarity(a: Sequence[str], b: Sequence[str]) -> float:
     """Dice coefficient over tokens, a token matching its first near-equal partner once."""
+    a, b = _place_words(a), _place_words(b)
     if not a or not b:
         return 0.0
     left = list(dict.fromkeys(b))

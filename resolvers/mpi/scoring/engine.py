@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from resolvers.mpi.matching import Match, MatchGrade
 from resolvers.mpi.scoring.comparators import (
     DOB_DIFFERENT,
+    DOB_EXACT,
+    DOB_NEAR,
     FIELDS,
     MISSING,
     NAME_DIFFERENT,
@@ -110,7 +112,9 @@ class MatchScorer:
               trusted_systems: frozenset[str] = frozenset()) -> Match:
         comparison = compare(query, stored)
         fit = given_fit_of(query, stored, comparison.names_swapped)
-        weights = household_weights(self.parameters.weights(comparison.levels), fit)
+        same_birthday = comparison.as_dict()["birth_date"] in (DOB_EXACT, DOB_NEAR)
+        weights = household_weights(self.parameters.weights(comparison.levels), fit,
+                                    same_birthday)
         total = sum(weights.values())
         probability = self.parameters.probability(total)
         field_scores = {name: round(w, 4) for (name, w), level

@@ -75,11 +75,15 @@ def sexes_differ(query: MatchRecord, stored: MatchRecord) -> bool:
     return bool(query.sex and stored.sex and query.sex != stored.sex)
 
 
-def household_weights(weights: dict[str, float], fit: GivenFit) -> dict[str, float]:
-    """Phone and address agreeing count once (the stronger), since households share both;
-    not at all when the given names differ: then they say which household, not who."""
+def household_weights(weights: dict[str, float], fit: GivenFit,
+                      same_birthday: bool = False) -> dict[str, float]:
+    """Phone and address agreeing count once (the stronger), since households share both.
+
+    When the given names differ, phone and address say "same household", not "same person":
+    they count nothing, unless the birth dates agree too (then the given name may be the
+    error; a shared phone still caps the grade at possible in the engine: twins)."""
     phone, address = weights.get("phone", 0.0), weights.get("address", 0.0)
-    if fit is GivenFit.CONFLICT:
+    if fit is GivenFit.CONFLICT and not same_birthday:
         return {**weights, "phone": min(phone, 0.0), "address": min(address, 0.0)}
     if phone > 0 and address > 0:
         weaker = "phone" if phone < address else "address"
