@@ -8,6 +8,7 @@ import logging
 import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +31,7 @@ from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.fhir.validator import FhirValidator
 from adapters.hl7v2.mllp import MllpServer
+from adapters.hl7v2.mllp_ingest import mllp_handler
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.mirror import MEDPLUM, IsDeleted, MedplumMirror
@@ -51,7 +53,9 @@ from resolvers.fhir.capability import capability_statement
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
-from resolvers.labs.ingest import LabIngest
+from resolvers.labs.alerts import EscalationPolicy, LabAlertDispatcher, LabAlerts
+from resolvers.labs.ingest import LAB_ALERTS, LabIngest
+from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
@@ -76,7 +80,6 @@ from resolvers.webhooks.model import INBOX_DESTINATION, EventHandler
 from resolvers.webhooks.service import WebhookUseCases
 from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.middleware import RequestContextMiddleware
-from rest_compat.mllp_ingest import mllp_handler
 from rest_compat.openapi import build_openapi
 from rest_compat.routes import OPERATIONS
 from rest_compat.spec import build_routes
@@ -167,15 +170,35 @@ def _locally_deleted(sessions: async_sessionmaker[AsyncSession]) -> IsDeleted:
     return is_deleted
 
 
+def _lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[DeliveryHandler]:
+    """Where critical lab alerts go. WhatsApp and webhook subscriptions will join here."""
+    channels: list[DeliveryHandler] = []
+    if settings.labs.alert_webhook_url:
+        channels.append(WebhookDelivery(client, settings.labs.alert_webhook_url))
+    return channels
+
+
+def _lab_alert_dispatcher(settings: Settings, client: httpx.AsyncClient,
+                          sessions: async_sessionmaker[AsyncSession],
+                          on_undelivered: Callable[[], None] | None) -> LabAlertDispatcher:
+    clock = SystemClock()
+    return LabAlertDispatcher(lambda: SqlUnitOfWork(sessions, clock.now),
+                              _lab_alert_channels(settings, client), on_undelivered)
+
+
 def _delivery_handlers(settings: Settings, client: httpx.AsyncClient,
                        extra: HandlerFactory | None,
                        medplum: MedplumClient | None = None,
                        inbox: DeliveryHandler | None = None,
                        sessions: async_sessionmaker[AsyncSession] | None = None,
+                       on_undelivered_alert: Callable[[], None] | None = None,
                        ) -> dict[str, DeliveryHandler]:
     handlers: dict[str, DeliveryHandler] = {}
     if inbox is not None:
         handlers[INBOX_DESTINATION] = inbox
+    if sessions is not None:
+        handlers[LAB_ALERTS] = _lab_alert_dispatcher(settings, client, sessions,
+                                                     on_undelivered_alert)
     if settings.event_webhook_url:
         handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
     medplum = medplum or _medplum_client(settings, client)
@@ -221,6 +244,11 @@ async def _start_mllp(settings: Settings, services: Services) -> MllpServer | No
     return server
 
 
+def _escalation_interval(escalate_seconds: float) -> float:
+    """Look for overdue alerts often enough that none waits much past its deadline."""
+    return max(0.05, min(30.0, escalate_seconds / 10))
+
+
 async def migrate_engine(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await upgrade_connection(conn)
@@ -259,7 +287,13 @@ def create_app(
     # The parser module itself implements the Hl7Parser port (parse_oru).
     lab_ingest = LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
                            # SQLite has one writer; PostgreSQL takes a few transactions at once.
-                           max_parallel=1 if engine.dialect.name == "sqlite" else 2)
+                           max_parallel=1 if engine.dialect.name == "sqlite" else 2,
+                           systems=IdentifierSystems(settings.labs.identifier_systems),
+                           provisional_patients=settings.labs.provisional_patients)
+    lab_alerts = LabAlerts(uow_factory, clock, EscalationPolicy(
+        escalate_after=timedelta(seconds=settings.labs.alert_escalate_seconds),
+        max_escalations=settings.labs.alert_max_escalations,
+        recipient=settings.labs.alert_escalation_recipient))
     fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     payments = build_payment_services(uow_factory, clock, audit, _payment_config(settings),
@@ -277,7 +311,8 @@ def create_app(
         patient_documents=patient_documents,
         labs=lab_ingest,
         lab_queries=LabQueries(uow_factory, fhir),
-        lab_review=MatchReview(uow_factory, clock, hl7_parser, matcher, lab_ingest.writer),
+        lab_review=MatchReview(uow_factory, clock, lab_ingest, matcher),
+        lab_alerts=lab_alerts,
         patient_match=PatientMatchService(matcher, fhir),
         webhooks=WebhookUseCases(
             intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),
@@ -305,7 +340,8 @@ def create_app(
             inbox = _inbox_dispatcher(settings, sessions, {**_payment_event_handlers(payments),
                                                            **(extra_event_handlers or {})})
             worker = build_worker(settings, store, _delivery_handlers(
-                settings, client, extra_handlers, medplum, inbox=inbox, sessions=sessions))
+                settings, client, extra_handlers, medplum, inbox=inbox, sessions=sessions,
+                on_undelivered_alert=metrics.lab_alerts_undelivered.inc))
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop), name="outbox-worker")
         keeper = StatisticsKeeper(engine)
@@ -315,6 +351,14 @@ def create_app(
         if settings.payments_reconcile_seconds > 0:
             reconciler = asyncio.create_task(payments.reconciler.run(
                 stop, settings.payments_reconcile_seconds), name="payments-reconciler")
+        escalator: asyncio.Task[None] | None = None
+        if lab_alerts.policy.enabled:
+            escalator = asyncio.create_task(lab_alerts.run(stop, _escalation_interval(
+                settings.labs.alert_escalate_seconds)), name="lab-alert-escalation")
+        if not _lab_alert_channels(settings, client):
+            log.warning("critical lab alerts have no delivery channel: set "
+                        "CARI_LAB_ALERT_WEBHOOK_URL. Until then they are listed at "
+                        "GET /api/lab/alerts and counted as undelivered on /metrics")
         mllp = await _start_mllp(settings, services)
         app.state.mllp = mllp
         log.info("gateway started", extra={"database": engine.url.get_backend_name()})
@@ -328,7 +372,7 @@ def create_app(
                 # The pass in progress finishes; its rows are settled or their lease expires.
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(task, settings.shutdown_timeout_seconds)
-            for background in (reconciler, statistics):
+            for background in (reconciler, statistics, escalator):
                 if background is not None:
                     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                         await asyncio.wait_for(background, settings.shutdown_timeout_seconds)

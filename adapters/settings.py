@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from adapters.lab_settings import LabSettings, load_lab_settings
 from adapters.payment_provider_settings import (
     PaymentProviderSettings,
     load_payment_provider_settings,
@@ -84,6 +85,8 @@ class Settings:
     payment_providers: PaymentProviderSettings = field(default_factory=PaymentProviderSettings)
     payments_reconcile_seconds: float = 15.0  # 0: no reconciliation task in this process
     payments_timeout_seconds: float = 300.0  # a collection not approved by then expires
+    # CARI_LAB_*: sender identifier systems, provisional patients, alerts (adapters/lab_settings.py)
+    labs: LabSettings = field(default_factory=LabSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -243,6 +246,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         payments_reconcile_seconds=number("CARI_PAYMENTS_RECONCILE_SECONDS", "15", float, 0.0),
         payments_timeout_seconds=number("CARI_PAYMENTS_TIMEOUT_SECONDS", "300", float, 10.0),
         payment_providers=load_payment_provider_settings(env, problems),
+        labs=load_lab_settings(env, problems),
         stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(
             get("CARI_STRIPE_WEBHOOK_SECRETS", ""), problems),
         stripe_api_key=get("CARI_STRIPE_API_KEY", "").strip(),

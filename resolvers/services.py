@@ -10,6 +10,7 @@ from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
+from resolvers.labs.alerts import LabAlerts
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
@@ -47,6 +48,7 @@ class Services:
     labs: LabIngest
     lab_queries: LabQueries
     lab_review: MatchReview
+    lab_alerts: LabAlerts
     patient_match: PatientMatchService
     webhooks: WebhookUseCases
     payments: PaymentServices

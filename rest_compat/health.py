@@ -30,7 +30,8 @@ async def metrics(request: Request) -> Response:
     if Role.ADMIN not in who.roles and METRICS_SCOPE not in who.scopes:
         raise Forbidden(f"metrics need the admin role or the {METRICS_SCOPE} scope")
     counts = await services(request).outbox.counts()
-    body = request.app.state.metrics.render(counts)
+    alerts = await services(request).lab_alerts.open_counts()
+    body = request.app.state.metrics.render(counts, alerts)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -14,6 +14,7 @@ from resolvers.fhir.errors import FhirProblem
 from resolvers.labs.critical_values import assess
 from resolvers.labs.model import MalformedMessage, UnsupportedMessage
 from resolvers.labs.queries import LabResultFilter
+from resolvers.labs.records import LabAlert
 from resolvers.principal import Role
 from rest_compat.context import (
     BadRequest,
@@ -35,11 +36,20 @@ class UnsupportedHl7(DomainError):
     code = "unsupported_message"
 
 
+class IngestWarningItem(BaseModel):
+    location: str = Field(description="Where, as an ERR-2 position such as OBX^1^11")
+    message: str = Field(description="What was missing or bent, and what was assumed")
+
+
 class IngestData(BaseModel):
     lab_result_id: str
     patient_matched: bool
     patient_id: str | None
     observations_created: int
+    match_grade: str = Field(description="certain, new (a provisional patient was created), "
+                             "probable or possible (held for review), certainly-not")
+    warnings: list[IngestWarningItem] = Field(
+        description="What the gateway assumed for fields the sender left out or bent")
 
 
 class PanicObservation(BaseModel):
@@ -149,11 +159,18 @@ class ReviewPage(BaseModel):
     next_cursor: str | None
 
 
+class AlertCandidateItem(BaseModel):
+    patient_id: str
+    review_task_id: str
+    grade: str
+    score: float
+
+
 class AlertItem(BaseModel):
     id: str
     lab_result_id: str
     observation_id: str | None
-    patient_id: str | None
+    patient_id: str | None = Field(description="None while the result is held for review")
     code: str
     value: str
     direction: str | None
@@ -161,6 +178,16 @@ class AlertItem(BaseModel):
     recipient: str
     created_at: datetime
     acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    delivery_status: str = Field(description="pending, delivered, or undelivered (no channel)")
+    escalation_level: int
+    candidates: list[AlertCandidateItem] = Field(
+        description="A held result's candidate patients and their review tasks")
+
+    @classmethod
+    def of(cls, a: LabAlert) -> AlertItem:
+        return cls(**{**a.__dict__, "candidates": [AlertCandidateItem(**c)
+                                                   for c in a.candidates]})
 
 
 class AlertPage(BaseModel):
@@ -205,8 +232,14 @@ async def lab_alerts(request: Request) -> Response:
     alerts = await services(request).lab_queries.alerts(
         who, request.query_params.get("patient_id") or None,
         request.query_params.get("cursor") or None, limit)
-    return ok(AlertPage(items=[AlertItem(**a.__dict__) for a in alerts],
+    return ok(AlertPage(items=[AlertItem.of(a) for a in alerts],
                         next_cursor=alerts[-1].id if len(alerts) == limit else None))
+
+
+async def acknowledge_alert(request: Request) -> Response:
+    who = caller(request)
+    alert = await services(request).lab_alerts.acknowledge(who, request.path_params["alert_id"])
+    return ok(AlertItem.of(alert))
 
 
 _PAGE = (QueryParam("cursor", "next_cursor of the previous page"),
@@ -244,6 +277,11 @@ operations: list[Operation] = [
               tag="labs", roles=("clinician", "lab"), response_model=AlertPage,
               error_statuses=(422,), params=(QueryParam("patient_id", "Only this patient"),
                                              *_PAGE)),
+    api_route("POST", "/api/lab/alerts/{alert_id}/acknowledge", acknowledge_alert,
+              summary="Acknowledge a critical-value alert (records who and when; stops "
+                      "escalation)", tag="labs", roles=("clinician", "lab"),
+              response_model=AlertItem, error_statuses=(404, 409),
+              params=(QueryParam("alert_id", "Alert id", location="path", required=True),)),
     api_route("POST", "/api/cds/panic-values/check", panic_check,
               summary="Which observations are critical (table and OBX-8 flags)", tag="labs",
               roles=(), request_model=PanicCheckBody, response_model=PanicCheckResult,

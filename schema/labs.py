@@ -1,15 +1,24 @@
 """Lab results over GraphQL: ingestHl7, Patient.labResults (batched), alerts, review tasks."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.errors import DomainError
 from resolvers.labs.model import MalformedMessage, UnsupportedMessage
 from resolvers.labs.queries import LabResultView
+from resolvers.labs.records import LabAlert as LabAlertRecord
 from resolvers.principal import Role
 from schema.context import Info
-from schema.errors import ForbiddenError, UserError, ValidationError, to_user_error
+from schema.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UserError,
+    ValidationError,
+    to_user_error,
+)
 from schema.permissions import has_role
 
 
@@ -39,11 +48,21 @@ class LabResult:
 
 
 @strawberry.type
+class IngestWarning:
+    """Something the sender left out or bent, and what the gateway assumed instead."""
+
+    location: str
+    message: str
+
+
+@strawberry.type
 class IngestResult:
     lab_result_id: strawberry.ID
     patient_matched: bool
     patient_id: strawberry.ID | None
     observations_created: int
+    match_grade: str
+    warnings: list[IngestWarning]
 
 
 @strawberry.type
@@ -57,8 +76,19 @@ class MalformedMessageError(UserError):
 
 
 @strawberry.type
+class AlertCandidate:
+    """A patient a held result may belong to, and the review task that decides it."""
+
+    patient_id: strawberry.ID
+    review_task_id: strawberry.ID
+    grade: str
+    score: float
+
+
+@strawberry.type
 class LabAlert:
     id: strawberry.ID
+    lab_result_id: strawberry.ID
     patient_id: strawberry.ID | None
     observation_id: strawberry.ID | None
     code: str
@@ -66,6 +96,35 @@ class LabAlert:
     direction: str | None
     reason: str
     recipient: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    delivery_status: str
+    escalation_level: int
+    candidates: list[AlertCandidate]
+
+    @classmethod
+    def of(cls, a: LabAlertRecord) -> "LabAlert":
+        return cls(id=strawberry.ID(a.id), lab_result_id=strawberry.ID(a.lab_result_id),
+                   patient_id=strawberry.ID(a.patient_id) if a.patient_id else None,
+                   observation_id=strawberry.ID(a.observation_id) if a.observation_id else None,
+                   code=a.code, value=a.value, direction=a.direction, reason=a.reason,
+                   recipient=a.recipient, created_at=a.created_at,
+                   acknowledged_at=a.acknowledged_at, acknowledged_by=a.acknowledged_by,
+                   delivery_status=a.delivery_status, escalation_level=a.escalation_level,
+                   candidates=[_candidate(c) for c in a.candidates])
+
+
+def _candidate(c: dict[str, Any]) -> AlertCandidate:
+    return AlertCandidate(patient_id=strawberry.ID(str(c.get("patient_id", ""))),
+                          review_task_id=strawberry.ID(str(c.get("review_task_id", ""))),
+                          grade=str(c.get("grade", "")), score=float(c.get("score", 0.0)))
+
+
+AcknowledgeLabAlertResult = Annotated[
+    LabAlert | NotFoundError | ConflictError | ForbiddenError,
+    strawberry.union("AcknowledgeLabAlertResult"),
+]
 
 
 IngestHl7Result = Annotated[
@@ -94,7 +153,21 @@ class LabMutation:
                             patient_matched=result.patient_matched,
                             patient_id=strawberry.ID(result.patient_id)
                             if result.patient_id else None,
-                            observations_created=result.observations_created)
+                            observations_created=result.observations_created,
+                            match_grade=result.match_grade,
+                            warnings=[IngestWarning(location=w.location, message=w.message)
+                                      for w in result.warnings])
+
+    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN, Role.LAB)],
+                         description="Acknowledge a critical-value alert (records who and when)")
+    async def acknowledge_lab_alert(self, info: Info,
+                                    id: strawberry.ID) -> AcknowledgeLabAlertResult:
+        ctx = info.context
+        try:
+            alert = await ctx.services.lab_alerts.acknowledge(ctx.caller, str(id))
+        except DomainError as exc:
+            return to_user_error(exc)  # type: ignore[return-value]
+        return LabAlert.of(alert)
 
 
 @strawberry.type
@@ -104,9 +177,4 @@ class LabQuery:
                          first: int = 50, after: str | None = None) -> list[LabAlert]:
         alerts = await info.context.services.lab_queries.alerts(
             info.context.caller, patient_id, after, first)
-        return [LabAlert(id=strawberry.ID(a.id),
-                         patient_id=strawberry.ID(a.patient_id) if a.patient_id else None,
-                         observation_id=strawberry.ID(a.observation_id)
-                         if a.observation_id else None, code=a.code, value=a.value,
-                         direction=a.direction, reason=a.reason, recipient=a.recipient)
-                for a in alerts]
+        return [LabAlert.of(a) for a in alerts]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, tuple_, update
+from sqlalchemy import func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,10 @@ K = MpiLinkRow.__table__  # type: ignore[attr-defined]
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT hashtextextended(k, 0) AS h "
     "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered")
+
+
+def _alert(r: Any) -> LabAlert:
+    return LabAlert(**{**dict(r), "candidates": tuple(r["candidates"] or ())})
 
 
 def _result(r: Any) -> LabResult:
@@ -89,7 +94,8 @@ class SqlLabRepository:
 
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
         if alerts:
-            await self._session.execute(insert(A), [dict(a.__dict__) for a in alerts])
+            await self._session.execute(insert(A), [
+                {**a.__dict__, "candidates": list(a.candidates)} for a in alerts])
 
     async def lock_result_keys(self, keys: Sequence[str]) -> None:
         """PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock
@@ -125,7 +131,53 @@ class SqlLabRepository:
             stmt = stmt.where(A.c.patient_id == patient_id)
         if after:
             stmt = stmt.where(A.c.id < after)
-        return [LabAlert(**dict(r)) for r in (await self._session.execute(stmt)).mappings()]
+        return [_alert(r) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def get_alerts(self, alert_ids: Sequence[str]) -> dict[str, LabAlert]:
+        if not alert_ids:
+            return {}
+        rows = (await self._session.execute(select(A).where(A.c.id.in_(sorted(set(alert_ids))))
+                )).mappings()
+        return {r["id"]: _alert(r) for r in rows}
+
+    async def alerts_for_result(self, result_id: str) -> list[LabAlert]:
+        rows = (await self._session.execute(select(A).where(
+            A.c.lab_result_id == result_id).order_by(A.c.id))).mappings()
+        return [_alert(r) for r in rows]
+
+    async def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
+        done = await self._session.execute(update(A).where(
+            A.c.id == alert_id, A.c.acknowledged_at.is_(None)).values(
+            acknowledged_at=at, acknowledged_by=by))
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def set_alert_delivery(self, alert_id: str, status: str) -> None:
+        await self._session.execute(update(A).where(A.c.id == alert_id).values(
+            delivery_status=status))
+
+    async def attach_alert(self, alert_id: str, patient_id: str, observation_id: str) -> None:
+        await self._session.execute(update(A).where(A.c.id == alert_id).values(
+            patient_id=patient_id, observation_id=observation_id))
+
+    async def due_escalations(self, before: datetime, max_level: int,
+                              limit: int) -> list[LabAlert]:
+        last_raised = func.coalesce(A.c.escalated_at, A.c.created_at)
+        rows = (await self._session.execute(select(A).where(
+            A.c.acknowledged_at.is_(None), A.c.escalation_level < max_level,
+            last_raised < before).order_by(last_raised).limit(limit))).mappings()
+        return [_alert(r) for r in rows]
+
+    async def escalate_alert(self, alert: LabAlert, at: datetime) -> bool:
+        done = await self._session.execute(update(A).where(
+            A.c.id == alert.id, A.c.acknowledged_at.is_(None),
+            A.c.escalation_level == alert.escalation_level).values(
+            escalation_level=alert.escalation_level + 1, escalated_at=at))
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def count_alerts(self, delivery_status: str) -> int:
+        found = await self._session.execute(select(func.count()).select_from(A).where(
+            A.c.delivery_status == delivery_status, A.c.acknowledged_at.is_(None)))
+        return int(found.scalar_one())
 
     # ---------------------------------------------------------------- review and links
 

@@ -201,7 +201,8 @@ class LabAlertRow(SQLModel, table=True):
     """A critical result that must reach the ordering clinician."""
 
     __tablename__ = "lab_alerts"
-    __table_args__ = (Index("ix_lab_alerts_patient", "patient_id", "created_at"),)
+    __table_args__ = (Index("ix_lab_alerts_patient", "patient_id", "created_at"),
+                      Index("ix_lab_alerts_open", "acknowledged_at", "escalation_level"))
 
     id: str = Field(primary_key=True, max_length=36)
     lab_result_id: str = Field(max_length=36, index=True)
@@ -214,6 +215,12 @@ class LabAlertRow(SQLModel, table=True):
     recipient: str = Field(max_length=200)
     created_at: datetime = _ts()
     acknowledged_at: datetime | None = _ts(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    delivery_status: str = Field(default="pending", max_length=16)
+    escalation_level: int = Field(default=0)
+    escalated_at: datetime | None = _ts(nullable=True)
+    candidates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JsonDocument, nullable=False))
 
 
 class MpiMatchRecordRow(SQLModel, table=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from resolvers.labs.records import (
     DuplicateMessage,
@@ -76,6 +77,50 @@ class InMemoryLabRepository:
         found = sorted(self.state.alerts.values(), key=lambda a: a.id, reverse=True)
         return [a for a in found if (patient_id is None or a.patient_id == patient_id)
                 and (after is None or a.id < after)][:limit]
+
+    async def get_alerts(self, alert_ids: Sequence[str]) -> dict[str, LabAlert]:
+        return {i: self.state.alerts[i] for i in alert_ids if i in self.state.alerts}
+
+    async def alerts_for_result(self, result_id: str) -> list[LabAlert]:
+        return sorted((a for a in self.state.alerts.values() if a.lab_result_id == result_id),
+                      key=lambda a: a.id)
+
+    async def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
+        alert = self.state.alerts.get(alert_id)
+        if alert is None or alert.acknowledged_at is not None:
+            return False
+        self.state.alerts[alert_id] = replace(alert, acknowledged_at=at, acknowledged_by=by)
+        return True
+
+    async def set_alert_delivery(self, alert_id: str, status: str) -> None:
+        if alert_id in self.state.alerts:
+            self.state.alerts[alert_id] = replace(self.state.alerts[alert_id],
+                                                  delivery_status=status)
+
+    async def attach_alert(self, alert_id: str, patient_id: str, observation_id: str) -> None:
+        if alert_id in self.state.alerts:
+            self.state.alerts[alert_id] = replace(self.state.alerts[alert_id],
+                                                  patient_id=patient_id,
+                                                  observation_id=observation_id)
+
+    async def due_escalations(self, before: datetime, max_level: int,
+                              limit: int) -> list[LabAlert]:
+        due = [a for a in self.state.alerts.values() if a.acknowledged_at is None
+               and a.escalation_level < max_level and (a.escalated_at or a.created_at) < before]
+        return sorted(due, key=lambda a: a.escalated_at or a.created_at)[:limit]
+
+    async def escalate_alert(self, alert: LabAlert, at: datetime) -> bool:
+        current = self.state.alerts.get(alert.id)
+        if (current is None or current.acknowledged_at is not None
+                or current.escalation_level != alert.escalation_level):
+            return False
+        self.state.alerts[alert.id] = replace(current, escalation_level=alert.escalation_level + 1,
+                                              escalated_at=at)
+        return True
+
+    async def count_alerts(self, delivery_status: str) -> int:
+        return sum(1 for a in self.state.alerts.values()
+                   if a.delivery_status == delivery_status and a.acknowledged_at is None)
 
     async def get_result(self, result_id: str) -> LabResult | None:
         return self.state.results.get(result_id)

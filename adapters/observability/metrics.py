@@ -28,11 +28,24 @@ class Metrics:
             ["status"], registry=self.registry,
         )
 
+        self.lab_alerts_open = Gauge(
+            "cari_lab_alerts_open",
+            "Unacknowledged critical lab alerts by delivery status (undelivered = no channel)",
+            ["delivery"], registry=self.registry,
+        )
+        self.lab_alerts_undelivered = Counter(
+            "cari_lab_alerts_undelivered", "Critical lab alerts no channel could take",
+            registry=self.registry,
+        )
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def render(self, outbox_counts: dict[str, int]) -> bytes:
+    def render(self, outbox_counts: dict[str, int],
+               lab_alert_counts: dict[str, int] | None = None) -> bytes:
         for status, count in outbox_counts.items():
             self.outbox.labels(status).set(count)
+        for status, count in (lab_alert_counts or {}).items():
+            self.lab_alerts_open.labels(status).set(count)
         return bytes(generate_latest(self.registry))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,15 @@ from resolvers.fhir.writer import MirrorConfig, create_resources, write_resource
 from resolvers.ids import new_id
 from resolvers.labs.critical_values import assess
 from resolvers.labs.model import OruMessage
-from resolvers.labs.records import LabAlert, LabResult, MpiLink, ReviewTask
+from resolvers.labs.patient_identity import provisional_patient
+from resolvers.labs.records import (
+    NEW_GRADE,
+    IngestResult,
+    LabAlert,
+    LabResult,
+    MpiLink,
+    ReviewTask,
+)
 from resolvers.labs.to_fhir import (
     numeric_value,
     observation_identifier,
@@ -43,28 +51,6 @@ Key = tuple[str, str]
 
 def _key(identifier: dict[str, str]) -> Key:
     return identifier["system"], identifier["value"]
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    lab_result_id: str
-    patient_matched: bool
-    patient_id: str | None
-    observations_created: int
-    duplicate: bool
-    match_grade: str
-    critical_count: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"lab_result_id": self.lab_result_id, "patient_matched": self.patient_matched,
-                "patient_id": self.patient_id, "observations_created": self.observations_created}
-
-    @classmethod
-    def of(cls, result: LabResult, *, duplicate: bool) -> IngestResult:
-        return cls(lab_result_id=result.id, patient_matched=result.status == "linked",
-                   patient_id=result.patient_id, observations_created=result.observations_created,
-                   duplicate=duplicate, match_grade=result.match_grade,
-                   critical_count=result.critical_count)
 
 
 @dataclass(frozen=True)
@@ -98,15 +84,17 @@ class _Writes:
     alerts: list[LabAlert] = field(default_factory=list)
     links: list[MpiLink] = field(default_factory=list)
     audit: list[Any] = field(default_factory=list)
+    provisional: dict[MatchCandidate, str] = field(default_factory=dict)  # -> new patient id
 
 
 class LabBatchWriter:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, matcher: PatientMatcher,
-                 mirror: MirrorConfig) -> None:
+                 mirror: MirrorConfig, *, provisional_patients: bool = True) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._matcher = matcher
         self._mirror = mirror
+        self._provisional_patients = provisional_patients
 
     @property
     def mirror(self) -> MirrorConfig:
@@ -123,7 +111,8 @@ class LabBatchWriter:
             for i, job in enumerate(jobs):
                 first = firsts.get(job.message_key)
                 if first is not None:  # the same message again: answer as the first time
-                    outcomes[i] = IngestResult.of(first, duplicate=True)
+                    outcomes[i] = IngestResult.of(first, duplicate=True,
+                                                  warnings=job.message.warnings)
                 elif job.encounter_id and (job.encounter_id not in encounters
                                            or encounters[job.encounter_id].deleted):
                     outcomes[i] = InvalidInput(f"no encounter with id {job.encounter_id!r}",
@@ -131,18 +120,27 @@ class LabBatchWriter:
                                                          "message": "unknown encounter"}])
                 else:
                     todo.append((i, job))
+            # Two processes ingesting results for one unknown patient must make one patient:
+            # its identifiers are held until commit, before the match looks for it.
+            await uow.labs.lock_result_keys(sorted({
+                f"Patient|{i.system}|{i.value}" for _i, job in todo
+                for i in job.candidate.identifiers}))
             matches = await self._match(uow, [job for _i, job in todo])
-            linked = [job for _i, job in todo if _certain(matches[job.candidate])]
+            writes = _Writes()
+            if self._provisional_patients:
+                await self._provisional(uow, [job for _i, job in todo], matches, writes, now)
+            linked = [job for _i, job in todo if _certain(matches[job.candidate])
+                      or job.candidate in writes.provisional]
             await _lock_results(uow, linked)
             existing = await uow.fhir.find_by_identifier(
                 "Observation", [k for job in linked for k in job.observation_keys()])
             existing_reports = await uow.fhir.find_by_identifier(
                 "DiagnosticReport", [k for job in linked for k in job.report_keys()])
-            writes = _Writes()
             for i, job in todo:
                 result = await self._prepare(uow, job, matches[job.candidate], existing,
                                              existing_reports, writes, now)
-                outcomes[i] = IngestResult.of(result, duplicate=False)
+                outcomes[i] = IngestResult.of(result, duplicate=False,
+                                              warnings=job.message.warnings)
             await create_resources(uow, writes.creates, now=now, mirror=self._mirror)
             await uow.labs.add_results(writes.results)
             await uow.labs.add_review_tasks(writes.tasks)
@@ -167,9 +165,26 @@ class LabBatchWriter:
         reports, observations = await self._resources(uow, job, patient_id, result_id, existing,
                                                       existing_reports, writes, now)
         await create_resources(uow, writes.creates, now=now, mirror=self._mirror)
-        await uow.labs.add_alerts(writes.alerts)
-        await uow.outbox.enqueue([_alert_message(a) for a in writes.alerts])
-        return reports, observations, writes.alerts
+        # The alerts raised while the result was held become this patient's: no second alert
+        # for the same value (the first may already have been acknowledged).
+        held: dict[str, list[LabAlert]] = {}
+        for alert in await uow.labs.alerts_for_result(result_id):
+            if alert.patient_id is None:
+                held.setdefault(alert.code, []).append(alert)
+        alerts: list[LabAlert] = []
+        fresh: list[LabAlert] = []
+        for alert in writes.alerts:
+            earlier = held.get(alert.code)
+            if earlier and alert.observation_id is not None:
+                first = earlier.pop(0)
+                await uow.labs.attach_alert(first.id, patient_id, alert.observation_id)
+                alerts.append(replace(first, patient_id=patient_id,
+                                      observation_id=alert.observation_id))
+            else:
+                fresh.append(alert)
+        await uow.labs.add_alerts(fresh)
+        await uow.outbox.enqueue([_alert_message(a) for a in fresh])
+        return reports, observations, alerts + fresh
 
     async def _match(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
                      ) -> dict[MatchCandidate, list[Match]]:
@@ -187,26 +202,34 @@ class LabBatchWriter:
         best = matches[0] if matches else None
         linked = _certain(matches)
         patient_id = best.patient_id if linked and best else None
+        grade = best.grade.value if best else MatchGrade.NONE.value
+        score = best.score if best else 0.0
+        new_patient = writes.provisional.get(job.candidate)
+        if new_patient is not None and not linked:
+            linked, patient_id, grade, score = True, new_patient, NEW_GRADE, 1.0
         result_id = new_id()
         reports: list[str] = []
         observations: list[str] = []
         alert_count = len(writes.alerts)
-        if patient_id is not None and best is not None:
+        if patient_id is not None:
             reports, observations = await self._resources(
                 uow, job, patient_id, result_id, existing, existing_reports, writes, now)
             writes.links.append(MpiLink(
                 id=new_id(), lab_result_id=result_id, patient_id=patient_id, method="auto",
-                grade=best.grade.value, score=best.score, field_scores=dict(best.field_scores),
+                grade=grade, score=score,
+                field_scores=dict(best.field_scores) if best and new_patient is None else {},
                 review_task_id=None, created_at=now, created_by=job.caller.principal.subject))
         tasks = [] if linked else review_tasks(
             result_id, [m for m in matches if m.grade in (MatchGrade.PROBABLE,
                                                           MatchGrade.POSSIBLE)], now)
         writes.tasks.extend(tasks)
+        if not linked:
+            # Held for review (or unmatched): a critical value still reaches someone now.
+            writes.alerts.extend(_held_alerts(job, result_id, tasks, now))
         result = LabResult(
             id=result_id, sending_facility=job.facility, control_id=job.message.header.control_id,
-            received_at=now, patient_id=patient_id,
-            match_grade=best.grade.value if best else MatchGrade.NONE.value,
-            match_score=best.score if best else 0.0, encounter_id=job.encounter_id,
+            received_at=now, patient_id=patient_id, match_grade=grade,
+            match_score=score, encounter_id=job.encounter_id,
             status="linked" if linked else ("review" if tasks else "unmatched"),
             observations_created=len(observations),
             critical_count=len(writes.alerts) - alert_count,
@@ -216,6 +239,29 @@ class LabBatchWriter:
             job.caller, action=AuditAction.CREATE, resource_type="LabResult",
             targets=[(result_id, patient_id)], outcome=AuditOutcome.SUCCESS, at=now))
         return result
+
+    async def _provisional(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
+                           matches: dict[MatchCandidate, list[Match]], writes: _Writes,
+                           now: datetime) -> None:
+        """No candidate at all: the patient is new to the MPI. Create it from the PID, tagged
+        provisional with the laboratory as its source, so the results are visible at once.
+        Not when any of its identifiers already names a patient (that is for a person)."""
+        for job in jobs:
+            candidate = job.candidate
+            if matches[candidate] or candidate in writes.provisional:
+                continue
+            if not (candidate.family or candidate.given) or not candidate.identifiers:
+                continue  # nothing a person could recognise later: leave it unmatched
+            taken = [await uow.patients.find_by_identifier(i) for i in candidate.identifiers]
+            if any(p is not None for p in taken):
+                continue
+            stored = await write_resource(uow, provisional_patient(job.message, candidate),
+                                          resource_id=None, expected_version=None, now=now,
+                                          mirror=self._mirror)
+            writes.provisional[candidate] = stored.id
+            writes.audit.extend(audit_records(
+                job.caller, action=AuditAction.CREATE, resource_type="Patient",
+                targets=[(stored.id, stored.id)], outcome=AuditOutcome.SUCCESS, at=now))
 
     async def _resources(self, uow: UnitOfWork, job: IngestJob, patient_id: str, result_id: str,
                          existing: dict[Key, StoredResource],
@@ -240,8 +286,7 @@ class LabBatchWriter:
                     writes.alerts.append(LabAlert(
                         id=new_id(), lab_result_id=result_id, observation_id=oid,
                         patient_id=patient_id, code=obx.code,
-                        value=" ".join(v for v in obx.values if v)[:200] + (
-                            f" {obx.units}" if obx.units else ""),
+                        value=_alert_value(obx.values, obx.units),
                         direction=finding.direction, reason=finding.reason[:500],
                         recipient=order.ordering_provider or "ward-on-call", created_at=now))
             report = report_resource(message, order, patient_ref, refs)
@@ -283,13 +328,45 @@ def review_tasks(result_id: str, candidates: Sequence[Match],
                        status="open", created_at=now) for m in candidates]
 
 
+def _held_alerts(job: IngestJob, result_id: str, tasks: Sequence[ReviewTask],
+                 now: datetime) -> list[LabAlert]:
+    """Critical values of a result nobody is linked to yet: the alert names the candidates
+    and their review tasks, so whoever gets it can decide the match first."""
+    candidates = tuple({"patient_id": t.candidate_patient_id, "review_task_id": t.id,
+                        "grade": t.grade, "score": round(t.score, 6)} for t in tasks)
+    alerts = []
+    for order in job.message.orders:
+        for obx in order.observations:
+            finding = assess(obx.code, numeric_value(obx), obx.units, obx.abnormal_flags)
+            if finding.critical:
+                alerts.append(LabAlert(
+                    id=new_id(), lab_result_id=result_id, observation_id=None, patient_id=None,
+                    code=obx.code, value=_alert_value(obx.values, obx.units),
+                    direction=finding.direction, reason=finding.reason[:500],
+                    recipient=order.ordering_provider or "ward-on-call", created_at=now,
+                    candidates=candidates))
+    return alerts
+
+
+def _alert_value(values: Sequence[str], units: str) -> str:
+    return " ".join(v for v in values if v)[:180] + (f" {units[:19]}" if units else "")
+
+
 def _certain(matches: Sequence[Match]) -> bool:
     return bool(matches) and matches[0].grade == MatchGrade.CERTAIN
 
 
 def _alert_message(a: LabAlert) -> NewOutboxMessage:
+    return alert_message(a, "lab.critical", a.recipient, f"lab-alert:{a.id}")
+
+
+def alert_message(a: LabAlert, kind: str, recipient: str, key: str) -> NewOutboxMessage:
+    """The outbox delivery of an alert to the ``lab_alerts`` destination's channels."""
     return NewOutboxMessage(
-        LAB_ALERTS, {"type": "lab.critical", "alert_id": a.id, "recipient": a.recipient,
-                     "patient_id": a.patient_id, "code": a.code, "value": a.value,
-                     "direction": a.direction, "reason": a.reason},
-        f"lab-alert:{a.id}")
+        LAB_ALERTS, {"type": kind, "alert_id": a.id, "recipient": recipient,
+                     "lab_result_id": a.lab_result_id, "patient_id": a.patient_id,
+                     "observation_id": a.observation_id, "code": a.code, "value": a.value,
+                     "direction": a.direction, "reason": a.reason,
+                     "candidates": list(a.candidates),
+                     "escalation_level": a.escalation_level},
+        key)

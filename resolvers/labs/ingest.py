@@ -1,53 +1,29 @@
 """Ingest an ORU^R01 lab message: parse, deduplicate, match the patient, store, alert.
 
 Everything a message produces (FHIR DiagnosticReports and Observations, the lab result row,
-review tasks, critical alerts, outbox deliveries and the audit record) is written in ONE
-transaction, committed before the caller is answered. A message whose patient cannot be
-matched with certainty is stored too, for review, never dropped.
+a provisional patient, review tasks, critical alerts, outbox deliveries and the audit record)
+is written in ONE transaction, committed before the caller is answered. A message whose
+patient cannot be matched with certainty is stored too, for review, never dropped.
+Every surface (REST, GraphQL, MLLP) comes in through :meth:`LabIngest.ingest`, so the role
+rules and the parser's tolerance are the same everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from datetime import date
-from typing import Protocol
 
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.group_commit import GroupCommit
-from resolvers.labs.batch_writer import LAB_ALERTS, IngestJob, IngestResult, LabBatchWriter
+from resolvers.labs.batch_writer import LAB_ALERTS, IngestJob, LabBatchWriter
 from resolvers.labs.model import OruMessage
-from resolvers.labs.records import DuplicateMessage
-from resolvers.mpi.matching import MatchCandidate, PatientMatcher
-from resolvers.mpi.model import Identifier
+from resolvers.labs.patient_identity import IdentifierSystems, candidate_from
+from resolvers.labs.ports import Hl7Parser
+from resolvers.labs.records import DuplicateMessage, IngestResult
+from resolvers.mpi.matching import PatientMatcher
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
-__all__ = ["LAB_ALERTS", "IngestResult", "LabIngest", "candidate_from"]
-
-GENDER = {"F": "female", "M": "male", "U": "unknown", "O": "other", "A": "other", "N": "other"}
-
-
-class Hl7Parser(Protocol):
-    def parse_oru(self, raw: bytes | str) -> OruMessage:
-        """Raise resolvers.labs.model.UnsupportedMessage / MalformedMessage."""
-        ...
-
-
-def candidate_from(message: OruMessage) -> MatchCandidate:
-    pid = message.patient
-    birth = None
-    if pid.birth_date_iso and len(pid.birth_date_iso) >= 10:
-        try:
-            birth = date.fromisoformat(pid.birth_date_iso[:10])
-        except ValueError:
-            birth = None
-    identifiers = tuple(Identifier(i.system, i.value) for i in pid.identifiers if i.value)
-    return MatchCandidate(
-        identifiers=identifiers, family=pid.family or None, given=pid.given,
-        birth_date=birth, gender=GENDER.get(pid.sex.upper()) if pid.sex else None,
-        phone=pid.phones[0] if pid.phones else None,
-        address=" ".join(x for x in (*pid.address_lines, pid.city, pid.district) if x) or None,
-        trusted_identifier_systems=frozenset(i.system for i in identifiers))
+__all__ = ["LAB_ALERTS", "Hl7Parser", "IngestResult", "LabIngest"]
 
 
 class LabIngest:
@@ -56,10 +32,13 @@ class LabIngest:
 
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, parser: Hl7Parser,
                  matcher: PatientMatcher, mirror: MirrorConfig, *, max_batch: int = 64,
-                 max_parallel: int = 1) -> None:
+                 max_parallel: int = 1, systems: IdentifierSystems | None = None,
+                 provisional_patients: bool = True) -> None:
         self._uow_factory = uow_factory
         self._parser = parser
-        self.writer = LabBatchWriter(uow_factory, clock, matcher, mirror)
+        self.systems = systems or IdentifierSystems()
+        self.writer = LabBatchWriter(uow_factory, clock, matcher, mirror,
+                                     provisional_patients=provisional_patients)
         self._commit: GroupCommit[IngestJob, IngestResult] = GroupCommit(
             self.writer.write, _conflict_keys,
             max_batch=max_batch, max_parallel=max_parallel)
@@ -69,30 +48,39 @@ class LabIngest:
                      roles: Sequence[Role] = (Role.LAB,)) -> IngestResult:
         require_role(caller, *roles)
         message = self._parser.parse_oru(raw)  # raises before anything is stored
-        return await self.ingest_parsed(caller, message, raw, encounter_id=encounter_id)
-
-    async def ingest_parsed(self, caller: Caller, message: OruMessage, raw: bytes | str, *,
-                            encounter_id: str | None = None) -> IngestResult:
-        """For surfaces that parsed already (MLLP needs the header for its ACK anyway)."""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        header = message.header
-        facility = header.sending_facility or header.sending_application
-        job = IngestJob(caller=caller, message=message, text=text, facility=facility,
-                        encounter_id=encounter_id, candidate=candidate_from(message))
+        job = self.job(caller, message, text, encounter_id)
         try:
             return await self._commit.submit(job)
         except DuplicateMessage:
             # Another process stored the same message first: answer with its result.
             async with self._uow_factory() as uow:
-                first = await uow.labs.find_message(facility, header.control_id)
+                first = await uow.labs.find_message(*job.message_key)
             if first is None:
                 raise
-            return IngestResult.of(first, duplicate=True)
+            return IngestResult.of(first, duplicate=True, warnings=message.warnings)
+
+    def job(self, caller: Caller, message: OruMessage, text: str,
+            encounter_id: str | None) -> IngestJob:
+        # The dedupe key keeps the facility as first stored (MSH-4, else MSH-3, else empty).
+        facility = message.header.sending_facility or message.header.sending_application
+        return IngestJob(caller=caller, message=message, text=text, facility=facility,
+                         encounter_id=encounter_id,
+                         candidate=candidate_from(message, self.systems))
+
+    def reparse(self, caller: Caller, text: str, facility: str,
+                encounter_id: str | None) -> IngestJob:
+        """The job of a stored message (a review decision acts on what the lab sent)."""
+        job = self.job(caller, self._parser.parse_oru(text), text, encounter_id)
+        return IngestJob(caller=caller, message=job.message, text=text, facility=facility,
+                         encounter_id=encounter_id, candidate=job.candidate)
 
 
 def _conflict_keys(job: IngestJob) -> frozenset[Hashable]:
     """Jobs sharing any of these must not share (or overlap) a transaction: the same message,
-    or the same result identifiers (an original and its correction arriving together)."""
+    or the same result identifiers (an original and its correction arriving together).
+    Two results for one unknown patient may: the batch makes one provisional patient for
+    both, and across transactions the writer holds the patient's identifiers until commit."""
     return frozenset([("message", *job.message_key),
                       *(("Observation", *k) for k in job.observation_keys()),
                       *(("DiagnosticReport", *k) for k in job.report_keys())])

@@ -32,6 +32,19 @@ class MalformedMessage(Exception):
 
 
 @dataclass(frozen=True)
+class ParseWarning:
+    """Something the sender left out or bent that ingest accepted by assuming a value.
+
+    Returned to the sender (REST ``data.warnings``, an ERR with severity W in the ACK) and
+    recorded on what was stored, so nobody mistakes an assumption for what the lab said.
+    """
+
+    location: str  # ERR-2 style position, e.g. OBX^1^11
+    message: str  # what was missing or bent, and what was assumed
+    hl7_error_code: str = "0"  # table 0357 (0 accepted, 101 required field missing, ...)
+
+
+@dataclass(frozen=True)
 class Header:
     sending_application: str
     sending_facility: str
@@ -97,6 +110,7 @@ class ObservationSegment:
     observed_at: str  # OBX-14
     observed_at_iso: str | None
     notes: tuple[str, ...] = ()  # NTE-3 after this OBX
+    assumptions: tuple[str, ...] = ()  # what ingest assumed for this OBX (stored as a note)
 
 
 @dataclass(frozen=True)
@@ -122,3 +136,4 @@ class OruMessage:
     orders: tuple[OrderSegment, ...]
     patient_class: str = ""  # PV1-2
     patient_notes: tuple[str, ...] = field(default=())
+    warnings: tuple[ParseWarning, ...] = field(default=())  # every assumption, in order

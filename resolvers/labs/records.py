@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from resolvers.labs.model import ParseWarning
+
 
 class DuplicateMessage(Exception):
     """The message (sending facility + MSH-10) is already stored."""
@@ -71,6 +73,9 @@ class MpiLink:
 
 @dataclass(frozen=True)
 class LabAlert:
+    """A critical value that must reach someone. A result held for review has no patient
+    yet: its alert names the candidates and their review tasks (``candidates``)."""
+
     id: str
     lab_result_id: str
     observation_id: str | None
@@ -82,6 +87,51 @@ class LabAlert:
     recipient: str
     created_at: datetime
     acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    # pending (not yet handed to a channel) | delivered | undelivered (no channel configured)
+    delivery_status: str = "pending"
+    escalation_level: int = 0  # times escalated while unacknowledged
+    escalated_at: datetime | None = None
+    candidates: tuple[dict[str, Any], ...] = ()  # {patient_id, review_task_id, grade, score}
+
+
+ALERT_PENDING = "pending"
+ALERT_DELIVERED = "delivered"
+ALERT_UNDELIVERED = "undelivered"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What every ingest surface answers (REST, GraphQL, the MLLP ACK)."""
+
+    lab_result_id: str
+    patient_matched: bool
+    patient_id: str | None
+    observations_created: int
+    duplicate: bool
+    match_grade: str
+    critical_count: int
+    warnings: tuple[ParseWarning, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lab_result_id": self.lab_result_id, "patient_matched": self.patient_matched,
+                "patient_id": self.patient_id, "observations_created": self.observations_created,
+                "match_grade": self.match_grade,
+                "warnings": [{"location": w.location, "message": w.message}
+                             for w in self.warnings]}
+
+    @classmethod
+    def of(cls, result: LabResult, *, duplicate: bool,
+           warnings: tuple[ParseWarning, ...] = ()) -> IngestResult:
+        # A provisional patient made from this message was not *matched*: it is new.
+        return cls(lab_result_id=result.id,
+                   patient_matched=result.status == "linked" and result.match_grade != NEW_GRADE,
+                   patient_id=result.patient_id, observations_created=result.observations_created,
+                   duplicate=duplicate, match_grade=result.match_grade,
+                   critical_count=result.critical_count, warnings=warnings)
+
+
+NEW_GRADE = "new"  # the grade of a link to a provisional patient made from the message
 
 
 @dataclass(frozen=True)
@@ -117,3 +167,22 @@ class LabRepository(Protocol):
     async def results(self, query: LabResultQuery) -> list[LabResult]: ...
     async def open_review_tasks(self, after: str | None, limit: int) -> list[ReviewTask]: ...
     async def alerts(self, patient_id: str | None, after: str | None, limit: int) -> list[LabAlert]: ...
+    async def get_alerts(self, alert_ids: Sequence[str]) -> dict[str, LabAlert]: ...
+    async def alerts_for_result(self, result_id: str) -> list[LabAlert]: ...
+    async def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
+        """Compare-and-set: False when the alert is already acknowledged (or absent)."""
+        ...
+    async def set_alert_delivery(self, alert_id: str, status: str) -> None: ...
+    async def attach_alert(self, alert_id: str, patient_id: str, observation_id: str) -> None:
+        """A held result's alert, once a person links the result: now about a patient."""
+        ...
+    async def due_escalations(self, before: datetime, max_level: int,
+                              limit: int) -> list[LabAlert]:
+        """Unacknowledged alerts last raised (created or escalated) before ``before``."""
+        ...
+    async def escalate_alert(self, alert: LabAlert, at: datetime) -> bool:
+        """Compare-and-set on the escalation level: one process escalates each step."""
+        ...
+    async def count_alerts(self, delivery_status: str) -> int:
+        """Unacknowledged alerts in this delivery status (for /metrics)."""
+        ...

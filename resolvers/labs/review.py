@@ -24,8 +24,8 @@ from resolvers.audit.trail import audit_records
 from resolvers.errors import Conflict, NotFound
 from resolvers.fhir.writer import delete_resource
 from resolvers.ids import new_id
-from resolvers.labs.batch_writer import IngestJob, LabBatchWriter, review_tasks
-from resolvers.labs.ingest import Hl7Parser, candidate_from
+from resolvers.labs.batch_writer import IngestJob, review_tasks
+from resolvers.labs.ingest import LabIngest
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
 from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -36,13 +36,13 @@ REVIEW_GRADES = (MatchGrade.CERTAIN, MatchGrade.PROBABLE, MatchGrade.POSSIBLE)
 
 
 class MatchReview:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, parser: Hl7Parser,
-                 matcher: PatientMatcher, writer: LabBatchWriter) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ingest: LabIngest,
+                 matcher: PatientMatcher) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
-        self._parser = parser
+        self._ingest = ingest
         self._matcher = matcher
-        self._writer = writer
+        self._writer = ingest.writer
 
     async def resolve(self, caller: Caller, task_id: str, decision: Decision) -> ReviewTask:
         require_role(caller, Role.CLINICIAN)
@@ -152,7 +152,5 @@ class MatchReview:
         return tasks
 
     def _job(self, caller: Caller, result: LabResult) -> IngestJob:
-        message = self._parser.parse_oru(result.raw_message)
-        return IngestJob(caller=caller, message=message, text=result.raw_message,
-                         facility=result.sending_facility, encounter_id=result.encounter_id,
-                         candidate=candidate_from(message))
+        return self._ingest.reparse(caller, result.raw_message, result.sending_facility,
+                                    result.encounter_id)

@@ -138,3 +138,18 @@ async def test_an_original_and_its_correction_sent_to_two_processes_give_one_res
                 f"/api/patients/{patient['id']}/lab-results?code=2823-3",
                 headers=a.auth("clinician"))).json()["data"]["items"]
             assert sorted(i["version"] for i in items) == [2] * 8, items
+
+
+@pytest.mark.db
+async def test_results_for_one_unknown_patient_arriving_together_make_one_patient(
+    gateway_any_db: Harness,
+) -> None:
+    h = gateway_any_db
+    answers = await asyncio.gather(*(_ingest(h, _distinct(i)) for i in range(12)))
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    patient_ids = {a.json()["data"]["patient_id"] for a in answers}
+    assert len(patient_ids) == 1 and None not in patient_ids
+    grades = sorted(a.json()["data"]["match_grade"] for a in answers)
+    assert grades.count("new") >= 1 and set(grades) <= {"new", "certain"}
+    patients = await h.client.get("/api/patients", headers=h.auth("clinician"))
+    assert len(patients.json()["data"]["items"]) == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.lab_settings import LabSettings
 from tests.hl7v2 import messages
-from tests.support import Harness
+from tests.support import Harness, make_settings, running_app
 
 NATID = "urn:oid:1.3.6.1.4.1.9999.1"
 WORKED_EXAMPLE = messages.WORKED_EXAMPLE + "\r"  # the standards digest's example
@@ -65,13 +67,33 @@ async def test_same_message_twice_returns_the_first_result(gateway: Harness) -> 
     assert search.json()["total"] == 2
 
 
-async def test_unknown_patient_is_stored_not_dropped(gateway: Harness) -> None:
+async def test_unknown_patient_gets_a_provisional_patient_and_is_never_dropped(
+    gateway: Harness,
+) -> None:
     r = await _ingest(gateway, WORKED_EXAMPLE)
     data = r.json()["data"]
-    assert r.status_code == 200 and data["patient_matched"] is False and data["patient_id"] is None
-    assert data["lab_result_id"]
+    assert r.status_code == 200, r.text
+    assert data["patient_matched"] is False and data["match_grade"] == "new"
+    assert data["patient_id"] and data["observations_created"] == 2
     again = (await _ingest(gateway, WORKED_EXAMPLE)).json()["data"]
-    assert again["lab_result_id"] == data["lab_result_id"]
+    assert again["lab_result_id"] == data["lab_result_id"]  # a repeat creates nothing
+    patients = await gateway.client.get("/api/patients", headers=gateway.auth("clinician"))
+    assert [p["id"] for p in patients.json()["data"]["items"]] == [data["patient_id"]]
+
+
+async def test_unknown_patient_is_held_unmatched_when_provisional_patients_are_off(
+    tmp_path: Path, sqlite_url: str,
+) -> None:
+    settings = make_settings(tmp_path / "var", sqlite_url,
+                             labs=LabSettings(provisional_patients=False))
+    async with running_app(settings) as h:
+        data = (await _ingest(h, WORKED_EXAMPLE)).json()["data"]
+        assert data["patient_matched"] is False and data["patient_id"] is None
+        assert data["observations_created"] == 0 and data["lab_result_id"]
+        # The critical potassium still raises an alert, although nobody is linked yet.
+        alerts = (await h.client.get("/api/lab/alerts", headers=h.auth("clinician"))
+                  ).json()["data"]["items"]
+        assert [(a["code"], a["patient_id"]) for a in alerts] == [("2823-3", None)]
 
 
 async def test_corrected_result_replaces_the_original(gateway: Harness) -> None:

@@ -1,0 +1,24 @@
+"""The lab capability's ports: what surfaces call, and what it needs from the world."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from resolvers.labs.model import OruMessage
+from resolvers.labs.records import IngestResult
+from resolvers.principal import Caller, Role
+
+
+class Hl7Parser(Protocol):
+    def parse_oru(self, raw: bytes | str) -> OruMessage:
+        """Raise resolvers.labs.model.UnsupportedMessage / MalformedMessage."""
+        ...
+
+
+class LabIngestPort(Protocol):
+    """The one entrance for lab messages (REST, GraphQL and the MLLP listener)."""
+
+    async def ingest(self, caller: Caller, raw: bytes | str, *,
+                     encounter_id: str | None = None,
+                     roles: Sequence[Role] = (Role.LAB,)) -> IngestResult: ...
