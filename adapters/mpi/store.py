@@ -13,16 +13,22 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.tables import MpiBlockingKeyRow, MpiMatchParametersRow, MpiMatchRecordRow
+from adapters.db.tables import (
+    FhirResourceRow,
+    MpiBlockingKeyRow,
+    MpiMatchParametersRow,
+    MpiMatchRecordRow,
+)
 from resolvers.mpi.model import Patient
 from resolvers.mpi.scoring.blocking import query_keys, record_keys
 from resolvers.mpi.scoring.defaults import default_parameters
 from resolvers.mpi.scoring.fellegi_sunter import FsParameters
-from resolvers.mpi.scoring.record import MatchRecord, record_from_patient
+from resolvers.mpi.scoring.record import MatchRecord, fhir_address_text, record_from_patient
 
 R = MpiMatchRecordRow.__table__  # type: ignore[attr-defined]
 K = MpiBlockingKeyRow.__table__  # type: ignore[attr-defined]
 PARAMS = MpiMatchParametersRow.__table__  # type: ignore[attr-defined]
+FHIR = FhirResourceRow.__table__  # type: ignore[attr-defined]
 
 DEFAULT_MAX_CANDIDATES = 200
 CHUNK = 2000  # rows per multi-row INSERT (well under SQLite's and asyncpg's parameter caps)
@@ -50,9 +56,22 @@ async def index_record(session: AsyncSession, patient_id: str, record: MatchReco
         await session.execute(insert(K), key_rows)
 
 
+async def _stored_address(session: AsyncSession, patient_id: str) -> str | None:
+    """The address of the patient's FHIR document. The MPI row has no address column, and the
+    FHIR writer stores the document before it syncs the MPI row, in the same transaction."""
+    document = (await session.execute(
+        select(FHIR.c.document).where(FHIR.c.resource_type == "Patient",
+                                      FHIR.c.id == patient_id))).scalar_one_or_none()
+    return fhir_address_text(document) if isinstance(document, dict) else None
+
+
 async def index_patient(session: AsyncSession, patient: Patient, *,
                         address: str | None = None) -> None:
-    """Call after adding or updating ``patient`` (SqlPatientRepository.add / update)."""
+    """Call after adding or updating ``patient`` (SqlPatientRepository.add / update).
+
+    Without ``address``, the address is read from the patient's FHIR document."""
+    if address is None:
+        address = await _stored_address(session, patient.id)
     await index_record(session, patient.id, record_from_patient(patient, address=address))
 
 

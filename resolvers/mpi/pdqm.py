@@ -8,6 +8,7 @@ from resolvers.fhir.errors import problem
 from resolvers.fhir.service import FhirUseCases
 from resolvers.mpi.fhir_mapping import draft_from_fhir
 from resolvers.mpi.matching import MatchCandidate, MatchGrade, PatientMatcher
+from resolvers.mpi.scoring.record import fhir_address_text
 from resolvers.principal import Caller
 
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
@@ -46,6 +47,7 @@ class PatientMatchService:
         candidate = MatchCandidate(
             identifiers=draft.identifiers, family=draft.family, given=draft.given,
             birth_date=draft.birth_date, gender=draft.gender, phone=draft.phone,
+            address=fhir_address_text(resource),
             trusted_identifier_systems=frozenset(i.system for i in draft.identifiers))
         matches = [m for m in await self._matcher.match(candidate, limit=count)
                    if m.grade != MatchGrade.NONE

@@ -44,6 +44,23 @@ class MatchRecord:
                    identifiers=tuple((str(s), str(v)) for s, v in data.get("i") or ()))
 
 
+_ADDRESS_PARTS = ("city", "district", "state", "postalCode")
+
+
+def fhir_address_text(document: dict[str, Any]) -> str | None:
+    """A FHIR Patient's first address as one line of words (lines, city, district, state,
+    postal code), the form the address comparator reads; None when it has none."""
+    addresses = [a for a in document.get("address") or [] if isinstance(a, dict)]
+    if not addresses:
+        return None
+    first = addresses[0]
+    words = [str(line) for line in first.get("line") or [] if isinstance(line, str)]
+    words += [str(first[k]) for k in _ADDRESS_PARTS if isinstance(first.get(k), str)]
+    if not words and isinstance(first.get("text"), str):
+        words = [first["text"]]
+    return " ".join(words) or None
+
+
 def _given(parts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(t for part in parts for t in name_tokens(part))
 
