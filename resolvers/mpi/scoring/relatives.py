@@ -59,7 +59,7 @@ def given_fit(a: Sequence[str], b: Sequence[str]) -> GivenFit:
     for part in short:
         best = max(_part_fit(part, other) for other in long_)
         worst = min(worst, best)
-    if worst < GivenFit.SAME and (len(a) > 1 or len(b) > 1):
+    if worst < GivenFit.SAME and len(a) != len(b):
         # "Wolde Mariam" / "Woldemariam": one name written apart or joined.
         worst = max(worst, _part_fit("".join(a), "".join(b)))
     return worst
