@@ -61,16 +61,15 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def split_segments(text: str) -> list[str]:
-    """A message's segments, whatever ends its lines (CR, LF or CRLF) and whatever surrounds
-    it; blanks left at line ends are dropped. The first one must be the MSH."""
+    """A message's lines, whatever ends them (CR, LF or CRLF) and whatever surrounds the
+    message. The first one must be the MSH; pass the others to :func:`join_continuations`."""
     text = text.strip(_STRIP)
     if not text:
         raise MalformedMessage("the message is empty", location="MSH^1", hl7_error_code="100")
     if "\n" in text:
         text = text.replace("\r\n", "\r").replace("\n", "\r")
     segments = text.split("\r")
-    if " \r" in text or "\t\r" in text:  # blanks an editor left at line ends
-        segments = [s.rstrip(" \t") for s in segments]
+    segments[0] = segments[0].rstrip(" \t")  # the others: in join_continuations
     if not segments[0].startswith("MSH"):
         found = segments[0][:3]
         raise MalformedMessage(f"the message must start with an MSH segment, not {found!r}",
@@ -81,9 +80,12 @@ def split_segments(text: str) -> list[str]:
 def join_continuations(lines: list[str], fs: str) -> list[str]:
     """Segments from lines: a line without a segment ID continues the previous segment,
     joined with a newline (a sender's raw line break inside a comment); blank lines go; a
-    segment indented by blanks (pasted from an indented document) is still a segment."""
+    segment indented by blanks (pasted from an indented document) is still a segment, and
+    blanks at line ends are dropped."""
     segments: list[str] = []
     for line in lines:
+        if line[-1:] <= " ":  # blanks left by an editor: a final OBX-11 "F " is "F"
+            line = line.rstrip(" \t")
         if len(line) >= 3 and (len(line) == 3 or line[3] == fs) and line[:3].isalnum():
             segments.append(line)
         elif _is_indented_segment(line, fs):

@@ -254,7 +254,7 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
     code, text, system = _coded(f[3], d, codec)
     if not code and not text:
         raise _missing("OBX-3", "observation identifier", f"OBX^{seq}^3^1^1")
-    assumed: list[ParseWarning] = []  # stays empty for a complete OBX: the common case
+    first_warning = len(warnings)  # what is added from here on was assumed for this OBX
     value_type = _c1(f[2], d, codec).upper()
     raw = f[5]
     values: tuple[str, ...] = ()
@@ -262,7 +262,7 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
         reps = raw.split(d.repetition)
         if not value_type:
             value_type, note = tolerance.inferred_value_type(unescape(reps[0], d, codec), seq)
-            assumed.append(note)
+            warnings.append(note)
         if value_type in _COMPOSITE:
             values = tuple(_composite(r, d, codec) for r in reps)
         elif value_type in _TEXT:
@@ -274,31 +274,33 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
     status = _c1(f[11], d, codec)
     if not status:
         status, note = tolerance.assumed_result_status(order.status, seq)
-        assumed.append(note)
+        warnings.append(note)
     units = _comps(_first_rep(f[6], d), d, 3)
     unit = unescape(units[0], d, codec)
     if not unit and value_type == "NM" and values and values[0]:
         unit = unescape(units[1], d, codec)  # a unit written only as text is still the unit
-        assumed.append(tolerance.units_from_text_warning(unit, seq) if unit
-                       else tolerance.missing_units_warning(seq))
+        warnings.append(tolerance.units_from_text_warning(unit, seq) if unit
+                        else tolerance.missing_units_warning(seq))
     observed_at = _c1(f[14], d, codec)
     observed_at_iso = hl7_time_to_iso(observed_at, zone)
     if observed_at_iso is None and (observed_at or order.observed_at_iso is None):
         time_note = tolerance.effective_time_warning(
             observed_at, order.observed_at, order.observed_at_iso is not None, seq)
         if time_note is not None:
-            assumed.append(time_note)
-    if assumed:
-        warnings.extend(assumed)
-    return ObservationSegment(
+            warnings.append(time_note)
+    result = ObservationSegment(
         set_id=_c1(f[1], d, codec), value_type=value_type, code=code, code_text=text,
         code_system=system, sub_id=_c1(f[4], d, codec), values=values,
         units=unit, units_system=unescape(units[2], d, codec),
         reference_range=unescape(_first_rep(f[7], d), d, codec),
         abnormal_flags=tuple(a for a in (_c1(r, d, codec) for r in f[8].split(d.repetition))
                              if a) if f[8] else (),
-        status=status, observed_at=observed_at, observed_at_iso=observed_at_iso, notes=notes,
-        assumptions=tuple(w.message for w in assumed))
+        status=status, observed_at=observed_at, observed_at_iso=observed_at_iso, notes=notes)
+    if len(warnings) == first_warning:
+        return result
+    # Rare, so the common case does not pay for a second construction.
+    return dataclasses.replace(result, assumptions=tuple(w.message for w in
+                                                         warnings[first_warning:]))
 
 
 def peek_header(raw: bytes | str) -> Header | None:
