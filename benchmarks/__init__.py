@@ -18,4 +18,5 @@ Modules:
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
+              "mpi_accuracy",
               "webhook_ack")
