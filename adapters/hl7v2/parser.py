@@ -15,13 +15,9 @@ with an assumption, each one recorded in ``OruMessage.warnings`` and, for a resu
 used is refused: no MSH, another message type, no PID or no PID-3 identifier, no OBR or OBX,
 an OBX without OBX-3, a version that is not 2.x.
 
-Decision on hl7apy (measured, ``python -m benchmarks hl7_parse``, 2-CPU machine): a full
-hl7apy ``parse_message`` takes ~8 ms for the digest's worked example and ~18 ms for a 10-OBX
-panel, and it still leaves the mapping to the model to do; this parser produces the finished
-:class:`OruMessage` in ~35 us and ~80 us (~230x faster). At >= 500 msg/s end to end the whole
-budget is 2 ms per message, so hl7apy is kept OFF the hot path and backs only
-:func:`adapters.hl7v2.validation.validate_structure` (optional strict check, ~11-26 ms).
-ACKs are built by hand in :mod:`adapters.hl7v2.ack`.
+hl7apy (``python -m benchmarks hl7_parse``): ~8 ms for the worked example, ~18 ms for a 10-OBX
+panel, before any mapping, against ~35 us and ~80 us here for the finished model; with 2 ms per
+message at 500 msg/s it stays off the hot path (it backs only ``validate_structure``).
 
 Errors: anything but ORU^R01 -> :class:`UnsupportedMessage`; everything else that cannot be
 read -> :class:`MalformedMessage` with an ERR-2 location (segment^occurrence^field^rep^comp,

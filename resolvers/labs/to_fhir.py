@@ -73,7 +73,7 @@ def numeric_value(obx: ObservationSegment) -> float | None:
 
 
 def _value(obx: ObservationSegment) -> dict[str, Any]:
-    if not obx.values or not obx.values[0]:
+    if not obx.values or not obx.values[0].strip():  # FHIR strings need a non-blank character
         return {"dataAbsentReason": {"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
             "code": "unknown"}]}}
@@ -98,7 +98,7 @@ def _value(obx: ObservationSegment) -> dict[str, Any]:
     if kind in ("CE", "CWE", "CNE"):
         parts = [*raw.split("^"), "", "", ""][:3]
         return {"valueCodeableConcept": _concept(parts[0], parts[1], parts[2])}
-    return {"valueString": "\n".join(v for v in obx.values if v)}
+    return {"valueString": "\n".join(v for v in obx.values if v.strip())}
 
 
 def _reference_range(text: str) -> list[dict[str, Any]]:

@@ -334,3 +334,10 @@ def test_every_warning_in_message_order() -> None:
         "MSH^1^12", "MSH^1^10", "OBR^1^4", "OBX^1^2", "OBX^1^11", "OBX^1^6", "OBX^1^14"]
     assert m.orders[0].observations[0].assumptions == tuple(w.message for w in m.warnings[3:])
     assert m.orders[1].observations[0].assumptions == ()
+
+
+def test_a_blank_text_value_is_stored_as_absent() -> None:
+    # Found by the hypothesis test over lab output: FHIR strings need a non-blank character.
+    m = _parse(OBR, "OBX|1|ST|X^Y^L||\xa0||||||F")
+    resource = _valid_observation(m)
+    assert "valueString" not in resource and "dataAbsentReason" in resource
