@@ -310,7 +310,7 @@ def create_app(
         bundles=BundleProcessor(fhir, uow_factory, clock),
         patient_documents=patient_documents,
         labs=lab_ingest,
-        lab_queries=LabQueries(uow_factory, fhir),
+        lab_queries=LabQueries(uow_factory, fhir, clock),
         lab_review=MatchReview(uow_factory, clock, lab_ingest, matcher),
         lab_alerts=lab_alerts,
         patient_match=PatientMatchService(matcher, fhir),

@@ -17,6 +17,7 @@ ERROR_STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "control_id_reused": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "internal_error": 500,

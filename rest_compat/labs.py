@@ -236,6 +236,30 @@ async def lab_alerts(request: Request) -> Response:
                         next_cursor=alerts[-1].id if len(alerts) == limit else None))
 
 
+class MessageConflictItem(BaseModel):
+    id: str
+    sending_facility: str
+    control_id: str
+    first_result_id: str
+    received_at: datetime
+    received_by: str
+    raw_message: str
+
+
+class MessageConflictPage(BaseModel):
+    items: list[MessageConflictItem]
+    next_cursor: str | None
+
+
+async def message_conflicts(request: Request) -> Response:
+    who = caller(request)
+    limit = query_int(request, "limit", 50)
+    found = await services(request).lab_queries.message_conflicts(
+        who, request.query_params.get("cursor") or None, limit)
+    return ok(MessageConflictPage(items=[MessageConflictItem(**c.__dict__) for c in found],
+                                  next_cursor=found[-1].id if len(found) == limit else None))
+
+
 async def acknowledge_alert(request: Request) -> Response:
     who = caller(request)
     alert = await services(request).lab_alerts.acknowledge(who, request.path_params["alert_id"])
@@ -282,6 +306,11 @@ operations: list[Operation] = [
                       "escalation)", tag="labs", roles=("clinician", "lab"),
               response_model=AlertItem, error_statuses=(404, 409),
               params=(QueryParam("alert_id", "Alert id", location="path", required=True),)),
+    api_route("GET", "/api/lab/message-conflicts", message_conflicts,
+              summary="Messages refused because their MSH-10 was already used for different "
+                      "content, kept with their raw text for an operator", tag="labs",
+              roles=("integrator",), response_model=MessageConflictPage,
+              error_statuses=(422,), params=_PAGE),
     api_route("POST", "/api/cds/panic-values/check", panic_check,
               summary="Which observations are critical (table and OBX-8 flags)", tag="labs",
               roles=(), request_model=PanicCheckBody, response_model=PanicCheckResult,

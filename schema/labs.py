@@ -128,7 +128,8 @@ AcknowledgeLabAlertResult = Annotated[
 
 
 IngestHl7Result = Annotated[
-    IngestResult | UnsupportedMessageError | MalformedMessageError | ValidationError | ForbiddenError,
+    IngestResult | UnsupportedMessageError | MalformedMessageError | ValidationError
+    | ConflictError | ForbiddenError,
     strawberry.union("IngestHl7Result"),
 ]
 

@@ -11,10 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.dialect import dialect_name
-from adapters.db.tables import LabAlertRow, LabResultRow, MpiLinkRow, MpiReviewTaskRow
+from adapters.db.tables import (
+    LabAlertRow,
+    LabMessageConflictRow,
+    LabResultRow,
+    MpiLinkRow,
+    MpiReviewTaskRow,
+)
 from resolvers.labs.records import (
     DuplicateMessage,
     LabAlert,
+    LabMessageConflict,
     LabResult,
     LabResultQuery,
     MpiLink,
@@ -25,6 +32,7 @@ L = LabResultRow.__table__  # type: ignore[attr-defined]
 T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
 A = LabAlertRow.__table__  # type: ignore[attr-defined]
 K = MpiLinkRow.__table__  # type: ignore[attr-defined]
+C = LabMessageConflictRow.__table__  # type: ignore[attr-defined]
 
 
 # The ordered subquery feeds the aggregate row by row, so the locks are taken in key order.
@@ -96,6 +104,17 @@ class SqlLabRepository:
         if alerts:
             await self._session.execute(insert(A), [
                 {**a.__dict__, "candidates": list(a.candidates)} for a in alerts])
+
+    async def add_conflicts(self, conflicts: Sequence[LabMessageConflict]) -> None:
+        if conflicts:
+            await self._session.execute(insert(C), [dict(c.__dict__) for c in conflicts])
+
+    async def conflicts(self, after: str | None, limit: int) -> list[LabMessageConflict]:
+        stmt = select(C).order_by(C.c.id.desc()).limit(limit)
+        if after:
+            stmt = stmt.where(C.c.id < after)
+        return [LabMessageConflict(**dict(r))
+                for r in (await self._session.execute(stmt)).mappings()]
 
     async def lock_result_keys(self, keys: Sequence[str]) -> None:
         """PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock

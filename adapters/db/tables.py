@@ -178,6 +178,22 @@ class LabResultRow(SQLModel, table=True):
     raw_message: str = Field(sa_column=Column(String(), nullable=False))
 
 
+class LabMessageConflictRow(SQLModel, table=True):
+    """A message refused because its control id was already used for different content."""
+
+    __tablename__ = "lab_message_conflicts"
+    __table_args__ = (Index("ix_lab_message_conflicts_message", "sending_facility",
+                            "control_id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    sending_facility: str = Field(max_length=200)
+    control_id: str = Field(max_length=200)
+    first_result_id: str = Field(max_length=36)
+    received_at: datetime = _ts()
+    received_by: str = Field(max_length=200)
+    raw_message: str = Field(sa_column=Column(String(), nullable=False))
+
+
 class MpiReviewTaskRow(SQLModel, table=True):
     """A probable or possible match waiting for a person to link or reject it."""
 

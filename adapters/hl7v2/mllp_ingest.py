@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from resolvers.errors import DomainError
 from resolvers.labs.model import Header, MalformedMessage, UnsupportedMessage
 from resolvers.labs.ports import LabIngestPort
+from resolvers.labs.records import ControlIdReused
 from resolvers.principal import Caller, Principal, Role
 
 from .ack import encode_ack, respond
@@ -41,6 +42,9 @@ def mllp_handler(labs: LabIngestPort,
             acks = respond(header, raw, accepted=False, app_ok=False, rejected=True, error=exc)
         except MalformedMessage as exc:
             acks = respond(header, raw, accepted=False, app_ok=False, error=exc)
+        except ControlIdReused as exc:  # table 0357 code 205: duplicate key identifier
+            acks = respond(header, raw, accepted=False, app_ok=False, error=MalformedMessage(
+                str(exc), location="MSH^1^10", hl7_error_code="205"))
         except DomainError as exc:  # e.g. an unknown encounter: the content cannot be stored
             acks = respond(header, raw, accepted=False, app_ok=False, error=str(exc))
         except Exception as exc:  # not stored: a reject tells the sender to try again later

@@ -9,6 +9,7 @@ from datetime import datetime
 from resolvers.labs.records import (
     DuplicateMessage,
     LabAlert,
+    LabMessageConflict,
     LabResult,
     LabResultQuery,
     MpiLink,
@@ -22,6 +23,7 @@ class LabMemoryState:
     tasks: dict[str, ReviewTask] = field(default_factory=dict)
     alerts: dict[str, LabAlert] = field(default_factory=dict)
     links: dict[str, MpiLink] = field(default_factory=dict)
+    conflicts: dict[str, LabMessageConflict] = field(default_factory=dict)
 
 
 class InMemoryLabRepository:
@@ -53,6 +55,13 @@ class InMemoryLabRepository:
 
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None:
         self.state.alerts.update({a.id: a for a in alerts})
+
+    async def add_conflicts(self, conflicts: Sequence[LabMessageConflict]) -> None:
+        self.state.conflicts.update({c.id: c for c in conflicts})
+
+    async def conflicts(self, after: str | None, limit: int) -> list[LabMessageConflict]:
+        found = sorted(self.state.conflicts.values(), key=lambda c: c.id, reverse=True)
+        return [c for c in found if after is None or c.id < after][:limit]
 
     async def lock_result_keys(self, keys: Sequence[str]) -> None:
         return None  # one process, one staged copy per unit of work

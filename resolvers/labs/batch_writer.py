@@ -26,11 +26,14 @@ from resolvers.labs.model import OruMessage
 from resolvers.labs.patient_identity import provisional_patient
 from resolvers.labs.records import (
     NEW_GRADE,
+    ControlIdReused,
     IngestResult,
     LabAlert,
+    LabMessageConflict,
     LabResult,
     MpiLink,
     ReviewTask,
+    same_message,
 )
 from resolvers.labs.to_fhir import (
     numeric_value,
@@ -85,6 +88,7 @@ class _Writes:
     links: list[MpiLink] = field(default_factory=list)
     audit: list[Any] = field(default_factory=list)
     provisional: dict[MatchCandidate, str] = field(default_factory=dict)  # -> new patient id
+    conflicts: list[LabMessageConflict] = field(default_factory=list)
 
 
 class LabBatchWriter:
@@ -108,11 +112,18 @@ class LabBatchWriter:
             encounter_ids = sorted({j.encounter_id for j in jobs if j.encounter_id})
             encounters = await uow.fhir.get_many("Encounter", encounter_ids)
             todo: list[tuple[int, IngestJob]] = []
+            writes = _Writes()
             for i, job in enumerate(jobs):
                 first = firsts.get(job.message_key)
-                if first is not None:  # the same message again: answer as the first time
+                if first is not None and same_message(first.raw_message, job.text):
+                    # The same message again: answer as the first time.
                     outcomes[i] = IngestResult.of(first, duplicate=True,
                                                   warnings=job.message.warnings)
+                elif first is not None:  # a reused control id: refuse, keep it for an operator
+                    conflict = message_conflict(job, first.id, now)
+                    writes.conflicts.append(conflict)
+                    outcomes[i] = ControlIdReused(job.facility, conflict.control_id, first.id,
+                                                  conflict.id)
                 elif job.encounter_id and (job.encounter_id not in encounters
                                            or encounters[job.encounter_id].deleted):
                     outcomes[i] = InvalidInput(f"no encounter with id {job.encounter_id!r}",
@@ -126,7 +137,6 @@ class LabBatchWriter:
                 f"Patient|{i.system}|{i.value}" for _i, job in todo
                 for i in job.candidate.identifiers}))
             matches = await self._match(uow, [job for _i, job in todo])
-            writes = _Writes()
             if self._provisional_patients:
                 await self._provisional(uow, [job for _i, job in todo], matches, writes, now)
             linked = [job for _i, job in todo if _certain(matches[job.candidate])
@@ -146,6 +156,7 @@ class LabBatchWriter:
             await uow.labs.add_review_tasks(writes.tasks)
             await uow.labs.add_links(writes.links)
             await uow.labs.add_alerts(writes.alerts)
+            await uow.labs.add_conflicts(writes.conflicts)
             await uow.outbox.enqueue([_alert_message(a) for a in writes.alerts])
             await uow.audit.append(writes.audit)
             await uow.commit()
@@ -326,6 +337,13 @@ def review_tasks(result_id: str, candidates: Sequence[Match],
     return [ReviewTask(id=new_id(), lab_result_id=result_id, candidate_patient_id=m.patient_id,
                        grade=m.grade.value, score=m.score, field_scores=dict(m.field_scores),
                        status="open", created_at=now) for m in candidates]
+
+
+def message_conflict(job: IngestJob, first_result_id: str, now: datetime) -> LabMessageConflict:
+    return LabMessageConflict(
+        id=new_id(), sending_facility=job.facility, control_id=job.message.header.control_id,
+        first_result_id=first_result_id, received_at=now,
+        received_by=job.caller.principal.subject, raw_message=job.text)
 
 
 def _held_alerts(job: IngestJob, result_id: str, tasks: Sequence[ReviewTask],

@@ -14,11 +14,11 @@ from collections.abc import Hashable, Sequence
 
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.group_commit import GroupCommit
-from resolvers.labs.batch_writer import LAB_ALERTS, IngestJob, LabBatchWriter
+from resolvers.labs.batch_writer import LAB_ALERTS, IngestJob, LabBatchWriter, message_conflict
 from resolvers.labs.model import OruMessage
 from resolvers.labs.patient_identity import IdentifierSystems, candidate_from
 from resolvers.labs.ports import Hl7Parser
-from resolvers.labs.records import DuplicateMessage, IngestResult
+from resolvers.labs.records import ControlIdReused, DuplicateMessage, IngestResult, same_message
 from resolvers.mpi.matching import PatientMatcher
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
@@ -35,6 +35,7 @@ class LabIngest:
                  max_parallel: int = 1, systems: IdentifierSystems | None = None,
                  provisional_patients: bool = True) -> None:
         self._uow_factory = uow_factory
+        self._clock = clock
         self._parser = parser
         self.systems = systems or IdentifierSystems()
         self.writer = LabBatchWriter(uow_factory, clock, matcher, mirror,
@@ -53,12 +54,18 @@ class LabIngest:
         try:
             return await self._commit.submit(job)
         except DuplicateMessage:
-            # Another process stored the same message first: answer with its result.
+            # Another process stored a message with this control id first.
             async with self._uow_factory() as uow:
                 first = await uow.labs.find_message(*job.message_key)
-            if first is None:
-                raise
-            return IngestResult.of(first, duplicate=True, warnings=message.warnings)
+                if first is None:
+                    raise
+                if same_message(first.raw_message, text):  # answer with its result
+                    return IngestResult.of(first, duplicate=True, warnings=message.warnings)
+                conflict = message_conflict(job, first.id, self._clock.now())
+                await uow.labs.add_conflicts([conflict])
+                await uow.commit()
+            raise ControlIdReused(job.facility, conflict.control_id, first.id,
+                                  conflict.id) from None
 
     def job(self, caller: Caller, message: OruMessage, text: str,
             encounter_id: str | None) -> IngestJob:

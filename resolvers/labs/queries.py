@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import audit_records
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases
-from resolvers.labs.records import LabAlert, ReviewTask
-from resolvers.ports import UnitOfWorkFactory
+from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
+from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
@@ -72,9 +74,11 @@ class LabResultView:
 
 
 class LabQueries:
-    def __init__(self, uow_factory: UnitOfWorkFactory, fhir: FhirUseCases) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, fhir: FhirUseCases,
+                 clock: Clock) -> None:
         self._uow_factory = uow_factory
         self._fhir = fhir
+        self._clock = clock
 
     async def results_for_patients(
         self, caller: Caller, patient_ids: Sequence[str], flt: LabResultFilter, *,
@@ -111,6 +115,26 @@ class LabQueries:
                      limit: int) -> list[LabAlert]:
         require_role(caller, Role.CLINICIAN, Role.LAB)
         async with self._uow_factory() as uow:
-            return await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)))
+            alerts = await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)))
+            # An alert carries the critical value itself: its read is patient-data access.
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type="LabAlert",
+                targets=[(a.id, a.patient_id) for a in alerts] or [(None, patient_id)],
+                outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+            await uow.commit()
+        return alerts
+
+    async def message_conflicts(self, caller: Caller, after: str | None,
+                                limit: int) -> list[LabMessageConflict]:
+        """Messages refused for a reused control id, kept for an operator (raw text: audited)."""
+        require_role(caller, Role.INTEGRATOR)
+        async with self._uow_factory() as uow:
+            found = await uow.labs.conflicts(after, max(1, min(limit, 200)))
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type="LabMessageConflict",
+                targets=[(c.id, None) for c in found] or [(None, None)],
+                outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+            await uow.commit()
+        return found
 
 

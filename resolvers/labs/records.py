@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from resolvers.errors import Conflict
 from resolvers.labs.model import ParseWarning
 
 
@@ -17,6 +18,53 @@ class DuplicateMessage(Exception):
         super().__init__(f"{sending_facility}/{control_id} is already stored")
         self.sending_facility = sending_facility
         self.control_id = control_id
+
+
+class ControlIdReused(Conflict):
+    """A known MSH-10 (from the same sender) arrived with different content: never silently
+    dropped as a repeat. The message is kept for an operator (:class:`LabMessageConflict`)."""
+
+    code = "control_id_reused"
+
+    def __init__(self, sending_facility: str, control_id: str, first_result_id: str,
+                 conflict_id: str) -> None:
+        super().__init__(
+            f"control id {control_id!r} from {sending_facility or 'this sender'} was already "
+            "used for a different message; send this one with a new MSH-10",
+            details={"control_id": control_id, "first_lab_result_id": first_result_id,
+                     "conflict_id": conflict_id})
+        self.control_id = control_id
+        self.conflict_id = conflict_id
+
+
+@dataclass(frozen=True)
+class LabMessageConflict:
+    """A message refused because its control id was taken by different content."""
+
+    id: str
+    sending_facility: str
+    control_id: str
+    first_result_id: str
+    received_at: datetime
+    received_by: str
+    raw_message: str
+
+
+def same_message(first: str, again: str) -> bool:
+    """A resend is the same message even if the engine re-stamped MSH-7 (message time) or
+    changed line endings and padding; any other difference is different content."""
+    return _comparable(first) == _comparable(again)
+
+
+def _comparable(text: str) -> list[str]:
+    lines = [line.strip() for line in text.replace("\r\n", "\r").replace("\n", "\r").split("\r")]
+    segments = [line for line in lines if line]
+    if segments and segments[0].startswith("MSH") and len(segments[0]) > 3:
+        fields = segments[0].split(segments[0][3])
+        if len(fields) > 6:
+            fields[6] = ""  # MSH-7 (the field separator is MSH-1, so MSH-7 is index 6)
+        segments[0] = segments[0][3].join(fields).rstrip(segments[0][3])
+    return [s.rstrip("|^~&") for s in segments]
 
 
 @dataclass(frozen=True)
@@ -152,6 +200,8 @@ class LabRepository(Protocol):
     async def add_review_tasks(self, tasks: Sequence[ReviewTask]) -> None: ...
     async def add_alerts(self, alerts: Sequence[LabAlert]) -> None: ...
     async def add_links(self, links: Sequence[MpiLink]) -> None: ...
+    async def add_conflicts(self, conflicts: Sequence[LabMessageConflict]) -> None: ...
+    async def conflicts(self, after: str | None, limit: int) -> list[LabMessageConflict]: ...
     async def lock_result_keys(self, keys: Sequence[str]) -> None:
         """Hold these result identifiers until the transaction ends (across processes)."""
         ...
