@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,6 +11,11 @@ from resolvers.authn import principal_from_authorization
 from resolvers.errors import DomainError, InvalidInput
 from resolvers.principal import Caller, Principal
 from resolvers.services import Services
+from rest_compat.body import PayloadTooLarge, read_body
+from rest_compat.json_input import JsonInputError, decode_json
+
+__all__ = ["BadRequest", "PayloadTooLarge", "UnsupportedMediaType", "caller", "parse_body",
+           "query_int", "services"]
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BODY = 1_048_576
@@ -23,10 +27,6 @@ class BadRequest(DomainError):
 
 class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
-
-
-class PayloadTooLarge(DomainError):
-    code = "payload_too_large"
 
 
 def services(request: Request) -> Services:
@@ -54,13 +54,11 @@ async def parse_body(request: Request, model: type[M]) -> M:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("the request body must be application/json")
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BODY:
-        raise PayloadTooLarge(f"the request body is larger than {MAX_JSON_BODY} bytes")
+    raw = await read_body(request, MAX_JSON_BODY)
     try:
-        data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        data: Any = decode_json(raw)
+    except JsonInputError as exc:
+        raise BadRequest(exc.message, details={"field": exc.field}) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

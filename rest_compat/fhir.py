@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -14,8 +13,10 @@ from resolvers.fhir.errors import problem
 from resolvers.fhir.issues import operation_outcome
 from resolvers.fhir.model import SearchPage, StoredResource
 from resolvers.fhir.search import parse_search
+from rest_compat.body import read_body
 from rest_compat.context import caller, if_match_version, services
 from rest_compat.envelope import fhir_json
+from rest_compat.json_input import JsonInputError, decode_json
 from rest_compat.spec import Operation, QueryParam, api_route
 
 MAX_FHIR_BODY = 10 * 1_048_576
@@ -34,13 +35,12 @@ async def _body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
         raise problem(415, "not-supported", "send the resource as application/fhir+json")
-    raw = await request.body()
-    if len(raw) > MAX_FHIR_BODY:
-        raise problem(413, "too-long", f"the body is larger than {MAX_FHIR_BODY} bytes")
+    raw = await read_body(request, MAX_FHIR_BODY, lambda limit: problem(
+        413, "too-long", f"the body is larger than {limit} bytes"))
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise problem(400, "structure", f"the body is not valid JSON: {exc}") from None
+        return decode_json(raw)
+    except JsonInputError as exc:
+        raise problem(400, "structure", exc.message) from None
 
 
 def _headers(stored: StoredResource, base: str) -> dict[str, str]:
@@ -157,7 +157,9 @@ async def search_post(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/x-www-form-urlencoded":
         raise problem(415, "not-supported", "_search takes application/x-www-form-urlencoded")
-    form = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    raw = await read_body(request, MAX_FHIR_BODY, lambda limit: problem(
+        413, "too-long", f"the body is larger than {limit} bytes"))
+    form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
     return await _search(request, [*request.query_params.multi_items(), *form])
 
 

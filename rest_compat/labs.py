@@ -16,6 +16,7 @@ from resolvers.labs.model import MalformedMessage, UnsupportedMessage
 from resolvers.labs.queries import LabResultFilter
 from resolvers.labs.records import LabAlert
 from resolvers.principal import Role
+from rest_compat.body import read_body
 from rest_compat.context import (
     BadRequest,
     UnsupportedMediaType,
@@ -81,9 +82,7 @@ async def _hl7_body(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in HL7_TYPES:
         raise UnsupportedMediaType("send the HL7v2 message as text/plain (ER7 encoding)")
-    raw = await request.body()
-    if len(raw) > MAX_HL7_BYTES:
-        raise BadRequest(f"the message is larger than {MAX_HL7_BYTES} bytes")
+    raw = await read_body(request, MAX_HL7_BYTES)
     if not raw.strip():
         raise BadRequest("the body is empty: send an ORU^R01 message")
     return raw

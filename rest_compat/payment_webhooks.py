@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rest_compat.context import BadRequest, PayloadTooLarge, services
+from rest_compat.body import read_body
+from rest_compat.context import BadRequest, services
 from rest_compat.envelope import ok
 from rest_compat.spec import Endpoint, Operation, QueryParam, api_route
 
@@ -26,13 +27,7 @@ class CallbackAck(BaseModel):
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_CALLBACK_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_CALLBACK_BYTES} bytes")
-    raw = await request.body()
-    if len(raw) > MAX_CALLBACK_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_CALLBACK_BYTES} bytes")
-    return raw
+    return await read_body(request, MAX_CALLBACK_BYTES)
 
 
 async def _accept(request: Request, provider: str) -> Response:

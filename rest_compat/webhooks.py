@@ -17,7 +17,8 @@ from starlette.responses import Response
 from resolvers.errors import InvalidInput
 from resolvers.webhooks.model import EventStatus, InboundEvent, WebhookEvent, WebhookEventQuery
 from rest_compat.admin import _enum
-from rest_compat.context import PayloadTooLarge, caller, query_int, services
+from rest_compat.body import read_body
+from rest_compat.context import caller, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import page_cursor
 from rest_compat.spec import Operation, QueryParam, api_route
@@ -86,17 +87,7 @@ class WebhookEventPage(BaseModel):
 async def _raw_body(request: Request) -> bytes:
     """The exact bytes the provider signed, refused beyond the configured size."""
     limit: int = request.app.state.settings.webhook_max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_body(request, limit)
 
 
 async def _verified(request: Request, provider: str) -> InboundEvent:

@@ -81,7 +81,7 @@ async def test_acknowledge_records_who_and_when_once(gateway: Harness) -> None:
     assert missing.status_code == 404
     (stored,) = await _alerts(h)
     assert stored["acknowledged_by"] == "dr-achieng"
-    audit = (await h.client.get("/api/admin/audit-events?resource_type=LabAlert",
+    audit = (await h.client.get("/api/admin/audit-events?resource_type=LabAlert&action=U",
                                 headers=h.auth("admin"))).json()["data"]["items"]
     assert [a["subject"] for a in audit if a["outcome"] == "success"] == ["dr-achieng"]
 
