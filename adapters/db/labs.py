@@ -178,6 +178,10 @@ class SqlLabRepository:
         await self._session.execute(update(A).where(A.c.id == alert_id).values(
             patient_id=patient_id, observation_id=observation_id))
 
+    async def hold_alerts(self, result_id: str, candidates: tuple[dict[str, Any], ...]) -> None:
+        await self._session.execute(update(A).where(A.c.lab_result_id == result_id).values(
+            patient_id=None, observation_id=None, candidates=list(candidates)))
+
     async def due_escalations(self, before: datetime, max_level: int,
                               limit: int) -> list[LabAlert]:
         last_raised = func.coalesce(A.c.escalated_at, A.c.created_at)

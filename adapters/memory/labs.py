@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from resolvers.labs.records import (
     DuplicateMessage,
@@ -111,6 +112,11 @@ class InMemoryLabRepository:
             self.state.alerts[alert_id] = replace(self.state.alerts[alert_id],
                                                   patient_id=patient_id,
                                                   observation_id=observation_id)
+
+    async def hold_alerts(self, result_id: str, candidates: tuple[dict[str, Any], ...]) -> None:
+        for alert in [a for a in self.state.alerts.values() if a.lab_result_id == result_id]:
+            self.state.alerts[alert.id] = replace(alert, patient_id=None, observation_id=None,
+                                                  candidates=candidates)
 
     async def due_escalations(self, before: datetime, max_level: int,
                               limit: int) -> list[LabAlert]:

@@ -226,6 +226,9 @@ class LabRepository(Protocol):
     async def attach_alert(self, alert_id: str, patient_id: str, observation_id: str) -> None:
         """A held result's alert, once a person links the result: now about a patient."""
         ...
+    async def hold_alerts(self, result_id: str, candidates: tuple[dict[str, Any], ...]) -> None:
+        """A result unlinked by a person: its alerts lose their patient until the next link."""
+        ...
     async def due_escalations(self, before: datetime, max_level: int,
                               limit: int) -> list[LabAlert]:
         """Unacknowledged alerts last raised (created or escalated) before ``before``."""

@@ -123,6 +123,11 @@ class MatchReview:
                     if not stored.deleted:
                         await delete_resource(uow, stored, now, mirror=self._writer.mirror)
             tasks = await self._reopen(uow, caller, result, exclude=link.patient_id, now=now)
+            # Its critical alerts no longer concern the unlinked patient: held again, naming
+            # the candidates now under review (a later link adopts them).
+            await uow.labs.hold_alerts(result.id, tuple(
+                {"patient_id": t.candidate_patient_id, "review_task_id": t.id,
+                 "grade": t.grade, "score": round(t.score, 6)} for t in tasks))
             held = replace(result, patient_id=None, status="review" if tasks else "unmatched",
                            report_ids=(), observation_ids=(), observations_created=0,
                            critical_count=0)

@@ -113,8 +113,17 @@ async def test_undoing_an_auto_link_removes_its_results_and_reopens_review(
                                 headers=h.auth("clinician"))
     assert twice.status_code == 409
 
+    # The critical potassium's alert no longer names the unlinked patient: held again.
+    [alert] = (await h.client.get("/api/lab/alerts", headers=h.auth("clinician"))
+               ).json()["data"]["items"]
+    assert alert["patient_id"] is None and alert["observation_id"] is None
+    assert [c["patient_id"] for c in alert["candidates"]] == [lookalike["id"]]
+
     assert (await _resolve(h, queue[0]["id"], "link")).status_code == 200
     assert await _observations(h, lookalike["id"]) == 2
+    [adopted] = (await h.client.get("/api/lab/alerts", headers=h.auth("clinician"))
+                 ).json()["data"]["items"]
+    assert adopted["id"] == alert["id"] and adopted["patient_id"] == lookalike["id"]
     methods = sorted(k["method"] for k in await _links(h, lab_result_id=ingest["lab_result_id"]))
     assert methods == ["auto", "review"]
 
