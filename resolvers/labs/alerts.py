@@ -23,7 +23,7 @@ from datetime import timedelta
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import Conflict, NotFound
-from resolvers.labs.batch_writer import alert_message
+from resolvers.labs.critical_alerts import alert_message
 from resolvers.labs.records import ALERT_DELIVERED, ALERT_PENDING, ALERT_UNDELIVERED, LabAlert
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.model import OutboxMessage

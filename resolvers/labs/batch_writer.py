@@ -21,6 +21,7 @@ from resolvers.errors import InvalidInput
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.writer import MirrorConfig, create_resources, write_resource
 from resolvers.ids import new_id
+from resolvers.labs.critical_alerts import alert_value, critical_alert_message, held_alerts
 from resolvers.labs.critical_values import assess
 from resolvers.labs.model import OruMessage
 from resolvers.labs.patient_identity import provisional_patient
@@ -43,12 +44,10 @@ from resolvers.labs.to_fhir import (
     report_resource,
 )
 from resolvers.mpi.matching import Match, MatchCandidate, MatchGrade, PatientMatcher
-from resolvers.outbox.model import NewOutboxMessage
 from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.labs")
-LAB_ALERTS = "lab_alerts"  # outbox destination: the ordering clinician's channel
 Key = tuple[str, str]
 
 
@@ -157,7 +156,7 @@ class LabBatchWriter:
             await uow.labs.add_links(writes.links)
             await uow.labs.add_alerts(writes.alerts)
             await uow.labs.add_conflicts(writes.conflicts)
-            await uow.outbox.enqueue([_alert_message(a) for a in writes.alerts])
+            await uow.outbox.enqueue([critical_alert_message(a) for a in writes.alerts])
             await uow.audit.append(writes.audit)
             await uow.commit()
         if writes.results:
@@ -194,7 +193,7 @@ class LabBatchWriter:
             else:
                 fresh.append(alert)
         await uow.labs.add_alerts(fresh)
-        await uow.outbox.enqueue([_alert_message(a) for a in fresh])
+        await uow.outbox.enqueue([critical_alert_message(a) for a in fresh])
         return reports, observations, alerts + fresh
 
     async def _match(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
@@ -236,7 +235,7 @@ class LabBatchWriter:
         writes.tasks.extend(tasks)
         if not linked:
             # Held for review (or unmatched): a critical value still reaches someone now.
-            writes.alerts.extend(_held_alerts(job, result_id, tasks, now))
+            writes.alerts.extend(held_alerts(job.message, result_id, tasks, now))
         result = LabResult(
             id=result_id, sending_facility=job.facility, control_id=job.message.header.control_id,
             received_at=now, patient_id=patient_id, match_grade=grade,
@@ -297,7 +296,7 @@ class LabBatchWriter:
                     writes.alerts.append(LabAlert(
                         id=new_id(), lab_result_id=result_id, observation_id=oid,
                         patient_id=patient_id, code=obx.code,
-                        value=_alert_value(obx.values, obx.units),
+                        value=alert_value(obx.values, obx.units),
                         direction=finding.direction, reason=finding.reason[:500],
                         recipient=order.ordering_provider or "ward-on-call", created_at=now))
             report = report_resource(message, order, patient_ref, refs)
@@ -346,45 +345,5 @@ def message_conflict(job: IngestJob, first_result_id: str, now: datetime) -> Lab
         received_by=job.caller.principal.subject, raw_message=job.text)
 
 
-def _held_alerts(job: IngestJob, result_id: str, tasks: Sequence[ReviewTask],
-                 now: datetime) -> list[LabAlert]:
-    """Critical values of a result nobody is linked to yet: the alert names the candidates
-    and their review tasks, so whoever gets it can decide the match first."""
-    candidates = tuple({"patient_id": t.candidate_patient_id, "review_task_id": t.id,
-                        "grade": t.grade, "score": round(t.score, 6)} for t in tasks)
-    alerts = []
-    for order in job.message.orders:
-        for obx in order.observations:
-            finding = assess(obx.code, numeric_value(obx), obx.units, obx.abnormal_flags)
-            if finding.critical:
-                alerts.append(LabAlert(
-                    id=new_id(), lab_result_id=result_id, observation_id=None, patient_id=None,
-                    code=obx.code, value=_alert_value(obx.values, obx.units),
-                    direction=finding.direction, reason=finding.reason[:500],
-                    recipient=order.ordering_provider or "ward-on-call", created_at=now,
-                    candidates=candidates))
-    return alerts
-
-
-def _alert_value(values: Sequence[str], units: str) -> str:
-    return " ".join(v for v in values if v)[:180] + (f" {units[:19]}" if units else "")
-
-
 def _certain(matches: Sequence[Match]) -> bool:
     return bool(matches) and matches[0].grade == MatchGrade.CERTAIN
-
-
-def _alert_message(a: LabAlert) -> NewOutboxMessage:
-    return alert_message(a, "lab.critical", a.recipient, f"lab-alert:{a.id}")
-
-
-def alert_message(a: LabAlert, kind: str, recipient: str, key: str) -> NewOutboxMessage:
-    """The outbox delivery of an alert to the ``lab_alerts`` destination's channels."""
-    return NewOutboxMessage(
-        LAB_ALERTS, {"type": kind, "alert_id": a.id, "recipient": recipient,
-                     "lab_result_id": a.lab_result_id, "patient_id": a.patient_id,
-                     "observation_id": a.observation_id, "code": a.code, "value": a.value,
-                     "direction": a.direction, "reason": a.reason,
-                     "candidates": list(a.candidates),
-                     "escalation_level": a.escalation_level},
-        key)
