@@ -25,12 +25,12 @@ from schema.fhir_types import (
     Procedure,
     to_graphql,
 )
+from schema.paging import page_size
 from schema.permissions import has_role
 from schema.types import PageInfo
 
 T = TypeVar("T")
 FHIR_ROLES = has_role(Role.CLINICIAN, Role.INTEGRATOR)
-MAX_FIRST = 200
 
 
 @strawberry.type
@@ -65,7 +65,7 @@ async def _search(info: Info, resource_type: str, first: int, after: str | None,
                   *extra: tuple[str, str | None], **filters: str | None) -> Any:
     pairs = [(k, v) for k, v in (*filters.items(), *extra) if v]
     offset = _offset(after)
-    count = max(1, min(first, MAX_FIRST))
+    count = page_size(first)
     request = parse_search(resource_type, [*pairs, ("_count", str(count)),
                                            ("_offset", str(offset)), ("_sort", "-date")
                                            if resource_type != "Practitioner" else ("_sort", "_id")])

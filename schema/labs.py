@@ -19,6 +19,7 @@ from schema.errors import (
     ValidationError,
     to_user_error,
 )
+from schema.paging import page_size
 from schema.permissions import has_role
 
 
@@ -177,5 +178,5 @@ class LabQuery:
     async def lab_alerts(self, info: Info, patient_id: str | None = None,
                          first: int = 50, after: str | None = None) -> list[LabAlert]:
         alerts = await info.context.services.lab_queries.alerts(
-            info.context.caller, patient_id, after, first)
+            info.context.caller, patient_id, after, page_size(first))
         return [LabAlert.of(a) for a in alerts]

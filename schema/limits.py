@@ -1,4 +1,9 @@
-"""Query cost limit: list fields multiply the cost of what they select by their page size."""
+"""Query cost limit: list fields multiply the cost of what they select by their page size.
+
+Every page size counts as at least 1 and at most ``MAX_PAGE``, so each field adds a positive
+amount and adding a field can never lower a query's cost. A negative literal page size is
+refused here; one passed in a variable is refused by the field (schema/paging.py).
+"""
 
 from typing import Any
 
@@ -16,20 +21,39 @@ from graphql import (
     VariableNode,
 )
 
+from schema.paging import MAX_PAGE
+
 DEFAULT_PAGE = 50
-MAX_PAGE = 200
-PAGE_ARGUMENTS = ("first", "limit")
+PAGE_ARGUMENTS = ("first", "limit", "count")
+
+
+def _literal(value: IntValueNode) -> int | None:
+    try:
+        return int(value.value)
+    except ValueError:  # more digits than int() accepts: certainly not a valid Int
+        return None
+
+
+def _clamp(size: int | None) -> int:
+    return MAX_PAGE if size is None else max(1, min(size, MAX_PAGE))
 
 
 def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
     for arg in field.arguments or ():
         if arg.name.value in PAGE_ARGUMENTS:
             if isinstance(arg.value, IntValueNode):
-                return min(int(arg.value.value), MAX_PAGE)
+                return _clamp(_literal(arg.value))
             if isinstance(arg.value, VariableNode):
                 value = variables.get(arg.value.name.value)
-                return min(int(value), MAX_PAGE) if isinstance(value, int) else MAX_PAGE
+                return _clamp(value if isinstance(value, int) else None)
+            return MAX_PAGE  # null or a value of the wrong type: count the worst case
     return None
+
+
+def _negative_page_arguments(node: FieldNode) -> list[str]:
+    return [arg.name.value for arg in node.arguments or ()
+            if arg.name.value in PAGE_ARGUMENTS and isinstance(arg.value, IntValueNode)
+            and (_literal(arg.value) or 0) < 0]
 
 
 def _cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
@@ -66,6 +90,12 @@ def cost_limit_rule(max_cost: int, variables_of: Any = None) -> type[ValidationR
                 d.name.value: d for d in context.document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
+
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            for name in _negative_page_arguments(node):
+                self.report_error(GraphQLError(
+                    f"{name} must be 0 or more (at most {MAX_PAGE} are returned)", node,
+                    extensions={"code": "BAD_USER_INPUT"}))
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             cost = _cost(node.selection_set, self._fragments, {}, frozenset())

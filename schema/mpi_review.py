@@ -18,6 +18,7 @@ from schema.errors import (
     ValidationError,
     to_user_error,
 )
+from schema.paging import page_size
 from schema.permissions import has_role
 
 
@@ -98,7 +99,7 @@ class ReviewQuery:
                             after: str | None = None) -> list[PatientLink]:
         links = await info.context.services.lab_review.links(
             info.context.caller, lab_result_id=lab_result_id, patient_id=patient_id,
-            after=after, limit=first)
+            after=after, limit=page_size(first))
         return [PatientLink.of(k) for k in links]
 
 

@@ -15,10 +15,10 @@ from resolvers.payments.model import PaymentTransition as TransitionModel
 from resolvers.principal import Role
 from schema.context import Info
 from schema.errors import ConflictError, ForbiddenError, ValidationError, to_user_error
+from schema.paging import page_size
 from schema.permissions import has_role
 from schema.types import PageInfo, page_info
 
-MAX_FIRST = 200
 PaymentStatusEnum = strawberry.enum(PaymentStatus, name="PaymentStatus")
 
 
@@ -125,7 +125,7 @@ class PaymentQueryRoot:
                        status: PaymentStatusEnum | None = None,  # type: ignore[valid-type]
                        patient_id: strawberry.ID | None = None,
                        reference: str | None = None) -> PaymentConnection:
-        limit = max(1, min(first, MAX_FIRST))
+        limit = page_size(first)
         found = await info.context.services.payments.use_cases.search(
             info.context.caller, PaymentQuery(
                 provider=provider, status=PaymentStatus(status) if status else None,

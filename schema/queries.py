@@ -11,6 +11,7 @@ from resolvers.mpi.model import PatientQuery
 from resolvers.mpi.patients import READ_ROLES as PATIENT_READ_ROLES
 from resolvers.outbox.model import OutboxQuery, OutboxStatus
 from schema.context import Info
+from schema.paging import page_size
 from schema.permissions import IsAdmin, has_role
 from schema.types import (
     AuditEvent,
@@ -23,14 +24,13 @@ from schema.types import (
     page_info,
 )
 
-MAX_FIRST = 200
 # The domain enums, exposed as GraphQL enums under their own names.
 strawberry.enum(AuditAction, name="AuditAction")
 strawberry.enum(AuditOutcome, name="AuditOutcome")
 strawberry.enum(OutboxStatus, name="OutboxStatus")
 
 def _first(first: int) -> int:
-    return max(1, min(first, MAX_FIRST))
+    return page_size(first)
 
 
 @strawberry.type

@@ -8,10 +8,9 @@ from resolvers.payments.stripe_model import StripeSubscription as SubscriptionMo
 from resolvers.payments.stripe_model import SubscriptionQuery
 from resolvers.principal import Role
 from schema.context import Info
+from schema.paging import page_size
 from schema.permissions import has_role
 from schema.types import PageInfo, page_info
-
-MAX_FIRST = 200
 
 
 @strawberry.type(description="A Stripe subscription as its newest customer.subscription.* "
@@ -51,7 +50,7 @@ class StripeQuery:
                                    status: str | None = None,
                                    patient_id: strawberry.ID | None = None
                                    ) -> StripeSubscriptionConnection:
-        limit = max(1, min(first, MAX_FIRST))
+        limit = page_size(first)
         found = await info.context.services.payments.subscriptions.search(
             info.context.caller, SubscriptionQuery(
                 status=status, patient_id=str(patient_id) if patient_id else None, after=after,

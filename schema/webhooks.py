@@ -10,10 +10,9 @@ from resolvers.webhooks.model import EventStatus, WebhookEventQuery
 from resolvers.webhooks.model import WebhookEvent as WebhookEventRecord
 from schema.context import Info
 from schema.errors import ForbiddenError, NotFoundError, to_user_error
+from schema.paging import page_size
 from schema.permissions import IsAdmin
 from schema.types import PageInfo, page_info
-
-MAX_FIRST = 200
 
 strawberry.enum(EventStatus, name="WebhookEventStatus")
 
@@ -60,7 +59,7 @@ class WebhookQuery:
     async def webhook_events(self, info: Info, provider: str | None = None,
                              status: EventStatus | None = None, first: int = 50,
                              after: str | None = None) -> WebhookEventConnection:
-        limit = max(1, min(first, MAX_FIRST))
+        limit = page_size(first)
         found = await info.context.services.webhooks.admin.search(
             info.context.caller, WebhookEventQuery(provider=provider, status=status, after=after,
                                                    limit=limit))
