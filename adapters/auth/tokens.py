@@ -62,6 +62,11 @@ class TokenVerifier:
             decoded = self._paseto.decode(key, token, deserializer=json, aud=self._audience)
         except pyseto.VerifyError as exc:
             raise Unauthenticated(f"the token failed verification: {exc}") from None
+        except OverflowError:
+            # pyseto adds its leeway to exp and subtracts it from nbf: a signed 9999-12-31 or
+            # 0001-01-01 leaves datetime's range (was a 500).
+            raise Unauthenticated("the token's exp, nbf or iat is outside the representable "
+                                  "date range") from None
         except (pyseto.DecryptError, ValueError) as exc:
             raise Unauthenticated(f"the token is malformed: {exc}") from None
         claims = decoded.payload

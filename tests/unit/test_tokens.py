@@ -115,3 +115,21 @@ def test_local_key_is_created_once_with_owner_only_permissions(tmp_path) -> None
     path = tmp_path / "var" / "signing-key.paserk"
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.read_text().startswith("k4.secret.")
+
+
+@pytest.mark.parametrize(("claim", "value"), [
+    ("exp", "9999-12-31T23:59:59+00:00"), ("exp", "9999-12-31T23:59:59Z"),
+    ("nbf", "0001-01-01T00:00:00+00:00"), ("nbf", "0001-01-01T00:00:00Z"),
+    ("exp", 99999999999999999999), ("nbf", [1])])
+def test_time_claims_out_of_range_or_of_another_type_are_refused_not_raised(
+        pair, verifier, claim, value) -> None:
+    # Signed with the trusted key: only the claim is wrong. pyseto adds its leeway to exp and
+    # subtracts it from nbf, which overflowed datetime (a 500 instead of a 401).
+    now = datetime.now(UTC).replace(microsecond=0)
+    claims = {"iss": "iss-a", "sub": "u", "aud": AUD, "iat": now.isoformat(),
+              "nbf": now.isoformat(), "exp": (now + timedelta(hours=1)).isoformat(),
+              "roles": ["admin"], claim: value}
+    key = pyseto.Key.from_paserk(pair.secret_paserk)
+    token = bytes(pyseto.encode(key, claims, footer={"kid": pair.kid}, serializer=json)).decode()
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)
