@@ -95,7 +95,8 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown role(s): {', '.join(unknown)}; known: "
                          f"{', '.join(sorted(KNOWN_ROLES))}")
     issuer = TokenIssuer(pair, settings.token_issuer, settings.token_audience)
-    print(issuer.issue(args.sub, roles, args.scopes.split(), ttl_seconds=args.ttl))
+    print(issuer.issue(args.sub, roles, args.scopes.split(), ttl_seconds=args.ttl,
+                       organization=args.org or None))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--roles", required=True, help="comma-separated roles")
     token.add_argument("--scopes", default="", help='space-separated scopes, e.g. "a b"')
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--org", default="", help="organization id (org claim) for scoping")
     keys = sub.add_parser("keys", help="key management")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("generate", help="print a new Ed25519 key pair as PASERK")

@@ -26,6 +26,7 @@ class Principal:
     roles: frozenset[str]
     scopes: frozenset[str] = frozenset()
     issuer: str = ""
+    organization: str | None = None  # the token's org claim (organization scoping)
 
     def has_any_role(self, *roles: Role) -> bool:
         # admin may do everything.

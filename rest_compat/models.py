@@ -76,6 +76,8 @@ class OrganizationBody(Strict):
                                 description="ISO 3166-1 alpha-2")
     kind: str | None = Field(default=None, max_length=64,
                              description="facility, laboratory, ministry, ...")
+    part_of: str | None = Field(default=None, max_length=64,
+                                description="The parent organization's id (e.g. the district)")
 
 
 class OrganizationView(BaseModel):
@@ -84,6 +86,7 @@ class OrganizationView(BaseModel):
     identifiers: list[IdentifierBody]
     country: str | None
     kind: str | None
+    part_of: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -91,8 +94,8 @@ class OrganizationView(BaseModel):
     @classmethod
     def of(cls, o: Organization) -> OrganizationView:
         return cls(id=o.id, name=o.name, identifiers=[IdentifierBody.of(i) for i in o.identifiers],
-                   country=o.country, kind=o.kind, version=o.version, created_at=o.created_at,
-                   updated_at=o.updated_at)
+                   country=o.country, kind=o.kind, part_of=o.part_of, version=o.version,
+                   created_at=o.created_at, updated_at=o.updated_at)
 
 
 class OrganizationPage(BaseModel):

@@ -28,7 +28,7 @@ async def create_organization(request: Request) -> Response:
     body = await parse_body(request, OrganizationBody)
     org = await services(request).organizations.create(who, OrganizationDraft(
         name=body.name, identifiers=tuple(i.to_domain() for i in body.identifiers),
-        country=body.country, kind=body.kind))
+        country=body.country, kind=body.kind, part_of=body.part_of))
     return ok(OrganizationView.of(org), status=201,
               headers={"Location": f"/api/organizations/{org.id}"})
 

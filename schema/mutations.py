@@ -54,6 +54,7 @@ class OrganizationInput:
     identifiers: list[IdentifierInput] = strawberry.field(default_factory=list)
     country: str | None = None
     kind: str | None = None
+    part_of: strawberry.ID | None = None
 
 
 @strawberry.type
@@ -99,6 +100,7 @@ class Mutation:
             return Organization.of(await ctx.services.organizations.create(
                 ctx.caller, OrganizationDraft(
                     name=input.name, country=input.country, kind=input.kind,
+                    part_of=str(input.part_of) if input.part_of else None,
                     identifiers=tuple(IdentifierModel(i.system, i.value)
                                       for i in input.identifiers))))
         except DomainError as exc:

@@ -39,6 +39,7 @@ class Organization:
     identifiers: list[Identifier]
     country: str | None
     kind: str | None
+    part_of_id: strawberry.ID | None
     version: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -47,8 +48,9 @@ class Organization:
     def of(cls, o: OrganizationModel) -> "Organization":
         return cls(id=strawberry.ID(o.id), name=o.name,
                    identifiers=[Identifier(system=i.system, value=i.value) for i in o.identifiers],
-                   country=o.country, kind=o.kind, version=o.version, created_at=o.created_at,
-                   updated_at=o.updated_at)
+                   country=o.country, kind=o.kind,
+                   part_of_id=strawberry.ID(o.part_of) if o.part_of else None,
+                   version=o.version, created_at=o.created_at, updated_at=o.updated_at)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Optional["Organization"]:

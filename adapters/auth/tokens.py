@@ -28,7 +28,7 @@ class TokenIssuer:
 
     def issue(
         self, subject: str, roles: Sequence[str], scopes: Sequence[str] = (), ttl_seconds: int = 3600,
-        now: datetime | None = None,
+        now: datetime | None = None, organization: str | None = None,
     ) -> str:
         issued = (now or datetime.now(UTC)).replace(microsecond=0)
         claims = {
@@ -37,6 +37,8 @@ class TokenIssuer:
             "exp": (issued + timedelta(seconds=ttl_seconds)).isoformat(),
             "roles": list(roles), "scope": " ".join(scopes),
         }
+        if organization:
+            claims["org"] = organization
         token = pyseto.encode(self._key, claims, footer={"kid": self._kid}, serializer=json)
         return bytes(token).decode("ascii")
 
@@ -111,9 +113,13 @@ class TokenVerifier:
             raise Unauthenticated("the token's roles claim must be a list")
         scope = claims.get("scope", "")
         scopes = scope.split() if isinstance(scope, str) else []
+        org = claims.get("org")
+        if org is not None and (not isinstance(org, str) or not 0 < len(org) <= 64):
+            raise Unauthenticated("the token's org claim must be an organization id")
         return Principal(
             subject=subject,
             roles=frozenset(r for r in raw_roles if isinstance(r, str) and r in KNOWN_ROLES),
             scopes=frozenset(scopes),
             issuer=issuer,
+            organization=org,
         )

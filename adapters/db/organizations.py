@@ -22,6 +22,7 @@ def _to_domain(r: dict[str, object]) -> Organization:
         identifiers=tuple(Identifier(i["system"], i["value"]) for i in idents),
         country=r["country"], kind=r["kind"], version=r["version"],  # type: ignore[arg-type]
         created_at=r["created_at"], updated_at=r["updated_at"],  # type: ignore[arg-type]
+        part_of=r.get("part_of"),  # type: ignore[arg-type]
     )
 
 
@@ -41,6 +42,7 @@ class SqlOrganizationRepository:
             identifiers=[{"system": i.system, "value": i.value} for i in organization.identifiers],
             country=organization.country, kind=organization.kind, version=organization.version,
             created_at=organization.created_at, updated_at=organization.updated_at,
+            part_of=organization.part_of,
         ))
 
     async def update(self, organization: Organization) -> None:
@@ -48,8 +50,21 @@ class SqlOrganizationRepository:
             name=organization.name,
             identifiers=[{"system": i.system, "value": i.value} for i in organization.identifiers],
             country=organization.country, kind=organization.kind, version=organization.version,
-            updated_at=organization.updated_at,
+            updated_at=organization.updated_at, part_of=organization.part_of,
         ))
+
+    async def descendants(self, ids: Sequence[str], *, max_depth: int = 16) -> set[str]:
+        """These organizations and every organization below them (part_of, transitively)."""
+        found = set(ids)
+        frontier = set(ids)
+        for _level in range(max_depth):  # a bounded walk: a cycle cannot loop forever
+            if not frontier:
+                break
+            rows = await self._session.execute(select(O.c.id).where(
+                O.c.part_of.in_(sorted(frontier))))
+            frontier = {str(r[0]) for r in rows} - found
+            found |= frontier
+        return found
 
     async def search(self, *, name: str | None, after: str | None, limit: int) -> list[Organization]:
         stmt = select(O).order_by(O.c.id).limit(limit)

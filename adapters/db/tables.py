@@ -27,6 +27,7 @@ class OrganizationRow(SQLModel, table=True):
     version: int = 1
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    part_of: str | None = Field(default=None, max_length=36, index=True)
 
 
 class PatientRow(SQLModel, table=True):

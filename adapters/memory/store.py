@@ -95,6 +95,17 @@ class _Organizations:
     async def update(self, organization: Organization) -> None:
         self._staged[organization.id] = organization
 
+    async def descendants(self, ids: Sequence[str], *, max_depth: int = 16) -> set[str]:
+        every = {**self._state.organizations, **self._staged}
+        found = set(ids)
+        frontier = set(ids)
+        for _level in range(max_depth):
+            frontier = {o.id for o in every.values() if o.part_of in frontier} - found
+            if not frontier:
+                break
+            found |= frontier
+        return found
+
     async def search(self, *, name: str | None, after: str | None, limit: int) -> list[Organization]:
         found = sorted({**self._state.organizations, **self._staged}.values(), key=lambda o: o.id)
         if name:

@@ -16,6 +16,7 @@ class Organization:
     version: int
     created_at: datetime
     updated_at: datetime
+    part_of: str | None = None  # the parent organization (a district's facilities, ...)
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,4 @@ class OrganizationDraft:
     identifiers: tuple[Identifier, ...] = ()
     country: str | None = None
     kind: str | None = None
+    part_of: str | None = None

@@ -32,6 +32,7 @@ def validate_organization(draft: OrganizationDraft) -> OrganizationDraft:
     return OrganizationDraft(
         name=draft.name.strip(), identifiers=draft.identifiers,
         country=draft.country.upper() if draft.country else None, kind=draft.kind,
+        part_of=draft.part_of or None,
     )
 
 
@@ -44,6 +45,8 @@ def organization_to_fhir(org: Organization) -> dict[str, Any]:
         doc["address"] = [{"country": org.country}]
     if org.kind:
         doc["type"] = [{"coding": [{"code": org.kind}], "text": org.kind}]
+    if org.part_of:
+        doc["partOf"] = {"reference": f"Organization/{org.part_of}"}
     return doc
 
 
@@ -79,9 +82,12 @@ class OrganizationUseCases:
         now = self._clock.now()
         org = Organization(
             id=new_id(), name=clean.name, identifiers=clean.identifiers, country=clean.country,
-            kind=clean.kind, version=1, created_at=now, updated_at=now,
+            kind=clean.kind, version=1, created_at=now, updated_at=now, part_of=clean.part_of,
         )
         async with self._uow_factory() as uow:
+            if clean.part_of and not await uow.organizations.get_many([clean.part_of]):
+                raise InvalidInput("the parent organization does not exist", details=[
+                    {"field": "part_of", "message": "unknown organization"}])
             await uow.organizations.add(org)
             # The same organization as a FHIR resource (same id), mirrored like any other.
             await write_resource(uow, organization_to_fhir(org), resource_id=org.id,

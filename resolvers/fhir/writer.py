@@ -140,12 +140,18 @@ async def _sync_directory_organization(uow: UnitOfWork, stored: StoredResource,
                     and a["country"].isalpha()), None)
     kind = next((c.get("code") for t in doc.get("type") or [] if isinstance(t, dict)
                  for c in t.get("coding") or [] if isinstance(c, dict) and c.get("code")), None)
+    parent = (doc.get("partOf") or {}).get("reference", "") if isinstance(
+        doc.get("partOf"), dict) else ""
+    part_of = parent.split("/", 1)[1] if isinstance(parent, str) and parent.startswith(
+        "Organization/") else None
+    if part_of and (part_of == stored.id or not await uow.organizations.get_many([part_of])):
+        part_of = None  # a FHIR-only or self parent: the directory does not link it
     current = (await uow.organizations.get_many([stored.id])).get(stored.id)
     org = Organization(
         id=stored.id, name=(name or (identifiers[0].value if identifiers else stored.id))[:200],
         identifiers=identifiers, country=country.upper() if country else None,
         kind=str(kind)[:64] if kind else None, version=current.version + 1 if current else 1,
-        created_at=current.created_at if current else now, updated_at=now)
+        created_at=current.created_at if current else now, updated_at=now, part_of=part_of)
     if current is None:
         await uow.organizations.add(org)
     else:
