@@ -79,6 +79,7 @@ from resolvers.webhooks.intake import WebhookIntake
 from resolvers.webhooks.model import INBOX_DESTINATION, EventHandler
 from resolvers.webhooks.service import WebhookUseCases
 from rest_compat.errors import domain_error_handler, http_error_handler
+from rest_compat.input_guard import InputGuardMiddleware
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.openapi import build_openapi
 from rest_compat.routes import OPERATIONS
@@ -395,6 +396,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID",
                            "X-Purpose-Of-Use"],
             expose_headers=["X-Request-ID", "ETag", "Location"], max_age=600))
+    # Innermost: refusals still carry the request id and CORS headers.
+    middleware.append(Middleware(InputGuardMiddleware))
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={DomainError: domain_error_handler,

@@ -22,7 +22,7 @@ HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404:
               415: "unsupported_media_type"}
 
 
-def _is_fhir(request: Request) -> bool:
+def is_fhir_request(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/api/fhir") or (path.startswith("/api/mpi/") and path.endswith("/fhir"))
 
@@ -30,7 +30,7 @@ def _is_fhir(request: Request) -> bool:
 def render_error(request: Request, code: str, message: str, details: object = None,
                  status: int | None = None) -> Response:
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if code == "unauthenticated" else None
-    if _is_fhir(request):
+    if is_fhir_request(request):
         response = operation_outcome(code, message, status)
         if headers:
             response.headers.update(headers)

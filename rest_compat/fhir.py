@@ -40,7 +40,8 @@ async def _body(request: Request) -> Any:
     try:
         return decode_json(raw)
     except JsonInputError as exc:
-        raise problem(400, "structure", exc.message) from None
+        raise problem(400, "structure", exc.message,
+                      None if exc.field == "body" else exc.field) from None
 
 
 def _headers(stored: StoredResource, base: str) -> dict[str, str]:
@@ -221,8 +222,9 @@ async def vread(request: Request) -> Response:
     who = caller(request)
     _check_format(request)
     raw = request.path_params["vid"]
-    if not raw.isdigit():
-        raise problem(404, "not-found", f"no version {raw!r}")
+    # isdigit() alone accepts "²"; a version beyond 64 bits cannot exist (and overflows SQL).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise problem(404, "not-found", f"no version {raw[:32]!r}")
     stored = await services(request).fhir.vread(who, request.path_params["type"],
                                                 request.path_params["id"], int(raw))
     return fhir_json(stored.document, headers=_headers(stored, _base(request)))

@@ -1,9 +1,15 @@
-"""Decoding JSON request bodies: one rule at the boundary for every JSON route."""
+"""Decoding JSON request bodies: one rule at the boundary for every JSON route.
+
+The rule itself (NUL, lone surrogates, depth, string length, number range) lives in
+``resolvers.input_rules`` so webhooks, payment callbacks and HL7 apply the same one.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from resolvers.input_rules import InputRuleViolation
+from resolvers.input_rules import decode_json as decode_checked_json
 
 
 class JsonInputError(ValueError):
@@ -17,8 +23,6 @@ class JsonInputError(ValueError):
 
 def decode_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except RecursionError:
-        raise JsonInputError("the request body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JsonInputError(f"the request body is not valid JSON: {exc}") from None
+        return decode_checked_json(raw)
+    except InputRuleViolation as exc:
+        raise JsonInputError(exc.message, exc.field) from None

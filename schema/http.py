@@ -7,6 +7,7 @@ only the GraphiQL page itself (a GET without a query) is served to anonymous bro
 import json
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -15,6 +16,8 @@ from strawberry.federation import Schema
 
 from resolvers.authn import principal_from_authorization
 from resolvers.errors import Unauthenticated
+from resolvers.input_rules import InputRuleViolation
+from resolvers.input_rules import decode_json as decode_checked_json
 from resolvers.principal import Caller, Principal
 from resolvers.services import Services
 from schema.context import GraphQLContext, build_loaders
@@ -28,6 +31,14 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None,
                          allow_queries_via_get=True)
         self.services = services
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The gateway's one input rule (NUL, surrogates, depth, sizes), not bare json.loads:
+        a body that is not UTF-8 or nests 1,000 deep was a 500."""
+        try:
+            return decode_checked_json(data)
+        except InputRuleViolation as exc:
+            raise HTTPException(400, exc.message) from None
 
     async def get_context(self, request: Any, response: Any) -> GraphQLContext:
         assert isinstance(request, Request)

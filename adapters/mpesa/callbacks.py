@@ -14,10 +14,10 @@ Three bodies arrive unsigned at URLs we gave Daraja:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from resolvers.input_rules import decode_json
 from resolvers.payments.providers import CallbackNotice, ProviderState
 
 # STK (and query) result codes -> state. Anything unlisted is "failed" with the code as reason.
@@ -71,10 +71,7 @@ def msisdn_to_e164(value: object) -> str | None:
 
 
 def _load(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("callback body is not JSON") from None
+    data = decode_json(body)  # the gateway's input rule; its refusals are ValueErrors
     if not isinstance(data, dict):
         raise ValueError("callback body is not a JSON object")
     return data

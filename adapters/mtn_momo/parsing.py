@@ -10,11 +10,11 @@ or a hash of the body when there is none: it is unique only within one payment.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from resolvers.errors import InvalidInput
+from resolvers.input_rules import decode_json
 from resolvers.payments.phone import from_major
 from resolvers.payments.providers import CallbackNotice, ProviderState, ProviderStatus
 
@@ -81,10 +81,7 @@ def status_from(body: Mapping[str, Any], party_key: str) -> ProviderStatus:
 def parse_callback(body: bytes, kind: str) -> CallbackNotice:
     if kind not in ("collection", "payout"):
         raise ValueError(f"unknown callback kind {kind!r}")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("callback body is not JSON") from None
+    data = decode_json(body)  # the gateway's input rule; its refusals are ValueErrors
     if not isinstance(data, dict) or not isinstance(data.get("status"), str):
         raise ValueError("not a MoMo callback: status is missing")
     status = status_from(data, "payer" if kind == "collection" else "payee")

@@ -19,7 +19,6 @@ more when Orange answers 401 code 42 (expired token).
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from adapters.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from resolvers.input_rules import decode_json
 from resolvers.payments.phone import currency_exponent
 from resolvers.payments.providers import (
     CallbackNotice,
@@ -203,10 +203,7 @@ class OrangeMoneyProvider:
     def parse_callback(self, body: bytes, *, kind: str = "collection") -> CallbackNotice:
         if kind != "collection":
             raise ValueError(f"Orange Money sends no {kind} callbacks")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ValueError("notification body is not JSON") from None
+        data = decode_json(body)  # the gateway's input rule; its refusals are ValueErrors
         if not isinstance(data, dict):
             raise ValueError("notification body is not a JSON object")
         status, notif_token, txnid = data.get("status"), data.get("notif_token"), data.get("txnid")

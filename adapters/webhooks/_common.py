@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from resolvers.input_rules import InputRuleViolation, decode_json
 from resolvers.webhooks.errors import MalformedDelivery
 
 
@@ -17,10 +17,13 @@ def decode_utf8(raw: bytes) -> str:
 
 
 def json_object(text: str | bytes) -> dict[str, Any]:
+    """The verified body decoded under the gateway's input rule. A refusal is a 400 (never a
+    500, which the provider would retry for days): NUL, lone surrogates, deep nesting."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        raise MalformedDelivery("the body is not valid JSON", reason="malformed_body") from None
+        data = decode_json(text)
+    except InputRuleViolation as exc:
+        raise MalformedDelivery(f"the body is malformed: {exc.message}",
+                                reason="malformed_body") from None
     if not isinstance(data, dict):
         raise MalformedDelivery("the body is not a JSON object", reason="malformed_body")
     return data

@@ -8,9 +8,16 @@ from resolvers.errors import InvalidInput
 from resolvers.fhir.dates import date_range
 from resolvers.fhir.model import Condition, DateBound, SearchRequest
 from resolvers.fhir.search_params import params_of
+from resolvers.input_rules import text_problem
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
+# Deeper pages than this are not served: an offset is a scan, and a huge one overflows the
+# database's 64-bit integer (a 500 before this bound).
+MAX_OFFSET = 1_000_000
+# One search value (between commas). Names, identifiers and codes are far shorter; a longer
+# LIKE pattern fails on SQLite ("pattern too complex") instead of matching nothing.
+MAX_SEARCH_VALUE = 256
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 IGNORED = frozenset({"_format", "_pretty", "_summary", "_elements", "_total"})
 SORTABLE = {"_id": "id", "_lastUpdated": "last_updated", "date": "sort_date",
@@ -19,6 +26,23 @@ SORTABLE = {"_id": "id", "_lastUpdated": "last_updated", "date": "sort_date",
 
 def _bad(message: str, param: str) -> InvalidInput:
     return InvalidInput(message, details=[{"field": param, "message": message}])
+
+
+def _whole(raw: str, param: str, maximum: int) -> int:
+    # isdigit() alone also accepts superscripts ("²") that int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
+        raise _bad(f"{param} must be a whole number", param)
+    if len(raw) > 12 or int(raw) > maximum:
+        raise _bad(f"{param} must be at most {maximum}", param)
+    return int(raw)
+
+
+def _checked(key: str, raw: str) -> None:
+    problem = text_problem(key, 128) or text_problem(raw)
+    if problem:
+        raise _bad(f"search parameter {key!r} {problem}", key)
+    if any(len(v) > MAX_SEARCH_VALUE for v in raw.split(",")):
+        raise _bad(f"{key}: a search value is longer than {MAX_SEARCH_VALUE} characters", key)
 
 
 def _date_bound(param: str, raw: str) -> DateBound:
@@ -47,18 +71,17 @@ def parse_search(resource_type: str, pairs: Sequence[tuple[str, str]], *,
     count, offset = DEFAULT_COUNT, 0
     sort: list[tuple[str, bool]] = []
     for key, raw in pairs:
+        _checked(key, raw)
         name, _, modifier = key.partition(":")
         if name in IGNORED:
             continue
         if name == "_count":
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()):
                 raise _bad("_count must be a whole number", "_count")
-            count = max(0, min(int(raw), MAX_COUNT))
+            count = min(int(raw), MAX_COUNT)  # a server may serve fewer than asked
             continue
         if name == "_offset":
-            if not raw.isdigit():
-                raise _bad("_offset must be a whole number", "_offset")
-            offset = int(raw)
+            offset = _whole(raw, "_offset", MAX_OFFSET)
             continue
         if name == "_sort":
             for item in filter(None, raw.split(",")):

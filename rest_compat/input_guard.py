@@ -1,0 +1,64 @@
+"""Pure ASGI middleware: the input rule applied to the path and query string of every route.
+
+Bodies are checked by their own decoders (JSON, FHIR, forms, HL7, webhooks) after the
+signature or size checks that must see the raw bytes; the path and the query string are
+checked here, once, before routing, so no endpoint can forget. A refused request gets a 400
+naming the parameter (REST envelope, or an OperationOutcome with ``expression`` on FHIR
+routes) instead of a database error.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from resolvers.fhir.errors import problem
+from resolvers.input_rules import MAX_QUERY_VALUE, InputRuleViolation, check_text
+from rest_compat.context import BadRequest
+from rest_compat.errors import domain_error_handler, is_fhir_request
+
+# Every identifier the gateway issues or stores fits in 64 characters (FHIR ids by the
+# specification); a longer path segment can name nothing, and used to reach the database.
+MAX_PATH_SEGMENT = 64
+MAX_QUERY_NAME = 128
+
+
+def check_path(path: str) -> None:
+    check_text(path, "path", max_length=4_096)
+    if any(len(segment) > MAX_PATH_SEGMENT for segment in path.split("/")):
+        raise InputRuleViolation(
+            f"a path segment is longer than {MAX_PATH_SEGMENT} characters", "path")
+
+
+def check_query(query_string: bytes) -> None:
+    try:
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True,
+                          encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InputRuleViolation("the query string is not UTF-8", "query") from None
+    for name, value in pairs:
+        check_text(name, "a query parameter name", max_length=MAX_QUERY_NAME)
+        check_text(value, name, max_length=MAX_QUERY_VALUE)
+
+
+class InputGuardMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_path(scope["path"])
+            check_query(scope.get("query_string", b""))
+        except InputRuleViolation as exc:
+            request = Request(scope, receive)
+            refusal = (problem(400, "value", exc.message, exc.field) if is_fhir_request(request)
+                       else BadRequest(exc.message, details={"field": exc.field}))
+            response = await domain_error_handler(request, refusal)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
