@@ -2,8 +2,13 @@
 
 Public (globally routable) addresses may be reached for URLs the operator configured.
 Loopback, private, link-local (cloud metadata lives there), CGNAT, multicast and reserved
-addresses are refused unless ``CARI_OUTBOUND_ALLOWLIST`` names the host, host:port or a
-network containing the address. URLs that came from a caller must be on the allow-list.
+addresses, and IPv6 forms that carry one of them (NAT64, 6to4, Teredo, IPv4-mapped; see
+addresses.py), are refused unless ``CARI_OUTBOUND_ALLOWLIST`` names the host, host:port or a
+network containing the address (or the IPv4 address it carries). URLs that came from a
+caller must be on the allow-list.
+
+The host name is resolved once; every address must pass, and the connection goes to one of
+exactly those addresses (pinning.py), so a second DNS answer cannot redirect it.
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from adapters.http.addresses import IPAddress, embedded_ipv4, refusal
+from adapters.http.pinning import pinned, pinned_http_transport
+
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 
 
@@ -43,9 +52,14 @@ def _parse_entry(entry: str) -> _Entry:
     return _Entry(host=entry.lower())
 
 
+def _within(address: IPAddress, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return address in network or any(inner in network for inner in embedded_ipv4(address))
+
+
 class OutboundPolicy:
-    def __init__(self, allowlist: Sequence[str]) -> None:
+    def __init__(self, allowlist: Sequence[str], resolver: Resolver | None = None) -> None:
         self._entries = [_parse_entry(e) for e in allowlist]
+        self._resolve = resolver or resolve_host
 
     def _listed(self, host: str, port: int, addresses: Sequence[IPAddress]) -> bool:
         for e in self._entries:
@@ -53,32 +67,40 @@ class OutboundPolicy:
                                                             host.endswith(e.host[1:]))):
                 if e.port is None or e.port == port:
                     return True
-            if e.network is not None and addresses and all(a in e.network for a in addresses):
+            if e.network is not None and addresses and all(_within(a, e.network)
+                                                           for a in addresses):
                 return True
         return False
 
-    async def check(self, url: str | httpx.URL, *, caller_supplied: bool = False) -> None:
+    async def check(self, url: str | httpx.URL, *,
+                    caller_supplied: bool = False) -> list[IPAddress]:
+        """The addresses the URL's host resolves to, all of them allowed; else OutboundRefused."""
         parsed = urlsplit(str(url))
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise OutboundRefused("only absolute http and https URLs may be requested")
         host = parsed.hostname.lower().rstrip(".")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        addresses = await _resolve(host, port)
+        addresses = await self._resolve(host, port)
+        if not addresses:
+            raise OutboundRefused(f"{host} does not resolve")
         if self._listed(host, port, addresses):
-            return
+            return addresses
         if caller_supplied:
             raise OutboundRefused(f"{host}:{port} is not on the outbound allow-list")
         if host in METADATA_HOSTS:
             raise OutboundRefused(f"{host} is a cloud metadata address")
         for address in addresses:
-            if not address.is_global:
+            reason = refusal(address)
+            if reason is not None:
                 raise OutboundRefused(
-                    f"{host} resolves to a non-public address ({address}); add it to "
+                    f"{host} resolves to {reason} ({address}); add it to "
                     "CARI_OUTBOUND_ALLOWLIST to allow it"
                 )
+        return addresses
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """The system resolver (the default ``Resolver``); an IP literal resolves to itself."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -87,22 +109,31 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise OutboundRefused(f"{host} does not resolve") from None
-    return [ipaddress.ip_address(info[4][0]) for info in infos]
+    # Several answers per address (one per socket type or protocol): keep each once, in order.
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """Checks every request of the shared client against the policy before it is sent."""
+    """Checks every request of the shared client against the policy before it is sent, and
+    pins its connection to the addresses that were checked."""
 
-    def __init__(self, policy: OutboundPolicy, inner: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, policy: OutboundPolicy, inner: httpx.AsyncBaseTransport | None = None,
+                 *, network_backend: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._policy = policy
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=1)
+        self._inner = inner or pinned_http_transport(network_backend)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._policy.check(request.url)
-        return await self._inner.handle_async_request(request)
+        addresses = await self._policy.check(request.url)
+        # The pool names the host as the URL's raw (IDNA-encoded) host; the pin must match it.
+        with pinned(request.url.raw_host.decode("ascii"), _port(request.url), addresses):
+            return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
 
 
 def build_http_client(policy: OutboundPolicy, timeout_seconds: float) -> httpx.AsyncClient:
