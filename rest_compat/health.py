@@ -51,7 +51,8 @@ operations: list[Operation] = [
                   "503": {"description": "a dependency is down", "content": {
                       "application/json": {"schema": HEALTH_SCHEMA}}}}),
     api_route("GET", "/metrics", metrics, summary="Prometheus metrics (admin or metrics:read)",
-              tag="operations", roles=(Role.ADMIN.value,), envelope=False, raw_responses={
+              tag="operations", roles=(Role.ADMIN.value,), scopes=(METRICS_SCOPE,),
+              envelope=False, raw_responses={
                   "200": {"description": "Prometheus text format",
                           "content": {"text/plain": {"schema": {"type": "string"}}}}}),
 ]

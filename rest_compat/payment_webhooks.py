@@ -35,10 +35,12 @@ async def _accept(request: Request, provider: str) -> Response:
     kind = request.query_params.get("kind")
     if kind not in (None, "result", "timeout"):
         raise BadRequest("kind must be result or timeout")
-    raw = await _body(request)
     found = services(request)
-    result = await found.payments.callbacks.accept(found.webhooks.intake, provider, token, raw,
-                                                   kind)
+    callbacks = found.payments.callbacks
+    # The token first: a callback that is not ours is refused before its body is received.
+    payment = await callbacks.authenticate(provider, token)
+    raw = await _body(request)
+    result = await callbacks.accept_for(found.webhooks.intake, payment, raw, kind)
     return ok(CallbackAck(duplicate=result.duplicate))
 
 

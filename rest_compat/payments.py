@@ -199,7 +199,7 @@ async def list_payments(request: Request) -> Response:
 
 async def refund_payment(request: Request) -> Response:
     who = caller(request)
-    body = RefundBody() if not await request.body() else await parse_body(request, RefundBody)
+    body = await parse_body(request, RefundBody, when_empty=RefundBody())
     view = await services(request).payments.use_cases.refund(
         who, request.path_params["payment_id"], body.amount, body.reason,
         request.headers.get("idempotency-key"))

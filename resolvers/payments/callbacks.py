@@ -31,6 +31,7 @@ from resolvers.payments.model import (
     Payment,
     TransitionSource,
     hash_secret,
+    looks_like_callback_token,
     secret_matches,
 )
 from resolvers.payments.providers import CallbackNotice, ProviderStatus
@@ -95,13 +96,27 @@ class PaymentCallbacks:
 
     async def accept(self, inbox: Inbox, provider: str, token: str | None, body: bytes,
                      kind: str | None = None) -> IntakeResult:
-        if not token or len(token) > 200:
+        payment = await self.authenticate(provider, token)
+        return await self.accept_for(inbox, payment, body, kind)
+
+    async def authenticate(self, provider: str, token: str | None) -> Payment:
+        """The payment the ``?token=`` belongs to. Needs no body, so the route calls it
+        before reading one: a stranger's upload is refused without being received."""
+        if not token:
             raise self._reject(provider, "no_token")
+        if not looks_like_callback_token(token):  # cannot be ours: no database look-up
+            raise self._reject(provider, "bad_token")
         async with self._uow_factory() as uow:
             payment = await uow.payments.find_by_callback_hash(hash_secret(token))
         if payment is None or payment.provider != provider \
                 or not secret_matches(token, payment.callback_token_hash):
             raise self._reject(provider, "bad_token")
+        return payment
+
+    async def accept_for(self, inbox: Inbox, payment: Payment, body: bytes,
+                         kind: str | None = None) -> IntakeResult:
+        """Parse and store the callback of an authenticated ``payment``."""
+        provider = payment.provider
         adapter = self._providers.find(provider)
         if adapter is None:
             raise self._reject(provider, "not_configured")

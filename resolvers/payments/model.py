@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,6 +137,14 @@ def new_callback_token() -> tuple[str, str]:
     """A fresh unguessable token and the hash that is stored in its place."""
     token = secrets.token_urlsafe(32)
     return token, hash_secret(token)
+
+
+_CALLBACK_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) gives
+
+
+def looks_like_callback_token(token: str) -> bool:
+    """False for a string :func:`new_callback_token` can never have produced."""
+    return _CALLBACK_TOKEN.fullmatch(token) is not None
 
 
 def hash_secret(value: str) -> str:
