@@ -78,14 +78,16 @@ from resolvers.webhooks.handlers import (
 from resolvers.webhooks.intake import WebhookIntake
 from resolvers.webhooks.model import INBOX_DESTINATION, EventHandler
 from resolvers.webhooks.service import WebhookUseCases
+from rest_compat.body_limit import RequestBodyLimit
 from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.input_guard import InputGuardMiddleware
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.openapi import build_openapi
 from rest_compat.routes import OPERATIONS
 from rest_compat.spec import build_routes
+from rest_compat.unread_body import CloseWhenBodyUnread
 from schema.build import build_schema
-from schema.http import CariGraphQL, GraphQLAuthGate
+from schema.http import GRAPHQL_MAX_BODY_BYTES, CariGraphQL, GraphQLAuthGate, payload_too_large
 
 log = logging.getLogger("cari.app")
 
@@ -384,11 +386,15 @@ def create_app(
             log.info("gateway stopped")
 
     schema = build_schema(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
-    graphql = GraphQLAuthGate(CariGraphQL(schema, services, graphiql=settings.graphiql),
+    # Authentication first, then the size limit: Strawberry buffers the body it reads.
+    graphql = GraphQLAuthGate(RequestBodyLimit(CariGraphQL(schema, services,
+                                                           graphiql=settings.graphiql),
+                                               GRAPHQL_MAX_BODY_BYTES, payload_too_large),
                               services, graphiql=settings.graphiql)
     routes: list[Route | Mount] = list(build_routes(OPERATIONS))
     routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
-    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics),
+                  Middleware(CloseWhenBodyUnread)]
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins),

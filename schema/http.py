@@ -10,7 +10,7 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
@@ -54,7 +54,7 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
 class GraphQLAuthGate:
     """Pure ASGI: 401 with WWW-Authenticate unless a valid bearer token is presented."""
 
-    def __init__(self, app: CariGraphQL, services: Services, *, graphiql: bool) -> None:
+    def __init__(self, app: ASGIApp, services: Services, *, graphiql: bool) -> None:
         self.app = app
         self.services = services
         self.graphiql = graphiql
@@ -88,3 +88,13 @@ class GraphQLAuthGate:
     def _authenticate(self, request: Request) -> Principal:
         return principal_from_authorization(self.services.authenticator,
                                             request.headers.get("authorization", ""))
+
+
+GRAPHQL_MAX_BODY_BYTES = 1_048_576  # a query with its variables; uploads do not come this way
+
+
+def payload_too_large(limit: int) -> Response:
+    """413 in the GraphQL error shape, for rest_compat.body_limit.RequestBodyLimit."""
+    body = {"errors": [{"message": f"the request body is larger than {limit} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
+    return Response(json.dumps(body), status_code=413, media_type="application/json")
