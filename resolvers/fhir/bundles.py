@@ -141,6 +141,9 @@ class BundleProcessor:
                 if page.resources:
                     if e.full_url:
                         ids[e.full_url] = f"{resource_type}/{page.resources[0].id}"
+                    # The existing resource is answered: a read of it.
+                    await uow.audit.append(self._fhir.audit_write(
+                        caller, page.resources[0], AuditAction.READ, now))
                     return _response(200, page.resources[0])
             new_ref = ids.get(e.full_url or "", f"{resource_type}/{new_id()}")
             doc = _rewrite_references({k: v for k, v in e.resource.items() if k != "id"}, ids)
@@ -167,9 +170,14 @@ class BundleProcessor:
         if e.method == "DELETE":
             if current is not None and not current.deleted:
                 await delete_resource(uow, current, now, mirror=self._fhir.mirror)
+                await uow.audit.append(self._fhir.audit_write(
+                    caller, current, AuditAction.DELETE, now))
             return _response(204, None)
         if current is None or current.deleted:
+            # The transaction is rolled back, its audit rows with it: this one must stay.
+            await self._fhir.record_not_found(caller, resource_type, resource_id)
             raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
+        await uow.audit.append(self._fhir.audit_write(caller, current, AuditAction.READ, now))
         return _response(200, current)
 
     async def batch(self, caller: Caller, bundle: Any) -> dict[str, Any]:

@@ -38,6 +38,18 @@ def check_type(resource_type: str, supported: Sequence[str] = SUPPORTED_TYPES) -
                       f"here; supported: {', '.join(supported)}")
 
 
+def patients_searched(request: SearchRequest) -> list[str]:
+    """The patients a search names (patient=, subject=, Patient?_id=), as bare ids."""
+    named: list[str] = []
+    for condition in request.conditions:
+        if condition.kind == "reference" and condition.param in ("patient", "subject"):
+            named += [str(v).split("/", 1)[1] for v in condition.values
+                      if str(v).startswith("Patient/")]
+        elif condition.kind == "id" and request.resource_type == "Patient":
+            named += [str(v) for v in condition.values]
+    return list(dict.fromkeys(named))
+
+
 class FhirUseCases:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                  validator: ResourceValidator, mirror: MirrorConfig) -> None:
@@ -50,14 +62,26 @@ class FhirUseCases:
     # -- helpers shared with bundles ------------------------------------------------
 
     async def authorize(self, caller: Caller, action: AuditAction, resource_type: str,
-                        resource_id: str | None = None) -> None:
+                        resource_id: str | None = None,
+                        patient_ids: Sequence[str] = ()) -> None:
+        """The role check; a denial names the patient the request concerns when it can be
+        known: the one the stored resource is about, else those the search names."""
         try:
             require_role(caller, *ROLES)
         except Forbidden:
-            await self._audit.record(audit_records(
-                caller, action=action, resource_type=resource_type,
-                targets=[(resource_id, None)], outcome=AuditOutcome.DENIED,
-                at=self._clock.now()))
+            async with self._uow_factory() as uow:
+                if resource_id is not None:
+                    # Read for the record only: the caller gets nothing of the resource.
+                    stored = (await uow.fhir.get_many(resource_type, [resource_id])
+                              ).get(resource_id)
+                    concerned = [patient_of(stored.document)] if stored else []
+                else:
+                    concerned = list(patient_ids)
+                await uow.audit.append(audit_records(
+                    caller, action=action, resource_type=resource_type,
+                    targets=[(resource_id, p) for p in concerned if p] or [(resource_id, None)],
+                    outcome=AuditOutcome.DENIED, at=self._clock.now()))
+                await uow.commit()
             raise
 
     def check_body(self, resource_type: str, body: Any, *, resource_id: str | None = None,
@@ -83,11 +107,21 @@ class FhirUseCases:
                              outcome=AuditOutcome.SUCCESS, at=at)
 
     async def _audit_reads(self, uow: UnitOfWork, caller: Caller, resource_type: str,
-                           found: Sequence[StoredResource]) -> None:
+                           found: Sequence[StoredResource],
+                           asked_about: Sequence[str] = ()) -> None:
+        # An empty answer is still a look at the patients the search named.
         await uow.audit.append(audit_records(
             caller, action=AuditAction.READ, resource_type=resource_type,
-            targets=[(r.id, patient_of(r.document)) for r in found] or [(None, None)],
+            targets=[(r.id, patient_of(r.document)) for r in found]
+            or [(None, p) for p in asked_about] or [(None, None)],
             outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+
+    async def _audit_not_found(self, uow: UnitOfWork, caller: Caller, resource_type: str,
+                               resource_id: str) -> None:
+        await uow.audit.append(audit_records(
+            caller, action=AuditAction.READ, resource_type=resource_type,
+            targets=[(resource_id, None)], outcome=AuditOutcome.NOT_FOUND,
+            at=self._clock.now()))
 
     # -- interactions ---------------------------------------------------------------
 
@@ -158,15 +192,38 @@ class FhirUseCases:
 
     async def read_many(self, caller: Caller, resource_type: str,
                         ids: Sequence[str]) -> dict[str, StoredResource]:
-        """Batch read for DataLoaders; deleted resources are left out."""
-        await self.authorize(caller, AuditAction.READ, resource_type)
+        """Batch read for DataLoaders; deleted resources are left out. One audit insert for
+        the batch: a record per resource found, and a not-found record per id that is not."""
+        await self.authorize(caller, AuditAction.READ, resource_type,
+                             patient_ids=ids if resource_type == "Patient" else ())
+        if not ids:
+            return {}
         async with self._uow_factory() as uow:
             found = {k: v for k, v in (await uow.fhir.get_many(resource_type, ids)).items()
                      if not v.deleted}
-            if found:
-                await self._audit_reads(uow, caller, resource_type, list(found.values()))
-                await uow.commit()
+            now = self._clock.now()
+            await uow.audit.append(
+                audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
+                              targets=[(r.id, patient_of(r.document)) for r in found.values()],
+                              outcome=AuditOutcome.SUCCESS, at=now)
+                + audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
+                                targets=[(i, None) for i in dict.fromkeys(ids) if i not in found],
+                                outcome=AuditOutcome.NOT_FOUND, at=now))
+            await uow.commit()
         return found
+
+    async def record_not_found(self, caller: Caller, resource_type: str,
+                               resource_id: str) -> None:
+        """In its own transaction, for callers whose transaction is about to roll back."""
+        async with self._uow_factory() as uow:
+            await self._audit_not_found(uow, caller, resource_type, resource_id)
+            await uow.commit()
+
+    async def record_empty_search(self, caller: Caller, resource_type: str) -> None:
+        """A search that found nobody (e.g. $match) was still a look into the register."""
+        async with self._uow_factory() as uow:
+            await self._audit_reads(uow, caller, resource_type, [])
+            await uow.commit()
 
     async def vread(self, caller: Caller, resource_type: str, resource_id: str,
                     version: int) -> StoredResource:
@@ -176,7 +233,9 @@ class FhirUseCases:
             found = await uow.fhir.get_version(resource_type, resource_id, version)
             if found is not None:
                 await self._audit_reads(uow, caller, resource_type, [found])
-                await uow.commit()
+            else:
+                await self._audit_not_found(uow, caller, resource_type, resource_id)
+            await uow.commit()
         if found is None:
             raise problem(404, "not-found",
                           f"{resource_type}/{resource_id} has no version {version}")
@@ -226,7 +285,13 @@ class FhirUseCases:
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
         async with self._uow_factory() as uow:
             versions = await uow.fhir.history(resource_type, resource_id)
-            await self._audit_reads(uow, caller, resource_type, versions[:1])
+            if versions:
+                # The newest version may be a tombstone ({}): name the patient of the newest
+                # version that has a document.
+                named = [v for v in versions if v.document][:1] or versions[:1]
+                await self._audit_reads(uow, caller, resource_type, named)
+            else:
+                await self._audit_not_found(uow, caller, resource_type, resource_id)
             await uow.commit()
         if not versions:
             raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
@@ -234,10 +299,11 @@ class FhirUseCases:
 
     async def search(self, caller: Caller, request: SearchRequest) -> SearchPage:
         check_type(request.resource_type)
-        await self.authorize(caller, AuditAction.READ, request.resource_type)
+        named = patients_searched(request)
+        await self.authorize(caller, AuditAction.READ, request.resource_type, patient_ids=named)
         async with self._uow_factory() as uow:
             page = await uow.fhir.search(request)
-            await self._audit_reads(uow, caller, request.resource_type, page.resources)
+            await self._audit_reads(uow, caller, request.resource_type, page.resources, named)
             await uow.commit()
         return page
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from resolvers.audit.access import require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import Conflict, NotFound
@@ -28,7 +29,7 @@ from resolvers.labs.records import ALERT_DELIVERED, ALERT_PENDING, ALERT_UNDELIV
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.model import OutboxMessage
 from resolvers.ports import Clock, UnitOfWorkFactory
-from resolvers.principal import Caller, Role, require_role
+from resolvers.principal import Caller, Role
 
 log = logging.getLogger("cari.labs.alerts")
 ALERT_ROLES = (Role.CLINICIAN, Role.LAB)
@@ -53,12 +54,18 @@ class LabAlerts:
         self.policy = policy or EscalationPolicy()
 
     async def acknowledge(self, caller: Caller, alert_id: str) -> LabAlert:
-        require_role(caller, *ALERT_ROLES)
+        await require_role_audited(self._uow_factory, self._clock, caller, *ALERT_ROLES,
+                                   action=AuditAction.UPDATE, resource_type="LabAlert",
+                                   targets=[(alert_id, None)])
         now = self._clock.now()
         who = caller.principal.subject
         async with self._uow_factory() as uow:
             alert = (await uow.labs.get_alerts([alert_id])).get(alert_id)
             if alert is None:
+                await uow.audit.append(audit_records(
+                    caller, action=AuditAction.UPDATE, resource_type="LabAlert",
+                    targets=[(alert_id, None)], outcome=AuditOutcome.NOT_FOUND, at=now))
+                await uow.commit()
                 raise NotFound(f"no lab alert with id {alert_id!r}")
             if not await uow.labs.acknowledge_alert(alert_id, who, now):
                 current = (await uow.labs.get_alerts([alert_id]))[alert_id]

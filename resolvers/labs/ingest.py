@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
+from resolvers.audit.access import require_role_audited
+from resolvers.audit.model import AuditAction
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.group_commit import GroupCommit
 from resolvers.labs.batch_writer import IngestJob, LabBatchWriter, message_conflict
@@ -22,7 +24,7 @@ from resolvers.labs.ports import Hl7Parser
 from resolvers.labs.records import ControlIdReused, DuplicateMessage, IngestResult, same_message
 from resolvers.mpi.matching import PatientMatcher
 from resolvers.ports import Clock, UnitOfWorkFactory
-from resolvers.principal import Caller, Role, require_role
+from resolvers.principal import Caller, Role
 
 __all__ = ["LAB_ALERTS", "Hl7Parser", "IngestResult", "LabIngest"]
 
@@ -48,7 +50,9 @@ class LabIngest:
     async def ingest(self, caller: Caller, raw: bytes | str, *,
                      encounter_id: str | None = None,
                      roles: Sequence[Role] = (Role.LAB,)) -> IngestResult:
-        require_role(caller, *roles)
+        # The message is not parsed for a refused caller: its patient stays unknown.
+        await require_role_audited(self._uow_factory, self._clock, caller, *roles,
+                                   action=AuditAction.CREATE, resource_type="LabResult")
         message = self._parser.parse_oru(raw)  # raises before anything is stored
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         job = self.job(caller, message, text, encounter_id)

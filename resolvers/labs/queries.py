@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from resolvers.audit.access import patients_or_none, require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.fhir.model import StoredResource
@@ -12,7 +13,7 @@ from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases
 from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
 from resolvers.ports import Clock, UnitOfWorkFactory
-from resolvers.principal import Caller, Role, require_role
+from resolvers.principal import Caller, Role
 
 LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 
@@ -73,6 +74,14 @@ class LabResultView:
             version=stored.version)
 
 
+def alert_targets(alert: LabAlert) -> list[tuple[str | None, str | None]]:
+    """The patient an alert is about, or the candidates of its held result."""
+    if alert.patient_id is not None or not alert.candidates:
+        return [(alert.id, alert.patient_id)]
+    return [(alert.id, str(c.get("patient_id"))) for c in alert.candidates
+            if c.get("patient_id")] or [(alert.id, None)]
+
+
 class LabQueries:
     def __init__(self, uow_factory: UnitOfWorkFactory, fhir: FhirUseCases,
                  clock: Clock) -> None:
@@ -107,19 +116,33 @@ class LabQueries:
 
     async def review_tasks(self, caller: Caller, after: str | None,
                            limit: int) -> list[ReviewTask]:
-        require_role(caller, Role.CLINICIAN)
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+                                   action=AuditAction.READ, resource_type="ReviewTask")
         async with self._uow_factory() as uow:
-            return await uow.labs.open_review_tasks(after, max(1, min(limit, 200)))
+            tasks = await uow.labs.open_review_tasks(after, max(1, min(limit, 200)))
+            # Each task names a candidate patient and its scores per field (name, birth
+            # date, phone): reading the queue reads those patients' data.
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type="ReviewTask",
+                targets=[(t.id, t.candidate_patient_id) for t in tasks] or [(None, None)],
+                outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+            await uow.commit()
+        return tasks
 
     async def alerts(self, caller: Caller, patient_id: str | None, after: str | None,
                      limit: int) -> list[LabAlert]:
-        require_role(caller, Role.CLINICIAN, Role.LAB)
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+                                   Role.LAB, action=AuditAction.READ, resource_type="LabAlert",
+                                   targets=[(None, patient_id)])
         async with self._uow_factory() as uow:
             alerts = await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)))
             # An alert carries the critical value itself: its read is patient-data access.
+            # A held result's alert has no patient yet but names its candidates: each is
+            # recorded, as the review queue records them.
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.READ, resource_type="LabAlert",
-                targets=[(a.id, a.patient_id) for a in alerts] or [(None, patient_id)],
+                targets=[t for a in alerts for t in alert_targets(a)]
+                or patients_or_none([patient_id]),
                 outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
             await uow.commit()
         return alerts
@@ -127,7 +150,8 @@ class LabQueries:
     async def message_conflicts(self, caller: Caller, after: str | None,
                                 limit: int) -> list[LabMessageConflict]:
         """Messages refused for a reused control id, kept for an operator (raw text: audited)."""
-        require_role(caller, Role.INTEGRATOR)
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.INTEGRATOR,
+                                   action=AuditAction.READ, resource_type="LabMessageConflict")
         async with self._uow_factory() as uow:
             found = await uow.labs.conflicts(after, max(1, min(limit, 200)))
             await uow.audit.append(audit_records(

@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
+from resolvers.audit.access import patients_or_none, require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import Conflict, NotFound
@@ -29,7 +30,7 @@ from resolvers.labs.ingest import LabIngest
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
 from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from resolvers.principal import Caller, Role, require_role
+from resolvers.principal import Caller, Role
 
 Decision = Literal["link", "reject"]
 REVIEW_GRADES = (MatchGrade.CERTAIN, MatchGrade.PROBABLE, MatchGrade.POSSIBLE)
@@ -45,12 +46,15 @@ class MatchReview:
         self._writer = ingest.writer
 
     async def resolve(self, caller: Caller, task_id: str, decision: Decision) -> ReviewTask:
-        require_role(caller, Role.CLINICIAN)
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+                                   action=AuditAction.UPDATE, resource_type="ReviewTask",
+                                   targets=[(task_id, None)])
         now = self._clock.now()
         who = caller.principal.subject
         async with self._uow_factory() as uow:
             task = await uow.labs.get_task(task_id)
             if task is None:
+                await self._record_not_found(uow, caller, "ReviewTask", task_id)
                 raise NotFound(f"no review task with id {task_id!r}")
             if task.status != "open":
                 raise Conflict(f"the review task is already {task.status}")
@@ -101,11 +105,14 @@ class MatchReview:
             created_at=now, created_by=caller.principal.subject)])
 
     async def undo(self, caller: Caller, link_id: str, reason: str) -> MpiLink:
-        require_role(caller, Role.CLINICIAN)
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+                                   action=AuditAction.UPDATE, resource_type="MpiLink",
+                                   targets=[(link_id, None)])
         now = self._clock.now()
         async with self._uow_factory() as uow:
             link = await uow.labs.get_link(link_id)
             if link is None:
+                await self._record_not_found(uow, caller, "MpiLink", link_id)
                 raise NotFound(f"no patient link with id {link_id!r}")
             if link.undone_at is not None:
                 raise Conflict("the link is already undone")
@@ -141,10 +148,28 @@ class MatchReview:
 
     async def links(self, caller: Caller, *, lab_result_id: str | None, patient_id: str | None,
                     after: str | None, limit: int) -> list[MpiLink]:
-        require_role(caller, Role.CLINICIAN)
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+                                   action=AuditAction.READ, resource_type="MpiLink",
+                                   targets=[(None, patient_id)])
         async with self._uow_factory() as uow:
-            return await uow.labs.links(lab_result_id, patient_id, after,
-                                        max(1, min(limit, 200)))
+            found = await uow.labs.links(lab_result_id, patient_id, after,
+                                         max(1, min(limit, 200)))
+            # A link says which patient a lab result belongs to, and why (score per field).
+            await uow.audit.append(audit_records(
+                caller, action=AuditAction.READ, resource_type="MpiLink",
+                targets=[(k.id, k.patient_id) for k in found] or patients_or_none([patient_id]),
+                outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+            await uow.commit()
+        return found
+
+    async def _record_not_found(self, uow: UnitOfWork, caller: Caller, resource_type: str,
+                                resource_id: str) -> None:
+        # Committed on its own: the decision it was part of is not made.
+        await uow.audit.append(audit_records(
+            caller, action=AuditAction.UPDATE, resource_type=resource_type,
+            targets=[(resource_id, None)], outcome=AuditOutcome.NOT_FOUND,
+            at=self._clock.now()))
+        await uow.commit()
 
     async def _reopen(self, uow: UnitOfWork, caller: Caller, result: LabResult, *,
                       exclude: str, now: datetime) -> list[ReviewTask]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers.audit.model import AuditAction
 from resolvers.fhir.errors import problem
 from resolvers.fhir.service import FhirUseCases
 from resolvers.mpi.fhir_mapping import draft_from_fhir
@@ -42,6 +43,8 @@ class PatientMatchService:
         self._fhir = fhir
 
     async def match(self, caller: Caller, body: Any) -> dict[str, Any]:
+        # Checked (and a denial audited) before the register is searched for the caller.
+        await self._fhir.authorize(caller, AuditAction.READ, "Patient")
         resource, only_certain, count = _parameters(body)
         draft = draft_from_fhir(resource)
         candidate = MatchCandidate(
@@ -53,6 +56,8 @@ class PatientMatchService:
                    if m.grade != MatchGrade.NONE
                    and (not only_certain or m.grade == MatchGrade.CERTAIN)]
         found = await self._fhir.read_many(caller, "Patient", [m.patient_id for m in matches])
+        if not matches:
+            await self._fhir.record_empty_search(caller, "Patient")
         entries = [{
             "fullUrl": f"Patient/{m.patient_id}",
             "resource": found[m.patient_id].document,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from resolvers.audit.access import patients_or_none
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import Forbidden, NotFound
@@ -48,10 +49,16 @@ class PaymentUseCases:
         self._stripe_store = stripe_store
 
     async def _authorize(self, caller: Caller, action: AuditAction,
-                         targets: Sequence[tuple[str | None, str | None]]) -> None:
+                         targets: Sequence[tuple[str | None, str | None]],
+                         payment_id: str | None = None) -> None:
         try:
             require_role(caller, *ROLES)
         except Forbidden:
+            if payment_id is not None:
+                # The denial names the payment's patient (read for the record only).
+                async with self._uow_factory() as uow:
+                    payment = (await uow.payments.get_many([payment_id])).get(payment_id)
+                targets = [(payment_id, payment.patient_id if payment else None)]
             await self._audit.record(audit_records(
                 caller, action=action, resource_type=RESOURCE, targets=targets or [(None, None)],
                 outcome=AuditOutcome.DENIED, at=self._clock.now()))
@@ -76,10 +83,15 @@ class PaymentUseCases:
             caller, replace(request, direction=Direction.PAYOUT), idempotency_key)
 
     async def get(self, caller: Caller, payment_id: str) -> PaymentView:
-        await self._authorize(caller, AuditAction.READ, [(payment_id, None)])
+        await self._authorize(caller, AuditAction.READ, [], payment_id=payment_id)
         async with self._uow_factory() as uow:
             payment = (await uow.payments.get_many([payment_id])).get(payment_id)
             if payment is None:
+                await uow.audit.append(audit_records(
+                    caller, action=AuditAction.READ, resource_type=RESOURCE,
+                    targets=[(payment_id, None)], outcome=AuditOutcome.NOT_FOUND,
+                    at=self._clock.now()))
+                await uow.commit()
                 raise NotFound(f"no payment with id {payment_id!r}")
             history = (await uow.payments.history([payment_id]))[payment_id]
             await uow.audit.append(self._read_records(caller, [payment]))
@@ -91,10 +103,13 @@ class PaymentUseCases:
         limited = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
         async with self._uow_factory() as uow:
             found = await uow.payments.search(limited)
-            records = self._read_records(caller, found)
-            if records:
-                await uow.audit.append(records)
-                await uow.commit()
+            # A page without patient payments is still a look into a register that holds
+            # them: recorded with the patients the query named, if any.
+            await uow.audit.append(self._read_records(caller, found) or audit_records(
+                caller, action=AuditAction.READ, resource_type=RESOURCE,
+                targets=patients_or_none(query.patient_ids or ()),
+                outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+            await uow.commit()
         return found
 
     async def for_patients(self, caller: Caller, patient_ids: Sequence[str],

@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from resolvers.audit.access import patients_or_none
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import Forbidden
@@ -198,8 +199,9 @@ class StripeSubscriptions:
         found = await self._store.search_subscriptions(
             replace(query, limit=max(1, min(query.limit, MAX_PAGE))))
         with_patient = [(s.id, s.patient_id) for s in found if s.patient_id]
-        if with_patient:
-            await self._audit.record(audit_records(
-                caller, action=AuditAction.READ, resource_type="StripeSubscription",
-                targets=with_patient, outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+        # A page without patients is still a look into a register that holds them.
+        await self._audit.record(audit_records(
+            caller, action=AuditAction.READ, resource_type="StripeSubscription",
+            targets=with_patient or patients_or_none([query.patient_id]),
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
         return found
