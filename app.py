@@ -83,6 +83,7 @@ from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.input_guard import InputGuardMiddleware
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.openapi import build_openapi
+from rest_compat.rate_limit import RateLimitMiddleware
 from rest_compat.routes import OPERATIONS
 from rest_compat.spec import build_routes
 from rest_compat.unread_body import CloseWhenBodyUnread
@@ -402,6 +403,14 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID",
                            "X-Purpose-Of-Use"],
             expose_headers=["X-Request-ID", "ETag", "Location"], max_age=600))
+    if settings.rate_limit_per_minute or settings.rate_limit_webhook_per_minute:
+        # Inside CORS, so a browser can read the 429; webhook routes are the public writes.
+        middleware.append(Middleware(
+            RateLimitMiddleware, authenticator=services.authenticator,
+            per_minute=settings.rate_limit_per_minute,
+            webhook_per_minute=settings.rate_limit_webhook_per_minute,
+            webhook_paths={op.path for op in OPERATIONS
+                           if op.roles is None and op.method in ("POST", "PUT")}))
     # Innermost: refusals still carry the request id and CORS headers.
     middleware.append(Middleware(InputGuardMiddleware))
     app = Starlette(

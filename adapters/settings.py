@@ -81,6 +81,8 @@ class Settings:
     resend_webhook_secret: str = ""
     lead_sources: tuple[tuple[str, str], ...] = ()  # (source name, HMAC secret)
     webhook_max_body_bytes: int = 1_048_576
+    rate_limit_per_minute: int = 600  # per client and route family; 0: off
+    rate_limit_webhook_per_minute: int = 1200  # per webhook route and source address; 0: off
     # CARI_MPESA_*, CARI_MTN_MOMO_*, CARI_ORANGE_MONEY_*: see adapters/payment_provider_settings.py
     payment_providers: PaymentProviderSettings = field(default_factory=PaymentProviderSettings)
     payments_reconcile_seconds: float = 15.0  # 0: no reconciliation task in this process
@@ -257,6 +259,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         resend_webhook_secret=get("CARI_RESEND_WEBHOOK_SECRET", "").strip(),
         lead_sources=webhook_settings.parse_lead_sources(get("CARI_LEAD_SOURCES", ""), problems),
         webhook_max_body_bytes=int(number("CARI_WEBHOOK_MAX_BODY_BYTES", "1048576", int, 1024)),
+        rate_limit_per_minute=int(number("CARI_RATE_LIMIT_PER_MINUTE", "600", int, 0)),
+        rate_limit_webhook_per_minute=int(number("CARI_RATE_LIMIT_WEBHOOK_PER_MINUTE", "1200",
+                                                 int, 0)),
     )
     webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)
     if bool(settings.livekit_api_key) != bool(settings.livekit_api_secret):

@@ -17,6 +17,7 @@ ERROR_STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "rate_limited": 429,
     "control_id_reused": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
@@ -61,6 +62,7 @@ FHIR_ISSUE_CODE = {
     "forbidden": "forbidden", "not_found": "not-found", "conflict": "conflict",
     "internal_error": "exception", "method_not_allowed": "not-supported",
     "unsupported_media_type": "not-supported", "payload_too_large": "too-long",
+    "rate_limited": "throttled",
 }
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from rest_compat.envelope import JSONResponse
+from rest_compat.rate_limit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
 from rest_compat.spec import Operation, api_route
 
 ERROR_SCHEMA = {
@@ -33,7 +34,7 @@ STATUS_TEXT = {400: "Malformed request", 401: "Missing or invalid bearer token",
                403: "The token lacks the role", 404: "Not found", 409: "Conflict",
                406: "Format not supported", 410: "Deleted", 412: "Precondition failed",
                413: "Body too large", 415: "Wrong content type", 422: "Invalid input",
-               500: "Internal error (masked)"}
+               429: "Too many requests (see Retry-After)", 500: "Internal error (masked)"}
 
 
 def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +60,8 @@ def build_openapi(operations: Sequence[Operation], *, server_url: str) -> dict[s
                     "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data},
                 }}}}
         statuses = set(op.error_statuses) | {500}
+        if op.path not in RATE_LIMIT_EXEMPT:
+            statuses.add(429)
         if op.roles is not None:
             statuses |= {401, 403}
         for status in sorted(statuses):
@@ -69,6 +72,10 @@ def build_openapi(operations: Sequence[Operation], *, server_url: str) -> dict[s
                     "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}})
         if op.roles is not None:
             responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if "429" in responses:
+            responses["429"]["headers"] = {"Retry-After": {
+                "description": "Seconds until the client's bucket has a token again",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
         entry: dict[str, Any] = {
             "summary": op.summary, "tags": [op.tag],
             "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}"

@@ -86,6 +86,9 @@ class GraphQLAuthGate:
         await self.app(scope, receive, send)
 
     def _authenticate(self, request: Request) -> Principal:
+        known = request.scope.get("state", {}).get("principal")
+        if isinstance(known, Principal):  # verified already (rate limiter)
+            return known
         return principal_from_authorization(self.services.authenticator,
                                             request.headers.get("authorization", ""))
 

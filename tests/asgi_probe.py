@@ -26,14 +26,15 @@ class ProbeResult:
 
 
 async def probe(app: ASGIApp, method: str, path: str, *, headers: Sequence[tuple[str, str]] = (),
-                chunks: Sequence[bytes] = (), query: str = "") -> ProbeResult:
+                chunks: Sequence[bytes] = (), query: str = "",
+                client: str = "203.0.113.9") -> ProbeResult:
     """One request; ``chunks`` are offered one ``http.request`` message at a time."""
     result = ProbeResult()
     pending = list(chunks)
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": query.encode(), "client": ("203.0.113.9", 50000),
+        "query_string": query.encode(), "client": (client, 50000),
         "server": ("testserver", 80),
         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
     }
