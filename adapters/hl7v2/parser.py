@@ -41,6 +41,7 @@ from resolvers.labs.model import (
 )
 
 from . import tolerance
+from .characters import check_characters
 from .encoding import (
     Delimiters,
     codec_for,
@@ -318,6 +319,7 @@ def parse_oru(raw: bytes | str) -> OruMessage:
     text = decode_message(bytes(raw)) if not isinstance(raw, str) else raw
     segments = split_segments(text)
     d = Delimiters.from_msh(segments[0])
+    check_characters(text, segments, d)
     warnings: list[ParseWarning] = []
     header = read_header(segments[0], d, warnings=warnings)
     if not header.control_id:

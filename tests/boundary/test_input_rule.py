@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from tests.support import Harness
+from adapters.hl7v2.mllp import send_mllp
+from tests.hl7v2.messages import WORKED_EXAMPLE
+from tests.support import Harness, free_port, make_settings, running_app
 from tests.webhooks.signing import stripe_event, stripe_headers
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -168,3 +172,34 @@ def test_payment_callbacks_refuse_with_a_value_error(body: bytes) -> None:
         parse_stk_callback(body)
     with pytest.raises(ValueError):
         parse_callback(body, "collection")
+
+
+_HL7_NUL = WORKED_EXAMPLE.replace("ODHIAMBO", "ODH\x00IAMBO")
+
+
+async def test_hl7_ingest_with_nul_is_400_naming_the_field_and_stores_nothing(
+        edge: Harness) -> None:
+    r = await edge.client.post("/api/lab/hl7-ingest", content=_HL7_NUL.encode(), headers={
+        **edge.auth("lab"), "Content-Type": "application/hl7-v2"})
+    assert r.status_code == 400, r.text
+    assert "PID^1^5" in r.text
+    async with edge.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM lab_results"))).scalar() == 0
+
+
+@pytest.fixture
+async def mllp_edge(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
+    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
+                             mllp_host="127.0.0.1")
+    async with running_app(settings) as harness:
+        yield harness
+
+
+async def test_mllp_message_with_nul_gets_an_error_not_a_reject(mllp_edge: Harness) -> None:
+    # AR/CR tell the lab to resend; the same bytes would be refused forever. The example asks
+    # for enhanced mode (MSH-15 AL): CE there; AE in original mode.
+    for message in (_HL7_NUL, _HL7_NUL.replace("|P|2.5|||AL|NE", "|P|2.5")):
+        (ack,) = await send_mllp("127.0.0.1", mllp_edge.settings.mllp_port, message)
+        msa = next(s for s in ack.decode().split("\r") if s.startswith("MSA")).split("|")
+        assert msa[1] == ("CE" if "|AL|NE" in message else "AE"), ack
+        assert b"PID^1^5" in ack and b"102" in ack
