@@ -15,8 +15,10 @@ Modules:
     cold_start       launch -> first ``/healthz`` 200, fresh and existing data dir
     http_throughput  req/s and p50/p99 for ``GET /healthz`` and a GraphQL ``patient(id:)``
                      query, on SQLite and (if reachable) PostgreSQL
+    upload_memory    peak RSS while 16 clients each send a 50 MB body (chunked and with
+                     Content-Length) to a public webhook and to /graphql
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
               "mpi_accuracy",
-              "webhook_ack")
+              "webhook_ack", "upload_memory")
