@@ -166,8 +166,8 @@ def run(options: Options) -> dict[str, Any]:
     result = {"params": {"clients": CLIENTS, "body_bytes": BODY_BYTES,
                          "sample_seconds": SAMPLE_SECONDS, "target_delta_bytes": 20 * 2**20},
               "scenarios": scenarios}
-    path = write_result(NAME, result)
-    print(f"[{NAME}] wrote {path.relative_to(ROOT)}")
+    written = write_result(NAME, result)
+    print(f"[{NAME}] wrote {written.relative_to(ROOT)}")
     return result
 
 
