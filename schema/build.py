@@ -18,6 +18,7 @@ from strawberry.tools import merge_types
 
 from resolvers.errors import DomainError
 from schema.fhir_queries import FhirMutation, FhirQuery
+from schema.input_rule import StringLiteralRule
 from schema.labs import LabMutation, LabQuery
 from schema.limits import cost_limit_rule
 from schema.mpi_review import ReviewMutation, ReviewQuery
@@ -53,6 +54,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         query_depth_limiter.create_validator(max_depth, None, None),
         max_aliases.create_validator(MAX_ALIASES),
         cost_limit_rule(max_cost),
+        StringLiteralRule,
     ]
     return strawberry.federation.Schema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,

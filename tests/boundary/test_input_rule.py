@@ -203,3 +203,30 @@ async def test_mllp_message_with_nul_gets_an_error_not_a_reject(mllp_edge: Harne
         msa = next(s for s in ack.decode().split("\r") if s.startswith("MSA")).split("|")
         assert msa[1] == ("CE" if "|AL|NE" in message else "AE"), ack
         assert b"PID^1^5" in ack and b"102" in ack
+
+
+_CREATE = ('mutation($f: String!) {{ createPatient(input: {{family: {family}, given: ["G"], '
+           'identifiers: [{{system: "urn:x", value: "{value}"}}]}}) {{ __typename }} }}')
+
+
+@pytest.mark.parametrize("family", ['"a\\u0000b"', '"\\udc00"'])
+async def test_graphql_string_literal_with_nul_or_surrogate_is_refused(edge: Harness,
+                                                                       family: str) -> None:
+    query = _CREATE.format(family=family, value=uuid.uuid4().hex)
+    r = await edge.client.post("/graphql", json={"query": query, "variables": {"f": "x"}},
+                               headers=edge.auth("admin"))
+    assert r.status_code == 200, r.text
+    # graphql-core's lexer refuses a lone surrogate escape itself; the NUL is the rule's.
+    assert r.json()["data"] is None
+    assert ("string argument contains a NUL" if "0000" in family else "Unicode") in r.text
+    assert await _stored_with_nul(edge) == 0
+
+
+async def test_graphql_variable_with_nul_is_400(edge: Harness) -> None:
+    query = 'mutation($f: String!) { createPatient(input: {family: $f, given: ["G"], ' \
+            'identifiers: [{system: "urn:x", value: "v1"}]}) { __typename } }'
+    raw = json.dumps({"query": query, "variables": {"f": "a\x00b"}})
+    r = await edge.client.post("/graphql", content=raw.encode(), headers={
+        **edge.auth("admin"), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert await _stored_with_nul(edge) == 0
