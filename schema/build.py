@@ -1,7 +1,5 @@
 """The federation schema, its limits and error masking."""
 
-import logging
-
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
@@ -16,7 +14,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from resolvers.errors import DomainError
+from schema.error_log import LoggedSchema, is_expected
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.input_rule import StringLiteralRule
 from schema.labs import LabMutation, LabQuery
@@ -28,25 +26,16 @@ from schema.queries import Query
 from schema.stripe import StripeQuery
 from schema.webhooks import WebhookMutation, WebhookQuery
 
-log = logging.getLogger("cari.graphql")
 MAX_TOKENS = 5000
 MAX_ALIASES = 30
 CACHE_SIZE = 512
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Mask unexpected failures; keep validation, permission and domain messages."""
-    original = error.original_error
-    if original is None:
-        return False
-    if isinstance(original, (DomainError, PermissionError)) or type(original).__name__ in (
-        "PermissionError",
-    ):
-        return False
-    if isinstance(original, GraphQLError):
-        return False
-    log.error("unexpected GraphQL resolver error", exc_info=original)
-    return True
+    """Mask unexpected failures; keep validation, permission and domain messages.
+
+    The schema's ``process_errors`` has logged the error already (schema/error_log.py)."""
+    return not is_expected(error)
 
 
 def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Schema:
@@ -56,7 +45,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         cost_limit_rule(max_cost),
         StringLiteralRule,
     ]
-    return strawberry.federation.Schema(
+    return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,

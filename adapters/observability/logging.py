@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 SAFE_FIELDS = (
     "request_id", "method", "route", "status", "duration_ms", "subject", "outbox_id",
     "destination", "attempt", "dead_letter", "error_type", "error_code", "surface",
-    "host", "port", "database", "count",
+    "host", "port", "database", "count", "graphql_operation", "query_hash",
 )
+
+CHATTY_LIBRARIES = ("aiosqlite", "httpx", "httpcore", "sqlalchemy.engine", "sqlalchemy.pool",
+                    "asyncpg", "hpack")
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,3 +55,8 @@ def configure_logging(level: str) -> None:
     # uvicorn's access log prints raw paths and query strings, which can hold identifiers;
     # our own access log records the route template instead.
     logging.getLogger("uvicorn.access").disabled = True
+    # Libraries that log what passes through them, whatever our level: aiosqlite (DEBUG) each
+    # statement with its parameters, httpx (INFO) every outbound URL with its query string,
+    # httpcore (DEBUG) headers. Their warnings and errors still come through.
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
