@@ -67,6 +67,7 @@ from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
 from resolvers.payments.bundle import PaymentServices, build_payment_services
 from resolvers.payments.context import PaymentConfig
 from resolvers.services import Services
+from resolvers.tenancy import OrganizationScoping
 from resolvers.webhooks.admin import WebhookAdmin
 from resolvers.webhooks.dispatch import InboxDispatcher
 from resolvers.webhooks.handlers import (
@@ -298,13 +299,15 @@ def create_app(
         escalate_after=timedelta(seconds=settings.labs.alert_escalate_seconds),
         max_escalations=settings.labs.alert_max_escalations,
         recipient=settings.labs.alert_escalation_recipient))
-    fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror)
+    scoping = OrganizationScoping(settings.org_scoping)
+    fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping)
     patient_documents = PatientDocuments(fhir, remote=None)  # Medplum is set in the lifespan
     payments = build_payment_services(uow_factory, clock, audit, _payment_config(settings),
                                       PaymentMetrics(metrics.registry),
                                       stripe_store=SqlStripeStore(sessions))
     services = Services(
-        patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions), mirror),
+        patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions), mirror,
+                                 scoping),
         organizations=OrganizationUseCases(uow_factory, clock, mirror),
         audit=audit,
         outbox=OutboxAdmin(store, clock),

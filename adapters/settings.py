@@ -89,6 +89,7 @@ class Settings:
     payments_timeout_seconds: float = 300.0  # a collection not approved by then expires
     # CARI_LAB_*: sender identifier systems, provisional patients, alerts (adapters/lab_settings.py)
     labs: LabSettings = field(default_factory=LabSettings)
+    org_scoping: bool = False  # confine clinician/lab/billing to their token's org (tenancy)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -249,6 +250,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         payments_timeout_seconds=number("CARI_PAYMENTS_TIMEOUT_SECONDS", "300", float, 10.0),
         payment_providers=load_payment_provider_settings(env, problems),
         labs=load_lab_settings(env, problems),
+        org_scoping=_parse_bool("CARI_ORG_SCOPING", get("CARI_ORG_SCOPING", "false"), problems),
         stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(
             get("CARI_STRIPE_WEBHOOK_SECRETS", ""), problems),
         stripe_api_key=get("CARI_STRIPE_API_KEY", "").strip(),

@@ -11,6 +11,7 @@ confined caller can see.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from resolvers.errors import NotFound
@@ -55,6 +56,17 @@ class OrganizationScoping:
         if not org:
             return PatientScope(frozenset())
         return PatientScope(frozenset(await uow.organizations.descendants([org])))
+
+
+async def patients_outside(uow: UnitOfWork, scope: PatientScope,
+                           patient_ids: Sequence[str]) -> list[str]:
+    """Those of these patients the scope does not allow (an unknown patient is outside:
+    nothing shows it belongs to the caller's organizations)."""
+    if scope.unrestricted or not patient_ids:
+        return []
+    unique = list(dict.fromkeys(patient_ids))
+    found = await uow.patients.get_many(unique)
+    return [p for p in unique if p not in found or not scope.allows(found[p].organization_id)]
 
 
 def out_of_scope(resource: str) -> NotFound:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from resolvers.errors import DomainError, InvalidInput
+from resolvers.errors import DomainError, Forbidden, InvalidInput, NotFound
 from resolvers.fhir.errors import FhirProblem
 from resolvers.labs.critical_values import assess
 from resolvers.labs.model import MalformedMessage, UnsupportedMessage
@@ -205,7 +205,11 @@ async def patient_lab_results(request: Request) -> Response:
     try:
         grouped, total = await services(request).lab_queries.results_for_patients(
             who, [patient_id], flt, count=count, offset=offset)
-    except FhirProblem as exc:  # a bad date or code filter
+    except FhirProblem as exc:  # a bad date or code filter, or a patient out of scope
+        if exc.status == 404:
+            raise NotFound(exc.message) from None
+        if exc.status == 403:
+            raise Forbidden(exc.message) from None
         raise InvalidInput(exc.message, details=[
             {"field": "query", "message": i.diagnostics} for i in exc.issues]) from None
     items = [LabResultItem(**{**v.__dict__, "interpretation": list(v.interpretation)})

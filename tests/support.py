@@ -104,17 +104,19 @@ class Harness:
     issuer: TokenIssuer
     received: list[Any] = field(default_factory=list)
 
-    def token(self, *roles: str, sub: str = "tester", scopes: tuple[str, ...] = ()) -> str:
-        return self.issuer.issue(sub, list(roles), list(scopes))
+    def token(self, *roles: str, sub: str = "tester", scopes: tuple[str, ...] = (),
+              org: str | None = None) -> str:
+        return self.issuer.issue(sub, list(roles), list(scopes), organization=org)
 
-    def auth(self, *roles: str, sub: str = "tester") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(*roles, sub=sub)}"}
+    def auth(self, *roles: str, sub: str = "tester", org: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, sub=sub, org=org)}"}
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, *,
-                  roles: tuple[str, ...] = ("admin",), sub: str = "tester") -> dict[str, Any]:
+                  roles: tuple[str, ...] = ("admin",), sub: str = "tester",
+                  org: str | None = None) -> dict[str, Any]:
         response = await self.client.post("/graphql", json={"query": query,
                                                              "variables": variables or {}},
-                                          headers=self.auth(*roles, sub=sub))
+                                          headers=self.auth(*roles, sub=sub, org=org))
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

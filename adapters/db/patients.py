@@ -100,6 +100,8 @@ class SqlPatientRepository:
             stmt = stmt.where(func.lower(P.c.family).like(escaped + "%", escape="\\"))
         if query.organization_id:
             stmt = stmt.where(P.c.organization_id == query.organization_id)
+        if query.organization_ids is not None:
+            stmt = stmt.where(P.c.organization_id.in_(sorted(query.organization_ids)))
         if query.after:
             stmt = stmt.where(P.c.id > query.after)
         ids = list((await self._session.execute(stmt)).scalars())

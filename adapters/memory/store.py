@@ -75,6 +75,8 @@ class _Patients:
             found = [p for p in found if (p.family or "").lower().startswith(prefix)]
         if query.organization_id:
             found = [p for p in found if p.organization_id == query.organization_id]
+        if query.organization_ids is not None:
+            found = [p for p in found if p.organization_id in query.organization_ids]
         if query.after:
             found = [p for p in found if p.id > query.after]
         return found[: query.limit]

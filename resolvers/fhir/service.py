@@ -17,11 +17,13 @@ from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue, is_error
 from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
 from resolvers.fhir.ports import ResourceValidator
+from resolvers.fhir.scoping import FhirScoping
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.search_params import patient_of
 from resolvers.fhir.writer import MirrorConfig, delete_resource, write_resource
 from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
+from resolvers.tenancy import OrganizationScoping
 
 ROLES = (Role.CLINICIAN, Role.INTEGRATOR)
 
@@ -52,12 +54,15 @@ def patients_searched(request: SearchRequest) -> list[str]:
 
 class FhirUseCases:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
-                 validator: ResourceValidator, mirror: MirrorConfig) -> None:
+                 validator: ResourceValidator, mirror: MirrorConfig,
+                 scoping: OrganizationScoping | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._audit = audit
         self.validator = validator
         self.mirror = mirror
+        self.scoping = scoping or OrganizationScoping()
+        self._scope = FhirScoping(self.scoping, clock)
 
     # -- helpers shared with bundles ------------------------------------------------
 
@@ -144,6 +149,11 @@ class FhirUseCases:
         doc = {k: v for k, v in doc.items() if k != "id"}  # the server assigns the id
         now = self._clock.now()
         async with self._uow_factory() as uow:
+            outside = await self._scope.outside(uow, caller, [doc])
+            if outside:
+                await self._scope.deny(uow, caller, AuditAction.CREATE, resource_type, None,
+                                         outside)
+                raise problem(403, "forbidden", "the patient is outside your organization")
             if if_none_exist:
                 existing = await self._conditional_match(uow, resource_type, if_none_exist)
                 if existing is not None:
@@ -177,6 +187,11 @@ class FhirUseCases:
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
         async with self._uow_factory() as uow:
             found = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+            outside = await self._scope.outside(uow, caller, [found.document]) if found and \
+                found.document else []
+            if outside:
+                raise await self._scope.deny(uow, caller, AuditAction.READ, resource_type,
+                                               resource_id, outside)
             outcome = (AuditOutcome.SUCCESS if found and not found.deleted
                        else AuditOutcome.NOT_FOUND)
             await uow.audit.append(audit_records(
@@ -201,6 +216,9 @@ class FhirUseCases:
         async with self._uow_factory() as uow:
             found = {k: v for k, v in (await uow.fhir.get_many(resource_type, ids)).items()
                      if not v.deleted}
+            if self.scoping.confines(caller):  # outside the organization: as if absent
+                found = {k: v for k, v in found.items()
+                         if not await self._scope.outside(uow, caller, [v.document])}
             now = self._clock.now()
             await uow.audit.append(
                 audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
@@ -231,6 +249,13 @@ class FhirUseCases:
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
         async with self._uow_factory() as uow:
             found = await uow.fhir.get_version(resource_type, resource_id, version)
+            current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id) \
+                if self.scoping.confines(caller) else None
+            outside = await self._scope.outside(uow, caller, [
+                d.document for d in (found, current) if d is not None and d.document])
+            if outside:
+                raise await self._scope.deny(uow, caller, AuditAction.READ, resource_type,
+                                               resource_id, outside)
             if found is not None:
                 await self._audit_reads(uow, caller, resource_type, [found])
             else:
@@ -251,6 +276,11 @@ class FhirUseCases:
         now = self._clock.now()
         async with self._uow_factory() as uow:
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+            outside = await self._scope.outside(uow, caller, [
+                d for d in (doc, current.document if current else None) if d])
+            if outside:
+                raise await self._scope.deny(uow, caller, AuditAction.UPDATE, resource_type,
+                                               resource_id, outside)
             if if_match is not None and (current is None or current.version != if_match):
                 raise problem(412, "conflict", f"If-Match W/\"{if_match}\" does not match the "
                               f"current version {current.version if current else 'none'}")
@@ -272,6 +302,10 @@ class FhirUseCases:
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
             if current is None or current.deleted:
                 return  # deleting nothing is a success (idempotent)
+            outside = await self._scope.outside(uow, caller, [current.document])
+            if outside:
+                raise await self._scope.deny(uow, caller, AuditAction.DELETE, resource_type,
+                                               resource_id, outside)
             await delete_resource(uow, current, now, mirror=self.mirror)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.DELETE, resource_type=resource_type,
@@ -285,6 +319,11 @@ class FhirUseCases:
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
         async with self._uow_factory() as uow:
             versions = await uow.fhir.history(resource_type, resource_id)
+            outside = await self._scope.outside(uow, caller, [v.document for v in versions
+                                                        if v.document][:1])
+            if outside:
+                raise await self._scope.deny(uow, caller, AuditAction.READ, resource_type,
+                                               resource_id, outside)
             if versions:
                 # The newest version may be a tombstone ({}): name the patient of the newest
                 # version that has a document.
@@ -302,6 +341,8 @@ class FhirUseCases:
         named = patients_searched(request)
         await self.authorize(caller, AuditAction.READ, request.resource_type, patient_ids=named)
         async with self._uow_factory() as uow:
+            if self.scoping.confines(caller):
+                request = await self._scope.confine_search(uow, caller, request, named)
             page = await uow.fhir.search(request)
             await self._audit_reads(uow, caller, request.resource_type, page.resources, named)
             await uow.commit()

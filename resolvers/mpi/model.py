@@ -48,5 +48,6 @@ class PatientQuery:
     identifier: Identifier | None = None
     family: str | None = None
     organization_id: str | None = None
+    organization_ids: frozenset[str] | None = None  # organization scoping: only these
     after: str | None = None
     limit: int = 50

@@ -17,6 +17,7 @@ from resolvers.mpi.validation import validate_patient_draft
 from resolvers.outbox.events import EventRouter
 from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
+from resolvers.tenancy import OrganizationScoping
 
 READ_ROLES = (Role.CLINICIAN, Role.LAB, Role.INTEGRATOR, Role.PUBLIC_HEALTH, Role.BILLING)
 WRITE_ROLES = (Role.CLINICIAN, Role.INTEGRATOR)
@@ -40,12 +41,14 @@ class PatientUseCases:
         audit: AuditTrail,
         events: EventRouter,
         mirror: MirrorConfig | None = None,
+        scoping: OrganizationScoping | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._audit = audit
         self._events = events
         self._mirror = mirror or MirrorConfig()
+        self._scoping = scoping or OrganizationScoping()
 
     async def _authorize(self, caller: Caller, roles: Sequence[Role], action: AuditAction,
                          patient_ids: Sequence[str | None]) -> None:
@@ -65,13 +68,22 @@ class PatientUseCases:
         unique = list(dict.fromkeys(ids))
         async with self._uow_factory() as uow:
             found = await uow.patients.get_many(unique)
+            scope = await self._scoping.scope(uow, caller)
+            # Outside the caller's organizations: answered as absent, recorded as denied.
+            hidden = [pid for pid, p in found.items() if not scope.allows(p.organization_id)]
+            for pid in hidden:
+                del found[pid]
             now = self._clock.now()
             await uow.audit.append(
                 audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
                               targets=[(pid, pid) for pid in unique if pid in found],
                               outcome=AuditOutcome.SUCCESS, at=now)
                 + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
-                                targets=[(pid, None) for pid in unique if pid not in found],
+                                targets=[(pid, pid) for pid in hidden],
+                                outcome=AuditOutcome.DENIED, at=now)
+                + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                                targets=[(pid, None) for pid in unique
+                                         if pid not in found and pid not in hidden],
                                 outcome=AuditOutcome.NOT_FOUND, at=now)
             )
             await uow.commit()
@@ -87,6 +99,9 @@ class PatientUseCases:
         await self._authorize(caller, READ_ROLES, AuditAction.READ, [])
         query = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
         async with self._uow_factory() as uow:
+            scope = await self._scoping.scope(uow, caller)
+            if not scope.unrestricted:
+                query = replace(query, organization_ids=scope.organizations)
             patients = await uow.patients.search(query)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.READ, resource_type=RESOURCE,
@@ -100,12 +115,16 @@ class PatientUseCases:
         await self._authorize(caller, WRITE_ROLES, AuditAction.CREATE, [])
         now = self._clock.now()
         clean = validate_patient_draft(draft, today=now.date())
+        if self._scoping.confines(caller) and clean.organization_id is None:
+            # A confined caller registers patients for its own organization.
+            clean = replace(clean, organization_id=caller.principal.organization)
         patient = Patient(
             id=new_id(), identifiers=clean.identifiers, family=clean.family, given=clean.given,
             birth_date=clean.birth_date, gender=clean.gender, phone=clean.phone,
             organization_id=clean.organization_id, version=1, created_at=now, updated_at=now,
         )
         async with self._uow_factory() as uow:
+            await self._check_scope(uow, caller, clean.organization_id)
             await self._check_references(uow, clean)
             for ident in clean.identifiers:
                 existing = await uow.patients.find_by_identifier(ident)
@@ -136,8 +155,10 @@ class PatientUseCases:
         clean = validate_patient_draft(draft, today=now.date())
         async with self._uow_factory() as uow:
             current = (await uow.patients.get_many([patient_id])).get(patient_id)
-            if current is None:
+            scope = await self._scoping.scope(uow, caller)
+            if current is None or not scope.allows(current.organization_id):
                 raise NotFound(f"no patient with id {patient_id!r}")
+            await self._check_scope(uow, caller, clean.organization_id)
             if expected_version is not None and expected_version != current.version:
                 raise Conflict(
                     f"version conflict: the patient is at version {current.version}",
@@ -169,6 +190,12 @@ class PatientUseCases:
                 "patient.updated", updated.id, updated.version, patient_event_data(updated), now))
             await uow.commit()
         return updated
+
+    async def _check_scope(self, uow: UnitOfWork, caller: Caller,
+                           organization_id: str | None) -> None:
+        scope = await self._scoping.scope(uow, caller)
+        if not scope.allows(organization_id):
+            raise Forbidden("the patient's managing organization is outside your organization")
 
     @staticmethod
     async def _check_references(uow: UnitOfWork, draft: PatientDraft) -> None:
