@@ -9,6 +9,7 @@ matters as much as who did.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -50,14 +51,43 @@ def _action(op: Operation) -> AuditAction:
     return _ACTIONS.get(op.method, AuditAction.EXECUTE)
 
 
+def _named_patients(request: Request, params: dict[str, str]) -> list[str]:
+    """The patients the URL names: a path or query patient_id, FHIR patient=/subject=."""
+    query = request.query_params
+    named = [params.get("patient_id"), query.get("patient_id"), query.get("patient"),
+             query.get("subject")]
+    return list(dict.fromkeys(n.removeprefix("Patient/") for n in named if n))
+
+
+async def _recorded_by(use_case: Awaitable[object]) -> bool:
+    """Run a use case's own role check for its audit record: True when it refused too."""
+    try:
+        await use_case
+    except Forbidden:
+        return True
+    return False
+
+
 async def _record_refusal(request: Request, op: Operation) -> None:
     params = {k: str(v) for k, v in request.path_params.items()}
-    # The FHIR routes name the type in the path; otherwise the family's, else the route.
-    resource_type = params.get("type") or _RESOURCE_OF_TAG.get(op.tag) or op.path
-    resource_id = params.get("id") or next(reversed(params.values()), None)
     who = Caller(principal=authenticate(request), request_id=request_id(request),
                  surface="rest", purpose=request.headers.get("x-purpose-of-use", "")[:200])
-    await services(request).audit.record(audit_records(
-        who, action=_action(op), resource_type=resource_type,
-        targets=[(resource_id, params.get("patient_id"))], outcome=AuditOutcome.DENIED,
-        at=datetime.now(UTC)))
+    action = _action(op)
+    patients = _named_patients(request, params)
+    found = services(request)
+    # A URL that names a stored resource: its use case names that resource's patient in the
+    # denial (it reads it for the record only; the caller gets nothing of it).
+    if "type" in params and await _recorded_by(found.fhir.authorize(
+            who, action, params["type"], params.get("id"), patients)):
+        return
+    if "payment_id" in params and await _recorded_by(
+            found.payments.use_cases.get(who, params["payment_id"])):
+        return
+    # Otherwise the family's resource type, else the route, and what the URL names.
+    resource_type = params.get("type") or _RESOURCE_OF_TAG.get(op.tag) or op.path
+    resource_id = params.get("id") if "type" in params else next(reversed(params.values()),
+                                                                  None)
+    await found.audit.record(audit_records(
+        who, action=action, resource_type=resource_type,
+        targets=[(resource_id, p) for p in patients] or [(resource_id, None)],
+        outcome=AuditOutcome.DENIED, at=datetime.now(UTC)))
