@@ -39,10 +39,11 @@ def _operation(context: ExecutionContext | None) -> str | None:
 def is_expected(error: GraphQLError) -> bool:
     """Client mistakes and refusals; anything else is a fault of ours (and is masked).
 
-    An error without a path arose before execution (parsing, validation, coercing the
-    variables, where a scalar's parser raises ValueError): the request was at fault."""
+    An error without a path arose before execution; one caused by a ValueError or TypeError
+    there is a scalar refusing a variable's value (a date that is no date): the client's."""
     original = error.original_error
-    return (original is None or error.path is None
+    scalar_refused = error.path is None and isinstance(original, (ValueError, TypeError))
+    return (original is None or scalar_refused
             or isinstance(original, (GraphQLError, DomainError, PermissionError)))
 
 

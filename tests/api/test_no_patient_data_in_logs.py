@@ -8,6 +8,7 @@ gateway writes, is searched for them.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -226,3 +227,20 @@ async def test_failing_requests_leave_no_patient_data_in_the_logs(
     assert not leaked, sorted(leaked)
     json_leaks = [line for line in gateway_log.getvalue().splitlines() if _leaks(line)]
     assert json_leaks == []
+
+
+async def test_a_graphql_failure_is_logged_by_its_hash_and_a_bad_variable_is_the_clients(
+        gateway: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="cari.graphql")
+    query = ("mutation Create($input: PatientInput!) "
+             "{ createPatient(input: $input) { __typename } }")
+    body = await gateway.gql(query, {"input": {"family": FAMILY, "birthDate": NATIONAL_ID}},
+                             roles=("clinician",))
+    [error] = body["errors"]
+    assert not error["message"].startswith("Unexpected error")  # the client's mistake, shown
+    [record] = [r for r in caplog.records if r.name == "cari.graphql"]
+    assert record.levelno == logging.INFO
+    assert record.__dict__["query_hash"] == hashlib.sha256(query.encode()).hexdigest()[:16]
+    assert record.__dict__["graphql_operation"] == "Create"
+    assert record.__dict__["error_code"] == "BAD_USER_INPUT"
+    assert not _leaks(caplog.text) and "createPatient" not in caplog.text
