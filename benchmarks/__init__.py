@@ -20,5 +20,6 @@ Modules:
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
+              "mpi_match_http",
               "mpi_accuracy",
               "webhook_ack", "upload_memory")

@@ -7,8 +7,9 @@
 * the synthetic African register (benchmarks/synthetic_register.py) at 10,000 and 100,000
   patients, with the wrong ``certain`` links counted on their own.
 
-Parameters are the defaults (EM, unsupervised, on FEBRL 1-3; no labels used). A
-measurement, not a test.
+FEBRL runs with the defaults (EM, unsupervised, on FEBRL 1-3); the synthetic register with
+the register parameters (constrained EM on a training register, seed 1, never reported; see
+tests/mpi/train_register.py). No pair labels are used by either. A measurement, not a test.
 
     python -m benchmarks mpi_accuracy
     python -m benchmarks.mpi_accuracy --sizes 10000,100000 --seed 20260417

@@ -92,3 +92,18 @@ def test_u_only_estimation_keeps_m_and_p() -> None:
         assert params.fields[name].m == start.fields[name].m
         for level in range(FIELD_LEVELS[name]):
             assert params.fields[name].u[level] == pytest.approx(TRUE_U[name][level], abs=0.03)
+
+
+def test_constrained_em_holds_what_it_is_told_and_decides_on_the_evidence() -> None:
+    start = default_parameters()
+    vectors = _vectors(5000, 0.2)
+    person = frozenset({"given", "family", "birth_date"})
+    params = estimate(vectors, start=start, fixed_u=frozenset(FIELDS), fixed_m=person,
+                      evidence=person).parameters
+    for name in FIELDS:
+        assert params.fields[name].u == start.fields[name].u
+    for name in person:
+        assert params.fields[name].m == start.fields[name].m
+    # m of a field outside the evidence is still learnt from the posteriors.
+    assert params.fields["phone"].m != start.fields["phone"].m
+    assert params.fields["phone"].m[2] > params.fields["phone"].u[2]

@@ -17,7 +17,8 @@ def test_generator_is_deterministic_and_has_every_kind_of_record() -> None:
     assert len(first.patients) == 500 and len(first.truth) == 300
 
 
-def test_no_relative_is_linked_as_certain_on_a_synthetic_register() -> None:
+def test_register_parameters_link_copies_and_never_a_wrong_certain() -> None:
+    # Register parameters: constrained EM on a training register of seed 1 (never this one).
     scores = evaluate_register(generate(2000, SEED))
     assert scores.wrong_certain == 0, scores
-    assert scores.precision >= 0.9 and scores.recall >= 0.9, scores
+    assert scores.f1 >= 0.95, scores

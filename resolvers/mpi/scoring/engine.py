@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from resolvers.mpi.matching import Match, MatchGrade
 from resolvers.mpi.scoring.comparators import (
@@ -13,6 +13,7 @@ from resolvers.mpi.scoring.comparators import (
     FIELDS,
     MISSING,
     NAME_DIFFERENT,
+    NAME_EXACT,
     PHONE_SAME,
     Comparison,
     compare,
@@ -101,6 +102,19 @@ def _names_disagree(comparison: Comparison) -> bool:
     return levels["given"] == NAME_DIFFERENT or levels["family"] == NAME_DIFFERENT
 
 
+def _one_person(scored: list[tuple[Match, GivenFit]], probable: float) -> list[Match]:
+    """A record describes one person: beside a certain match, a candidate with other given
+    names that only reached probable is that person's relative far more often than a
+    duplicate in the register, so it goes to review as possible instead of being linked.
+    (Candidates with the same given names stay probable: a register may hold duplicates.)"""
+    if not any(m.grade is MatchGrade.CERTAIN for m, _ in scored):
+        return [m for m, _ in scored]
+    return [replace(m, grade=MatchGrade.POSSIBLE, score=min(m.score, _below(probable)),
+                    reason=f"another patient is a certain match, so at most possible; {m.reason}")
+            if m.grade is MatchGrade.PROBABLE and fit is GivenFit.CONFLICT
+            else m for m, fit in scored]
+
+
 class MatchScorer:
     """Scores stored records against one query record (pure: no I/O)."""
 
@@ -110,6 +124,10 @@ class MatchScorer:
 
     def score(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
               trusted_systems: frozenset[str] = frozenset()) -> Match:
+        return self._scored(patient_id, query, stored, trusted_systems)[0]
+
+    def _scored(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
+                trusted_systems: frozenset[str]) -> tuple[Match, GivenFit]:
         comparison = compare(query, stored)
         fit = given_fit_of(query, stored, comparison.names_swapped)
         same_birthday = comparison.as_dict()["birth_date"] in (DOB_EXACT, DOB_NEAR)
@@ -125,12 +143,12 @@ class MatchScorer:
             conflict = contradiction(query, stored)
             if conflict is None:
                 return Match(patient_id, MatchGrade.CERTAIN, 1.0, field_scores,
-                             f"trusted identifier {system} matches; {explanation}")
+                             f"trusted identifier {system} matches; {explanation}"), fit
             score = min(max(probability, self.thresholds.probable),
                         _below(self.thresholds.certain))
             return Match(patient_id, MatchGrade.PROBABLE, score, field_scores,
                          f"trusted identifier {system} matches but {conflict}: review; "
-                         f"{explanation}")
+                         f"{explanation}"), fit
         grade = self.thresholds.grade(probability)
         cap = self._relative_cap(query, stored, comparison, fit)
         if cap is not None and _GRADE_ORDER[grade] < _GRADE_ORDER[cap[0]]:
@@ -138,8 +156,8 @@ class MatchScorer:
                 else self.thresholds.probable
             return Match(patient_id, cap[0], min(probability, _below(ceiling)), field_scores,
                          f"{cap[1]}, so at most {cap[0].value}; probability "
-                         f"{probability:.6f}; {explanation}")
-        return Match(patient_id, grade, probability, field_scores, explanation)
+                         f"{probability:.6f}; {explanation}"), fit
+        return Match(patient_id, grade, probability, field_scores, explanation), fit
 
     @staticmethod
     def _relative_cap(query: MatchRecord, stored: MatchRecord, comparison: Comparison,
@@ -153,6 +171,14 @@ class MatchScorer:
             return MatchGrade.PROBABLE, "the given names are alike but may be two names"
         if sexes_differ(query, stored):
             return MatchGrade.PROBABLE, "the sex differs"
+        if comparison.as_dict()["birth_date"] == MISSING:
+            # Names alone are shared by namesakes, common where a few names go round.
+            return MatchGrade.PROBABLE, "no birth date to compare"
+        levels = comparison.as_dict()
+        if comparison.names_swapped and min(levels["given"], levels["family"]) < NAME_EXACT:
+            # Swapped and respelt: two slips at once, or two people (Tumaini Shabani /
+            # Shabani Tumaini); a swap alone may still be certain.
+            return MatchGrade.PROBABLE, "given and family names are swapped and respelt"
         if comparison.as_dict()["birth_date"] == DOB_DIFFERENT:
             # A sibling as often as a typo (the typos we know are levels above).
             return MatchGrade.PROBABLE, "the birth dates differ"
@@ -165,7 +191,8 @@ class MatchScorer:
              trusted_systems: frozenset[str] = frozenset(), limit: int = 5,
              include_none: bool = False) -> list[Match]:
         """Best first; by default without ``certainly-not`` matches."""
-        matches = [self.score(pid, query, record, trusted_systems) for pid, record in stored]
+        matches = _one_person([self._scored(pid, query, record, trusted_systems)
+                               for pid, record in stored], self.thresholds.probable)
         if not include_none:
             matches = [m for m in matches if m.grade is not MatchGrade.NONE]
         matches.sort(key=lambda m: (_GRADE_ORDER[m.grade], -m.score, m.patient_id))

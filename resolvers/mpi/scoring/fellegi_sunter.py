@@ -143,7 +143,10 @@ class EmResult:
 
 def estimate(vectors: Iterable[tuple[int, ...]], *, start: FsParameters | None = None,
              max_iterations: int = 200, tolerance: float = 1e-7,
-             trained_on: str = "", fix_m: bool = False) -> EmResult:
+             trained_on: str = "", fix_m: bool = False,
+             fixed_m: frozenset[str] = frozenset(), fixed_u: frozenset[str] = frozenset(),
+             fix_prior: bool | None = None,
+             evidence: frozenset[str] | None = None) -> EmResult:
     """Expectation-maximisation of m, u and p from unlabelled agreement vectors.
 
     A field that is missing in every vector keeps its ``start`` value (marked not estimated).
@@ -154,6 +157,17 @@ def estimate(vectors: Iterable[tuple[int, ...]], *, start: FsParameters | None =
     share a given name), while u -- how often strangers in one block agree -- is exactly what
     such a register tells. p stays: the share of matches among a *lookup's* candidates is
     not the (near zero) share among pairs inside a de-duplicated register.
+
+    ``fixed_m`` / ``fixed_u`` keep m or u of the named fields from ``start``; ``fix_prior``
+    keeps p (default: as ``fix_m``). A constrained EM learns what the data can tell (say, u
+    from a register's own blocked pairs, then m and p from lookups with that u held).
+
+    ``evidence`` names the fields whose agreement decides which class a pair belongs to (the
+    E step reads only them); every observed field still gets m and u from those posteriors.
+    On a register of households, phone, address and family name are shared by relatives:
+    left in the E step they make "same household" the class EM finds. With the person's own
+    fields (given name, birth date, sex) as evidence, the household fields are measured
+    against the person, not the other way round.
     """
     counts = Counter(vectors)
     if not counts:
@@ -162,6 +176,10 @@ def estimate(vectors: Iterable[tuple[int, ...]], *, start: FsParameters | None =
     patterns = list(counts.items())
     total = sum(counts.values())
     observed = {name: any(v[i] != MISSING for v, _ in patterns) for i, name in enumerate(FIELDS)}
+    deciding = tuple(name in (evidence if evidence is not None else FIELDS) for name in FIELDS)
+    if fix_m:
+        fixed_m = frozenset(FIELDS)
+    keep_prior = fix_m if fix_prior is None else fix_prior
     m = {name: list(params.fields[name].m) for name in FIELDS}
     u = {name: list(params.fields[name].u) for name in FIELDS}
     p = params.prior
@@ -177,8 +195,8 @@ def estimate(vectors: Iterable[tuple[int, ...]], *, start: FsParameters | None =
         log_likelihood = 0.0
         for vector, n in patterns:
             pm, pu = p, 1.0 - p
-            for name, level in zip(FIELDS, vector, strict=True):
-                if level != MISSING:
+            for name, level, decides in zip(FIELDS, vector, deciding, strict=True):
+                if level != MISSING and decides:
                     pm *= m[name][level]
                     pu *= u[name][level]
             g = pm / (pm + pu)
@@ -189,24 +207,26 @@ def estimate(vectors: Iterable[tuple[int, ...]], *, start: FsParameters | None =
                     m_counts[name][level] += n * g
                     u_counts[name][level] += n * (1.0 - g)
         # M step.
-        if not fix_m:
+        if not keep_prior:
             p = min(max(matched / total, 1e-9), 1.0 - 1e-9)
         for name in FIELDS:
             if observed[name]:
-                if not fix_m:
+                if name not in fixed_m:
                     m[name] = list(_normalise(m_counts[name]))
-                u[name] = list(_normalise(u_counts[name]))
+                if name not in fixed_u:
+                    u[name] = list(_normalise(u_counts[name]))
         if abs(log_likelihood - previous) < tolerance * max(1.0, abs(log_likelihood)):
             converged = True
             break
         previous = log_likelihood
     # Label switching: the "match" class must be the one in which names agree more often.
     agree = [name for name in ("family", "given", "birth_date") if observed[name]]
-    if not fix_m and agree and sum(m[n][-1] for n in agree) < sum(u[n][-1] for n in agree):
+    if not fixed_m and not fixed_u and agree and sum(m[n][-1] for n in agree) < sum(u[n][-1] for n in agree):
         m, u, p = u, m, 1.0 - p
     fields = {
         name: FieldParameters(tuple(m[name]), tuple(u[name]),
-                              estimated=not fix_m or params.fields[name].estimated)
+                              estimated=name not in fixed_m & fixed_u and (
+                                  name not in fixed_m or params.fields[name].estimated))
         if observed[name]
         else replace(params.fields[name], estimated=False)
         for name in FIELDS}
