@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.db.dialect import insert_for
 from adapters.db.tables_webhooks import EmailSuppressionRow, LeadRow, WebhookEventRow
 from resolvers.ids import new_id
-from resolvers.webhooks.handlers import Lead
-from resolvers.webhooks.model import WebhookEvent, WebhookEventQuery
+from resolvers.webhooks.model import Lead, WebhookEvent, WebhookEventQuery
 
 T = WebhookEventRow.__table__  # type: ignore[attr-defined]
 S = EmailSuppressionRow.__table__  # type: ignore[attr-defined]

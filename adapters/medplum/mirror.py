@@ -53,7 +53,7 @@ from typing import Any
 
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.errors import MedplumPermanentError
-from resolvers.fhir.writer import FHIR_DELETE, FHIR_UPSERT  # the producer's side
+from resolvers.fhir.model import FHIR_DELETE, FHIR_UPSERT  # the producer's side
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
 

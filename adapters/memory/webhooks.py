@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from resolvers.webhooks.handlers import Lead
-from resolvers.webhooks.model import WebhookEvent, WebhookEventQuery
+from resolvers.webhooks.model import Lead, WebhookEvent, WebhookEventQuery
 
 
 @dataclass

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The outbox messages a FHIR write sends to its mirrors (e.g. Medplum).
+FHIR_UPSERT = "fhir.upsert"
+FHIR_DELETE = "fhir.delete"
+
 
 @dataclass(frozen=True)
 class StoredResource:

@@ -15,16 +15,13 @@ from typing import Any
 
 from resolvers.directory.model import Organization
 from resolvers.fhir.errors import problem
-from resolvers.fhir.model import StoredResource
+from resolvers.fhir.model import FHIR_DELETE, FHIR_UPSERT, StoredResource
 from resolvers.fhir.search_params import index_resource, sort_date
 from resolvers.ids import new_id
 from resolvers.mpi.fhir_mapping import draft_from_fhir
 from resolvers.mpi.model import Identifier, Patient
 from resolvers.outbox.model import NewOutboxMessage
 from resolvers.ports import UnitOfWork
-
-FHIR_UPSERT = "fhir.upsert"
-FHIR_DELETE = "fhir.delete"
 
 
 @dataclass(frozen=True)

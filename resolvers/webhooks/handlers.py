@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from resolvers.webhooks.model import EventHandler, IgnoredEvent, PermanentEventError, WebhookEvent
+from resolvers.webhooks.model import (
+    EventHandler,
+    IgnoredEvent,
+    Lead,
+    PermanentEventError,
+    WebhookEvent,
+)
 
 log = logging.getLogger("cari.webhooks")
 
@@ -107,19 +112,6 @@ class ResendSuppressions:
 
 
 # ---------------------------------------------------------------- inbound leads
-
-
-@dataclass(frozen=True)
-class Lead:
-    webhook_event_id: str
-    source: str
-    name: str | None
-    email: str | None
-    phone: str | None
-    organisation: str | None
-    country: str | None
-    message: str | None
-    consent: bool
 
 
 class LeadStore(Protocol):

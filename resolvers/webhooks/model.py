@@ -72,3 +72,16 @@ class IgnoredEvent(Exception):
 
 class EventHandler(Protocol):
     async def __call__(self, event: WebhookEvent) -> None: ...
+
+
+@dataclass(frozen=True)
+class Lead:
+    webhook_event_id: str
+    source: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    organisation: str | None
+    country: str | None
+    message: str | None
+    consent: bool
