@@ -59,7 +59,9 @@ def build_openapi(operations: Sequence[Operation], *, server_url: str) -> dict[s
                     "type": "object", "required": ["success", "data"],
                     "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data},
                 }}}}
-        statuses = set(op.error_statuses) | {500}
+        # 400 everywhere: the input rule (rest_compat/input_guard.py) refuses a NUL, text that
+        # is not UTF-8 or an over-long value in any path or query string before routing.
+        statuses = set(op.error_statuses) | {400, 500}
         if op.path not in RATE_LIMIT_EXEMPT:
             statuses.add(429)
         if op.roles is not None:
