@@ -144,7 +144,10 @@ class InMemoryLabRepository:
         current = self.state.results.get(result.id)
         if current is None or current.status != expected_status:
             return False
-        self.state.results[result.id] = replace(result, raw_message=current.raw_message)
+        # The message itself is never rewritten: only what became of it.
+        self.state.results[result.id] = replace(
+            result, sending_facility=current.sending_facility, control_id=current.control_id,
+            received_at=current.received_at, raw_message=current.raw_message)
         return True
 
     async def get_task(self, task_id: str) -> ReviewTask | None:
@@ -158,7 +161,9 @@ class InMemoryLabRepository:
         current = self.state.tasks.get(task.id)
         if current is None or current.status != expected_status:
             return False
-        self.state.tasks[task.id] = task
+        self.state.tasks[task.id] = replace(current, status=task.status,
+                                            resolved_at=task.resolved_at,
+                                            resolved_by=task.resolved_by)
         return True
 
     async def get_link(self, link_id: str) -> MpiLink | None:
@@ -175,5 +180,7 @@ class InMemoryLabRepository:
         current = self.state.links.get(link.id)
         if current is None or current.undone_at is not None:
             return False
-        self.state.links[link.id] = link
+        self.state.links[link.id] = replace(current, undone_at=link.undone_at,
+                                            undone_by=link.undone_by,
+                                            undo_reason=link.undo_reason)
         return True

@@ -179,7 +179,13 @@ class InMemoryUnitOfWork:
         self.organizations = _Organizations(self._state, self._organizations)
         self.audit = _Audit(self._state, self._audit)
         self.outbox = _OutboxWriter(self._state, self._outbox, self._now)
-        # FHIR writes go to a copy of the state that replaces the real one on commit.
+        self._stage_copies()
+        return self
+
+    def _stage_copies(self) -> None:
+        """FHIR, lab, payment and webhook writes go to copies of the committed state that
+        replace it on commit; a rollback (or a commit) starts again from fresh copies, so
+        nothing rolled back is committed later and nothing after a commit skips the next."""
         self._fhir_staged = copy.deepcopy(self._state.fhir)
         self.fhir = InMemoryFhirRepository(self._fhir_staged)
         self._labs_staged = copy.deepcopy(self._state.labs)
@@ -188,11 +194,10 @@ class InMemoryUnitOfWork:
         self.payments = InMemoryPaymentRepository(self._payments_staged)
         self._webhooks_staged = WebhookMemoryState(dict(self._state.webhooks.events))
         self.webhooks = InMemoryWebhookEventRepository(self._webhooks_staged)
-        return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await self.rollback()
+        self._discard_staged_rows()  # the staged copies go with this unit of work
 
     async def commit(self) -> None:
         self._state.patients.update(self._patients)
@@ -206,6 +211,10 @@ class InMemoryUnitOfWork:
         await self.rollback()
 
     async def rollback(self) -> None:
+        self._discard_staged_rows()
+        self._stage_copies()
+
+    def _discard_staged_rows(self) -> None:
         self._patients.clear()
         self._organizations.clear()
         self._audit.clear()
