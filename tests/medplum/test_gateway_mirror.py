@@ -22,7 +22,9 @@ def _settings(tmp_path: Path, sqlite_url: str, medplum: MedplumServer):  # type:
                    medplum_base_url=medplum.base_url, medplum_client_id=CLIENT_ID,
                    medplum_client_secret=CLIENT_SECRET, outbound_allowlist=("127.0.0.1",),
                    outbox_backoff_base_seconds=0.05, outbox_backoff_max_seconds=0.3,
-                   http_timeout_seconds=2.0)
+                   # An outage outlasts ten quick retries on a busy machine: never a dead
+                   # letter here, the test is about delay and recovery.
+                   outbox_max_attempts=10_000, http_timeout_seconds=2.0)
 
 
 async def _outbox(h: Harness, status: str) -> list[dict[str, Any]]:
