@@ -39,9 +39,9 @@ from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.metrics import Metrics
 from adapters.observability.payment_metrics import PaymentMetrics
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
-from adapters.payments_registry import build_payment_providers
+from adapters.payments.registry import build_payment_providers
+from adapters.payments.stripe_api.client import StripeRefundClient
 from adapters.settings import Settings, load_settings
-from adapters.stripe_api.client import StripeRefundClient
 from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
@@ -55,6 +55,7 @@ from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.labs.alerts import EscalationPolicy, LabAlertDispatcher, LabAlerts
 from resolvers.labs.ingest import LAB_ALERTS, LabIngest
+from resolvers.labs.panic_values import PanicValueCheck
 from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
@@ -320,6 +321,7 @@ def create_app(
         lab_queries=LabQueries(uow_factory, fhir, clock),
         lab_review=MatchReview(uow_factory, clock, lab_ingest, matcher),
         lab_alerts=lab_alerts,
+        panic_values=PanicValueCheck(audit, clock),
         patient_match=PatientMatchService(matcher, fhir),
         webhooks=WebhookUseCases(
             intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),

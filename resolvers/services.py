@@ -12,6 +12,7 @@ from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.labs.alerts import LabAlerts
 from resolvers.labs.ingest import LabIngest
+from resolvers.labs.panic_values import PanicValueCheck
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
@@ -49,6 +50,7 @@ class Services:
     lab_queries: LabQueries
     lab_review: MatchReview
     lab_alerts: LabAlerts
+    panic_values: PanicValueCheck
     patient_match: PatientMatchService
     webhooks: WebhookUseCases
     payments: PaymentServices

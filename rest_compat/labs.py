@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from resolvers.errors import DomainError, Forbidden, InvalidInput, NotFound
 from resolvers.fhir.errors import FhirProblem
-from resolvers.labs.critical_values import assess
 from resolvers.labs.model import MalformedMessage, UnsupportedMessage
+from resolvers.labs.panic_values import PanicQuestion
 from resolvers.labs.queries import LabResultFilter
 from resolvers.labs.records import LabAlert
 from resolvers.principal import Role
@@ -113,11 +113,12 @@ async def clinical_ingest(request: Request) -> Response:
 
 
 async def panic_check(request: Request) -> Response:
-    caller(request)
+    who = caller(request)
     body = await parse_body(request, PanicCheckBody)
-    findings = [assess(o.code, o.value, o.unit, o.flags) for o in body.observations]
-    return ok(PanicCheckResult(results=[PanicFinding(**f.__dict__) for f in findings],
-                               critical_count=sum(f.critical for f in findings)))
+    answer = await services(request).panic_values.check(who, [
+        PanicQuestion(o.code, o.value, o.unit, tuple(o.flags)) for o in body.observations])
+    return ok(PanicCheckResult(results=[PanicFinding(**f.__dict__) for f in answer.findings],
+                               critical_count=answer.critical_count))
 
 
 class LabResultItem(BaseModel):

@@ -162,6 +162,9 @@ async def test_panic_value_check(gateway: Harness) -> None:
     data = r.json()["data"]
     assert [f["critical"] for f in data["results"]] == [True, False, True]
     assert data["critical_count"] == 2 and data["results"][0]["source"]
+    audit = (await gateway.client.get("/api/admin/audit-events?resource_type=PanicValueCheck",
+                                      headers=gateway.auth("admin"))).json()["data"]["items"]
+    assert [(a["action"], a["outcome"]) for a in audit] == [("E", "success")]
 
 
 async def test_pdqm_match_returns_graded_candidates(gateway: Harness) -> None:
