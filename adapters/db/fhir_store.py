@@ -77,7 +77,10 @@ def _value_matches(cond: Condition, value: Any) -> ColumnElement[bool]:
     if cond.kind == "reference":
         if "/" in value:
             return I.c.value == value  # type: ignore[no-any-return]
-        return I.c.value.like("%/" + _escape_like(value), escape="\\")  # type: ignore[no-any-return]
+        # SQLite's LIKE ignores ASCII case, so the tail is compared exactly as well (ids
+        # are case-sensitive: "abc" is not "Patient/ABC").
+        return and_(I.c.value.like("%/" + _escape_like(value), escape="\\"),
+                    func.substr(I.c.value, func.length(I.c.value) - len(value) + 1) == value)
     return date_matches(I.c.date_lo, I.c.date_hi, value)
 
 

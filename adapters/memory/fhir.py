@@ -34,7 +34,9 @@ def _date_ok(lo: datetime, hi: datetime, b: DateBound) -> bool:
 def _entry_ok(cond: Condition, e: IndexEntry, value: Any) -> bool:
     if cond.kind == "token":
         system, code = value
-        return ((system is None or (system == "" and e.system is None) or e.system == system)
+        # "|code" (system "") asks for no system at all, as SQL's IS NULL; a stored "" is not.
+        no_system_asked = system == ""
+        return ((system is None or (e.system is None if no_system_asked else e.system == system))
                 and (code is None or e.value == code))
     if cond.kind == "string":
         v = e.value or ""
@@ -85,9 +87,13 @@ class InMemoryFhirRepository:
     async def find_by_identifier(self, resource_type: str, keys: Sequence[tuple[str, str]],
                                  ) -> dict[tuple[str, str], StoredResource]:
         wanted = set(keys)
+        wanted_values = {v for _s, v in wanted}
         found: dict[tuple[str, str], StoredResource] = {}
-        for (rtype, _id), stored in self.state.current.items():
-            if rtype != resource_type or stored.deleted:
+        for key, stored in self.state.current.items():
+            # Like SQL: candidates by their indexed identifier values, then the document.
+            if key[0] != resource_type or stored.deleted or not any(
+                    e.param == "identifier" and e.value in wanted_values
+                    for e in self.state.index.get(key, [])):
                 continue
             for ident in stored.document.get("identifier") or []:
                 key = (str(ident.get("system")), str(ident.get("value")))
