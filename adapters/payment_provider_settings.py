@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from adapters.mpesa.client import MpesaConfig
-from adapters.mtn_momo.client import ENVIRONMENT_CURRENCIES, MomoConfig
-from adapters.orange_money.client import COUNTRY_CURRENCIES, OrangeConfig
+from adapters.payments.mpesa.client import MpesaConfig
+from adapters.payments.mtn_momo.client import ENVIRONMENT_CURRENCIES, MomoConfig
+from adapters.payments.orange_money.client import COUNTRY_CURRENCIES, OrangeConfig
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The port every payment provider adapter implements; results normalised into one shape.
 
-Adapters live in ``adapters/mpesa``, ``adapters/mtn_momo`` and ``adapters/orange_money``;
-``adapters.payments_registry.build_payment_providers`` builds the configured ones.
+Adapters live in ``adapters/payments/`` (``mpesa``, ``mtn_momo``, ``orange_money``);
+``adapters.payments.registry.build_payment_providers`` builds the configured ones.
 
 Provider specifics the domain needs to know:
 

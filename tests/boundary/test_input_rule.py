@@ -165,8 +165,8 @@ async def test_signed_stripe_event_with_refused_content_is_400_and_not_stored(
 
 @pytest.mark.parametrize("body", [b"[" * 1000, b'{"Body": "\\u0000"}', b'{"a": NaN}'])
 def test_payment_callbacks_refuse_with_a_value_error(body: bytes) -> None:
-    from adapters.mpesa.callbacks import parse_stk_callback
-    from adapters.mtn_momo.parsing import parse_callback
+    from adapters.payments.mpesa.callbacks import parse_stk_callback
+    from adapters.payments.mtn_momo.parsing import parse_callback
 
     with pytest.raises(ValueError):
         parse_stk_callback(body)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from adapters.mpesa.client import MpesaProvider
-from adapters.mtn_momo.client import MomoProvider
-from adapters.orange_money.client import OrangeMoneyProvider
-from adapters.payments_registry import build_payment_providers
+from adapters.payments.mpesa.client import MpesaProvider
+from adapters.payments.mtn_momo.client import MomoProvider
+from adapters.payments.orange_money.client import OrangeMoneyProvider
+from adapters.payments.registry import build_payment_providers
 from adapters.settings import SettingsError, load_settings
 from resolvers.errors import InvalidInput
 from resolvers.payments.phone import (

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from adapters.mtn_momo.client import MomoConfig, MomoProvider
+from adapters.payments.mtn_momo.client import MomoConfig, MomoProvider
 from resolvers.payments.providers import (
     CollectionRequest,
     PayoutRequest,

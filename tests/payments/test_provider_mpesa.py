@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from adapters.mpesa.client import EAT, MpesaConfig, MpesaProvider
+from adapters.payments.mpesa.client import EAT, MpesaConfig, MpesaProvider
 from resolvers.payments.providers import (
     CollectionRequest,
     PayoutRequest,

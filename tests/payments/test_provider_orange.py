@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from adapters.orange_money.client import OrangeConfig, OrangeMoneyProvider
+from adapters.payments.orange_money.client import OrangeConfig, OrangeMoneyProvider
 from resolvers.payments.providers import (
     CollectionRequest,
     PayoutRequest,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import httpx
 
-from adapters.mpesa.client import MpesaProvider
-from adapters.mtn_momo.client import MomoProvider
-from adapters.orange_money.client import OrangeMoneyProvider
+from adapters.payments.mpesa.client import MpesaProvider
+from adapters.payments.mtn_momo.client import MomoProvider
+from adapters.payments.orange_money.client import OrangeMoneyProvider
 from adapters.settings import Settings
 from resolvers.payments.providers import PaymentProvider
 

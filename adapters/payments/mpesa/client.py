@@ -30,14 +30,14 @@ from typing import Any
 
 import httpx
 
-from adapters.mpesa.callbacks import (
+from adapters.payments.mpesa.callbacks import (
     STK_STATES,
     parse_b2c_result,
     parse_stk_callback,
     result_code,
     state_for,
 )
-from adapters.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from adapters.payments.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
 from resolvers.payments.providers import (
     CallbackNotice,
     CollectionRequest,

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from adapters.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from adapters.payments.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
 from resolvers.input_rules import decode_json
 from resolvers.payments.phone import currency_exponent
 from resolvers.payments.providers import (

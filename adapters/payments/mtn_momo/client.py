@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from adapters.mtn_momo.parsing import parse_callback, status_from
-from adapters.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from adapters.payments.mtn_momo.parsing import parse_callback, status_from
+from adapters.payments.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
 from resolvers.payments.phone import to_major
 from resolvers.payments.providers import (
     CallbackNotice,

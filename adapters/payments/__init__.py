@@ -1,0 +1,1 @@
+"""Payment provider adapters: M-Pesa, MTN MoMo, Orange Money and Stripe, side by side."""
