@@ -88,6 +88,9 @@ class _Writes:
     audit: list[Any] = field(default_factory=list)
     provisional: dict[MatchCandidate, str] = field(default_factory=dict)  # -> new patient id
     conflicts: list[LabMessageConflict] = field(default_factory=list)
+    # (type, system, value) of results written in this transaction: a repeat updates them.
+    pending: dict[tuple[str, str, str], int] = field(default_factory=dict)  # -> creates index
+    written: dict[tuple[str, str, str], StoredResource] = field(default_factory=dict)
 
 
 class LabBatchWriter:
@@ -289,8 +292,9 @@ class LabBatchWriter:
                     resource["encounter"] = {"reference": f"Encounter/{job.encounter_id}"}
                 oid = await self._upsert(uow, resource, existing.get(
                     _key(observation_identifier(message, order, obx))), writes, now)
-                refs.append(f"Observation/{oid}")
-                observations.append(oid)
+                if oid not in observations:  # a repeated OBX is the same Observation
+                    refs.append(f"Observation/{oid}")
+                    observations.append(oid)
                 finding = assess(obx.code, numeric_value(obx), obx.units, obx.abnormal_flags)
                 if finding.critical:
                     writes.alerts.append(LabAlert(
@@ -302,20 +306,34 @@ class LabBatchWriter:
             report = report_resource(message, order, patient_ref, refs)
             if job.encounter_id:
                 report["encounter"] = {"reference": f"Encounter/{job.encounter_id}"}
-            reports.append(await self._upsert(uow, report, existing_reports.get(
-                _key(report_identifier(message, order))), writes, now))
+            report_id = await self._upsert(uow, report, existing_reports.get(
+                _key(report_identifier(message, order))), writes, now)
+            if report_id not in reports:
+                reports.append(report_id)
         return reports, observations
 
     async def _upsert(self, uow: UnitOfWork, resource: dict[str, Any],
                       current: StoredResource | None, writes: _Writes, now: datetime) -> str:
-        """A corrected result replaces the earlier version instead of adding a duplicate."""
+        """A corrected result replaces the earlier version instead of adding a duplicate.
+        The same result twice in one transaction (a sender repeating an OBX) is one
+        resource: the later segment wins."""
+        key = (str(resource["resourceType"]), *_key(resource["identifier"][0]))
+        if key in writes.pending:
+            position = writes.pending[key]
+            rid = writes.creates[position][0]
+            writes.creates[position] = (rid, resource)
+            return rid
+        if key in writes.written:
+            current = writes.written[key]
         if current is None:
             rid = new_id()
+            writes.pending[key] = len(writes.creates)
             writes.creates.append((rid, resource))  # written with the batch's bulk insert
             return rid
         stored = await write_resource(uow, resource, resource_id=current.id,
                                       expected_version=current.version, now=now,
                                       mirror=self._mirror)
+        writes.written[key] = stored
         return stored.id
 
 

@@ -212,3 +212,25 @@ async def test_same_message_sent_ten_times_at_once_is_stored_once(
     assert len({a.json()["data"]["lab_result_id"] for a in answers}) == 1
     search = await h.client.get("/api/fhir/Observation", headers=h.auth("clinician"))
     assert search.json()["total"] == 2
+
+
+@pytest.mark.db
+async def test_a_repeated_obx_is_one_observation_the_later_one_wins(
+    gateway_any_db: Harness,
+) -> None:
+    h = gateway_any_db
+    patient = await _known_patient(h)
+    repeated = WORKED_EXAMPLE + ("OBX|1|NM|2823-3^Potassium SerPl-sCnc^LN||7.2|mmol/L^mmol/L^UCUM|"
+                                 "3.5-5.1|HH|||F|||20260115071500\r")
+    first = await _ingest(h, repeated)
+    assert first.status_code == 200, first.text
+    assert first.json()["data"]["observations_created"] == 2
+    items = (await h.client.get(f"/api/patients/{patient['id']}/lab-results?code=2823-3",
+                                headers=h.auth("clinician"))).json()["data"]["items"]
+    assert [(i["numeric_value"], i["version"]) for i in items] == [(7.2, 1)]
+    # The laboratory sends it again under a new control id: the same results, updated.
+    again = await _ingest(h, repeated.replace("LAB000123", "LAB000999"))
+    assert again.status_code == 200, again.text
+    items = (await h.client.get(f"/api/patients/{patient['id']}/lab-results?code=2823-3",
+                                headers=h.auth("clinician"))).json()["data"]["items"]
+    assert [(i["numeric_value"], i["version"]) for i in items] == [(7.2, 3)]
