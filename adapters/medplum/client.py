@@ -4,8 +4,8 @@ Everything goes through the shared ``httpx.AsyncClient`` of the lifespan, so its
 and the outbound allow-list apply. Medplum lives at ``{base}``: the token endpoint is
 ``{base}/oauth2/token`` and the FHIR base ``{base}/fhir/R4``. The rest of the adapter:
 
-- :mod:`adapters.medplum.tokens`: the OAuth2 client-credentials token cache, and the
-  renewal after a 401;
+- :mod:`adapters.medplum.tokens`: the OAuth2 client-credentials token request (kept and
+  renewed, also after a 401, by :class:`~adapters.http.token_cache.TokenCache`);
 - :mod:`adapters.medplum.matching`: the match key an upsert finds Medplum's copy by, and the
   body Medplum gets;
 - :mod:`adapters.medplum.errors`: the exception types, and which failures are worth retrying.
@@ -21,6 +21,7 @@ when it is as new or newer. Otherwise it writes with ``If-Match`` on the version
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -30,6 +31,7 @@ from typing import Any, Literal
 
 import httpx
 
+from adapters.http.token_cache import TokenCache
 from adapters.medplum.errors import (
     MedplumInputError,
     MedplumMultipleMatches,
@@ -48,7 +50,7 @@ from adapters.medplum.matching import (
     resource_type_of,
     stored_version,
 )
-from adapters.medplum.tokens import TokenCache
+from adapters.medplum.tokens import fetch_token
 
 log = logging.getLogger("cari.medplum")
 
@@ -86,8 +88,10 @@ class MedplumClient:
         self._http = http
         base = base_url.rstrip("/")
         self._fhir = base + FHIR_PATH
-        self._tokens = TokenCache(http, base, client_id, client_secret,
-                                  refresh_margin_seconds=refresh_margin_seconds, clock=clock)
+        self._tokens = TokenCache(functools.partial(fetch_token, http, base, client_id,
+                                                    client_secret),
+                                  margin_seconds=refresh_margin_seconds, clock=clock,
+                                  name="medplum", logger=log)
 
     # -------------------------------------------------------------- transport
 
@@ -102,16 +106,14 @@ class MedplumClient:
         if body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
             all_headers["Content-Type"] = FHIR_JSON
-        for attempt in (1, 2):
-            token = await self._tokens.get()
-            response = await send(
+
+        async def attempt(token: str) -> httpx.Response:
+            return await send(
                 self._http, method, f"{self._fhir}/{path}", params=params, content=content,
                 headers={**all_headers, "Authorization": f"Bearer {token}"})
-            if response.status_code != 401 or attempt == 2:
-                return response
-            self._tokens.drop(token)
-            log.info("medplum refused the token; renewing it")
-        raise AssertionError("unreachable")
+
+        return await self._tokens.call(attempt,
+                                       refused=lambda response: response.status_code == 401)
 
     # -------------------------------------------------------------- API
 

@@ -37,7 +37,7 @@ from adapters.payments.mpesa.callbacks import (
     result_code,
     state_for,
 )
-from adapters.payments.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from adapters.payments.provider_http import AnswerRules, ProviderHttp
 from resolvers.payments.providers import (
     CallbackNotice,
     CollectionRequest,
@@ -100,12 +100,12 @@ def _shillings(amount_minor: int, currency: str) -> int:
     return amount_minor // 100
 
 
-def _error(body: object) -> tuple[str, str]:
-    if isinstance(body, Mapping):
-        code = body.get("errorCode") or body.get("ResponseCode") or ""
-        message = body.get("errorMessage") or body.get("ResponseDescription") or ""
-        return str(code), str(message)[:200]
-    return "", ""
+# Daraja names its errors by code, 404s included (404.001.03: invalid token), so a 404 is
+# not "no record of the payment" here: it is refused by its code like any other 4xx.
+ANSWERS = AnswerRules(provider=NAME, code_keys=("errorCode", "ResponseCode"),
+                      message_keys=("errorMessage", "ResponseDescription"),
+                      credentials_statuses=frozenset({401}),
+                      credentials_codes=frozenset({INVALID_TOKEN}))
 
 
 class MpesaProvider:
@@ -115,60 +115,34 @@ class MpesaProvider:
     def __init__(self, http: httpx.AsyncClient, config: MpesaConfig, *,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._http = http
+        self._wire = ProviderHttp(http, ANSWERS, config, clock=clock)
         self._config = config
         self._base = config.base_url.rstrip("/")
         self._now = now
-        self.tokens = TokenCache(self._fetch_token, margin_seconds=config.token_margin_seconds,
-                                 clock=clock)
+        self.tokens = self._wire.token_cache(self._fetch_token)
 
     # ------------------------------------------------------------------ transport
 
     async def _fetch_token(self) -> tuple[str, float]:
-        basic = base64.b64encode(
-            f"{self._config.consumer_key}:{self._config.consumer_secret}".encode()).decode()
-        response = await send(self._http, "GET", self._base + TOKEN_PATH, provider=NAME,
-                              what="the token request", timeout_seconds=self._config.timeout_seconds,
-                              params={"grant_type": "client_credentials"},
-                              headers={"Authorization": f"Basic {basic}"})
-        if response.status_code != 200:
-            code, message = _error(json_body(response))
-            raise ProviderUnavailable(f"mpesa: token request answered {response.status_code} "
-                                      f"{code} {message}".strip(), request_sent=False)
-        body = json_object(response, provider=NAME, what="the token request")
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ProviderUnavailable("mpesa: token answer has no access_token", request_sent=False)
-        return token, lifetime_seconds(body.get("expires_in"), 3599.0)
+        c = self._config
+        return await self._wire.fetch_token("GET", self._base + TOKEN_PATH, user=c.consumer_key,
+                                            secret=c.consumer_secret, default_lifetime=3599.0,
+                                            params={"grant_type": "client_credentials"})
+
+    @staticmethod
+    def _token_refused(response: httpx.Response) -> bool:
+        return response.status_code == 401 or ANSWERS.error(response)[0] == INVALID_TOKEN
 
     async def _post(self, path: str, payload: Mapping[str, Any], what: str) -> httpx.Response:
         """POST with a bearer token; renewed and sent once more if Daraja refuses the token."""
-        for attempt in (1, 2):
-            token = await self.tokens.get()
-            response = await send(self._http, "POST", self._base + path, provider=NAME, what=what,
-                                  timeout_seconds=self._config.timeout_seconds, json=payload,
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "Accept": "application/json"})
-            code, _ = _error(json_body(response))
-            refused = response.status_code == 401 or code == INVALID_TOKEN
-            if not refused or attempt == 2:
-                return response
-            self.tokens.drop(token)
-            log.info("mpesa refused the access token; renewing it")
-        raise AssertionError("unreachable")
+        return await self._wire.send_with_token(
+            self.tokens, "POST", self._base + path, what=what, json=payload,
+            refused=self._token_refused, headers={"Accept": "application/json"})
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:
         """Translate a non-200 answer; returns only for 200."""
-        status = response.status_code
-        if status == 200:
-            return
-        code, message = _error(json_body(response))
-        detail = f"mpesa answered {status} to {what}: {code} {message}".strip()
-        if status == 401 or code == INVALID_TOKEN:
-            raise ProviderUnavailable(detail + " (credentials refused)", request_sent=False)
-        if status == 429 or status >= 500 or status == 408:
-            raise ProviderUnavailable(detail, request_sent=True)
-        raise ProviderRejected(code or f"http_{status}", message or detail)
+        if response.status_code != 200:
+            ANSWERS.raise_for(response, what)
 
     def _password(self) -> tuple[str, str]:
         stamp = self._now().astimezone(EAT).strftime("%Y%m%d%H%M%S")
@@ -191,10 +165,10 @@ class MpesaProvider:
         }
         response = await self._post(STK_PATH, payload, "the STK push")
         self._raise_for(response, "the STK push")
-        body = json_object(response, provider=NAME, what="the STK push")
+        body = self._wire.json_object(response, "the STK push")
         checkout = body.get("CheckoutRequestID")
         if str(body.get("ResponseCode")) != "0" or not isinstance(checkout, str) or not checkout:
-            code, message = _error(body)
+            code, message = ANSWERS.error_in(body)
             raise ProviderRejected(code or "not_accepted", message or "STK push not accepted")
         merchant = body.get("MerchantRequestID")
         return ProviderAck(provider_reference=checkout,
@@ -206,12 +180,12 @@ class MpesaProvider:
         payload = {"BusinessShortCode": self._config.shortcode, "Password": password,
                    "Timestamp": stamp, "CheckoutRequestID": provider_reference}
         response = await self._post(STK_QUERY_PATH, payload, "the STK query")
-        code, message = _error(json_body(response))
+        code, message = ANSWERS.error(response)
         if code == BEING_PROCESSED and "being processed" in message.lower():
             # 500.001.1001 also means e.g. "Merchant does not exist": only this text is pending.
             return ProviderStatus(state="pending", reason=f"{code}: {message}")
         self._raise_for(response, "the STK query")
-        body = json_object(response, provider=NAME, what="the STK query")
+        body = self._wire.json_object(response, "the STK query")
         try:
             result = result_code(body.get("ResultCode"))
         except ValueError:
@@ -241,11 +215,11 @@ class MpesaProvider:
         }
         response = await self._post(B2C_PATH, payload, "the B2C payment request")
         self._raise_for(response, "the B2C payment request")
-        body = json_object(response, provider=NAME, what="the B2C payment request")
+        body = self._wire.json_object(response, "the B2C payment request")
         conversation = body.get("ConversationID")
         if str(body.get("ResponseCode")) != "0" or not isinstance(conversation, str) \
                 or not conversation:
-            code, message = _error(body)
+            code, message = ANSWERS.error_in(body)
             raise ProviderRejected(code or "not_accepted", message or "B2C request not accepted")
         return ProviderAck(provider_reference=conversation,
                            extra={"originator_conversation_id": request.attempt_key})
@@ -263,7 +237,7 @@ class MpesaProvider:
         }
         response = await self._post(STATUS_PATH, payload, "the transaction status query")
         self._raise_for(response, "the transaction status query")
-        json_object(response, provider=NAME, what="the transaction status query")
+        self._wire.json_object(response, "the transaction status query")
         return ProviderStatus(state="unknown",
                               reason="status query accepted; the result is posted to the ResultURL")
 

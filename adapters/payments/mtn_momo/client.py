@@ -14,18 +14,18 @@ and renewed before expiry and once more on a 401.
 
 from __future__ import annotations
 
-import base64
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from adapters.http.token_cache import TokenCache
 from adapters.payments.mtn_momo.parsing import parse_callback, status_from
-from adapters.payments.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from adapters.payments.provider_http import AnswerRules, ProviderHttp, log
 from resolvers.payments.phone import to_major
 from resolvers.payments.providers import (
     CallbackNotice,
@@ -34,7 +34,6 @@ from resolvers.payments.providers import (
     ProviderAck,
     ProviderRejected,
     ProviderStatus,
-    ProviderUnavailable,
 )
 
 NAME = "mtn_momo"
@@ -83,12 +82,10 @@ def _note(text: str) -> str:
     return _NOTE.sub("", text).strip()[:160]
 
 
-def _error(body: object) -> tuple[str, str]:
-    if isinstance(body, Mapping):
-        code = body.get("code") or body.get("error") or body.get("statusCode") or ""
-        message = body.get("message") or body.get("error_description") or ""
-        return str(code), str(message)[:200]
-    return "", ""
+ANSWERS = AnswerRules(provider=NAME, code_keys=("code", "error", "statusCode"),
+                      message_keys=("message", "error_description"),
+                      credentials_statuses=frozenset({401, 403}), not_found_404=True,
+                      final_500_codes=_REJECTING_500)
 
 
 class MomoProvider:
@@ -96,86 +93,47 @@ class MomoProvider:
 
     def __init__(self, http: httpx.AsyncClient, config: MomoConfig, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._http = http
+        self._wire = ProviderHttp(http, ANSWERS, config, clock=clock)
         self._config = config
         self._base = config.base_url.rstrip("/")
         self.currencies = frozenset({config.currency}) if config.currency else frozenset[str]()
-        margin = config.token_margin_seconds
         self.collection = _Product(
             "collection", config.collection_subscription_key,
-            TokenCache(self._token_fetcher("collection", config.collection_subscription_key,
-                                           config.api_user, config.api_key),
-                       margin_seconds=margin, clock=clock),
+            self._wire.token_cache(self._token_fetcher(
+                "collection", config.collection_subscription_key, config.api_user,
+                config.api_key)),
             "requesttopay", "payer")
         self.disbursement: _Product | None = None
         if config.disbursement_subscription_key:
             key = config.disbursement_subscription_key
             self.disbursement = _Product(
                 "disbursement", key,
-                TokenCache(self._token_fetcher(
+                self._wire.token_cache(self._token_fetcher(
                     "disbursement", key, config.disbursement_api_user or config.api_user,
-                    config.disbursement_api_key or config.api_key),
-                    margin_seconds=margin, clock=clock),
+                    config.disbursement_api_key or config.api_key)),
                 "transfer", "payee")
 
     # ------------------------------------------------------------------ transport
 
     def _token_fetcher(self, product: str, key: str, user: str, secret: str
-                       ) -> Callable[[], Any]:
-        basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
-
+                       ) -> Callable[[], Awaitable[tuple[str, float]]]:
         async def fetch() -> tuple[str, float]:
-            response = await send(self._http, "POST", f"{self._base}/{product}/token/",
-                                  provider=NAME, what=f"the {product} token request",
-                                  timeout_seconds=self._config.timeout_seconds,
-                                  headers={"Authorization": f"Basic {basic}",
-                                           "Ocp-Apim-Subscription-Key": key})
-            if response.status_code != 200:
-                code, message = _error(json_body(response))
-                raise ProviderUnavailable(f"mtn_momo: {product} token request answered "
-                                          f"{response.status_code} {code} {message}".strip(),
-                                          request_sent=False)
-            body = json_object(response, provider=NAME, what="the token request")
-            token = body.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise ProviderUnavailable("mtn_momo: token answer has no access_token",
-                                          request_sent=False)
-            return token, lifetime_seconds(body.get("expires_in"), 3600.0)
+            return await self._wire.fetch_token(
+                "POST", f"{self._base}/{product}/token/", user=user, secret=secret,
+                default_lifetime=3600.0, what=f"the {product} token request",
+                headers={"Ocp-Apim-Subscription-Key": key})
 
         return fetch
 
     async def _call(self, product: _Product, method: str, path: str, what: str, *,
                     headers: Mapping[str, str] | None = None,
                     payload: Mapping[str, Any] | None = None) -> httpx.Response:
-        for attempt in (1, 2):
-            token = await product.tokens.get()
-            response = await send(
-                self._http, method, f"{self._base}/{product.name}/v1_0/{path}", provider=NAME,
-                what=what, timeout_seconds=self._config.timeout_seconds, json=payload,
-                headers={"Authorization": f"Bearer {token}",
-                         "Ocp-Apim-Subscription-Key": product.key,
-                         "X-Target-Environment": self._config.target_environment,
-                         **(headers or {})})
-            if response.status_code != 401 or attempt == 2:
-                return response
-            product.tokens.drop(token)
-            log.info("mtn_momo refused the access token; renewing it")
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def _raise_for(response: httpx.Response, what: str) -> None:
-        status = response.status_code
-        code, message = _error(json_body(response))
-        detail = f"mtn_momo answered {status} to {what}: {code} {message}".strip()
-        if status in (401, 403):
-            raise ProviderUnavailable(detail + " (credentials refused)", request_sent=False)
-        if status == 404:
-            raise ProviderRejected("not_found", detail)
-        if status == 500 and code in _REJECTING_500:
-            raise ProviderRejected(code, message or detail)
-        if status >= 500 or status in (408, 429):
-            raise ProviderUnavailable(detail, request_sent=True)
-        raise ProviderRejected(code or f"http_{status}", message or detail)
+        return await self._wire.send_with_token(
+            product.tokens, method, f"{self._base}/{product.name}/v1_0/{path}", what=what,
+            json=payload, refused=lambda response: response.status_code == 401,
+            headers={"Ocp-Apim-Subscription-Key": product.key,
+                     "X-Target-Environment": self._config.target_environment,
+                     **(headers or {})})
 
     # ------------------------------------------------------------------ operations
 
@@ -207,19 +165,18 @@ class MomoProvider:
                                     payload=payload)
         if response.status_code in (200, 201, 202):
             return ProviderAck(provider_reference=key)
-        code, _ = _error(json_body(response))
+        code, _ = ANSWERS.error(response)
         if response.status_code == 409 and code == "RESOURCE_ALREADY_EXIST":
             log.info("mtn_momo: %s already accepted for this reference id (retry)", product.path)
             return ProviderAck(provider_reference=key, extra={"already_accepted": "true"})
-        self._raise_for(response, what)
-        raise AssertionError("unreachable")
+        ANSWERS.raise_for(response, what)
 
     async def _query(self, product: _Product, reference: str) -> ProviderStatus:
         what = f"the {product.path} status query"
         response = await self._call(product, "GET", f"{product.path}/{reference}", what)
         if response.status_code != 200:
-            self._raise_for(response, what)
-        return status_from(json_object(response, provider=NAME, what=what), product.party)
+            ANSWERS.raise_for(response, what)
+        return status_from(self._wire.json_object(response, what), product.party)
 
     async def initiate_collection(self, request: CollectionRequest) -> ProviderAck:
         return await self._initiate(

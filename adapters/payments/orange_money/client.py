@@ -18,7 +18,6 @@ more when Orange answers 401 code 42 (expired token).
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from adapters.payments.provider_http import TokenCache, json_body, json_object, lifetime_seconds, log, send
+from adapters.payments.provider_http import AnswerRules, ProviderHttp
 from resolvers.input_rules import decode_json
 from resolvers.payments.phone import currency_exponent
 from resolvers.payments.providers import (
@@ -79,12 +78,11 @@ class OrangeConfig:
         return self.token_url or f"{self.api_base.rstrip('/')}/oauth/v3/token"
 
 
-def _error(body: object) -> tuple[str, str]:
-    if isinstance(body, Mapping):
-        code = body.get("code") or body.get("status") or ""
-        message = body.get("description") or body.get("message") or ""
-        return str(code), str(message)[:200]
-    return "", ""
+# 406: Orange refuses a token request without ``Accept: application/json``, a configuration
+# fault like refused credentials.
+ANSWERS = AnswerRules(provider=NAME, code_keys=("code", "status"),
+                      message_keys=("description", "message"),
+                      credentials_statuses=frozenset({401, 403, 406}), not_found_404=True)
 
 
 class OrangeMoneyProvider:
@@ -92,60 +90,28 @@ class OrangeMoneyProvider:
 
     def __init__(self, http: httpx.AsyncClient, config: OrangeConfig, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._http = http
+        self._wire = ProviderHttp(http, ANSWERS, config, clock=clock)
         self._config = config
         currency = COUNTRY_CURRENCIES.get(config.country.lower(), "")
         self.currencies = frozenset({currency}) if currency else frozenset[str]()
-        self.tokens = TokenCache(self._fetch_token, margin_seconds=config.token_margin_seconds,
-                                 clock=clock)
+        self.tokens = self._wire.token_cache(self._fetch_token)
 
     async def _fetch_token(self) -> tuple[str, float]:
         c = self._config
-        basic = base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode()
-        response = await send(self._http, "POST", c.oauth_url, provider=NAME,
-                              what="the token request", timeout_seconds=c.timeout_seconds,
-                              data={"grant_type": "client_credentials"},
-                              headers={"Authorization": f"Basic {basic}",
-                                       "Accept": "application/json"})
-        if response.status_code != 200:
-            code, message = _error(json_body(response))
-            raise ProviderUnavailable(f"orange_money: token request answered "
-                                      f"{response.status_code} {code} {message}".strip(),
-                                      request_sent=False)
-        body = json_object(response, provider=NAME, what="the token request")
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ProviderUnavailable("orange_money: token answer has no access_token",
-                                      request_sent=False)
-        return token, lifetime_seconds(body.get("expires_in"), 3600.0)
-
-    async def _post(self, path: str, payload: Mapping[str, Any], what: str) -> httpx.Response:
-        for attempt in (1, 2):
-            token = await self.tokens.get()
-            response = await send(self._http, "POST", f"{self._config.web_base}/{path}",
-                                  provider=NAME, what=what, json=payload,
-                                  timeout_seconds=self._config.timeout_seconds,
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "Accept": "application/json"})
-            code, _ = _error(json_body(response))
-            if response.status_code != 401 or code != EXPIRED_TOKEN or attempt == 2:
-                return response
-            self.tokens.drop(token)
-            log.info("orange_money: the access token expired; renewing it")
-        raise AssertionError("unreachable")
+        return await self._wire.fetch_token("POST", c.oauth_url, user=c.client_id,
+                                            secret=c.client_secret, default_lifetime=3600.0,
+                                            data={"grant_type": "client_credentials"},
+                                            headers={"Accept": "application/json"})
 
     @staticmethod
-    def _raise_for(response: httpx.Response, what: str) -> None:
-        status = response.status_code
-        code, message = _error(json_body(response))
-        detail = f"orange_money answered {status} to {what}: {code} {message}".strip()
-        if status in (401, 403, 406):
-            raise ProviderUnavailable(detail + " (credentials refused)", request_sent=False)
-        if status == 404:
-            raise ProviderRejected("not_found", detail)
-        if status >= 500 or status in (408, 429):
-            raise ProviderUnavailable(detail, request_sent=True)
-        raise ProviderRejected(code or f"http_{status}", message or detail)
+    def _token_refused(response: httpx.Response) -> bool:
+        # Orange answers 401 code 42 for an expired token; other 401s are refused credentials.
+        return response.status_code == 401 and ANSWERS.error(response)[0] == EXPIRED_TOKEN
+
+    async def _post(self, path: str, payload: Mapping[str, Any], what: str) -> httpx.Response:
+        return await self._wire.send_with_token(
+            self.tokens, "POST", f"{self._config.web_base}/{path}", what=what, json=payload,
+            refused=self._token_refused, headers={"Accept": "application/json"})
 
     def _amount(self, amount_minor: int, currency: str) -> int:
         if currency not in self.currencies:
@@ -167,8 +133,8 @@ class OrangeMoneyProvider:
         }
         response = await self._post("webpayment", payload, "the web payment init")
         if response.status_code not in (200, 201):
-            self._raise_for(response, "the web payment init")
-        body = json_object(response, provider=NAME, what="the web payment init")
+            ANSWERS.raise_for(response, "the web payment init")
+        body = self._wire.json_object(response, "the web payment init")
         pay_token, payment_url = body.get("pay_token"), body.get("payment_url")
         notif_token = body.get("notif_token")
         if not all(isinstance(v, str) and v for v in (pay_token, payment_url, notif_token)):
@@ -186,8 +152,8 @@ class OrangeMoneyProvider:
                    "pay_token": provider_reference}
         response = await self._post("transactionstatus", payload, "the transaction status")
         if response.status_code not in (200, 201):
-            self._raise_for(response, "the transaction status")
-        body = json_object(response, provider=NAME, what="the transaction status")
+            ANSWERS.raise_for(response, "the transaction status")
+        body = self._wire.json_object(response, "the transaction status")
         status = str(body.get("status") or "").upper()
         state = STATUS_STATES.get(status, "unknown")
         txnid = body.get("txnid")
