@@ -18,7 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.hl7v2.ack import ack_mode
 from adapters.hl7v2.mllp import send_mllp
+from adapters.hl7v2.parser import peek_header
 from tests.fuzz.live import LiveApp, live_app
 from tests.fuzz.strategies import hostile_strings, json_body, mutated_document, mutated_hl7
 from tests.hl7v2.messages import WORKED_EXAMPLE, oru
@@ -168,9 +170,21 @@ def test_hl7_over_mllp(app: LiveApp, data: st.DataObject) -> None:
     # Framing bytes inside the content would split the frame: a transport matter, not content.
     message = data.draw(mutated_hl7(HL7_MESSAGES)).replace("\x0b", "").replace("\x1c", "")
 
+    raw = message.encode("utf-8", "surrogatepass")
+    # How many ACKs the sender asked for (MSH-15/16; e.g. enhanced mode with MSH-15 NE and a
+    # refused message gets none): at least one whenever a rejection or an error is reported.
+    header = peek_header(raw)
+    wanted = 1 if header is None or ack_mode(header) == "original" or \
+        header.accept_ack_type not in ("NE", "SU") else None
+
     async def call(h: Harness) -> list[bytes]:
-        return await send_mllp("127.0.0.1", h.settings.mllp_port,
-                               message.encode("utf-8", "surrogatepass"), expected=1)
+        try:
+            return await send_mllp("127.0.0.1", h.settings.mllp_port, raw, expected=wanted,
+                                   within=10.0 if wanted else 1.0)
+        except TimeoutError:
+            if wanted:
+                raise
+            return []  # the sender asked for no accept ACK (MSH-15 NE/SU)
 
     for ack in app.run(call):
         assert b"internal error" not in ack, (message[:300], ack)
