@@ -65,8 +65,8 @@ from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
 from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
-from resolvers.payments.bundle import PaymentServices, build_payment_services
 from resolvers.payments.context import PaymentConfig
+from resolvers.payments.wiring import PaymentServices, build_payment_services
 from resolvers.services import Services
 from resolvers.tenancy import OrganizationScoping
 from resolvers.webhooks.admin import WebhookAdmin

@@ -18,7 +18,7 @@ from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
-from resolvers.payments.bundle import PaymentServices
+from resolvers.payments.wiring import PaymentServices
 from resolvers.principal import Principal
 from resolvers.webhooks.service import WebhookUseCases
 

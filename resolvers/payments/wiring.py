@@ -1,4 +1,5 @@
-"""The payment use cases, handlers and reconciler, built once by the composition root."""
+"""Wiring of the payments capability: its use cases, handlers and reconciler, built once by the
+composition root (this is a bundle of services, not a FHIR Bundle)."""
 
 from __future__ import annotations
 
