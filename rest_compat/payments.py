@@ -12,15 +12,13 @@ from starlette.responses import Response
 from resolvers.errors import InvalidInput
 from resolvers.payments.model import (
     Direction,
-    Payment,
     PaymentQuery,
     PaymentRequest,
     PaymentStatus,
     PaymentTransition,
-    PaymentView,
 )
-from resolvers.payments.refunds import refunded_total
 from resolvers.payments.stripe_model import Refund
+from resolvers.payments.view import PaymentView
 from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import Strict, page_cursor
@@ -122,8 +120,9 @@ class PaymentData(BaseModel):
     refunds: list[RefundData] | None = None
 
     @classmethod
-    def of(cls, p: Payment, history: tuple[PaymentTransition, ...] | None = None,
-           refunds: list[Refund] | None = None) -> PaymentData:
+    def of(cls, view: PaymentView, *, detailed: bool = False) -> PaymentData:
+        """``detailed``: with ``history`` and ``refunds`` (the single-payment read)."""
+        p = view.payment
         return cls(id=p.id, status=p.status.value, direction=p.direction.value,
                    provider=p.provider, amount=p.amount_minor, currency=p.currency,
                    reference=p.reference, description=p.description, phone=p.phone_e164,
@@ -131,10 +130,9 @@ class PaymentData(BaseModel):
                    provider_transaction_id=p.provider_transaction_id, redirect_url=p.redirect_url,
                    failure_reason=p.failure_reason, created_at=p.created_at,
                    updated_at=p.updated_at, expires_at=p.expires_at,
-                   refunded_amount=refunded_total(p, refunds or []),
-                   history=[TransitionData.of(t) for t in history] if history is not None
-                   else None,
-                   refunds=[RefundData.of(r) for r in refunds] if refunds is not None else None)
+                   refunded_amount=view.refunded_minor,
+                   history=[TransitionData.of(t) for t in view.history] if detailed else None,
+                   refunds=[RefundData.of(r) for r in view.refunds] if detailed else None)
 
 
 class PaymentPage(BaseModel):
@@ -144,7 +142,7 @@ class PaymentPage(BaseModel):
 
 def _created(view: PaymentView) -> Response:
     # 201 for a new payment; 200 when the Idempotency-Key replays an earlier one.
-    return ok(PaymentData.of(view.payment), status=200 if view.replayed else 201,
+    return ok(PaymentData.of(view), status=200 if view.replayed else 201,
               headers={"Location": f"/api/payments/{view.payment.id}"})
 
 
@@ -165,10 +163,9 @@ async def create_payout(request: Request) -> Response:
 
 
 async def get_payment(request: Request) -> Response:
-    use_cases = services(request).payments.use_cases
-    view = await use_cases.get(caller(request), request.path_params["payment_id"])
-    refunds = (await use_cases.refunds_of([view.payment.id]))[view.payment.id]
-    return ok(PaymentData.of(view.payment, view.history, refunds))
+    view = await services(request).payments.use_cases.get(caller(request),
+                                                         request.path_params["payment_id"])
+    return ok(PaymentData.of(view, detailed=True))
 
 
 def _enum(name: str, raw: str | None, kind: type[PaymentStatus] | type[Direction]) -> object:
@@ -193,8 +190,8 @@ async def list_payments(request: Request) -> Response:
         direction=direction if isinstance(direction, Direction) else None,
         patient_ids=(p["patient_id"],) if p.get("patient_id") else None,
         reference=p.get("reference") or None, after=p.get("cursor") or None, limit=limit))
-    return ok(PaymentPage(items=[PaymentData.of(x) for x in found],
-                          next_cursor=page_cursor(found, limit)))
+    return ok(PaymentPage(items=[PaymentData.of(v) for v in found],
+                          next_cursor=page_cursor([v.payment for v in found], limit)))
 
 
 async def refund_payment(request: Request) -> Response:

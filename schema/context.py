@@ -11,7 +11,8 @@ from resolvers.directory.model import Organization
 from resolvers.fhir.model import StoredResource
 from resolvers.labs.queries import LabResultFilter, LabResultView
 from resolvers.mpi.model import Patient
-from resolvers.payments.model import Payment, PaymentTransition
+from resolvers.payments.model import PaymentTransition
+from resolvers.payments.view import PaymentView
 from resolvers.principal import Caller
 from resolvers.services import Services
 
@@ -22,7 +23,7 @@ class Loaders:
     organization: DataLoader[str, Organization | None]
     fhir: DataLoader[tuple[str, str], StoredResource | None]
     lab_results: DataLoader[str, list[LabResultView]]
-    payments: DataLoader[str, list[Payment]]  # by patient id
+    payments: DataLoader[str, list[PaymentView]]  # by patient id
     payment_history: DataLoader[str, list[PaymentTransition]]  # by payment id
 
 
@@ -51,7 +52,7 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
             caller, patient_ids, LabResultFilter(), count=min(200, 50 * len(patient_ids)))
         return [grouped.get(p, []) for p in patient_ids]
 
-    async def load_payments(patient_ids: list[str]) -> list[list[Payment]]:
+    async def load_payments(patient_ids: list[str]) -> list[list[PaymentView]]:
         # One query for every patient on the page (audited per patient).
         grouped = await services.payments.use_cases.for_patients(caller, patient_ids)
         return [grouped.get(p, []) for p in patient_ids]

@@ -9,9 +9,9 @@ from typing import Annotated
 import strawberry
 
 from resolvers.errors import DomainError, NotFound
-from resolvers.payments.model import Payment as PaymentModel
 from resolvers.payments.model import PaymentQuery, PaymentRequest, PaymentStatus
 from resolvers.payments.model import PaymentTransition as TransitionModel
+from resolvers.payments.view import PaymentView
 from resolvers.principal import Role
 from schema.context import Info
 from schema.errors import ConflictError, ForbiddenError, ValidationError, to_user_error
@@ -64,7 +64,8 @@ class Payment:
         return [PaymentTransition.of(t) for t in found]
 
     @classmethod
-    def of(cls, p: PaymentModel) -> "Payment":
+    def of(cls, view: PaymentView) -> "Payment":
+        p = view.payment
         return cls(id=strawberry.ID(p.id), status=p.status, direction=p.direction.value,
                    provider=p.provider, amount=p.amount_minor, currency=p.currency,
                    reference=p.reference, description=p.description, phone=p.phone_e164,
@@ -73,7 +74,7 @@ class Payment:
                    provider_transaction_id=p.provider_transaction_id,
                    redirect_url=p.redirect_url, failure_reason=p.failure_reason,
                    created_at=p.created_at, updated_at=p.updated_at, expires_at=p.expires_at,
-                   refunded_amount=p.refunded_minor)
+                   refunded_amount=view.refunded_minor)
 
 
 @strawberry.type
@@ -117,7 +118,7 @@ class PaymentQueryRoot:
         except NotFound:
             return None
         info.context.loaders.payment_history.prime(view.payment.id, list(view.history))
-        return Payment.of(view.payment)
+        return Payment.of(view)
 
     @strawberry.field(permission_classes=[has_role(Role.BILLING)])
     async def payments(self, info: Info, first: int = 50, after: str | None = None,
@@ -131,9 +132,9 @@ class PaymentQueryRoot:
                 provider=provider, status=PaymentStatus(status) if status else None,
                 patient_ids=(str(patient_id),) if patient_id else None, reference=reference,
                 after=after, limit=limit))
-        return PaymentConnection(nodes=[Payment.of(p) for p in found],
+        return PaymentConnection(nodes=[Payment.of(v) for v in found],
                                  page_info=page_info(list(found), limit,
-                                                     found[-1].id if found else None))
+                                                     found[-1].payment.id if found else None))
 
 
 @strawberry.type
@@ -149,4 +150,4 @@ class PaymentMutation:
                 ctx.caller, input.to_request(), idempotency_key)
         except DomainError as exc:
             return to_user_error(exc)  # type: ignore[return-value]
-        return Payment.of(view.payment)
+        return Payment.of(view)

@@ -85,7 +85,7 @@ class Patient:
                                                           strawberry.lazy("schema.payments")]] | None:
         from schema.payments import Payment  # the run-time import of the lazy type
 
-        return [Payment.of(p) for p in await info.context.loaders.payments.load(str(self.id))]
+        return [Payment.of(v) for v in await info.context.loaders.payments.load(str(self.id))]
 
     @strawberry.field(description="Addresses, from the patient's FHIR document")
     async def addresses(self, info: Info) -> list[Address]:

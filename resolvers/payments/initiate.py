@@ -44,7 +44,6 @@ from resolvers.payments.model import (
     PaymentRequest,
     PaymentStatus,
     PaymentTransition,
-    PaymentView,
     TransitionSource,
     hash_secret,
     new_callback_token,
@@ -52,6 +51,7 @@ from resolvers.payments.model import (
 from resolvers.payments.phone import check_amount, check_market, normalise_phone, phone_country
 from resolvers.payments.providers import ProviderAck, ProviderRejected, ProviderUnavailable
 from resolvers.payments.settle import Settler
+from resolvers.payments.view import PaymentView, payment_view
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller
 
@@ -163,7 +163,7 @@ class PaymentInitiation:
             return self._replay(first, digest)
         if payment.provider != "stripe":
             payment = await self.send(payment, token)
-        return PaymentView(payment=payment)
+        return payment_view(payment)
 
     @staticmethod
     def _replay(first: Payment, digest: str) -> PaymentView:
@@ -171,7 +171,7 @@ class PaymentInitiation:
             raise IdempotencyConflict(
                 "this Idempotency-Key was used for a different request",
                 details=[{"field": "Idempotency-Key", "message": "reused with another body"}])
-        return PaymentView(payment=first, replayed=True)
+        return payment_view(first, replayed=True)
 
     async def _create(self, caller: Caller, request: PaymentRequest, key: str,
                       digest: str) -> tuple[Payment | None, str]:

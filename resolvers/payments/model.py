@@ -122,13 +122,6 @@ class PaymentRequest:
     direction: Direction = Direction.COLLECTION
 
 
-@dataclass(frozen=True)
-class PaymentView:
-    payment: Payment
-    history: tuple[PaymentTransition, ...] = ()
-    replayed: bool = False  # an idempotent repeat of an earlier request
-
-
 class DuplicatePayment(Exception):
     """The (created_by, idempotency_key) pair was committed meanwhile by another request."""
 

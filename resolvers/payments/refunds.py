@@ -37,6 +37,7 @@ from resolvers.payments.stripe_model import (
     StripeApiHolder,
     StripeStore,
 )
+from resolvers.payments.view import refunded_total
 from resolvers.ports import Clock
 from resolvers.principal import Caller
 
@@ -66,12 +67,6 @@ class RefundView:
 
 def _problem(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, details=[{"field": field, "message": message}])
-
-
-def refunded_total(payment: Payment, refunds: list[Refund]) -> int:
-    """What is refunded for sure: Stripe's running total, or our confirmed refunds."""
-    confirmed = sum(r.amount_minor for r in refunds if r.status == RefundStatus.SUCCEEDED)
-    return max(payment.refunded_minor, confirmed)
 
 
 def refundable(payment: Payment, refunds: list[Refund]) -> int:

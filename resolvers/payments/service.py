@@ -1,7 +1,8 @@
 """Payment use cases both surfaces call: initiate, payout, read, list, refund.
 
 Roles ``billing`` and ``admin``. A payment that names a patient is patient data: every read
-or write of one is audited with that patient's id.
+or write of one is audited with that patient's id. Every payment they answer is a
+:class:`~resolvers.payments.view.PaymentView`, so REST and GraphQL render the same values.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from resolvers.payments.model import (
     PaymentQuery,
     PaymentRequest,
     PaymentTransition,
-    PaymentView,
 )
 from resolvers.payments.refunds import RefundView, StripeRefunds
 from resolvers.payments.settle import Settler
-from resolvers.payments.stripe_model import Refund, StripeStore
+from resolvers.payments.stripe_model import StripeStore
+from resolvers.payments.view import PaymentView, payment_view
 from resolvers.ports import Clock, UnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
@@ -70,17 +71,29 @@ class PaymentUseCases:
                              targets=[(p.id, p.patient_id) for p in payments if p.patient_id],
                              outcome=AuditOutcome.SUCCESS, at=self._clock.now())
 
+    async def _views(self, payments: Sequence[Payment]) -> list[PaymentView]:
+        """The views of a page of payments, their refunds read in one query."""
+        refunds = await self._stripe_store.refunds_of([p.id for p in payments])
+        return [payment_view(p, refunds.get(p.id, ())) for p in payments]
+
+    async def _replayed_with_refunds(self, view: PaymentView) -> PaymentView:
+        # A payment created just now has no refunds; an earlier one a key replays may have.
+        if not view.replayed:
+            return view
+        refunds = (await self._stripe_store.refunds_of([view.payment.id]))[view.payment.id]
+        return payment_view(view.payment, refunds, replayed=True)
+
     async def initiate(self, caller: Caller, request: PaymentRequest,
                        idempotency_key: str | None) -> PaymentView:
         await self._authorize(caller, AuditAction.CREATE, [(None, request.patient_id)])
-        return await self.initiation.start(
-            caller, replace(request, direction=Direction.COLLECTION), idempotency_key)
+        return await self._replayed_with_refunds(await self.initiation.start(
+            caller, replace(request, direction=Direction.COLLECTION), idempotency_key))
 
     async def payout(self, caller: Caller, request: PaymentRequest,
                      idempotency_key: str | None) -> PaymentView:
         await self._authorize(caller, AuditAction.CREATE, [(None, request.patient_id)])
-        return await self.initiation.start(
-            caller, replace(request, direction=Direction.PAYOUT), idempotency_key)
+        return await self._replayed_with_refunds(await self.initiation.start(
+            caller, replace(request, direction=Direction.PAYOUT), idempotency_key))
 
     async def get(self, caller: Caller, payment_id: str) -> PaymentView:
         await self._authorize(caller, AuditAction.READ, [], payment_id=payment_id)
@@ -96,9 +109,10 @@ class PaymentUseCases:
             history = (await uow.payments.history([payment_id]))[payment_id]
             await uow.audit.append(self._read_records(caller, [payment]))
             await uow.commit()
-        return PaymentView(payment=payment, history=tuple(history))
+        refunds = (await self._stripe_store.refunds_of([payment_id]))[payment_id]
+        return payment_view(payment, refunds, history=history)
 
-    async def search(self, caller: Caller, query: PaymentQuery) -> list[Payment]:
+    async def search(self, caller: Caller, query: PaymentQuery) -> list[PaymentView]:
         await self._authorize(caller, AuditAction.READ, [(None, p) for p in query.patient_ids or ()])
         limited = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
         async with self._uow_factory() as uow:
@@ -110,10 +124,10 @@ class PaymentUseCases:
                 targets=patients_or_none(query.patient_ids or ()),
                 outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
             await uow.commit()
-        return found
+        return await self._views(found)
 
     async def for_patients(self, caller: Caller, patient_ids: Sequence[str],
-                           per_patient: int = 50) -> dict[str, list[Payment]]:
+                           per_patient: int = 50) -> dict[str, list[PaymentView]]:
         """One query for a page of patients (GraphQL ``Patient.payments`` batches here)."""
         unique = list(dict.fromkeys(patient_ids))
         await self._authorize(caller, AuditAction.READ, [(None, p) for p in unique])
@@ -129,16 +143,14 @@ class PaymentUseCases:
                 targets=[(None, p) for p in unique], outcome=AuditOutcome.SUCCESS,
                 at=self._clock.now()))
             await uow.commit()
-        return grouped
+        views = {v.payment.id: v for v in await self._views(
+            [p for page in grouped.values() for p in page])}
+        return {patient: [views[p.id] for p in page] for patient, page in grouped.items()}
 
     async def history(self, payment_ids: Sequence[str]) -> dict[str, list[PaymentTransition]]:
         """Transition rows of payments the caller was already allowed to read."""
         async with self._uow_factory() as uow:
             return await uow.payments.history(list(payment_ids))
-
-    async def refunds_of(self, payment_ids: Sequence[str]) -> dict[str, list[Refund]]:
-        """Refund rows of payments the caller was already allowed to read."""
-        return await self._stripe_store.refunds_of(list(payment_ids))
 
     async def refund(self, caller: Caller, payment_id: str, amount: int | None = None,
                      reason: str | None = None,

@@ -26,7 +26,6 @@ from typing import Any
 from resolvers.ids import new_id
 from resolvers.payments.model import OPEN_STATUSES, Payment, PaymentStatus, TransitionSource
 from resolvers.payments.providers import ProviderStatus
-from resolvers.payments.refunds import refunded_total
 from resolvers.payments.settle import Settler
 from resolvers.payments.stripe_model import (
     FINAL_REFUNDS,
@@ -36,6 +35,7 @@ from resolvers.payments.stripe_model import (
     RefundStatus,
     StripeStore,
 )
+from resolvers.payments.view import refunded_total
 from resolvers.ports import Clock, UnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")
