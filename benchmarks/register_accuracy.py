@@ -5,8 +5,8 @@ same blocking keys and the same scorer as the SQL matcher behind ``$match``). A 
 *linked* when the lookup returns it as certain or probable; precision, recall and F1 are
 over (lab record, patient) pairs. Wrong ``certain`` answers are counted on their own: each
 would attach a result to the wrong person without review. Parameters default to the
-register parameters (resolvers/mpi/scoring/register_parameters.py: constrained EM on a
-training register of another seed; no pair labels).
+gateway's defaults (resolvers/mpi/scoring/defaults.py: the register parameters, constrained
+EM on a training register of another seed; no pair labels).
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ def match_record(person: Person) -> Any:
 def evaluate_register(register: Register, parameters: Any = None) -> RegisterScores:
     from adapters.mpi.memory import InMemoryMatchIndex, InMemoryPatientMatcher
     from resolvers.mpi.matching import MatchGrade
+    from resolvers.mpi.scoring.defaults import default_parameters
     from resolvers.mpi.scoring.engine import MatchScorer
-    from resolvers.mpi.scoring.register_parameters import register_parameters
 
     index = InMemoryMatchIndex()
     for pid, person in register.patients.items():
         index.put(pid, match_record(person))
-    matcher = InMemoryPatientMatcher(index, MatchScorer(parameters or register_parameters()))
+    matcher = InMemoryPatientMatcher(index, MatchScorer(parameters or default_parameters()))
     tp = fp = wrong_certain = certain = 0
     wrong: Counter[str] = Counter()
     for qid, person in register.queries.items():

@@ -3,7 +3,7 @@
 Wiring (composition root)::
 
     matcher = SqlPatientMatcher(session_factory(engine))
-    await matcher.load_parameters()          # stored EM parameters, else the FEBRL defaults
+    await matcher.load_parameters()          # stored EM parameters, else the register defaults
 
 Indexing, in the same transaction as the patient row (SqlPatientRepository.add/update)::
 

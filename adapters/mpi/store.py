@@ -141,7 +141,7 @@ async def sample_patient_ids(session: AsyncSession, size: int) -> list[str]:
 
 
 async def load_parameters(session: AsyncSession, name: str = PARAMETERS_NAME) -> FsParameters:
-    """The stored parameters, or the defaults trained on FEBRL when none are stored."""
+    """The stored parameters, or the defaults (resolvers/mpi/scoring/defaults.py) when none."""
     document = (await session.execute(
         select(PARAMS.c.document).where(PARAMS.c.name == name))).scalar_one_or_none()
     return FsParameters.from_dict(document) if document else default_parameters()

@@ -8,6 +8,7 @@ import pytest
 
 from resolvers.mpi.scoring.comparators import FIELD_LEVELS, FIELDS, MISSING
 from resolvers.mpi.scoring.defaults import default_parameters
+from resolvers.mpi.scoring.febrl_parameters import febrl_parameters
 from resolvers.mpi.scoring.fellegi_sunter import FsParameters, estimate
 
 TRUE_M = {"given": (0.05, 0.05, 0.1, 0.8), "family": (0.04, 0.06, 0.1, 0.8),
@@ -46,7 +47,7 @@ def test_em_recovers_the_generating_parameters() -> None:
 
 def test_em_is_not_fooled_by_label_switching() -> None:
     # Starting with m and u swapped still ends with names agreeing more among matches.
-    start = default_parameters()
+    start = febrl_parameters()
     swapped = FsParameters.from_dict({**start.to_dict(), "fields": {
         n: {"m": list(f.u), "u": list(f.m)} for n, f in start.fields.items()}})
     params = estimate(_vectors(5000, 0.3), start=swapped).parameters
@@ -62,7 +63,7 @@ def test_unobserved_fields_keep_their_prior() -> None:
 
 
 def test_parameters_serialise_and_weights_follow_m_over_u() -> None:
-    params = default_parameters()
+    params = febrl_parameters()
     again = FsParameters.from_json(params.to_json())
     assert again.to_dict() == FsParameters.from_dict(params.to_dict()).to_dict()
     exact = params.fields["family"].weight(3)
@@ -76,15 +77,15 @@ def test_parameters_serialise_and_weights_follow_m_over_u() -> None:
         estimate([])
 
 
-def test_defaults_were_estimated_on_febrl() -> None:
-    params = default_parameters()
+def test_febrl_parameters_were_estimated_on_febrl() -> None:
+    params = febrl_parameters()
     assert "febrl" in params.trained_on
     assert params.fields["family"].estimated and params.fields["birth_date"].estimated
     assert not params.fields["phone"].estimated  # FEBRL has no phone numbers
 
 
 def test_u_only_estimation_keeps_m_and_p() -> None:
-    start = default_parameters()
+    start = febrl_parameters()
     vectors = _vectors(5000, 0.0)  # a de-duplicated register: strangers only
     params = estimate(vectors, start=start, fix_m=True).parameters
     assert params.prior == start.prior
@@ -95,7 +96,7 @@ def test_u_only_estimation_keeps_m_and_p() -> None:
 
 
 def test_constrained_em_holds_what_it_is_told_and_decides_on_the_evidence() -> None:
-    start = default_parameters()
+    start = febrl_parameters()
     vectors = _vectors(5000, 0.2)
     person = frozenset({"given", "family", "birth_date"})
     params = estimate(vectors, start=start, fixed_u=frozenset(FIELDS), fixed_m=person,
@@ -107,3 +108,10 @@ def test_constrained_em_holds_what_it_is_told_and_decides_on_the_evidence() -> N
     # m of a field outside the evidence is still learnt from the posteriors.
     assert params.fields["phone"].m != start.fields["phone"].m
     assert params.fields["phone"].m[2] > params.fields["phone"].u[2]
+
+
+def test_the_gateway_default_is_the_register_parameters() -> None:
+    # African registers of households: an agreeing address is weak evidence there.
+    params = default_parameters()
+    assert "synthetic training register" in params.trained_on
+    assert params.fields["address"].weight(3) < 6 < febrl_parameters().fields["address"].weight(3)

@@ -17,8 +17,8 @@ def test_generator_is_deterministic_and_has_every_kind_of_record() -> None:
     assert len(first.patients) == 500 and len(first.truth) == 300
 
 
-def test_register_parameters_link_copies_and_never_a_wrong_certain() -> None:
-    # Register parameters: constrained EM on a training register of seed 1 (never this one).
+def test_default_parameters_link_copies_and_never_a_wrong_certain() -> None:
+    # The defaults, the register parameters: constrained EM on a training register of seed 1.
     scores = evaluate_register(generate(2000, SEED))
     assert scores.wrong_certain == 0, scores
     assert scores.f1 >= 0.95, scores

@@ -28,7 +28,7 @@ from adapters.mpi.memory import InMemoryMatchIndex
 from benchmarks.register_accuracy import match_record
 from benchmarks.synthetic_register import generate
 from resolvers.mpi.scoring.comparators import FIELDS, compare
-from resolvers.mpi.scoring.defaults import default_parameters
+from resolvers.mpi.scoring.febrl_parameters import febrl_parameters
 from resolvers.mpi.scoring.fellegi_sunter import EmResult, estimate
 
 TRAINING_SEED = 1
@@ -66,7 +66,7 @@ def train(seed: int = TRAINING_SEED, size: int = TRAINING_SIZE) -> EmResult:
         index.put(pid, match_record(person))
     inner = [compare(a, b).levels
              for a, b in index.candidate_pairs(list(register.patients)[:REGISTER_SAMPLE])]
-    strangers = estimate(inner, start=default_parameters(), fix_m=True).parameters
+    strangers = estimate(inner, start=febrl_parameters(), fix_m=True).parameters
     lookups = []
     for person in register.queries.values():
         query = match_record(person)

@@ -10,6 +10,7 @@ from resolvers.mpi.scoring.comparators import (
     DOB_DIFFERENT,
     DOB_EXACT,
     DOB_NEAR,
+    DOB_YEAR,
     FIELDS,
     MISSING,
     NAME_DIFFERENT,
@@ -102,17 +103,18 @@ def _names_disagree(comparison: Comparison) -> bool:
     return levels["given"] == NAME_DIFFERENT or levels["family"] == NAME_DIFFERENT
 
 
-def _one_person(scored: list[tuple[Match, GivenFit]], probable: float) -> list[Match]:
-    """A record describes one person: beside a certain match, a candidate with other given
-    names that only reached probable is that person's relative far more often than a
-    duplicate in the register, so it goes to review as possible instead of being linked.
-    (Candidates with the same given names stay probable: a register may hold duplicates.)"""
+def _one_person(scored: list[tuple[Match, bool]], probable: float) -> list[Match]:
+    """A record describes one person: beside a certain match, a candidate that only reached
+    probable with other given names or another birth date is that person's relative (a
+    household member) far more often than a duplicate in the register, so it goes to review
+    as possible instead of being linked. (Candidates agreeing on given names and birth date
+    stay probable: a register may hold duplicates.)"""
     if not any(m.grade is MatchGrade.CERTAIN for m, _ in scored):
         return [m for m, _ in scored]
     return [replace(m, grade=MatchGrade.POSSIBLE, score=min(m.score, _below(probable)),
                     reason=f"another patient is a certain match, so at most possible; {m.reason}")
-            if m.grade is MatchGrade.PROBABLE and fit is GivenFit.CONFLICT
-            else m for m, fit in scored]
+            if m.grade is MatchGrade.PROBABLE and relative_like
+            else m for m, relative_like in scored]
 
 
 class MatchScorer:
@@ -127,10 +129,14 @@ class MatchScorer:
         return self._scored(patient_id, query, stored, trusted_systems)[0]
 
     def _scored(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
-                trusted_systems: frozenset[str]) -> tuple[Match, GivenFit]:
+                trusted_systems: frozenset[str]) -> tuple[Match, bool]:
+        """The match, and whether the pair looks like two relatives (another given name or
+        another birth date)."""
         comparison = compare(query, stored)
         fit = given_fit_of(query, stored, comparison.names_swapped)
         same_birthday = comparison.as_dict()["birth_date"] in (DOB_EXACT, DOB_NEAR)
+        relative_like = fit is GivenFit.CONFLICT or (
+            comparison.as_dict()["birth_date"] in (DOB_DIFFERENT, DOB_YEAR))
         weights = household_weights(self.parameters.weights(comparison.levels), fit,
                                     same_birthday)
         total = sum(weights.values())
@@ -143,12 +149,12 @@ class MatchScorer:
             conflict = contradiction(query, stored)
             if conflict is None:
                 return Match(patient_id, MatchGrade.CERTAIN, 1.0, field_scores,
-                             f"trusted identifier {system} matches; {explanation}"), fit
+                             f"trusted identifier {system} matches; {explanation}"), relative_like
             score = min(max(probability, self.thresholds.probable),
                         _below(self.thresholds.certain))
             return Match(patient_id, MatchGrade.PROBABLE, score, field_scores,
                          f"trusted identifier {system} matches but {conflict}: review; "
-                         f"{explanation}"), fit
+                         f"{explanation}"), relative_like
         grade = self.thresholds.grade(probability)
         cap = self._relative_cap(query, stored, comparison, fit)
         if cap is not None and _GRADE_ORDER[grade] < _GRADE_ORDER[cap[0]]:
@@ -156,8 +162,8 @@ class MatchScorer:
                 else self.thresholds.probable
             return Match(patient_id, cap[0], min(probability, _below(ceiling)), field_scores,
                          f"{cap[1]}, so at most {cap[0].value}; probability "
-                         f"{probability:.6f}; {explanation}"), fit
-        return Match(patient_id, grade, probability, field_scores, explanation), fit
+                         f"{probability:.6f}; {explanation}"), relative_like
+        return Match(patient_id, grade, probability, field_scores, explanation), relative_like
 
     @staticmethod
     def _relative_cap(query: MatchRecord, stored: MatchRecord, comparison: Comparison,
