@@ -20,6 +20,7 @@ from resolvers.audit.trail import audit_records
 from resolvers.errors import Forbidden
 from resolvers.principal import Caller
 from rest_compat.context import authenticate, authorize, request_id, services
+from rest_compat.input_guard import input_violation, refuse_bad_input
 
 if TYPE_CHECKING:
     from rest_compat.spec import Operation
@@ -34,12 +35,15 @@ _ACTIONS = {"GET": AuditAction.READ, "HEAD": AuditAction.READ, "POST": AuditActi
 async def guard(request: Request, op: Operation) -> None:
     """Authenticate and check the declared roles; public routes (roles None) pass through."""
     if op.roles is None:
+        refuse_bad_input(request)
         return
     try:
         authorize(request, op.roles, op.scopes)
     except Forbidden:
-        await _record_refusal(request, op)
+        if input_violation(request.scope) is None:  # a refused URL is not audit material
+            await _record_refusal(request, op)
         raise
+    refuse_bad_input(request)
 
 
 def _action(op: Operation) -> AuditAction:

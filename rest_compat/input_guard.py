@@ -5,6 +5,12 @@ signature or size checks that must see the raw bytes; the path and the query str
 checked here, once, before routing, so no endpoint can forget. A refused request gets a 400
 naming the parameter (REST envelope, or an OperationOutcome with ``expression`` on FHIR
 routes) instead of a database error.
+
+Authentication still comes first: the middleware only records the violation in the request
+state; the router (after its token and role check) and the GraphQL gate (after its token
+check) answer it with :func:`refuse_bad_input`, so a caller without a token gets 401
+whatever the URL holds, and nothing from a refused URL reaches the database, not even the
+audit record of a refusal.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from resolvers.fhir.errors import problem
 from resolvers.input_rules import MAX_QUERY_VALUE, InputRuleViolation, check_text
 from rest_compat.context import BadRequest
-from rest_compat.errors import domain_error_handler, is_fhir_request
+from rest_compat.errors import is_fhir_request
 
 # Every identifier the gateway issues or stores fits in 64 characters (FHIR ids by the
 # specification); a longer path segment can name nothing, and used to reach the database.
@@ -43,22 +49,33 @@ def check_query(query_string: bytes) -> None:
         check_text(value, name, max_length=MAX_QUERY_VALUE)
 
 
+VIOLATION = "input_violation"
+
+
+def input_violation(scope: Scope) -> InputRuleViolation | None:
+    found = scope.get("state", {}).get(VIOLATION)
+    return found if isinstance(found, InputRuleViolation) else None
+
+
+def refuse_bad_input(request: Request) -> None:
+    """Raise the recorded violation, in the route family's error shape."""
+    exc = input_violation(request.scope)
+    if exc is None:
+        return
+    if is_fhir_request(request):
+        raise problem(400, "value", exc.message, exc.field)
+    raise BadRequest(exc.message, details={"field": exc.field})
+
+
 class InputGuardMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            check_path(scope["path"])
-            check_query(scope.get("query_string", b""))
-        except InputRuleViolation as exc:
-            request = Request(scope, receive)
-            refusal = (problem(400, "value", exc.message, exc.field) if is_fhir_request(request)
-                       else BadRequest(exc.message, details={"field": exc.field}))
-            response = await domain_error_handler(request, refusal)
-            await response(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            try:
+                check_path(scope["path"])
+                check_query(scope.get("query_string", b""))
+            except InputRuleViolation as exc:
+                scope.setdefault("state", {})[VIOLATION] = exc  # answered after auth
         await self.app(scope, receive, send)

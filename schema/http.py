@@ -20,6 +20,7 @@ from resolvers.input_rules import InputRuleViolation
 from resolvers.input_rules import decode_json as decode_checked_json
 from resolvers.principal import Caller, Principal
 from resolvers.services import Services
+from rest_compat.input_guard import input_violation
 from schema.context import GraphQLContext, build_loaders
 
 ANONYMOUS = Principal(subject="anonymous", roles=frozenset())
@@ -83,6 +84,14 @@ class GraphQLAuthGate:
             state = scope.setdefault("state", {})
             state["principal"] = principal
             state["subject"] = principal.subject
+        violation = input_violation(scope)
+        if violation is not None:  # the path or query string broke the input rule
+            body = {"errors": [{"message": violation.message,
+                                "extensions": {"code": "BAD_USER_INPUT",
+                                               "field": violation.field}}]}
+            await Response(json.dumps(body), status_code=400,
+                           media_type="application/json")(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     def _authenticate(self, request: Request) -> Principal:

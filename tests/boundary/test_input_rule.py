@@ -125,6 +125,18 @@ async def test_query_and_path_input_refused_with_a_400(edge: Harness, url: str) 
         assert body["success"] is False
 
 
+@pytest.mark.parametrize("url", ["/api/patients/%00", "/api/fhir/Patient/" + "a" * 65,
+                                 "/api/lab/alerts?patient_id=%00", "/graphql?query=%00"])
+async def test_authentication_comes_before_the_input_rule(edge: Harness, url: str) -> None:
+    """No token: 401 whatever the URL holds; a wrong role: 403, and the refused URL is not
+    written to the audit trail (a NUL would not even store on PostgreSQL)."""
+    assert (await edge.client.get(url)).status_code == 401
+    if not url.startswith("/graphql"):
+        denied = await edge.client.get(url, headers=edge.auth("public_health"))
+        assert denied.status_code in (400, 403), denied.text
+    assert (await edge.client.get(url, headers=edge.auth("admin"))).status_code == 400
+
+
 async def test_query_parameter_with_nul_is_named(edge: Harness) -> None:
     r = await edge.client.get("/api/patients?family=%00", headers=edge.auth("admin"))
     assert r.json()["error"]["details"]["field"] == "family"
