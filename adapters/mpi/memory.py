@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from resolvers.mpi.matching import Match, MatchCandidate
-from resolvers.mpi.scoring.blocking import query_keys, record_keys
+from resolvers.mpi.scoring.blocking import MAX_CANDIDATES, query_keys, record_keys
 from resolvers.mpi.scoring.engine import MatchScorer
 from resolvers.mpi.scoring.record import MatchRecord, record_from_candidate
 
-DEFAULT_MAX_CANDIDATES = 200
+DEFAULT_MAX_CANDIDATES = MAX_CANDIDATES
 
 
 class InMemoryMatchIndex:

@@ -20,7 +20,7 @@ from adapters.db.tables import (
     MpiMatchRecordRow,
 )
 from resolvers.mpi.model import Patient
-from resolvers.mpi.scoring.blocking import query_keys, record_keys
+from resolvers.mpi.scoring.blocking import MAX_CANDIDATES, query_keys, record_keys
 from resolvers.mpi.scoring.defaults import default_parameters
 from resolvers.mpi.scoring.fellegi_sunter import FsParameters
 from resolvers.mpi.scoring.record import MatchRecord, fhir_address_text, record_from_patient
@@ -30,7 +30,7 @@ K = MpiBlockingKeyRow.__table__  # type: ignore[attr-defined]
 PARAMS = MpiMatchParametersRow.__table__  # type: ignore[attr-defined]
 FHIR = FhirResourceRow.__table__  # type: ignore[attr-defined]
 
-DEFAULT_MAX_CANDIDATES = 200
+DEFAULT_MAX_CANDIDATES = MAX_CANDIDATES
 CHUNK = 2000  # rows per multi-row INSERT (well under SQLite's and asyncpg's parameter caps)
 PARAMETERS_NAME = "default"
 
@@ -108,22 +108,21 @@ async def _flush(session: AsyncSession, records: list[dict[str, Any]],
 async def candidates(session: AsyncSession, record: MatchRecord, *,
                      max_candidates: int = DEFAULT_MAX_CANDIDATES,
                      ) -> list[tuple[str, MatchRecord]]:
-    """Patients sharing a blocking key with ``record``, most shared keys first (bounded)."""
+    """Patients sharing a blocking key with ``record``, most shared keys first (bounded).
+
+    One statement: the ranking (on the covering primary key of the blocking keys) and the
+    match records of the ranked patients, so a lookup is one round trip."""
     keys = query_keys(record)
     if not keys:
         return []
     hits = func.count().label("hits")
-    ranked = (await session.execute(
-        select(K.c.patient_id, hits).where(K.c.key.in_(keys)).group_by(K.c.patient_id)
-        .order_by(hits.desc(), K.c.patient_id).limit(max_candidates)
-    )).all()
-    if not ranked:
-        return []
-    ids = [row[0] for row in ranked]
-    rows = (await session.execute(select(R.c.patient_id, R.c.record)
-                                  .where(R.c.patient_id.in_(ids)))).all()
-    found = {row[0]: MatchRecord.from_json(row[1]) for row in rows}
-    return [(pid, found[pid]) for pid in ids if pid in found]
+    ranked = (select(K.c.patient_id, hits).where(K.c.key.in_(keys)).group_by(K.c.patient_id)
+              .order_by(hits.desc(), K.c.patient_id).limit(max_candidates).subquery())
+    rows = (await session.execute(
+        select(ranked.c.patient_id, R.c.record)
+        .join(R, R.c.patient_id == ranked.c.patient_id)
+        .order_by(ranked.c.hits.desc(), ranked.c.patient_id))).all()
+    return [(row[0], MatchRecord.from_json(row[1])) for row in rows]
 
 
 async def load_records(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, MatchRecord]:

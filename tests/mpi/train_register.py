@@ -34,6 +34,9 @@ from resolvers.mpi.scoring.fellegi_sunter import EmResult, estimate
 TRAINING_SEED = 1
 TRAINING_SIZE = 10_000
 REGISTER_SAMPLE = 3_000  # patients whose blocked pairs step 1 reads
+# The parameters were estimated when a lookup read up to 200 candidates (now 50, see
+# blocking.MAX_CANDIDATES); kept, so that the training reproduces them.
+TRAINING_CANDIDATES = 200
 PERSON_FIELDS = frozenset({"given", "family", "birth_date"})
 TARGET = Path(__file__).resolve().parents[2] / "resolvers/mpi/scoring/register_parameters.py"
 HEADER = '''"""Fellegi-Sunter parameters for registers of households (generated; do not edit).
@@ -65,12 +68,14 @@ def train(seed: int = TRAINING_SEED, size: int = TRAINING_SIZE) -> EmResult:
     for pid, person in register.patients.items():
         index.put(pid, match_record(person))
     inner = [compare(a, b).levels
-             for a, b in index.candidate_pairs(list(register.patients)[:REGISTER_SAMPLE])]
+             for a, b in index.candidate_pairs(list(register.patients)[:REGISTER_SAMPLE],
+                                           max_candidates=TRAINING_CANDIDATES)]
     strangers = estimate(inner, start=febrl_parameters(), fix_m=True).parameters
     lookups = []
     for person in register.queries.values():
         query = match_record(person)
-        lookups += [compare(query, stored).levels for _, stored in index.candidates(query)]
+        lookups += [compare(query, stored).levels for _, stored
+                    in index.candidates(query, max_candidates=TRAINING_CANDIDATES)]
     return estimate(lookups, start=strangers, fixed_u=frozenset(FIELDS),
                     fixed_m=PERSON_FIELDS, evidence=PERSON_FIELDS,
                     trained_on=f"synthetic training register seed {seed}, {size} patients "

@@ -126,12 +126,13 @@ class MatchScorer:
 
     def score(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
               trusted_systems: frozenset[str] = frozenset()) -> Match:
-        return self._scored(patient_id, query, stored, trusted_systems)[0]
+        return self._scored(patient_id, query, stored, trusted_systems, explain_none=True)[0]
 
     def _scored(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
-                trusted_systems: frozenset[str]) -> tuple[Match, bool]:
+                trusted_systems: frozenset[str], *, explain_none: bool) -> tuple[Match, bool]:
         """The match, and whether the pair looks like two relatives (another given name or
-        another birth date)."""
+        another birth date). Without ``explain_none`` a ``certainly-not`` match carries no
+        field scores or reason: most of a lookup's candidates are, and are dropped unread."""
         comparison = compare(query, stored)
         fit = given_fit_of(query, stored, comparison.names_swapped)
         same_birthday = comparison.as_dict()["birth_date"] in (DOB_EXACT, DOB_NEAR)
@@ -141,10 +142,14 @@ class MatchScorer:
                                     same_birthday)
         total = sum(weights.values())
         probability = self.parameters.probability(total)
+        system = trusted_identifier(query, stored, trusted_systems)
+        grade = self.thresholds.grade(probability)
+        if system is None and grade is MatchGrade.NONE and not explain_none:
+            # Caps only lower a grade: nothing below makes this candidate a match.
+            return Match(patient_id, grade, probability, {}, ""), relative_like
         field_scores = {name: round(w, 4) for (name, w), level
                         in zip(weights.items(), comparison.levels, strict=True) if level != MISSING}
         explanation = _explain(comparison, weights, total)
-        system = trusted_identifier(query, stored, trusted_systems)
         if system is not None:
             conflict = contradiction(query, stored)
             if conflict is None:
@@ -155,7 +160,6 @@ class MatchScorer:
             return Match(patient_id, MatchGrade.PROBABLE, score, field_scores,
                          f"trusted identifier {system} matches but {conflict}: review; "
                          f"{explanation}"), relative_like
-        grade = self.thresholds.grade(probability)
         cap = self._relative_cap(query, stored, comparison, fit)
         if cap is not None and _GRADE_ORDER[grade] < _GRADE_ORDER[cap[0]]:
             ceiling = self.thresholds.certain if cap[0] is MatchGrade.PROBABLE \
@@ -197,7 +201,8 @@ class MatchScorer:
              trusted_systems: frozenset[str] = frozenset(), limit: int = 5,
              include_none: bool = False) -> list[Match]:
         """Best first; by default without ``certainly-not`` matches."""
-        matches = _one_person([self._scored(pid, query, record, trusted_systems)
+        matches = _one_person([self._scored(pid, query, record, trusted_systems,
+                                            explain_none=include_none)
                                for pid, record in stored], self.thresholds.probable)
         if not include_none:
             matches = [m for m in matches if m.grade is not MatchGrade.NONE]
