@@ -1,7 +1,7 @@
 """The configured payment providers, built on the app's shared HTTP client.
 
 ``app.py`` calls :func:`build_payment_providers` in its lifespan; a provider is present only
-when its ``CARI_*`` group is complete (see :mod:`adapters.payment_provider_settings`).
+when its ``CARI_*`` group is complete (see :mod:`adapters.settings.payments`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from adapters.lab_settings import LabSettings
+from adapters.settings.labs import LabSettings
 from tests.receiver import eventually, running_receiver
 from tests.support import Harness, make_settings, running_app
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.hl7v2.mllp import send_mllp
-from adapters.lab_settings import LabSettings
+from adapters.settings.labs import LabSettings
 from tests.support import ROOT, Harness, free_port, make_settings, running_app
 
 # "Lab Result Ingestion" in ../shared/reference/product-docs.md, exactly as written there.

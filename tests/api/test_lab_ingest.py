@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.lab_settings import LabSettings
+from adapters.settings.labs import LabSettings
 from tests.hl7v2 import messages
 from tests.support import Harness, make_settings, running_app
 

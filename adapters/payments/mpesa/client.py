@@ -24,7 +24,6 @@ import base64
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -38,6 +37,7 @@ from adapters.payments.mpesa.callbacks import (
     state_for,
 )
 from adapters.payments.provider_http import AnswerRules, ProviderHttp
+from adapters.settings.payments import MpesaConfig
 from resolvers.payments.providers import (
     CallbackNotice,
     CollectionRequest,
@@ -58,27 +58,6 @@ STATUS_PATH = "/mpesa/transactionstatus/v1/query"
 INVALID_TOKEN = "404.001.03"  # noqa: S105 (an error code)
 BEING_PROCESSED = "500.001.1001"
 _TEXT = re.compile(r"[^A-Za-z0-9 \-]")
-
-
-@dataclass(frozen=True)
-class MpesaConfig:
-    base_url: str
-    consumer_key: str
-    consumer_secret: str
-    shortcode: str
-    passkey: str
-    transaction_type: str = "CustomerPayBillOnline"  # or CustomerBuyGoodsOnline (till)
-    party_b: str = ""  # receiving shortcode/till; defaults to shortcode
-    b2c_initiator_name: str = ""
-    b2c_security_credential: str = ""  # already RSA-encrypted + base64, as Daraja wants it
-    b2c_shortcode: str = ""
-    b2c_command_id: str = "BusinessPayment"
-    timeout_seconds: float = 15.0
-    token_margin_seconds: float = 300.0  # Daraja tokens live 3599 s: renew after ~55 min
-
-    @property
-    def payouts_enabled(self) -> bool:
-        return bool(self.b2c_initiator_name and self.b2c_security_credential and self.b2c_shortcode)
 
 
 def _short(text: str, limit: int) -> str:

@@ -26,6 +26,7 @@ import httpx
 from adapters.http.token_cache import TokenCache
 from adapters.payments.mtn_momo.parsing import parse_callback, status_from
 from adapters.payments.provider_http import AnswerRules, ProviderHttp, log
+from adapters.settings.payments import MomoConfig
 from resolvers.payments.phone import to_major
 from resolvers.payments.providers import (
     CallbackNotice,
@@ -41,34 +42,6 @@ _NOTE = re.compile(r"[^A-Za-z0-9 .,\-]")
 # 500 reasons that are final: the request was refused, nothing will happen.
 _REJECTING_500 = frozenset({"NOT_ALLOWED", "NOT_ALLOWED_TARGET_ENVIRONMENT",
                             "INVALID_CALLBACK_URL_HOST", "INVALID_CURRENCY"})
-# Market -> currency for production target environments (the sandbox takes EUR only).
-ENVIRONMENT_CURRENCIES: Mapping[str, str] = {
-    "sandbox": "EUR", "mtnuganda": "UGX", "mtnghana": "GHS", "mtnivorycoast": "XOF",
-    "mtncameroon": "XAF", "mtnzambia": "ZMW", "mtnbenin": "XOF", "mtncongo": "XAF",
-    "mtnswaziland": "SZL", "mtnguineaconakry": "GNF", "mtnsouthafrica": "ZAR",
-    "mtnliberia": "LRD", "mtnrwanda": "RWF",
-}
-
-
-@dataclass(frozen=True)
-class MomoConfig:
-    base_url: str
-    collection_subscription_key: str
-    api_user: str
-    api_key: str
-    target_environment: str = "sandbox"
-    callback_host: str = ""  # the API user's providerCallbackHost; checked before sending
-    disbursement_subscription_key: str = ""  # empty: payouts unsupported
-    disbursement_api_user: str = ""  # defaults to api_user
-    disbursement_api_key: str = ""  # defaults to api_key
-    timeout_seconds: float = 15.0
-    token_margin_seconds: float = 120.0
-
-    @property
-    def currency(self) -> str:
-        return ENVIRONMENT_CURRENCIES.get(self.target_environment, "")
-
-
 @dataclass(frozen=True)
 class _Product:
     name: str  # "collection" | "disbursement"

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.payments.provider_http import AnswerRules, ProviderHttp
+from adapters.settings.payments import COUNTRY_CURRENCIES, OrangeConfig
 from resolvers.input_rules import decode_json
 from resolvers.payments.phone import currency_exponent
 from resolvers.payments.providers import (
@@ -46,36 +46,7 @@ STATUS_STATES: Mapping[str, ProviderState] = {
     "EXPIRED": "expired", "CANCELLED": "cancelled",
 }
 # Country path -> currency ("dev" is the sandbox and its pseudo-currency OUV).
-COUNTRY_CURRENCIES: Mapping[str, str] = {
-    "dev": "OUV", "ci": "XOF", "sn": "XOF", "ml": "XOF", "bf": "XOF", "cm": "XAF", "gn": "GNF",
-}
 EXPIRED_TOKEN = "42"  # noqa: S105 (an error code)
-
-
-@dataclass(frozen=True)
-class OrangeConfig:
-    client_id: str
-    client_secret: str
-    merchant_key: str
-    return_url: str
-    cancel_url: str
-    api_base: str = "https://api.orange.com"
-    country: str = "dev"  # the {cc} of /orange-money-webpay/{cc}/v1
-    token_url: str = ""  # default {api_base}/oauth/v3/token
-    base_url: str = ""  # default {api_base}/orange-money-webpay/{country}/v1
-    lang: str = "fr"
-    merchant_label: str = ""  # "reference" shown on the payment page
-    timeout_seconds: float = 15.0
-    token_margin_seconds: float = 120.0
-
-    @property
-    def web_base(self) -> str:
-        return (self.base_url or f"{self.api_base.rstrip('/')}/orange-money-webpay/"
-                f"{self.country}/v1").rstrip("/")
-
-    @property
-    def oauth_url(self) -> str:
-        return self.token_url or f"{self.api_base.rstrip('/')}/oauth/v3/token"
 
 
 # 406: Orange refuses a token request without ``Accept: application/json``, a configuration

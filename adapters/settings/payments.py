@@ -23,9 +23,88 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from adapters.payments.mpesa.client import MpesaConfig
-from adapters.payments.mtn_momo.client import ENVIRONMENT_CURRENCIES, MomoConfig
-from adapters.payments.orange_money.client import COUNTRY_CURRENCIES, OrangeConfig
+# The providers' configuration shapes (their adapters take these).
+
+
+@dataclass(frozen=True)
+class MpesaConfig:
+    base_url: str
+    consumer_key: str
+    consumer_secret: str
+    shortcode: str
+    passkey: str
+    transaction_type: str = "CustomerPayBillOnline"  # or CustomerBuyGoodsOnline (till)
+    party_b: str = ""  # receiving shortcode/till; defaults to shortcode
+    b2c_initiator_name: str = ""
+    b2c_security_credential: str = ""  # already RSA-encrypted + base64, as Daraja wants it
+    b2c_shortcode: str = ""
+    b2c_command_id: str = "BusinessPayment"
+    timeout_seconds: float = 15.0
+    token_margin_seconds: float = 300.0  # Daraja tokens live 3599 s: renew after ~55 min
+
+    @property
+    def payouts_enabled(self) -> bool:
+        return bool(self.b2c_initiator_name and self.b2c_security_credential and self.b2c_shortcode)
+
+
+# Market -> currency for production target environments (the sandbox takes EUR only).
+ENVIRONMENT_CURRENCIES: Mapping[str, str] = {
+    "sandbox": "EUR", "mtnuganda": "UGX", "mtnghana": "GHS", "mtnivorycoast": "XOF",
+    "mtncameroon": "XAF", "mtnzambia": "ZMW", "mtnbenin": "XOF", "mtncongo": "XAF",
+    "mtnswaziland": "SZL", "mtnguineaconakry": "GNF", "mtnsouthafrica": "ZAR",
+    "mtnliberia": "LRD", "mtnrwanda": "RWF",
+}
+
+
+
+@dataclass(frozen=True)
+class MomoConfig:
+    base_url: str
+    collection_subscription_key: str
+    api_user: str
+    api_key: str
+    target_environment: str = "sandbox"
+    callback_host: str = ""  # the API user's providerCallbackHost; checked before sending
+    disbursement_subscription_key: str = ""  # empty: payouts unsupported
+    disbursement_api_user: str = ""  # defaults to api_user
+    disbursement_api_key: str = ""  # defaults to api_key
+    timeout_seconds: float = 15.0
+    token_margin_seconds: float = 120.0
+
+    @property
+    def currency(self) -> str:
+        return ENVIRONMENT_CURRENCIES.get(self.target_environment, "")
+
+
+COUNTRY_CURRENCIES: Mapping[str, str] = {
+    "dev": "OUV", "ci": "XOF", "sn": "XOF", "ml": "XOF", "bf": "XOF", "cm": "XAF", "gn": "GNF",
+}
+
+
+@dataclass(frozen=True)
+class OrangeConfig:
+    client_id: str
+    client_secret: str
+    merchant_key: str
+    return_url: str
+    cancel_url: str
+    api_base: str = "https://api.orange.com"
+    country: str = "dev"  # the {cc} of /orange-money-webpay/{cc}/v1
+    token_url: str = ""  # default {api_base}/oauth/v3/token
+    base_url: str = ""  # default {api_base}/orange-money-webpay/{country}/v1
+    lang: str = "fr"
+    merchant_label: str = ""  # "reference" shown on the payment page
+    timeout_seconds: float = 15.0
+    token_margin_seconds: float = 120.0
+
+    @property
+    def web_base(self) -> str:
+        return (self.base_url or f"{self.api_base.rstrip('/')}/orange-money-webpay/"
+                f"{self.country}/v1").rstrip("/")
+
+    @property
+    def oauth_url(self) -> str:
+        return self.token_url or f"{self.api_base.rstrip('/')}/oauth/v3/token"
 
 
 @dataclass(frozen=True)

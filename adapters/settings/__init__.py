@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from adapters.lab_settings import LabSettings, load_lab_settings
-from adapters.payment_provider_settings import (
+from adapters.settings import webhooks as webhook_settings
+from adapters.settings.labs import LabSettings, load_lab_settings
+from adapters.settings.payments import (
     PaymentProviderSettings,
     load_payment_provider_settings,
 )
-from adapters.webhooks import settings as webhook_settings
 
 ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -83,11 +83,11 @@ class Settings:
     webhook_max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = 600  # per client and route family; 0: off
     rate_limit_webhook_per_minute: int = 1200  # per webhook route and source address; 0: off
-    # CARI_MPESA_*, CARI_MTN_MOMO_*, CARI_ORANGE_MONEY_*: see adapters/payment_provider_settings.py
+    # CARI_MPESA_*, CARI_MTN_MOMO_*, CARI_ORANGE_MONEY_*: see adapters/settings/payments.py
     payment_providers: PaymentProviderSettings = field(default_factory=PaymentProviderSettings)
     payments_reconcile_seconds: float = 15.0  # 0: no reconciliation task in this process
     payments_timeout_seconds: float = 300.0  # a collection not approved by then expires
-    # CARI_LAB_*: sender identifier systems, provisional patients, alerts (adapters/lab_settings.py)
+    # CARI_LAB_*: sender identifier systems, provisional patients, alerts (adapters/settings/labs.py)
     labs: LabSettings = field(default_factory=LabSettings)
     org_scoping: bool = False  # confine clinician/lab/billing to their token's org (tenancy)
     extra: Mapping[str, str] = field(default_factory=dict)
