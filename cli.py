@@ -1,5 +1,6 @@
-"""The command line (``cari-gateway``, ``python app.py``): serve, migrate, worker,
-reconcile, token and keys."""
+"""The command line (``cari-gateway``, ``python cli.py``): serve, migrate, worker,
+reconcile, token and keys. What a command runs, it asks the composition (composition.py)
+for; it builds nothing itself."""
 
 from __future__ import annotations
 
@@ -14,19 +15,12 @@ from collections.abc import Sequence
 
 from adapters.auth.keys import generate_key_pair, load_or_create_local_key
 from adapters.auth.tokens import TokenIssuer
-from adapters.db.engine import create_engine, session_factory
+from adapters.db.engine import create_engine
 from adapters.db.migrate import upgrade_to_head
-from adapters.db.outbox import SqlOutboxStore
-from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.observability.logging import configure_logging
 from adapters.settings import Settings, SettingsError, load_settings
-from app import (
-    build_worker,
-    create_app,
-    migrate_engine,
-    standalone_handlers,
-    standalone_payments,
-)
+from app import create_app
+from composition import build_worker, open_gateway
 
 log = logging.getLogger("cari.app")
 
@@ -50,19 +44,19 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 async def _run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    await migrate_engine(engine)
-    sessions = session_factory(engine)
-    store = SqlOutboxStore(sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    policy = OutboundPolicy(settings.outbound_allowlist)
-    async with build_http_client(policy, settings.http_timeout_seconds) as client:
-        worker = build_worker(settings, store, standalone_handlers(settings, sessions, client))
-        log.info("outbox worker started")
-        await worker.run(stop)
-    await engine.dispose()
+    try:
+        async with open_gateway(settings, engine) as gateway:
+            # The same delivery handlers as the server's own worker.
+            gateway.worker = build_worker(settings, gateway.outbox_store,
+                                          gateway.delivery_handlers)
+            log.info("outbox worker started")
+            await gateway.worker.run(stop)
+    finally:
+        await engine.dispose()
     log.info("outbox worker stopped")
 
 
@@ -70,12 +64,8 @@ async def _reconcile(settings: Settings) -> dict[str, object]:
     """One reconciliation pass over the due open payments, as the server's task runs it."""
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
-        await migrate_engine(engine)
-        sessions = session_factory(engine)
-        policy = OutboundPolicy(settings.outbound_allowlist)
-        async with build_http_client(policy, settings.http_timeout_seconds) as client:
-            outcomes = await standalone_payments(settings, sessions,
-                                                  client).reconciler.run_pass()
+        async with open_gateway(settings, engine) as gateway:
+            outcomes = await gateway.services.payments.reconciler.run_pass()
     finally:
         await engine.dispose()
     # Counts only: no ids, references or phone numbers.

@@ -1,7 +1,7 @@
 """Hand-run benchmarks for the Cari gateway (``make bench`` / ``python -m benchmarks``).
 
 These are measurements, never tests: nothing here asserts a time budget. Every benchmark
-starts the gateway as a real process (``python app.py serve``) on 127.0.0.1 (fhir_validate
+starts the gateway as a real process (``python cli.py serve``) on 127.0.0.1 (fhir_validate
 runs in-process: it measures the validator alone), prints a
 human-readable result line per measurement and writes its figures as JSON to
 ``benchmarks/results/<name>.json`` (git-ignored).

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
+APP = ROOT / "cli.py"
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
 HOST = "127.0.0.1"
@@ -58,7 +58,7 @@ def free_port() -> int:
 
 
 def gateway_env(data_dir: Path, port: int, **overrides: str) -> dict[str, str]:
-    """The environment for ``app.py``: the caller's, minus any CARI_* it may carry.
+    """The environment for ``cli.py``: the caller's, minus any CARI_* it may carry.
 
     Inherited CARI_* settings (a CARI_DATABASE_URL in the shell, say) would silently change
     what is measured, so only the variables set here reach the gateway.
@@ -74,11 +74,11 @@ def gateway_env(data_dir: Path, port: int, **overrides: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    """Run ``python app.py <args>`` (e.g. ``token``) with the gateway's environment."""
+    """Run ``python cli.py <args>`` (e.g. ``token``) with the gateway's environment."""
     out = subprocess.run([PYTHON, str(APP), *args], env=env, cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     if out.returncode != 0:
-        raise RuntimeError(f"app.py {' '.join(args)} failed ({out.returncode}): "
+        raise RuntimeError(f"cli.py {' '.join(args)} failed ({out.returncode}): "
                            f"{out.stderr.strip()[-2000:]}")
     return out.stdout.strip()
 
@@ -96,7 +96,7 @@ def http_status(port: int, path: str = "/healthz", timeout: float = 1.0) -> int 
 
 
 class GatewayProcess:
-    """``python app.py serve`` as an operator starts it, stdout+stderr to a log file."""
+    """``python cli.py serve`` as an operator starts it, stdout+stderr to a log file."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env

@@ -1,4 +1,4 @@
-"""cold_start: launching ``python app.py serve`` until ``GET /healthz`` answers 200.
+"""cold_start: launching ``python cli.py serve`` until ``GET /healthz`` answers 200.
 
 Two variants, interleaved run by run so drift (page cache, CPU frequency) hits both alike:
 
@@ -144,7 +144,7 @@ def run(options: Options) -> dict[str, Any]:
         return {k: spread([s[k] for s in samples]) for k in keys}
 
     result: dict[str, Any] = {
-        "params": {"runs": runs, "command": f"{PYTHON} app.py serve", "database": "sqlite",
+        "params": {"runs": runs, "command": f"{PYTHON} cli.py serve", "database": "sqlite",
                    "poll_interval_s": 0.005},
         "fresh": {"summary": summary(fresh), "samples": fresh},
         "warm": {"summary": summary(warm), "samples": warm},

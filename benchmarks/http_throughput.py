@@ -1,4 +1,4 @@
-"""http_throughput: requests/s and latency of one ``app.py serve`` process under load.
+"""http_throughput: requests/s and latency of one ``cli.py serve`` process under load.
 
 One gateway process (one uvicorn worker, CARI_LOG_LEVEL=WARNING so the per-request access
 log is not what gets measured), loaded from a separate process by wrk (or the httpx
@@ -296,7 +296,7 @@ def run(options: Options) -> dict[str, Any]:
                             "reason": problem})
     result = {"params": {"loadgen": tool_name, "connections": list(options.connections),
                          "duration_s": options.duration, "warmup_s": options.warmup,
-                         "server": "python app.py serve (1 uvicorn worker)",
+                         "server": "python cli.py serve (1 uvicorn worker)",
                          "log_level": "WARNING", "graphql_query": PATIENT_QUERY},
               "scenarios": scenarios, "skipped": skipped}
     path = write_result(NAME, result)

@@ -1,7 +1,7 @@
 """mpi_match_http: ``POST /api/fhir/Patient/$match`` latency over HTTP, 100,000 patients, SQLite.
 
 What a lab-facing integrator sees: one request at a time (no concurrency) to a real gateway
-process (``app.py serve``, embedded SQLite under a temporary CARI_DATA_DIR). The register is
+process (``cli.py serve``, embedded SQLite under a temporary CARI_DATA_DIR). The register is
 the synthetic African register (benchmarks/synthetic_register.py), loaded before the gateway
 starts, in transactions of BATCH patients through the same pieces the FHIR write path uses:
 the FHIR repository's multi-row insert (documents, history, search index), the MPI patient

@@ -1,6 +1,6 @@
 """Webhook acknowledgement: 100 concurrent signed Stripe deliveries against a real gateway.
 
-For SQLite and (if reachable) PostgreSQL: a gateway process (``python app.py serve``) with
+For SQLite and (if reachable) PostgreSQL: a gateway process (``python cli.py serve``) with
 ``CARI_STRIPE_WEBHOOK_SECRETS`` set; rounds of 100 distinct events signed with the stripe
 SDK are posted at once, then every one of them again (the redeliveries a provider makes).
 Reported: acknowledgement latency p50/p99 and deliveries per second. Then the driver waits
@@ -250,7 +250,7 @@ def run(options: Options) -> dict[str, Any]:
             print(f"[{NAME}] PostgreSQL scenario skipped: {problem}")
             skipped.append({"database": "postgresql", "reason": problem})
     result = {"params": {"concurrency": CONCURRENCY, "rounds": ROUNDS,
-                         "server": "python app.py serve (1 uvicorn worker, in-process outbox "
+                         "server": "python cli.py serve (1 uvicorn worker, in-process outbox "
                                    "worker)", "client": "httpx.AsyncClient, 100 connections"},
               "scenarios": scenarios, "skipped": skipped}
     write_result(NAME, result)

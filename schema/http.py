@@ -19,7 +19,7 @@ from resolvers.errors import Unauthenticated
 from resolvers.input_rules import InputRuleViolation
 from resolvers.input_rules import decode_json as decode_checked_json
 from resolvers.principal import Caller, Principal
-from resolvers.services import Services
+from resolvers.services import Authenticator, Services
 from rest_compat.input_guard import input_violation
 from schema.context import GraphQLContext, build_loaders
 
@@ -28,10 +28,9 @@ WWW_AUTHENTICATE = 'Bearer realm="cari-gateway", error="invalid_token"'
 
 
 class CariGraphQL(GraphQL[GraphQLContext, None]):
-    def __init__(self, schema: Schema, services: Services, *, graphiql: bool) -> None:
+    def __init__(self, schema: Schema, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None,
                          allow_queries_via_get=True)
-        self.services = services
 
     def decode_json(self, data: str | bytes) -> object:
         """The gateway's one input rule (NUL, surrogates, depth, sizes), not bare json.loads:
@@ -48,16 +47,18 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
         caller = Caller(principal=principal, request_id=str(state.get("request_id", "")),
                         surface="graphql",
                         purpose=request.headers.get("x-purpose-of-use", "")[:200])
-        return GraphQLContext(request=request, caller=caller, services=self.services,
-                              loaders=build_loaders(self.services, caller))
+        # Built by the lifespan (composition.open_gateway) before the first request.
+        services: Services = request.app.state.services
+        return GraphQLContext(request=request, caller=caller, services=services,
+                              loaders=build_loaders(services, caller))
 
 
 class GraphQLAuthGate:
     """Pure ASGI: 401 with WWW-Authenticate unless a valid bearer token is presented."""
 
-    def __init__(self, app: ASGIApp, services: Services, *, graphiql: bool) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, *, graphiql: bool) -> None:
         self.app = app
-        self.services = services
+        self.authenticator = authenticator
         self.graphiql = graphiql
 
     def _wants_ide(self, request: Request) -> bool:
@@ -98,7 +99,7 @@ class GraphQLAuthGate:
         known = request.scope.get("state", {}).get("principal")
         if isinstance(known, Principal):  # verified already (rate limiter)
             return known
-        return principal_from_authorization(self.services.authenticator,
+        return principal_from_authorization(self.authenticator,
                                             request.headers.get("authorization", ""))
 
 

@@ -155,7 +155,7 @@ class LiveServer:
     log_path: Path
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, str(ROOT / "app.py"), *args], env=self.env,
+        out = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=self.env,
                              capture_output=True, text=True, timeout=60, check=True)
         return out.stdout.strip()
 
@@ -174,7 +174,7 @@ def live_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iter
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], env=env,
+        process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "serve"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -1,6 +1,6 @@
 """Federation 2: the real server's subgraph SDL composes, and Apollo Gateway can query it.
 
-These tests start `app.py serve` as a process and run the Node harness in
+These tests start `cli.py serve` as a process and run the Node harness in
 tests/federation (see its README). `make test` installs its node_modules; when they
 are missing the tests fail (they do not skip), so a CI that forgot `npm ci` is noticed.
 """

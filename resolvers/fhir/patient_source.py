@@ -27,10 +27,6 @@ class PatientDocuments:
         self._fhir = fhir
         self._remote = remote
 
-    def use_remote(self, remote: RemoteFhirReader | None) -> None:
-        """Set by the lifespan, which owns the HTTP client the remote reader needs."""
-        self._remote = remote
-
     async def fhir_patient(self, caller: Caller, patient_id: str) -> tuple[dict[str, Any], str]:
         local = await self._fhir.read(caller, "Patient", patient_id)  # authorizes and audits
         if self._remote is None:

@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from resolvers.errors import DomainError, Unauthenticated
-from resolvers.payments.context import ASYNC_PAYOUT_STATUS, PaymentConfig, ProviderDirectory
+from resolvers.payments.config import ASYNC_PAYOUT_STATUS, PaymentConfig, ProviderDirectory
 from resolvers.payments.model import (
     Direction,
     Payment,

@@ -33,7 +33,7 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import Conflict, InvalidInput
 from resolvers.ids import new_id
-from resolvers.payments.context import PaymentConfig, ProviderDirectory, collection_request, payout_request
+from resolvers.payments.config import PaymentConfig, ProviderDirectory, collection_request, payout_request
 from resolvers.payments.model import (
     KNOWN_CURRENCIES,
     MAX_AMOUNT_MINOR,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from resolvers.payments.context import (
+from resolvers.payments.config import (
     ASYNC_PAYOUT_STATUS,
     QUERY_BY_ATTEMPT_KEY,
     PaymentConfig,

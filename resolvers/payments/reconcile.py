@@ -23,7 +23,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from resolvers.payments.context import PaymentConfig, ProviderDirectory
+from resolvers.payments.config import PaymentConfig, ProviderDirectory
 from resolvers.payments.initiate import PaymentInitiation
 from resolvers.payments.model import (
     Direction,

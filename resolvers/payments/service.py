@@ -14,7 +14,7 @@ from resolvers.audit.access import patients_or_none
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import Forbidden, NotFound
-from resolvers.payments.context import PaymentConfig, ProviderDirectory
+from resolvers.payments.config import PaymentConfig, ProviderDirectory
 from resolvers.payments.initiate import PaymentInitiation
 from resolvers.payments.model import (
     Direction,

@@ -123,9 +123,6 @@ class StripeRefundApi(Protocol):
 
 @dataclass
 class StripeApiHolder:
-    """Filled by the composition root once the shared HTTP client exists (None: unset)."""
+    """Stripe's API as the composition root built it (None: no key configured)."""
 
     api: StripeRefundApi | None = None
-
-    def use(self, api: StripeRefundApi | None) -> None:
-        self.api = api

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.payments.callbacks import MOBILE_PROVIDERS, CallbackHandler, PaymentCallbacks
-from resolvers.payments.context import PaymentConfig, ProviderDirectory
+from resolvers.payments.config import PaymentConfig, ProviderDirectory
+from resolvers.payments.providers import PaymentProvider
 from resolvers.payments.reconcile import PaymentReconciler
 from resolvers.payments.refunds import StripeRefunds
 from resolvers.payments.service import PaymentUseCases
 from resolvers.payments.settle import PaymentCounter, Settler
 from resolvers.payments.stripe_events import STRIPE_EVENT_TYPES, StripePaymentEvents
-from resolvers.payments.stripe_model import StripeApiHolder, StripeStore
+from resolvers.payments.stripe_model import StripeApiHolder, StripeRefundApi, StripeStore
 from resolvers.payments.stripe_refund_events import StripeRefundEvents
 from resolvers.payments.stripe_subscriptions import StripeSubscriptions
 from resolvers.ports import Clock, UnitOfWorkFactory
@@ -29,7 +30,7 @@ class PaymentServices:
     providers: ProviderDirectory
     callback_handler: CallbackHandler
     stripe_events: StripePaymentEvents
-    stripe_api: StripeApiHolder  # the composition root sets the Stripe API client in it
+    stripe_api: StripeApiHolder
     subscriptions: StripeSubscriptions
 
     def inbox_handlers(self) -> dict[str, EventHandler]:
@@ -43,23 +44,25 @@ class PaymentServices:
 
 def build_payment_services(uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                            config: PaymentConfig, counter: PaymentCounter | None = None, *,
-                           stripe_store: StripeStore) -> PaymentServices:
-    providers = ProviderDirectory()
-    stripe_api = StripeApiHolder()
+                           stripe_store: StripeStore,
+                           providers: Mapping[str, PaymentProvider] | None = None,
+                           stripe_api: StripeRefundApi | None = None) -> PaymentServices:
+    directory = ProviderDirectory(dict(providers or {}))
+    holder = StripeApiHolder(stripe_api)
     settler = Settler(uow_factory, clock, counter)
-    use_cases = PaymentUseCases(uow_factory, clock, audit, settler, providers, config,
-                                StripeRefunds(stripe_store, stripe_api, clock), stripe_store)
+    use_cases = PaymentUseCases(uow_factory, clock, audit, settler, directory, config,
+                                StripeRefunds(stripe_store, holder, clock), stripe_store)
     subscriptions = StripeSubscriptions(uow_factory, clock, audit, stripe_store)
     return PaymentServices(
         use_cases=use_cases,
-        callbacks=PaymentCallbacks(uow_factory, providers, settler.count),
-        reconciler=PaymentReconciler(uow_factory, clock, settler, providers, config,
+        callbacks=PaymentCallbacks(uow_factory, directory, settler.count),
+        reconciler=PaymentReconciler(uow_factory, clock, settler, directory, config,
                                      use_cases.initiation),
-        providers=providers,
-        callback_handler=CallbackHandler(uow_factory, clock, settler, providers, config),
+        providers=directory,
+        callback_handler=CallbackHandler(uow_factory, clock, settler, directory, config),
         stripe_events=StripePaymentEvents(
             uow_factory, clock, settler,
             StripeRefundEvents(uow_factory, clock, settler, stripe_store), subscriptions),
-        stripe_api=stripe_api,
+        stripe_api=holder,
         subscriptions=subscriptions,
     )

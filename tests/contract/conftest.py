@@ -15,7 +15,7 @@ from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.memory.store import InMemoryUnitOfWork, MemoryState
 from adapters.memory.webhooks import InMemoryLeadStore, InMemorySuppressionList
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.clock import SystemClock
 from resolvers.ports import UnitOfWork
 from resolvers.webhooks.handlers import Lead, LeadStore, SuppressionList

@@ -15,7 +15,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.memory.store import InMemoryOutboxStore, InMemoryUnitOfWork, MemoryState
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
 from resolvers.clock import SystemClock
 from resolvers.directory.model import Organization

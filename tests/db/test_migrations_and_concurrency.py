@@ -15,7 +15,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.db.migrate import upgrade_to_head
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.uow import SqlUnitOfWork
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.clock import SystemClock
 from resolvers.outbox.model import NewOutboxMessage
 

@@ -27,7 +27,7 @@ from adapters.db.uow import SqlUnitOfWork
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.matching import GATEWAY_ID_SYSTEM
 from adapters.medplum.mirror import FHIR_UPSERT, MEDPLUM, MedplumMirror
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.clock import SystemClock
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
 from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig

@@ -23,7 +23,7 @@ from adapters.mpi import (
     save_parameters,
 )
 from adapters.mpi.store import K, R
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.mpi.matching import MatchCandidate, MatchGrade
 from resolvers.mpi.model import Identifier, Patient
 from resolvers.mpi.scoring.defaults import default_parameters

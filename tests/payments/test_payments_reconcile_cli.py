@@ -25,7 +25,7 @@ PHONES = {"paid": "46733123981", "refused": "46733123982", "waiting": "467331239
 
 def _cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CARI_")}
-    return subprocess.run([sys.executable, str(ROOT / "app.py"), "reconcile"],
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "reconcile"],
                           env={**clean, **env}, capture_output=True, text=True, timeout=60,
                           cwd=ROOT)
 

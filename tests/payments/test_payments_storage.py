@@ -14,7 +14,7 @@ import pytest
 from adapters.db.engine import create_engine, session_factory
 from adapters.db.uow import SqlUnitOfWork
 from adapters.memory.store import InMemoryUnitOfWork, MemoryState
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.clock import SystemClock
 from resolvers.ids import new_id
 from resolvers.payments.model import (

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.db.engine import create_engine, session_factory
 from adapters.db.stripe_store import SqlStripeStore
-from app import migrate_engine
+from composition import migrate_engine
 from resolvers.ids import new_id
 from resolvers.payments.stripe_model import (
     DuplicateRefund,

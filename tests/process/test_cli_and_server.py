@@ -19,7 +19,7 @@ from tests.receiver import running_receiver, wait_for
 from tests.support import ROOT, fresh_postgres_database, live_server
 
 pytestmark = pytest.mark.slow
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "cli.py")
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

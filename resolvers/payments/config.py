@@ -53,7 +53,8 @@ class PaymentConfig:
 
 @dataclass
 class ProviderDirectory:
-    """The configured providers; the composition root fills it once the HTTP client exists."""
+    """The configured providers, built with them by the composition root. ``use`` swaps
+    them: a seam for tests that put in-memory providers in place of the real ones."""
 
     providers: dict[str, PaymentProvider] = field(default_factory=dict)
 

@@ -1,0 +1,274 @@
+"""The one place that builds the gateway: every adapter and use case, once, from settings.
+
+``open_gateway`` opens what has to be opened (the database engine's migrations, the shared
+outbound HTTP client), builds every adapter on them, then every use case with its final
+adapters (nothing is swapped in later), and closes it all on exit. The HTTP app's lifespan
+(app.py) and the command line's ``worker`` and ``reconcile`` (cli.py) both ask it for what
+they need, so a worker process runs exactly the handlers the server runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import adapters.hl7v2.parser as hl7_parser
+from adapters.auth.keys import load_or_create_local_key
+from adapters.auth.tokens import TokenVerifier
+from adapters.db.engine import session_factory
+from adapters.db.health import DatabaseHealth
+from adapters.db.migrate import upgrade_connection
+from adapters.db.outbox import SqlOutboxStore
+from adapters.db.stripe_store import SqlStripeStore
+from adapters.db.uow import SqlUnitOfWork
+from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
+from adapters.fhir.validator import FhirValidator
+from adapters.http.outbound import OutboundPolicy, build_http_client
+from adapters.medplum.client import MedplumClient
+from adapters.medplum.mirror import MEDPLUM, IsDeleted, MedplumMirror
+from adapters.mpi.matcher import SqlPatientMatcher
+from adapters.observability.metrics import Metrics
+from adapters.observability.payment_metrics import PaymentMetrics
+from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
+from adapters.payments.registry import build_payment_providers
+from adapters.payments.stripe_api.client import StripeRefundClient
+from adapters.settings import Settings
+from adapters.webhooks.metrics import WebhookRejections
+from adapters.webhooks.verifiers import webhook_verifiers
+from resolvers.audit.trail import AuditTrail
+from resolvers.clock import SystemClock
+from resolvers.directory.organizations import OrganizationUseCases
+from resolvers.fhir.bundles import BundleProcessor
+from resolvers.fhir.patient_source import PatientDocuments
+from resolvers.fhir.service import FhirUseCases
+from resolvers.fhir.writer import MirrorConfig
+from resolvers.labs.alerts import EscalationPolicy, LabAlertDispatcher, LabAlerts
+from resolvers.labs.ingest import LAB_ALERTS, LabIngest
+from resolvers.labs.panic_values import PanicValueCheck
+from resolvers.labs.patient_identity import IdentifierSystems
+from resolvers.labs.queries import LabQueries
+from resolvers.labs.review import MatchReview
+from resolvers.mpi.patients import PatientUseCases
+from resolvers.mpi.pdqm import PatientMatchService
+from resolvers.outbox.admin import OutboxAdmin
+from resolvers.outbox.delivery import DeliveryHandler
+from resolvers.outbox.events import EventRouter
+from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
+from resolvers.payments.config import PaymentConfig
+from resolvers.payments.providers import PaymentProvider
+from resolvers.payments.wiring import PaymentServices, build_payment_services
+from resolvers.services import Services
+from resolvers.tenancy import OrganizationScoping
+from resolvers.webhooks.admin import WebhookAdmin
+from resolvers.webhooks.dispatch import InboxDispatcher
+from resolvers.webhooks.handlers import LeadCapture, ResendSuppressions, livekit_event, stripe_events
+from resolvers.webhooks.intake import WebhookIntake
+from resolvers.webhooks.model import INBOX_DESTINATION, EventHandler
+from resolvers.webhooks.service import WebhookUseCases
+
+log = logging.getLogger("cari.app")
+
+# Extra destinations (tests, later capabilities) get the shared client.
+HandlerFactory = Callable[[httpx.AsyncClient], Mapping[str, DeliveryHandler]]
+
+
+@dataclass(frozen=True)
+class Extensions:
+    """What a deployment or a test adds to the standard wiring."""
+
+    handlers: HandlerFactory | None = None  # outbox destinations
+    subscriptions: Mapping[str, Sequence[str]] = field(default_factory=dict)  # patient events
+    event_handlers: Mapping[str, EventHandler] = field(default_factory=dict)  # inbound webhooks
+    payment_providers: Mapping[str, PaymentProvider] | None = None  # instead of the settings'
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient
+    services: Services
+    outbox_store: SqlOutboxStore
+    delivery_handlers: dict[str, DeliveryHandler]
+    lab_alert_channels: list[DeliveryHandler]
+    worker: OutboxWorker | None = None  # the one this process runs, if any
+
+
+def trusted_issuers(settings: Settings) -> list[tuple[str, str]]:
+    trusted = [(t.issuer, t.public_paserk) for t in settings.trusted_issuers]
+    if settings.local_signing_key:
+        trusted.append((settings.token_issuer,
+                        load_or_create_local_key(settings.data_dir).public_paserk))
+    return trusted
+
+
+def token_verifier(settings: Settings) -> TokenVerifier:
+    return TokenVerifier(trusted_issuers(settings), settings.token_audience)
+
+
+async def migrate_engine(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await upgrade_connection(conn)
+
+
+def _medplum(settings: Settings, client: httpx.AsyncClient) -> MedplumClient | None:
+    if not settings.medplum_base_url:
+        return None
+    # One Medplum client for reads and the mirror: one OAuth2 token cache.
+    return MedplumClient(client, settings.medplum_base_url, settings.medplum_client_id,
+                         settings.medplum_client_secret)
+
+
+def _stripe_api(settings: Settings, client: httpx.AsyncClient) -> StripeRefundClient | None:
+    """Stripe's API (refunds) on the shared, allow-listed client; None without a key."""
+    if not settings.stripe_api_key:
+        return None
+    return StripeRefundClient(client, settings.stripe_api_key, settings.stripe_api_base,
+                              timeout_seconds=settings.http_timeout_seconds)
+
+
+def _lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[DeliveryHandler]:
+    """Where critical lab alerts go. WhatsApp and webhook subscriptions will join here."""
+    channels: list[DeliveryHandler] = []
+    if settings.labs.alert_webhook_url:
+        channels.append(WebhookDelivery(client, settings.labs.alert_webhook_url))
+    return channels
+
+
+def _locally_deleted(sessions: async_sessionmaker[AsyncSession]) -> IsDeleted:
+    """For the Medplum mirror: is the gateway's current version of a resource a delete?"""
+    async def is_deleted(resource_type: str, resource_id: str) -> bool:
+        async with SqlUnitOfWork(sessions, SystemClock().now) as uow:
+            current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+        return current is not None and current.deleted
+    return is_deleted
+
+
+def _event_handlers(sessions: async_sessionmaker[AsyncSession], clock: SystemClock,
+                    payments: PaymentServices,
+                    extra: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
+    """Inbound webhook handlers by provider (one line per provider); ``extra`` wins."""
+    return {
+        "stripe": stripe_events(payments.stripe_routes()),
+        "livekit": livekit_event,
+        "resend": ResendSuppressions(SqlSuppressionList(sessions, clock.now)),
+        "lead": LeadCapture(SqlLeadStore(sessions, clock.now)),
+        **payments.inbox_handlers(),  # the mobile-money callbacks
+        **extra,
+    }
+
+
+def build_worker(settings: Settings, store: SqlOutboxStore,
+                 handlers: Mapping[str, DeliveryHandler]) -> OutboxWorker:
+    return OutboxWorker(
+        store, handlers, SystemClock(),
+        RetryPolicy(max_attempts=settings.outbox_max_attempts,
+                    base_seconds=settings.outbox_backoff_base_seconds,
+                    max_seconds=settings.outbox_backoff_max_seconds),
+        WorkerConfig(poll_seconds=settings.outbox_poll_seconds,
+                     lease_seconds=settings.outbox_lease_seconds),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_gateway(settings: Settings, engine: AsyncEngine, *,
+                       metrics: Metrics | None = None,
+                       authenticator: TokenVerifier | None = None,
+                       extensions: Extensions | None = None) -> AsyncIterator[Gateway]:
+    """Migrate, open the HTTP client, build everything; close it all on exit."""
+    extensions = extensions or Extensions()
+    metrics = metrics or Metrics()
+    await migrate_engine(engine)
+    sessions = session_factory(engine)
+    clock = SystemClock()
+    client = build_http_client(OutboundPolicy(settings.outbound_allowlist),
+                               settings.http_timeout_seconds)
+    gateway: Gateway | None = None
+
+    def wake_worker() -> None:  # a commit in this process wakes its worker at once
+        if gateway is not None and gateway.worker is not None:
+            gateway.worker.wake()
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, clock.now, on_commit=wake_worker)
+
+    try:
+        medplum = _medplum(settings, client)
+        store = SqlOutboxStore(sessions)
+        audit = AuditTrail(uow_factory)
+        mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else ())
+        matcher = SqlPatientMatcher(sessions)
+        await matcher.load_parameters()  # re-estimated parameters, if an operator saved some
+        sqlite = engine.dialect.name == "sqlite"  # one writer; PostgreSQL takes a few at once
+        lab_ingest = LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
+                               max_parallel=1 if sqlite else 2,
+                               systems=IdentifierSystems(settings.labs.identifier_systems),
+                               provisional_patients=settings.labs.provisional_patients)
+        scoping = OrganizationScoping(settings.org_scoping)
+        fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping)
+        payments = build_payment_services(
+            uow_factory, clock, audit,
+            PaymentConfig(public_base_url=settings.public_base_url,
+                          collection_timeout_seconds=settings.payments_timeout_seconds),
+            PaymentMetrics(metrics.registry), stripe_store=SqlStripeStore(sessions),
+            providers=extensions.payment_providers
+            if extensions.payment_providers is not None
+            else build_payment_providers(settings, client),
+            stripe_api=_stripe_api(settings, client))
+        subscriptions: dict[str, Sequence[str]] = dict(extensions.subscriptions)
+        if settings.event_webhook_url:
+            subscriptions[EVENT_WEBHOOK] = ("*",)
+        services = Services(
+            patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions),
+                                     mirror, scoping),
+            organizations=OrganizationUseCases(uow_factory, clock, mirror),
+            audit=audit,
+            outbox=OutboxAdmin(store, clock),
+            authenticator=authenticator or token_verifier(settings),
+            health=DatabaseHealth(engine),
+            fhir=fhir,
+            bundles=BundleProcessor(fhir, uow_factory, clock),
+            patient_documents=PatientDocuments(fhir, remote=medplum),
+            labs=lab_ingest,
+            lab_queries=LabQueries(uow_factory, fhir, clock),
+            lab_review=MatchReview(uow_factory, clock, lab_ingest, matcher),
+            lab_alerts=LabAlerts(uow_factory, clock, EscalationPolicy(
+                escalate_after=timedelta(seconds=settings.labs.alert_escalate_seconds),
+                max_escalations=settings.labs.alert_max_escalations,
+                recipient=settings.labs.alert_escalation_recipient)),
+            panic_values=PanicValueCheck(audit, clock),
+            patient_match=PatientMatchService(matcher, fhir),
+            webhooks=WebhookUseCases(
+                intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),
+                                     WebhookRejections(metrics.registry),
+                                     max_parallel=1 if sqlite else 2),
+                admin=WebhookAdmin(uow_factory, clock)),
+            payments=payments,
+        )
+        channels = _lab_alert_channels(settings, client)
+        handlers: dict[str, DeliveryHandler] = {
+            INBOX_DESTINATION: InboxDispatcher(
+                uow_factory, clock,
+                _event_handlers(sessions, clock, payments, extensions.event_handlers),
+                max_attempts=settings.outbox_max_attempts),
+            LAB_ALERTS: LabAlertDispatcher(uow_factory, channels,
+                                           metrics.lab_alerts_undelivered.inc),
+        }
+        if settings.event_webhook_url:
+            handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
+        if medplum is not None:
+            handlers[MEDPLUM] = MedplumMirror(medplum, _locally_deleted(sessions))
+        if extensions.handlers is not None:
+            handlers.update(extensions.handlers(client))
+        gateway = Gateway(settings, engine, sessions, client, services, store, handlers,
+                          channels)
+        yield gateway
+    finally:
+        await client.aclose()
