@@ -19,8 +19,8 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import Forbidden
 from resolvers.principal import Caller
-from rest_compat.context import authenticate, authorize, request_id, services
 from rest_compat.input_guard import input_violation, refuse_bad_input
+from rest_compat.request_context import authenticate, authorize, request_id, services
 
 if TYPE_CHECKING:
     from rest_compat.spec import Operation

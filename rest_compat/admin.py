@@ -12,7 +12,6 @@ from starlette.responses import Response
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery
 from resolvers.errors import InvalidInput
 from resolvers.outbox.model import OutboxMessage, OutboxQuery, OutboxStatus
-from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import (
     AuditEventView,
@@ -23,6 +22,7 @@ from rest_compat.models import (
     ReplayResult,
     page_cursor,
 )
+from rest_compat.request_context import caller, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 E = TypeVar("E", bound=StrEnum)

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from resolvers.errors import DomainError
 from resolvers.fhir.errors import FhirProblem
 from resolvers.fhir.issues import operation_outcome as operation_outcome_of
-from rest_compat.context import request_id
 from rest_compat.envelope import error, fhir_json, operation_outcome
+from rest_compat.request_context import request_id
 
 log = logging.getLogger("cari.http")
 

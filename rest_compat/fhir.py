@@ -14,9 +14,9 @@ from resolvers.fhir.issues import operation_outcome
 from resolvers.fhir.model import SearchPage, StoredResource
 from resolvers.fhir.search import parse_search
 from rest_compat.body import read_body
-from rest_compat.context import caller, if_match_version, services
 from rest_compat.envelope import fhir_json
 from rest_compat.json_input import JsonInputError, decode_json
+from rest_compat.request_context import caller, if_match_version, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 MAX_FHIR_BODY = 10 * 1_048_576

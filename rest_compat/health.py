@@ -7,8 +7,8 @@ from starlette.responses import Response
 
 from resolvers.errors import Forbidden
 from resolvers.principal import Role
-from rest_compat.context import caller, services
 from rest_compat.envelope import JSONResponse
+from rest_compat.request_context import caller, services
 from rest_compat.spec import Operation, api_route
 
 METRICS_SCOPE = "metrics:read"

@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resolvers.fhir.errors import problem
 from resolvers.input_rules import MAX_QUERY_VALUE, InputRuleViolation, check_text
-from rest_compat.context import BadRequest
 from rest_compat.errors import is_fhir_request
+from rest_compat.request_context import BadRequest
 
 # Every identifier the gateway issues or stores fits in 64 characters (FHIR ids by the
 # specification); a longer path segment can name nothing, and used to reach the database.

@@ -11,13 +11,14 @@ from starlette.responses import Response
 
 from resolvers.errors import DomainError, Forbidden, InvalidInput, NotFound
 from resolvers.fhir.errors import FhirProblem
-from resolvers.labs.model import MalformedMessage, UnsupportedMessage
+from resolvers.labs.oru import MalformedMessage, UnsupportedMessage
 from resolvers.labs.panic_values import PanicQuestion
 from resolvers.labs.queries import LabResultFilter
 from resolvers.labs.records import LabAlert
 from resolvers.principal import Role
 from rest_compat.body import read_body
-from rest_compat.context import (
+from rest_compat.envelope import ok
+from rest_compat.request_context import (
     BadRequest,
     UnsupportedMediaType,
     caller,
@@ -25,7 +26,6 @@ from rest_compat.context import (
     query_int,
     services,
 )
-from rest_compat.envelope import ok
 from rest_compat.spec import Operation, QueryParam, api_route
 
 MAX_HL7_BYTES = 5 * 1_048_576

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.labs.records import MpiLink, ReviewTask
-from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
+from rest_compat.request_context import caller, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 _ROLES = ("clinician",)

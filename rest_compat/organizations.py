@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from resolvers.directory.model import OrganizationDraft
 from resolvers.directory.organizations import READ_ROLES, WRITE_ROLES
-from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import OrganizationBody, OrganizationPage, OrganizationView, page_cursor
+from rest_compat.request_context import caller, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 

@@ -8,9 +8,9 @@ from starlette.responses import Response
 from resolvers.errors import InvalidInput
 from resolvers.mpi.model import Identifier, PatientDraft, PatientQuery
 from resolvers.mpi.patients import READ_ROLES, WRITE_ROLES
-from rest_compat.context import caller, if_match_version, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import PatientBody, PatientPage, PatientView, page_cursor
+from rest_compat.request_context import caller, if_match_version, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 

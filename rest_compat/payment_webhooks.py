@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rest_compat.body import read_body
-from rest_compat.context import BadRequest, services
 from rest_compat.envelope import ok
+from rest_compat.request_context import BadRequest, services
 from rest_compat.spec import Endpoint, Operation, QueryParam, api_route
 
 MAX_CALLBACK_BYTES = 256 * 1024

@@ -19,9 +19,9 @@ from resolvers.payments.model import (
 )
 from resolvers.payments.stripe_model import Refund
 from resolvers.payments.view import PaymentView
-from rest_compat.context import caller, parse_body, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import Strict, page_cursor
+from rest_compat.request_context import caller, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 ROLES = ("billing",)

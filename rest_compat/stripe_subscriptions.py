@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.payments.stripe_model import StripeSubscription, SubscriptionQuery
-from rest_compat.context import caller, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import page_cursor
+from rest_compat.request_context import caller, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 

@@ -18,9 +18,9 @@ from resolvers.errors import InvalidInput
 from resolvers.webhooks.model import EventStatus, InboundEvent, WebhookEvent, WebhookEventQuery
 from rest_compat.admin import _enum
 from rest_compat.body import read_body
-from rest_compat.context import caller, query_int, services
 from rest_compat.envelope import ok
 from rest_compat.models import page_cursor
+from rest_compat.request_context import caller, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 # ---------------------------------------------------------------- bodies

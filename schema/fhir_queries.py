@@ -10,7 +10,6 @@ from resolvers.errors import DomainError
 from resolvers.fhir.errors import FhirProblem
 from resolvers.fhir.search import parse_search
 from resolvers.principal import Role
-from schema.context import Info
 from schema.errors import ConflictError, ForbiddenError, NotFoundError, to_user_error
 from schema.fhir_datatypes import OutcomeIssue
 from schema.fhir_types import (
@@ -25,6 +24,7 @@ from schema.fhir_types import (
     Procedure,
     to_graphql,
 )
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import has_role
 from schema.types import PageInfo

@@ -10,7 +10,6 @@ import strawberry
 
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.search_params import patient_of
-from schema.context import Info
 from schema.fhir_datatypes import (
     CodeableConcept,
     ContactPoint,
@@ -24,6 +23,7 @@ from schema.fhir_datatypes import (
     _list,
     _str,
 )
+from schema.graphql_context import Info
 from schema.types import Patient
 
 

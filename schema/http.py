@@ -21,7 +21,7 @@ from resolvers.input_rules import decode_json as decode_checked_json
 from resolvers.principal import Caller, Principal
 from resolvers.services import Authenticator, Services
 from rest_compat.input_guard import input_violation
-from schema.context import GraphQLContext, build_loaders
+from schema.graphql_context import GraphQLContext, build_loaders
 
 ANONYMOUS = Principal(subject="anonymous", roles=frozenset())
 WWW_AUTHENTICATE = 'Bearer realm="cari-gateway", error="invalid_token"'

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.errors import DomainError
-from resolvers.labs.model import MalformedMessage, UnsupportedMessage
+from resolvers.labs.oru import MalformedMessage, UnsupportedMessage
 from resolvers.labs.queries import LabResultView
 from resolvers.labs.records import LabAlert as LabAlertRecord
 from resolvers.principal import Role
-from schema.context import Info
 from schema.errors import (
     ConflictError,
     ForbiddenError,
@@ -19,6 +18,7 @@ from schema.errors import (
     ValidationError,
     to_user_error,
 )
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import has_role
 

@@ -10,7 +10,6 @@ import strawberry
 from resolvers.errors import DomainError
 from resolvers.labs.records import MpiLink, ReviewTask
 from resolvers.principal import Role
-from schema.context import Info
 from schema.errors import (
     ConflictError,
     ForbiddenError,
@@ -18,6 +17,7 @@ from schema.errors import (
     ValidationError,
     to_user_error,
 )
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import has_role
 

@@ -11,7 +11,6 @@ from resolvers.errors import DomainError
 from resolvers.mpi.model import Identifier as IdentifierModel
 from resolvers.mpi.model import PatientDraft
 from resolvers.mpi.patients import WRITE_ROLES as PATIENT_WRITE_ROLES
-from schema.context import Info
 from schema.errors import (
     ConflictError,
     ForbiddenError,
@@ -19,6 +18,7 @@ from schema.errors import (
     ValidationError,
     to_user_error,
 )
+from schema.graphql_context import Info
 from schema.permissions import IsAdmin, has_role
 from schema.types import Gender, Organization, Patient
 

@@ -13,8 +13,8 @@ from resolvers.payments.model import PaymentQuery, PaymentRequest, PaymentStatus
 from resolvers.payments.model import PaymentTransition as TransitionModel
 from resolvers.payments.view import PaymentView
 from resolvers.principal import Role
-from schema.context import Info
 from schema.errors import ConflictError, ForbiddenError, ValidationError, to_user_error
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import has_role
 from schema.types import PageInfo, page_info

@@ -13,7 +13,7 @@ from strawberry.permission import BasePermission
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.principal import Role
-from schema.context import Info
+from schema.graphql_context import Info
 
 
 def _patient_concerned(source: Any, info: Info, kwargs: dict[str, Any]) -> str | None:

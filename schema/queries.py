@@ -10,7 +10,7 @@ from resolvers.mpi.model import Identifier as IdentifierModel
 from resolvers.mpi.model import PatientQuery
 from resolvers.mpi.patients import READ_ROLES as PATIENT_READ_ROLES
 from resolvers.outbox.model import OutboxQuery, OutboxStatus
-from schema.context import Info
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import IsAdmin, has_role
 from schema.types import (

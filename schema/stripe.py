@@ -7,7 +7,7 @@ import strawberry
 from resolvers.payments.stripe_model import StripeSubscription as SubscriptionModel
 from resolvers.payments.stripe_model import SubscriptionQuery
 from resolvers.principal import Role
-from schema.context import Info
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import has_role
 from schema.types import PageInfo, page_info

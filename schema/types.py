@@ -9,8 +9,8 @@ import strawberry
 from resolvers.directory.model import Organization as OrganizationModel
 from resolvers.mpi.model import Patient as PatientModel
 from resolvers.principal import Role
-from schema.context import Info
 from schema.fhir_datatypes import Address, ContactPoint
+from schema.graphql_context import Info
 from schema.permissions import has_role
 
 if TYPE_CHECKING:  # schema.labs imports this module; strawberry.lazy resolves it at run time

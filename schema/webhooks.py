@@ -8,8 +8,8 @@ import strawberry
 from resolvers.errors import DomainError
 from resolvers.webhooks.model import EventStatus, WebhookEventQuery
 from resolvers.webhooks.model import WebhookEvent as WebhookEventRecord
-from schema.context import Info
 from schema.errors import ForbiddenError, NotFoundError, to_user_error
+from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import IsAdmin
 from schema.types import PageInfo, page_info

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Literal
 
-from resolvers.labs.model import Header, MalformedMessage, ParseWarning, UnsupportedMessage
+from resolvers.labs.oru import Header, MalformedMessage, ParseWarning, UnsupportedMessage
 
 from .encoding import DEFAULT, Delimiters, codec_for, decode_message, escape, unescape
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from resolvers.labs.model import MalformedMessage
+from resolvers.labs.oru import MalformedMessage
 
 from .encoding import Delimiters
 

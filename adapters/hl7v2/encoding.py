@@ -12,7 +12,7 @@ import datetime
 import functools
 from dataclasses import dataclass
 
-from resolvers.labs.model import MalformedMessage
+from resolvers.labs.oru import MalformedMessage
 
 __all__ = [
     "DEFAULT",

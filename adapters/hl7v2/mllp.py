@@ -21,7 +21,7 @@ import ssl as _ssl
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
-from resolvers.labs.model import MalformedMessage
+from resolvers.labs.oru import MalformedMessage
 
 from .ack import build_ack
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from resolvers.errors import DomainError
-from resolvers.labs.model import Header, MalformedMessage, UnsupportedMessage
+from resolvers.labs.oru import Header, MalformedMessage, UnsupportedMessage
 from resolvers.labs.ports import LabIngestPort
 from resolvers.labs.records import ControlIdReused
 from resolvers.principal import Caller, Principal, Role

@@ -1,4 +1,4 @@
-"""Fast ORU^R01 parser: raw HL7 v2 text -> :class:`resolvers.labs.model.OruMessage`.
+"""Fast ORU^R01 parser: raw HL7 v2 text -> :class:`resolvers.labs.oru.OruMessage`.
 
 Hot path of lab ingest (REST, GraphQL and MLLP), so it is a hand-written, split-based parser:
 one ``str.split`` per segment on the field separator, components and escapes resolved only for
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from resolvers.labs.model import (
+from resolvers.labs.oru import (
     Header,
     MalformedMessage,
     ObservationSegment,

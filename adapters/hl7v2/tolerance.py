@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from resolvers.labs.model import MalformedMessage, ParseWarning
+from resolvers.labs.oru import MalformedMessage, ParseWarning
 
 __all__ = [
     "ASSUMED_VERSION",

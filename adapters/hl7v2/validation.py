@@ -20,7 +20,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from resolvers.labs.model import MalformedMessage
+from resolvers.labs.oru import MalformedMessage
 
 from .encoding import decode_message
 

@@ -23,7 +23,7 @@ from resolvers.fhir.writer import MirrorConfig, create_resources, write_resource
 from resolvers.ids import new_id
 from resolvers.labs.critical_alerts import alert_value, critical_alert_message, held_alerts
 from resolvers.labs.critical_values import assess
-from resolvers.labs.model import OruMessage
+from resolvers.labs.oru import OruMessage
 from resolvers.labs.patient_identity import provisional_patient
 from resolvers.labs.records import (
     NEW_GRADE,

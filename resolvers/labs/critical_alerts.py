@@ -7,7 +7,7 @@ from datetime import datetime
 
 from resolvers.ids import new_id
 from resolvers.labs.critical_values import assess
-from resolvers.labs.model import OruMessage
+from resolvers.labs.oru import OruMessage
 from resolvers.labs.records import LabAlert, ReviewTask
 from resolvers.labs.to_fhir import numeric_value
 from resolvers.outbox.model import NewOutboxMessage

@@ -18,7 +18,7 @@ from resolvers.fhir.writer import MirrorConfig
 from resolvers.group_commit import GroupCommit
 from resolvers.labs.batch_writer import IngestJob, LabBatchWriter, message_conflict
 from resolvers.labs.critical_alerts import LAB_ALERTS
-from resolvers.labs.model import OruMessage
+from resolvers.labs.oru import OruMessage
 from resolvers.labs.patient_identity import IdentifierSystems, candidate_from
 from resolvers.labs.ports import Hl7Parser
 from resolvers.labs.records import ControlIdReused, DuplicateMessage, IngestResult, same_message

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from resolvers.labs.model import OruMessage, PatientIdentifier
+from resolvers.labs.oru import OruMessage, PatientIdentifier
 from resolvers.mpi.matching import MatchCandidate
 from resolvers.mpi.model import Identifier
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from resolvers.labs.model import OruMessage
+from resolvers.labs.oru import OruMessage
 from resolvers.labs.records import IngestResult
 from resolvers.principal import Caller, Role
 
 
 class Hl7Parser(Protocol):
     def parse_oru(self, raw: bytes | str) -> OruMessage:
-        """Raise resolvers.labs.model.UnsupportedMessage / MalformedMessage."""
+        """Raise resolvers.labs.oru.UnsupportedMessage / MalformedMessage."""
         ...
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from resolvers.errors import Conflict
-from resolvers.labs.model import ParseWarning
+from resolvers.labs.oru import ParseWarning
 
 
 class DuplicateMessage(Exception):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from resolvers.labs.model import ObservationSegment, OrderSegment, OruMessage
+from resolvers.labs.oru import ObservationSegment, OrderSegment, OruMessage
 
 CODE_SYSTEMS = {"LN": "http://loinc.org", "LOINC": "http://loinc.org",
                 "SCT": "http://snomed.info/sct", "SNM": "http://snomed.info/sct",

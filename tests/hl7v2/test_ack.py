@@ -8,7 +8,7 @@ import pytest
 
 from adapters.hl7v2.ack import ack_mode, acks_to_send, build_ack, encode_ack, respond
 from adapters.hl7v2.parser import parse_oru, peek_header
-from resolvers.labs.model import Header, MalformedMessage, ParseWarning, UnsupportedMessage
+from resolvers.labs.oru import Header, MalformedMessage, ParseWarning, UnsupportedMessage
 from tests.hl7v2.messages import DIGEST_ERR_ACK, WORKED_EXAMPLE, oru
 
 NOW = datetime.datetime(2026, 1, 15, 8, 30, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=3)))

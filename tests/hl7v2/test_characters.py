@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.hl7v2.parser import parse_oru
-from resolvers.labs.model import MalformedMessage
+from resolvers.labs.oru import MalformedMessage
 from tests.hl7v2.messages import WORKED_EXAMPLE, WORKED_EXAMPLE_SEGMENTS
 
 

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from adapters.hl7v2.ack import build_ack, respond
 from adapters.hl7v2.mllp import END, START, MllpServer, frame, read_frames, send_mllp
 from adapters.hl7v2.parser import parse_oru, peek_header
-from resolvers.labs.model import MalformedMessage, UnsupportedMessage
+from resolvers.labs.oru import MalformedMessage, UnsupportedMessage
 from tests.hl7v2.messages import WORKED_EXAMPLE, oru
 
 HOST = "127.0.0.1"

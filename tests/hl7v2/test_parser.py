@@ -8,7 +8,7 @@ import pytest
 
 from adapters.hl7v2.encoding import escape, hl7_time_to_iso, unescape
 from adapters.hl7v2.parser import parse_oru
-from resolvers.labs.model import MalformedMessage, OruMessage, UnsupportedMessage
+from resolvers.labs.oru import MalformedMessage, OruMessage, UnsupportedMessage
 from tests.hl7v2.messages import PID, WORKED_EXAMPLE, WORKED_EXAMPLE_SEGMENTS, msh, obx, oru
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.fhir.validator import FhirValidator
 from adapters.hl7v2.parser import parse_oru
-from resolvers.labs.model import MalformedMessage, OruMessage, UnsupportedMessage
+from resolvers.labs.oru import MalformedMessage, OruMessage, UnsupportedMessage
 from resolvers.labs.to_fhir import observation_resource, report_resource
 from tests.hl7v2.messages import PID, WORKED_EXAMPLE, WORKED_EXAMPLE_SEGMENTS, msh, obx, oru
 

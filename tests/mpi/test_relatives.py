@@ -89,3 +89,30 @@ def test_a_household_member_is_not_lifted_by_phone_and_address() -> None:
     member = _person(["Otieno"], gender="male", birth_date=date(1980, 1, 20))
     grade = _grade(member, _person(["Achieng"]))
     assert grade not in (MatchGrade.CERTAIN, MatchGrade.PROBABLE)
+
+
+def test_an_estimated_birth_date_agreeing_is_not_certain() -> None:
+    # 01-01: an age written as a date; everyone of that age the clinic estimated shares it.
+    estimated = {"birth_date": date(2015, 1, 1)}
+    assert _grade(_person(["Achieng"], **estimated), _person(["Achieng"], **estimated)) \
+        is MatchGrade.PROBABLE
+
+
+def test_two_certain_namesakes_both_go_to_review() -> None:
+    # Two registered patients each certain on demographics: at most one is this person.
+    query = _person(["Araba"], phone="", address="")
+    elsewhere = {"phone": "+254700000001", "address": "House 3 Tandale Road, Koforidua"}
+    stored = [("p1", _person(["Araba"], **elsewhere)), ("p2", _person(["Araba", "Abena"]))]
+    assert [SCORER.score(pid, query, record).grade for pid, record in stored] \
+        == [MatchGrade.CERTAIN, MatchGrade.CERTAIN]
+    assert {m.grade for m in SCORER.rank(query, stored)} == {MatchGrade.PROBABLE}
+
+
+def test_beside_a_certain_match_one_with_another_birth_date_is_only_possible() -> None:
+    # A household member sharing the names but born another year: a relative, not a duplicate.
+    query = _person(["Chidinma"])
+    sibling = _person(["Chidinma"], birth_date=date(2018, 3, 26))
+    assert SCORER.score("p2", query, sibling).grade is MatchGrade.PROBABLE
+    ranked = {m.patient_id: m.grade for m in SCORER.rank(query, [("p1", _person(["Chidinma"])),
+                                                                 ("p2", sibling)])}
+    assert ranked == {"p1": MatchGrade.CERTAIN, "p2": MatchGrade.POSSIBLE}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.fhir.validator import FhirValidator
-from resolvers.labs.model import (
+from resolvers.labs.oru import (
     Header,
     ObservationSegment,
     OrderSegment,
