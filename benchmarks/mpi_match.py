@@ -1,10 +1,10 @@
 """mpi_match: latency of one MPI lookup (``SqlPatientMatcher.match``) with 100,000 patients.
 
-In process (it measures the matcher and its two indexed reads, not HTTP). Synthetic
+In process (it measures the matcher and its indexed read, not HTTP). Synthetic
 patients with names from East, West, Southern and Horn of Africa registers, a birth date,
 sex, phone, village/town and a national id; the index is built with multi-row inserts
 (patients, identifiers, then ``adapters.mpi.bulk_index``), not one patient at a time.
-After a first lookup pass with the FEBRL defaults, u is re-estimated by EM from the index
+After a first lookup pass with the default parameters, u is re-estimated by EM from the index
 (``adapters.mpi.reestimate``) and the lookups run again: both accuracies are reported. The
 lookups are of three kinds, interleaved: a known patient re-typed with spelling
 variants and typos (no identifier), the same by trusted identifier, and a person not in
@@ -240,7 +240,7 @@ def _scenario(url: str, people: list[dict[str, Any]], queries: list[tuple[str, A
           f"{em_seconds:.1f} s")
     figures = asyncio.run(_lookups(url, queries, stored=True))
     figures.update({"database": database, "build_s": build, "reestimate_s": em_seconds,
-                    "with_febrl_defaults": {
+                    "with_defaults": {
                         "p50_ms": defaults["p50_ms"], "p99_ms": defaults["p99_ms"],
                         "correct": {k: v["correct"] for k, v in defaults["by_kind"].items()}}})
     kinds = ", ".join(f"{k} p50 {v['p50_ms']:.1f} ms correct {v['correct']:.3f}"
@@ -249,8 +249,8 @@ def _scenario(url: str, people: list[dict[str, Any]], queries: list[tuple[str, A
           f"p99 {figures['p99_ms']:.1f} ms, mean {figures['mean_ms']:.1f} ms; candidates read "
           f"mean {figures['candidates_read']['mean']:.0f} max {figures['candidates_read']['max']}"
           f"\n    with re-estimated u: {kinds}"
-          f"\n    with the FEBRL defaults (before re-estimation): correct "
-          f"{figures['with_febrl_defaults']['correct']}")
+          f"\n    with the default parameters (before re-estimation): correct "
+          f"{figures['with_defaults']['correct']}")
     return figures
 
 

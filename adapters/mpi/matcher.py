@@ -1,7 +1,7 @@
 """SqlPatientMatcher: the PatientMatcher port on the SQL blocking index.
 
-A lookup is two indexed reads (blocking keys grouped by patient, then the match records of
-the best-ranked ``max_candidates``) and pure scoring in process.
+A lookup is one indexed read (blocking keys grouped by patient, joined to the match records
+of the best-ranked ``max_candidates``) and pure scoring in process.
 """
 
 from __future__ import annotations

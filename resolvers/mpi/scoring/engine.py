@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from resolvers.mpi.matching import Match, MatchGrade
 from resolvers.mpi.scoring.comparators import (
@@ -18,6 +19,7 @@ from resolvers.mpi.scoring.comparators import (
     PHONE_SAME,
     Comparison,
     compare,
+    is_estimated,
 )
 from resolvers.mpi.scoring.fellegi_sunter import FsParameters
 from resolvers.mpi.scoring.record import MatchRecord
@@ -103,18 +105,39 @@ def _names_disagree(comparison: Comparison) -> bool:
     return levels["given"] == NAME_DIFFERENT or levels["family"] == NAME_DIFFERENT
 
 
-def _one_person(scored: list[tuple[Match, bool]], probable: float) -> list[Match]:
-    """A record describes one person: beside a certain match, a candidate that only reached
-    probable with other given names or another birth date is that person's relative (a
-    household member) far more often than a duplicate in the register, so it goes to review
-    as possible instead of being linked. (Candidates agreeing on given names and birth date
-    stay probable: a register may hold duplicates.)"""
-    if not any(m.grade is MatchGrade.CERTAIN for m, _ in scored):
-        return [m for m, _ in scored]
-    return [replace(m, grade=MatchGrade.POSSIBLE, score=min(m.score, _below(probable)),
-                    reason=f"another patient is a certain match, so at most possible; {m.reason}")
-            if m.grade is MatchGrade.PROBABLE and relative_like
-            else m for m, relative_like in scored]
+class _Scored(NamedTuple):
+    match: Match
+    relative_like: bool   # another given name or another birth date: maybe a relative
+    by_identifier: bool   # the grade comes from a trusted identifier, not demographics
+
+
+def _one_person(scored: list[_Scored], probable: float, certain: float) -> list[Match]:
+    """A record describes one person.
+
+    * Two or more candidates certain on demographics alone: at most one is this person (the
+      others are namesakes born the same day, common in a large register, or a duplicate
+      registration), so none is linked without review: all go to probable.
+    * Beside a certain match, a candidate that only reached probable with other given names
+      or another birth date is that person's relative (a household member) far more often
+      than a duplicate in the register, so it goes to review as possible instead of being
+      linked. (Candidates agreeing on given names and birth date stay probable: a register
+      may hold duplicates.)"""
+    by_demographics = sum(1 for s in scored
+                          if s.match.grade is MatchGrade.CERTAIN and not s.by_identifier)
+    if by_demographics > 1:
+        scored = [s._replace(match=replace(
+            s.match, grade=MatchGrade.PROBABLE, score=min(s.match.score, _below(certain)),
+            reason=f"another patient is as certain a match, so at most probable; "
+                   f"{s.match.reason}"))
+            if s.match.grade is MatchGrade.CERTAIN and not s.by_identifier else s
+            for s in scored]
+    if not any(s.match.grade is MatchGrade.CERTAIN for s in scored):
+        return [s.match for s in scored]
+    return [replace(s.match, grade=MatchGrade.POSSIBLE, score=min(s.match.score, _below(probable)),
+                    reason=f"another patient is a certain match, so at most possible; "
+                           f"{s.match.reason}")
+            if s.match.grade is MatchGrade.PROBABLE and s.relative_like
+            else s.match for s in scored]
 
 
 class MatchScorer:
@@ -126,10 +149,10 @@ class MatchScorer:
 
     def score(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
               trusted_systems: frozenset[str] = frozenset()) -> Match:
-        return self._scored(patient_id, query, stored, trusted_systems, explain_none=True)[0]
+        return self._scored(patient_id, query, stored, trusted_systems, explain_none=True).match
 
     def _scored(self, patient_id: str, query: MatchRecord, stored: MatchRecord,
-                trusted_systems: frozenset[str], *, explain_none: bool) -> tuple[Match, bool]:
+                trusted_systems: frozenset[str], *, explain_none: bool) -> _Scored:
         """The match, and whether the pair looks like two relatives (another given name or
         another birth date). Without ``explain_none`` a ``certainly-not`` match carries no
         field scores or reason: most of a lookup's candidates are, and are dropped unread."""
@@ -146,28 +169,31 @@ class MatchScorer:
         grade = self.thresholds.grade(probability)
         if system is None and grade is MatchGrade.NONE and not explain_none:
             # Caps only lower a grade: nothing below makes this candidate a match.
-            return Match(patient_id, grade, probability, {}, ""), relative_like
+            return _Scored(Match(patient_id, grade, probability, {}, ""), relative_like, False)
         field_scores = {name: round(w, 4) for (name, w), level
                         in zip(weights.items(), comparison.levels, strict=True) if level != MISSING}
         explanation = _explain(comparison, weights, total)
         if system is not None:
             conflict = contradiction(query, stored)
             if conflict is None:
-                return Match(patient_id, MatchGrade.CERTAIN, 1.0, field_scores,
-                             f"trusted identifier {system} matches; {explanation}"), relative_like
+                return _Scored(Match(patient_id, MatchGrade.CERTAIN, 1.0, field_scores,
+                                     f"trusted identifier {system} matches; {explanation}"),
+                               relative_like, True)
             score = min(max(probability, self.thresholds.probable),
                         _below(self.thresholds.certain))
-            return Match(patient_id, MatchGrade.PROBABLE, score, field_scores,
-                         f"trusted identifier {system} matches but {conflict}: review; "
-                         f"{explanation}"), relative_like
+            return _Scored(Match(patient_id, MatchGrade.PROBABLE, score, field_scores,
+                                 f"trusted identifier {system} matches but {conflict}: "
+                                 f"review; {explanation}"), relative_like, True)
         cap = self._relative_cap(query, stored, comparison, fit)
         if cap is not None and _GRADE_ORDER[grade] < _GRADE_ORDER[cap[0]]:
             ceiling = self.thresholds.certain if cap[0] is MatchGrade.PROBABLE \
                 else self.thresholds.probable
-            return Match(patient_id, cap[0], min(probability, _below(ceiling)), field_scores,
-                         f"{cap[1]}, so at most {cap[0].value}; probability "
-                         f"{probability:.6f}; {explanation}"), relative_like
-        return Match(patient_id, grade, probability, field_scores, explanation), relative_like
+            return _Scored(Match(patient_id, cap[0], min(probability, _below(ceiling)),
+                                 field_scores, f"{cap[1]}, so at most {cap[0].value}; "
+                                 f"probability {probability:.6f}; {explanation}"),
+                           relative_like, False)
+        return _Scored(Match(patient_id, grade, probability, field_scores, explanation),
+                       relative_like, False)
 
     @staticmethod
     def _relative_cap(query: MatchRecord, stored: MatchRecord, comparison: Comparison,
@@ -192,6 +218,10 @@ class MatchScorer:
         if comparison.as_dict()["birth_date"] == DOB_DIFFERENT:
             # A sibling as often as a typo (the typos we know are levels above).
             return MatchGrade.PROBABLE, "the birth dates differ"
+        if levels["birth_date"] == DOB_EXACT and is_estimated(query.birth_date):
+            # 01-01 or 07-01: an age turned into a date, shared by everyone of that age the
+            # clinic estimated; agreeing on it is not agreeing on a birthday.
+            return MatchGrade.PROBABLE, "the birth date is an estimate (01-01 or 07-01)"
         if _names_disagree(comparison):
             # Twins and household members share everything else.
             return MatchGrade.PROBABLE, "a name differs"
@@ -203,7 +233,8 @@ class MatchScorer:
         """Best first; by default without ``certainly-not`` matches."""
         matches = _one_person([self._scored(pid, query, record, trusted_systems,
                                             explain_none=include_none)
-                               for pid, record in stored], self.thresholds.probable)
+                               for pid, record in stored], self.thresholds.probable,
+                              self.thresholds.certain)
         if not include_none:
             matches = [m for m in matches if m.grade is not MatchGrade.NONE]
         matches.sort(key=lambda m: (_GRADE_ORDER[m.grade], -m.score, m.patient_id))
