@@ -44,8 +44,10 @@ from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
 from resolvers.clock import SystemClock
 from resolvers.directory.organizations import OrganizationUseCases
+from resolvers.directory.fhir_twin import organization_twin
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
+from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.labs.alerts import EscalationPolicy, LabAlertDispatcher, LabAlerts
@@ -54,6 +56,7 @@ from resolvers.labs.panic_values import PanicValueCheck
 from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
+from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
@@ -99,6 +102,17 @@ class Gateway:
     delivery_handlers: dict[str, DeliveryHandler]
     lab_alert_channels: list[DeliveryHandler]
     worker: OutboxWorker | None = None  # the one this process runs, if any
+
+
+class SqlTwins:
+    """The twins of FHIR resources, bound to the SQL unit of work the write runs in."""
+
+    def bound(self, resource_type: str, uow: FhirWriteUnitOfWork) -> TwinWriter | None:
+        if resource_type not in ("Patient", "Organization"):
+            return None
+        if not isinstance(uow, SqlUnitOfWork):  # the only unit of work this root builds
+            raise TypeError(f"no {resource_type} twin for {type(uow).__name__}")
+        return patient_twin(uow) if resource_type == "Patient" else organization_twin(uow)
 
 
 def trusted_issuers(settings: Settings) -> list[tuple[str, str]]:
@@ -212,7 +226,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                systems=IdentifierSystems(settings.labs.identifier_systems),
                                provisional_patients=settings.labs.provisional_patients)
         scoping = OrganizationScoping(settings.org_scoping)
-        fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping)
+        fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping,
+                            SqlTwins())
         payments = build_payment_services(
             uow_factory, clock, audit,
             PaymentConfig(public_base_url=settings.public_base_url,

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from resolvers.errors import Unauthenticated
 from resolvers.principal import Principal
-from resolvers.services import Authenticator
+
+
+class Authenticator(Protocol):
+    def verify(self, token: str) -> Principal:
+        """Return the principal, or raise ``Unauthenticated`` with a reason."""
+        ...
+
+
+class HealthProbe(Protocol):
+    async def ready(self) -> dict[str, str]:
+        """Check dependencies; a value other than "ok" means not ready."""
+        ...
 
 
 def principal_from_authorization(authenticator: Authenticator, header: str) -> Principal:

@@ -12,14 +12,15 @@ from collections.abc import Iterable
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import Forbidden
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.audit.ports import AuditUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 Target = tuple[str | None, str | None]  # (resource id, patient id)
 
 
 async def require_role_audited(
-    uow_factory: UnitOfWorkFactory, clock: Clock, caller: Caller, *roles: Role,
+    uow_factory: AuditUnitOfWorkFactory, clock: Clock, caller: Caller, *roles: Role,
     action: AuditAction, resource_type: str, targets: Iterable[Target] = (),
 ) -> None:
     """``require_role``; when it refuses, one committed ``denied`` record per target."""

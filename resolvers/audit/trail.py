@@ -8,7 +8,7 @@ from datetime import datetime
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
 from resolvers.ids import new_id
-from resolvers.ports import UnitOfWorkFactory
+from resolvers.audit.ports import AuditUnitOfWorkFactory
 from resolvers.principal import Caller, require_role
 
 MAX_PAGE = 200
@@ -45,7 +45,7 @@ def audit_records(
 
 
 class AuditTrail:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: AuditUnitOfWorkFactory) -> None:
         self._uow_factory = uow_factory
 
     async def record(self, records: Sequence[AuditRecord]) -> None:

@@ -9,7 +9,8 @@ from resolvers.directory.model import Organization, OrganizationDraft
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.directory.ports import DirectoryUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 MAX_PAGE = 200
@@ -51,7 +52,7 @@ def organization_to_fhir(org: Organization) -> dict[str, Any]:
 
 
 class OrganizationUseCases:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+    def __init__(self, uow_factory: DirectoryUnitOfWorkFactory, clock: Clock,
                  mirror: MirrorConfig | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -91,7 +92,6 @@ class OrganizationUseCases:
             await uow.organizations.add(org)
             # The same organization as a FHIR resource (same id), mirrored like any other.
             await write_resource(uow, organization_to_fhir(org), resource_id=org.id,
-                                 expected_version=None, now=now, mirror=self._mirror,
-                                 sync_mpi=False)
+                                 expected_version=None, now=now, mirror=self._mirror)
             await uow.commit()
         return org

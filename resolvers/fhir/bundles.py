@@ -16,7 +16,8 @@ from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases, check_type
 from resolvers.fhir.writer import delete_resource, write_resource
 from resolvers.ids import new_id
-from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.fhir.ports import FhirUnitOfWork, FhirUnitOfWorkFactory
 from resolvers.principal import Caller
 
 MAX_ENTRIES = 1000
@@ -87,7 +88,7 @@ def _response(status: int, stored: StoredResource | None) -> dict[str, Any]:
 
 
 class BundleProcessor:
-    def __init__(self, fhir: FhirUseCases, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, fhir: FhirUseCases, uow_factory: FhirUnitOfWorkFactory, clock: Clock) -> None:
         self._fhir = fhir
         self._uow_factory = uow_factory
         self._clock = clock
@@ -126,7 +127,7 @@ class BundleProcessor:
         return {"resourceType": "Bundle", "type": "transaction-response",
                 "entry": [results[e.index] for e in entries]}
 
-    async def _apply(self, uow: UnitOfWork, caller: Caller, e: _Entry, ids: dict[str, str],
+    async def _apply(self, uow: FhirUnitOfWork, caller: Caller, e: _Entry, ids: dict[str, str],
                      now: datetime) -> dict[str, Any]:
         path = e.url.partition("?")[0]
         parts = path.split("/")
@@ -148,7 +149,8 @@ class BundleProcessor:
             new_ref = ids.get(e.full_url or "", f"{resource_type}/{new_id()}")
             doc = _rewrite_references({k: v for k, v in e.resource.items() if k != "id"}, ids)
             stored = await write_resource(uow, doc, resource_id=new_ref.split("/", 1)[1],
-                                          expected_version=None, now=now, mirror=self._fhir.mirror)
+                                          expected_version=None, now=now, mirror=self._fhir.mirror,
+                                          twin=self._fhir.twins.bound(resource_type, uow))
             await uow.audit.append(self._fhir.audit_write(caller, stored, AuditAction.CREATE, now))
             return _response(201, stored)
         if len(parts) != 2:
@@ -162,7 +164,8 @@ class BundleProcessor:
             doc = _rewrite_references(e.resource, ids)
             stored = await write_resource(uow, doc, resource_id=resource_id,
                                           expected_version=current.version if current else None,
-                                          now=now, mirror=self._fhir.mirror)
+                                          now=now, mirror=self._fhir.mirror,
+                                          twin=self._fhir.twins.bound(resource_type, uow))
             created = current is None or current.deleted
             await uow.audit.append(self._fhir.audit_write(
                 caller, stored, AuditAction.CREATE if created else AuditAction.UPDATE, now))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from resolvers.audit.ports import AuditLog
 from resolvers.fhir.issues import Issue
 from resolvers.fhir.model import IndexEntry, SearchPage, SearchRequest, StoredResource
+from resolvers.outbox.ports import OutboxWriter
+from resolvers.tenancy import OrganizationTree, PatientOrganizations
+from resolvers.transaction import Transaction
 
 
 class FhirRepository(Protocol):
@@ -46,3 +50,37 @@ class ResourceValidator(Protocol):
         checked. An empty list means valid. Never raises for bad input.
         """
         ...
+
+
+class FhirWriteUnitOfWork(Transaction, Protocol):
+    """What a FHIR write needs: the store, and the outbox for the mirrors."""
+
+    @property
+    def fhir(self) -> FhirRepository: ...
+    @property
+    def outbox(self) -> OutboxWriter: ...
+
+
+class FhirUnitOfWork(FhirWriteUnitOfWork, Protocol):
+    """The FHIR use cases' unit of work: writes, their audit, and organization scoping."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def patients(self) -> PatientOrganizations: ...
+    @property
+    def organizations(self) -> OrganizationTree: ...
+
+
+FhirUnitOfWorkFactory = Callable[[], FhirUnitOfWork]
+# A resource with a twin elsewhere (the MPI patient of a FHIR Patient, the directory entry of
+# an Organization) is kept in step inside the same transaction: the caller binds the twin's
+# writer to its own unit of work (resolvers/mpi/fhir_twin.py, resolvers/directory/fhir_twin.py).
+TwinWriter = Callable[[StoredResource, datetime], Awaitable[None]]
+
+
+class TwinWriters(Protocol):
+    """Which twin writer a FHIR write of a resource type needs, bound to the writer's unit of
+    work (the composition root knows the concrete unit of work and the twins)."""
+
+    def bound(self, resource_type: str, uow: FhirWriteUnitOfWork) -> TwinWriter | None: ...

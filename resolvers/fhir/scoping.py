@@ -17,7 +17,8 @@ from resolvers.audit.trail import audit_records
 from resolvers.fhir.errors import FhirProblem, problem
 from resolvers.fhir.model import Condition, SearchRequest
 from resolvers.fhir.search_params import patient_of
-from resolvers.ports import Clock, UnitOfWork
+from resolvers.clock import Clock
+from resolvers.fhir.ports import FhirUnitOfWork
 from resolvers.principal import Caller
 from resolvers.tenancy import OrganizationScoping, patients_outside
 
@@ -38,7 +39,7 @@ class FhirScoping:
         self._scoping = scoping
         self._clock = clock
 
-    async def outside(self, uow: UnitOfWork, caller: Caller,
+    async def outside(self, uow: FhirUnitOfWork, caller: Caller,
                       docs: Sequence[dict[str, Any]]) -> list[str]:
         """The patients of these documents the caller may not see ([] when unconfined)."""
         if not self._scoping.confines(caller):
@@ -56,7 +57,7 @@ class FhirScoping:
                 outside += await patients_outside(uow, scope, [patient])
         return outside
 
-    async def deny(self, uow: UnitOfWork, caller: Caller, action: AuditAction,
+    async def deny(self, uow: FhirUnitOfWork, caller: Caller, action: AuditAction,
                    resource_type: str, resource_id: str | None,
                    patients: Sequence[str]) -> FhirProblem:
         """Record the denial (committed) and return the 404 to raise."""
@@ -68,7 +69,7 @@ class FhirScoping:
         return problem(404, "not-found", f"{resource_type}/{resource_id or ''} is not known "
                        "in your organization")
 
-    async def confine_search(self, uow: UnitOfWork, caller: Caller, request: SearchRequest,
+    async def confine_search(self, uow: FhirUnitOfWork, caller: Caller, request: SearchRequest,
                              named: Sequence[str]) -> SearchRequest:
         """Patients: only those managed by the caller's organizations. Resources about a
         patient: the search must name patients (patient= or subject=), all in scope. Other

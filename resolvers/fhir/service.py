@@ -16,12 +16,19 @@ from resolvers.errors import Forbidden
 from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue, is_error
 from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
-from resolvers.fhir.ports import ResourceValidator
 from resolvers.fhir.scoping import FhirScoping
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.search_params import patient_of
 from resolvers.fhir.writer import MirrorConfig, delete_resource, write_resource
-from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.fhir.ports import (
+    FhirUnitOfWork,
+    FhirUnitOfWorkFactory,
+    FhirWriteUnitOfWork,
+    ResourceValidator,
+    TwinWriter,
+    TwinWriters,
+)
 from resolvers.principal import Caller, Role, require_role
 from resolvers.tenancy import OrganizationScoping
 
@@ -52,16 +59,25 @@ def patients_searched(request: SearchRequest) -> list[str]:
     return list(dict.fromkeys(named))
 
 
+class NoTwins:
+    """No twins: every resource type is stored on its own (tests of the FHIR store alone)."""
+
+    def bound(self, resource_type: str, uow: FhirWriteUnitOfWork) -> TwinWriter | None:
+        return None
+
+
 class FhirUseCases:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+    def __init__(self, uow_factory: FhirUnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                  validator: ResourceValidator, mirror: MirrorConfig,
-                 scoping: OrganizationScoping | None = None) -> None:
+                 scoping: OrganizationScoping | None = None,
+                 twins: TwinWriters | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._audit = audit
         self.validator = validator
         self.mirror = mirror
         self.scoping = scoping or OrganizationScoping()
+        self.twins = twins or NoTwins()
         self._scope = FhirScoping(self.scoping, clock)
 
     # -- helpers shared with bundles ------------------------------------------------
@@ -111,7 +127,7 @@ class FhirUseCases:
                                        else None)],
                              outcome=AuditOutcome.SUCCESS, at=at)
 
-    async def _audit_reads(self, uow: UnitOfWork, caller: Caller, resource_type: str,
+    async def _audit_reads(self, uow: FhirUnitOfWork, caller: Caller, resource_type: str,
                            found: Sequence[StoredResource],
                            asked_about: Sequence[str] = ()) -> None:
         # An empty answer is still a look at the patients the search named.
@@ -121,7 +137,7 @@ class FhirUseCases:
             or [(None, p) for p in asked_about] or [(None, None)],
             outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
 
-    async def _audit_not_found(self, uow: UnitOfWork, caller: Caller, resource_type: str,
+    async def _audit_not_found(self, uow: FhirUnitOfWork, caller: Caller, resource_type: str,
                                resource_id: str) -> None:
         await uow.audit.append(audit_records(
             caller, action=AuditAction.READ, resource_type=resource_type,
@@ -161,12 +177,13 @@ class FhirUseCases:
                     await uow.commit()
                     return WriteResult(200, existing)
             stored = await write_resource(uow, doc, resource_id=None, expected_version=None,
-                                          now=now, mirror=self.mirror)
+                                          now=now, mirror=self.mirror,
+                                          twin=self.twins.bound(resource_type, uow))
             await uow.audit.append(self.audit_write(caller, stored, AuditAction.CREATE, now))
             await uow.commit()
         return WriteResult(201, stored)
 
-    async def _conditional_match(self, uow: UnitOfWork, resource_type: str,
+    async def _conditional_match(self, uow: FhirUnitOfWork, resource_type: str,
                                  criteria: str) -> StoredResource | None:
         from urllib.parse import parse_qsl
 
@@ -287,7 +304,7 @@ class FhirUseCases:
             stored = await write_resource(
                 uow, doc, resource_id=resource_id,
                 expected_version=current.version if current else None, now=now,
-                mirror=self.mirror)
+                mirror=self.mirror, twin=self.twins.bound(resource_type, uow))
             created = current is None or current.deleted
             await uow.audit.append(self.audit_write(
                 caller, stored, AuditAction.CREATE if created else AuditAction.UPDATE, now))

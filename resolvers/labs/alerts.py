@@ -28,7 +28,8 @@ from resolvers.labs.critical_alerts import alert_message
 from resolvers.labs.records import ALERT_DELIVERED, ALERT_PENDING, ALERT_UNDELIVERED, LabAlert
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.model import OutboxMessage
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 log = logging.getLogger("cari.labs.alerts")
@@ -47,7 +48,7 @@ class EscalationPolicy:
 
 
 class LabAlerts:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+    def __init__(self, uow_factory: LabUnitOfWorkFactory, clock: Clock,
                  policy: EscalationPolicy | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -121,7 +122,7 @@ class LabAlerts:
 class LabAlertDispatcher:
     """The outbox handler of ``lab_alerts``: to every channel, or recorded as undelivered."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, channels: Sequence[DeliveryHandler],
+    def __init__(self, uow_factory: LabUnitOfWorkFactory, channels: Sequence[DeliveryHandler],
                  on_undelivered: Callable[[], None] | None = None) -> None:
         self._uow_factory = uow_factory
         self._channels = tuple(channels)

@@ -43,8 +43,10 @@ from resolvers.labs.to_fhir import (
     report_identifier,
     report_resource,
 )
+from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.matching import Match, MatchCandidate, MatchGrade, PatientMatcher
-from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.labs")
@@ -94,7 +96,7 @@ class _Writes:
 
 
 class LabBatchWriter:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, matcher: PatientMatcher,
+    def __init__(self, uow_factory: LabUnitOfWorkFactory, clock: Clock, matcher: PatientMatcher,
                  mirror: MirrorConfig, *, provisional_patients: bool = True) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -166,7 +168,7 @@ class LabBatchWriter:
             log.info("lab messages ingested", extra={"count": len(writes.results)})
         return [o if o is not None else RuntimeError("lab job without outcome") for o in outcomes]
 
-    async def attach(self, uow: UnitOfWork, job: IngestJob, patient_id: str, result_id: str,
+    async def attach(self, uow: LabUnitOfWork, job: IngestJob, patient_id: str, result_id: str,
                      now: datetime) -> tuple[list[str], list[str], list[LabAlert]]:
         """Store a message's results for ``patient_id`` inside the caller's unit of work
         (a review decision that links a result held for review)."""
@@ -199,7 +201,7 @@ class LabBatchWriter:
         await uow.outbox.enqueue([critical_alert_message(a) for a in fresh])
         return reports, observations, alerts + fresh
 
-    async def _match(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
+    async def _match(self, uow: LabUnitOfWork, jobs: Sequence[IngestJob],
                      ) -> dict[MatchCandidate, list[Match]]:
         # The same demographics in one transaction get the same answer: look them up once.
         found: dict[MatchCandidate, list[Match]] = {}
@@ -208,7 +210,7 @@ class LabBatchWriter:
                 found[job.candidate] = list(await self._matcher.match_within(uow, job.candidate))
         return found
 
-    async def _prepare(self, uow: UnitOfWork, job: IngestJob, matches: list[Match],
+    async def _prepare(self, uow: LabUnitOfWork, job: IngestJob, matches: list[Match],
                        existing: dict[Key, StoredResource],
                        existing_reports: dict[Key, StoredResource], writes: _Writes,
                        now: datetime) -> LabResult:
@@ -253,7 +255,7 @@ class LabBatchWriter:
             targets=[(result_id, patient_id)], outcome=AuditOutcome.SUCCESS, at=now))
         return result
 
-    async def _provisional(self, uow: UnitOfWork, jobs: Sequence[IngestJob],
+    async def _provisional(self, uow: LabUnitOfWork, jobs: Sequence[IngestJob],
                            matches: dict[MatchCandidate, list[Match]], writes: _Writes,
                            now: datetime) -> None:
         """No candidate at all: the patient is new to the MPI. Create it from the PID, tagged
@@ -270,13 +272,13 @@ class LabBatchWriter:
                 continue
             stored = await write_resource(uow, provisional_patient(job.message, candidate),
                                           resource_id=None, expected_version=None, now=now,
-                                          mirror=self._mirror)
+                                          mirror=self._mirror, twin=patient_twin(uow))
             writes.provisional[candidate] = stored.id
             writes.audit.extend(audit_records(
                 job.caller, action=AuditAction.CREATE, resource_type="Patient",
                 targets=[(stored.id, stored.id)], outcome=AuditOutcome.SUCCESS, at=now))
 
-    async def _resources(self, uow: UnitOfWork, job: IngestJob, patient_id: str, result_id: str,
+    async def _resources(self, uow: LabUnitOfWork, job: IngestJob, patient_id: str, result_id: str,
                          existing: dict[Key, StoredResource],
                          existing_reports: dict[Key, StoredResource], writes: _Writes,
                          now: datetime) -> tuple[list[str], list[str]]:
@@ -312,7 +314,7 @@ class LabBatchWriter:
                 reports.append(report_id)
         return reports, observations
 
-    async def _upsert(self, uow: UnitOfWork, resource: dict[str, Any],
+    async def _upsert(self, uow: LabUnitOfWork, resource: dict[str, Any],
                       current: StoredResource | None, writes: _Writes, now: datetime) -> str:
         """A corrected result replaces the earlier version instead of adding a duplicate.
         The same result twice in one transaction (a sender repeating an OBX) is one
@@ -337,7 +339,7 @@ class LabBatchWriter:
         return stored.id
 
 
-async def _lock_results(uow: UnitOfWork, jobs: Sequence[IngestJob]) -> None:
+async def _lock_results(uow: LabUnitOfWork, jobs: Sequence[IngestJob]) -> None:
     """Another gateway process may be writing the same results (an original and its
     correction sent to two processes): hold their identifiers until commit, so the later
     transaction finds the earlier one's Observations instead of creating twins."""

@@ -23,7 +23,8 @@ from resolvers.labs.patient_identity import IdentifierSystems, candidate_from
 from resolvers.labs.ports import Hl7Parser
 from resolvers.labs.records import ControlIdReused, DuplicateMessage, IngestResult, same_message
 from resolvers.mpi.matching import PatientMatcher
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 __all__ = ["LAB_ALERTS", "Hl7Parser", "IngestResult", "LabIngest"]
@@ -33,7 +34,7 @@ class LabIngest:
     """Entry point of every surface (REST, GraphQL, MLLP): parse, then hand the message to the
     group commit, which stores it with whatever else is arriving at the same moment."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, parser: Hl7Parser,
+    def __init__(self, uow_factory: LabUnitOfWorkFactory, clock: Clock, parser: Hl7Parser,
                  matcher: PatientMatcher, mirror: MirrorConfig, *, max_batch: int = 64,
                  max_parallel: int = 1, systems: IdentifierSystems | None = None,
                  provisional_patients: bool = True) -> None:

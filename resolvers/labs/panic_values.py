@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.labs.critical_values import CriticalFinding, assess
-from resolvers.ports import Clock
+from resolvers.clock import Clock
 from resolvers.principal import Caller, Role, require_role
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from resolvers.labs.oru import OruMessage
-from resolvers.labs.records import IngestResult
+from resolvers.labs.records import IngestResult, LabRepository
+from resolvers.mpi.ports import MpiUnitOfWork
 from resolvers.principal import Caller, Role
 
 
@@ -22,3 +23,14 @@ class LabIngestPort(Protocol):
     async def ingest(self, caller: Caller, raw: bytes | str, *,
                      encounter_id: str | None = None,
                      roles: Sequence[Role] = (Role.LAB,)) -> IngestResult: ...
+
+
+class LabUnitOfWork(MpiUnitOfWork, Protocol):
+    """Lab ingest writes results, FHIR resources, provisional patients, audit and outbox in
+    one transaction."""
+
+    @property
+    def labs(self) -> LabRepository: ...
+
+
+LabUnitOfWorkFactory = Callable[[], LabUnitOfWork]

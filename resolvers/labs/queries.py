@@ -12,7 +12,8 @@ from resolvers.fhir.model import StoredResource
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases
 from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
@@ -83,7 +84,7 @@ def alert_targets(alert: LabAlert) -> list[tuple[str | None, str | None]]:
 
 
 class LabQueries:
-    def __init__(self, uow_factory: UnitOfWorkFactory, fhir: FhirUseCases,
+    def __init__(self, uow_factory: LabUnitOfWorkFactory, fhir: FhirUseCases,
                  clock: Clock) -> None:
         self._uow_factory = uow_factory
         self._fhir = fhir

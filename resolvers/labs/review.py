@@ -29,7 +29,8 @@ from resolvers.labs.batch_writer import IngestJob, review_tasks
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
-from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 Decision = Literal["link", "reject"]
@@ -37,7 +38,7 @@ REVIEW_GRADES = (MatchGrade.CERTAIN, MatchGrade.PROBABLE, MatchGrade.POSSIBLE)
 
 
 class MatchReview:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ingest: LabIngest,
+    def __init__(self, uow_factory: LabUnitOfWorkFactory, clock: Clock, ingest: LabIngest,
                  matcher: PatientMatcher) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -80,7 +81,7 @@ class MatchReview:
             await uow.commit()
         return decided
 
-    async def _link(self, uow: UnitOfWork, caller: Caller, result: LabResult,
+    async def _link(self, uow: LabUnitOfWork, caller: Caller, result: LabResult,
                     task: ReviewTask, now: datetime) -> None:
         if result.status == "linked":
             raise Conflict("the lab result is already linked to a patient; undo that link first")
@@ -162,7 +163,7 @@ class MatchReview:
             await uow.commit()
         return found
 
-    async def _record_not_found(self, uow: UnitOfWork, caller: Caller, resource_type: str,
+    async def _record_not_found(self, uow: LabUnitOfWork, caller: Caller, resource_type: str,
                                 resource_id: str) -> None:
         # Committed on its own: the decision it was part of is not made.
         await uow.audit.append(audit_records(
@@ -171,7 +172,7 @@ class MatchReview:
             at=self._clock.now()))
         await uow.commit()
 
-    async def _reopen(self, uow: UnitOfWork, caller: Caller, result: LabResult, *,
+    async def _reopen(self, uow: LabUnitOfWork, caller: Caller, result: LabResult, *,
                       exclude: str, now: datetime) -> list[ReviewTask]:
         """Back to the queue: the candidates the matcher finds now, minus the unlinked one."""
         job = self._job(caller, result)

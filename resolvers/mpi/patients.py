@@ -15,7 +15,8 @@ from resolvers.mpi.fhir_mapping import merge_into_fhir
 from resolvers.mpi.model import Patient, PatientDraft, PatientQuery
 from resolvers.mpi.validation import validate_patient_draft
 from resolvers.outbox.events import EventRouter
-from resolvers.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.mpi.ports import MpiUnitOfWork, MpiUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 from resolvers.tenancy import OrganizationScoping
 
@@ -36,7 +37,7 @@ def patient_event_data(patient: Patient) -> dict[str, Any]:
 class PatientUseCases:
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: MpiUnitOfWorkFactory,
         clock: Clock,
         audit: AuditTrail,
         events: EventRouter,
@@ -137,7 +138,7 @@ class PatientUseCases:
             # The same patient as a FHIR Patient resource (same id), mirrored like any other.
             await write_resource(uow, merge_into_fhir(None, patient.id, clean),
                                  resource_id=patient.id, expected_version=None, now=now,
-                                 mirror=self._mirror, sync_mpi=False)
+                                 mirror=self._mirror)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.CREATE, resource_type=RESOURCE,
                 targets=[(patient.id, patient.id)], outcome=AuditOutcome.SUCCESS, at=now,
@@ -181,7 +182,7 @@ class PatientUseCases:
             await write_resource(
                 uow, merge_into_fhir(document.document if document else None, patient_id, clean),
                 resource_id=patient_id, expected_version=document.version if document else None,
-                now=now, mirror=self._mirror, sync_mpi=False)
+                now=now, mirror=self._mirror)
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.UPDATE, resource_type=RESOURCE,
                 targets=[(patient_id, patient_id)], outcome=AuditOutcome.SUCCESS, at=now,
@@ -191,14 +192,14 @@ class PatientUseCases:
             await uow.commit()
         return updated
 
-    async def _check_scope(self, uow: UnitOfWork, caller: Caller,
+    async def _check_scope(self, uow: MpiUnitOfWork, caller: Caller,
                            organization_id: str | None) -> None:
         scope = await self._scoping.scope(uow, caller)
         if not scope.allows(organization_id):
             raise Forbidden("the patient's managing organization is outside your organization")
 
     @staticmethod
-    async def _check_references(uow: UnitOfWork, draft: PatientDraft) -> None:
+    async def _check_references(uow: MpiUnitOfWork, draft: PatientDraft) -> None:
         if draft.organization_id is not None:
             orgs = await uow.organizations.get_many([draft.organization_id])
             if draft.organization_id not in orgs:

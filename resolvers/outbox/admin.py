@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from resolvers.outbox.model import OutboxMessage, OutboxQuery
-from resolvers.ports import Clock, OutboxStore
+from resolvers.clock import Clock
+from resolvers.outbox.ports import OutboxStore
 from resolvers.principal import Caller, require_role
 
 MAX_PAGE = 200

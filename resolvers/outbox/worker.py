@@ -17,7 +17,8 @@ from datetime import timedelta
 from resolvers.ids import new_id
 from resolvers.outbox.delivery import DeliveryHandler, PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
-from resolvers.ports import Clock, OutboxStore
+from resolvers.clock import Clock
+from resolvers.outbox.ports import OutboxStore
 
 log = logging.getLogger("cari.outbox")
 

@@ -38,7 +38,8 @@ from resolvers.payments.providers import CallbackNotice, ProviderStatus
 from resolvers.payments.query import query_status, status_token
 from resolvers.payments.settle import Claims, PaymentCounter, Settler, payer_hash, target_of
 from resolvers.payments.state import is_final
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.webhooks.model import (
     InboundEvent,
     IntakeResult,
@@ -83,7 +84,7 @@ def _payload(payment: Payment, notice: CallbackNotice) -> dict[str, Any]:
 class PaymentCallbacks:
     """What the callback routes call: authenticate, parse, hand over to the inbox."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, providers: ProviderDirectory,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, providers: ProviderDirectory,
                  counter: PaymentCounter) -> None:
         self._uow_factory = uow_factory
         self._providers = providers
@@ -145,7 +146,7 @@ class PaymentCallbacks:
 class CallbackHandler:
     """Inbox handler for ``mpesa``, ``mtn_momo`` and ``orange_money`` events."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, settler: Settler,
                  providers: ProviderDirectory, config: PaymentConfig) -> None:
         self._uow_factory = uow_factory
         self._clock = clock

@@ -52,7 +52,8 @@ from resolvers.payments.phone import check_amount, check_market, normalise_phone
 from resolvers.payments.providers import ProviderAck, ProviderRejected, ProviderUnavailable
 from resolvers.payments.settle import Settler
 from resolvers.payments.view import PaymentView, payment_view
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.payments")
@@ -133,7 +134,7 @@ def check_idempotency_key(key: str | None) -> str:
 
 
 class PaymentInitiation:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, settler: Settler,
                  providers: ProviderDirectory, config: PaymentConfig) -> None:
         self._uow_factory = uow_factory
         self._clock = clock

@@ -14,7 +14,8 @@ from resolvers.payments.config import (
 )
 from resolvers.payments.model import Direction, Payment, new_callback_token
 from resolvers.payments.providers import ProviderRejected, ProviderStatus
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")
 
@@ -28,7 +29,7 @@ def query_reference(payment: Payment) -> str | None:
     return None
 
 
-async def status_token(uow_factory: UnitOfWorkFactory, clock: Clock,
+async def status_token(uow_factory: PaymentsUnitOfWorkFactory, clock: Clock,
                        payment: Payment) -> str | None:
     """A fresh callback token for a status query answered at the payout's ResultURL (M-Pesa
     B2C: Transaction Status), or None when the query needs none.

@@ -35,7 +35,8 @@ from resolvers.payments.model import (
 from resolvers.payments.providers import ProviderUnavailable
 from resolvers.payments.query import query_reference, query_status, status_token
 from resolvers.payments.settle import Settler
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus
@@ -43,7 +44,7 @@ BATCH = 50
 
 
 class PaymentReconciler:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, settler: Settler,
                  providers: ProviderDirectory, config: PaymentConfig,
                  initiation: PaymentInitiation) -> None:
         self._uow_factory = uow_factory

@@ -38,7 +38,7 @@ from resolvers.payments.stripe_model import (
     StripeStore,
 )
 from resolvers.payments.view import refunded_total
-from resolvers.ports import Clock
+from resolvers.clock import Clock
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.payments")

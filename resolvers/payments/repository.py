@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
+
+from resolvers.audit.ports import AuditLog
+from resolvers.transaction import Transaction
 
 from resolvers.payments.model import (
     Payment,
@@ -46,3 +49,21 @@ class PaymentRepository(Protocol):
     async def due(self, now: datetime, limit: int) -> list[Payment]:
         """Open payments whose ``next_check_at`` has come, oldest first."""
         ...
+
+
+class PatientLookup(Protocol):
+    """What payments ask of the MPI: does a patient exist."""
+
+    async def get_many(self, ids: Sequence[str]) -> Mapping[str, object]: ...
+
+
+class PaymentsUnitOfWork(Transaction, Protocol):
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def patients(self) -> PatientLookup: ...
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+PaymentsUnitOfWorkFactory = Callable[[], PaymentsUnitOfWork]

@@ -27,7 +27,8 @@ from resolvers.payments.refunds import RefundView, StripeRefunds
 from resolvers.payments.settle import Settler
 from resolvers.payments.stripe_model import StripeStore
 from resolvers.payments.view import PaymentView, payment_view
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 ROLES = (Role.BILLING,)
@@ -36,7 +37,7 @@ RESOURCE = "Payment"
 
 
 class PaymentUseCases:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                  settler: Settler, providers: ProviderDirectory, config: PaymentConfig,
                  refunds: StripeRefunds, stripe_store: StripeStore) -> None:
         self._uow_factory = uow_factory

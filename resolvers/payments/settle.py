@@ -25,7 +25,8 @@ from resolvers.payments.model import (
 )
 from resolvers.payments.providers import ProviderStatus
 from resolvers.payments.state import allowed, check
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus
@@ -90,7 +91,7 @@ def target_of(direction: Direction, state: str) -> PaymentStatus | None:
 
 
 class Settler:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock,
                  counter: PaymentCounter | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock

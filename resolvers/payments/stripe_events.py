@@ -40,7 +40,8 @@ from resolvers.payments.providers import ProviderStatus
 from resolvers.payments.settle import Settler
 from resolvers.payments.stripe_refund_events import StripeRefundEvents
 from resolvers.payments.stripe_subscriptions import StripeSubscriptions, invoice_subscription
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.webhooks.model import IgnoredEvent, PermanentEventError, WebhookEvent
 
 log = logging.getLogger("cari.payments")
@@ -73,7 +74,7 @@ def _int(obj: Mapping[str, Any], name: str) -> int | None:
 class StripePaymentEvents:
     """One handler for every payment-related Stripe event type (see the table above)."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, settler: Settler,
                  refunds: StripeRefundEvents, subscriptions: StripeSubscriptions) -> None:
         self._uow_factory = uow_factory
         self._clock = clock

@@ -36,7 +36,8 @@ from resolvers.payments.stripe_model import (
     StripeStore,
 )
 from resolvers.payments.view import refunded_total
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus
@@ -67,7 +68,7 @@ def _metadata(obj: Mapping[str, Any], name: str) -> str | None:
 
 
 class StripeRefundEvents:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settler: Settler,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, settler: Settler,
                  store: StripeStore) -> None:
         self._uow_factory = uow_factory
         self._clock = clock

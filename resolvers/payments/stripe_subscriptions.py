@@ -41,7 +41,8 @@ from resolvers.payments.model import (
     new_callback_token,
 )
 from resolvers.payments.stripe_model import StripeStore, StripeSubscription, SubscriptionQuery
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 from resolvers.webhooks.model import IgnoredEvent, PermanentEventError, WebhookEvent
 
@@ -114,7 +115,7 @@ def subscription_of(event: WebhookEvent, obj: Mapping[str, Any], now: datetime) 
 class StripeSubscriptions:
     """The ``customer.subscription.*`` handler, invoice payments and the listing use case."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+    def __init__(self, uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                  store: StripeStore) -> None:
         self._uow_factory = uow_factory
         self._clock = clock

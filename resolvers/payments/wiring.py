@@ -18,7 +18,8 @@ from resolvers.payments.stripe_events import STRIPE_EVENT_TYPES, StripePaymentEv
 from resolvers.payments.stripe_model import StripeApiHolder, StripeRefundApi, StripeStore
 from resolvers.payments.stripe_refund_events import StripeRefundEvents
 from resolvers.payments.stripe_subscriptions import StripeSubscriptions
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.webhooks.model import EventHandler
 
 
@@ -42,7 +43,7 @@ class PaymentServices:
         return {event_type: self.stripe_events for event_type in STRIPE_EVENT_TYPES}
 
 
-def build_payment_services(uow_factory: UnitOfWorkFactory, clock: Clock, audit: AuditTrail,
+def build_payment_services(uow_factory: PaymentsUnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                            config: PaymentConfig, counter: PaymentCounter | None = None, *,
                            stripe_store: StripeStore,
                            providers: Mapping[str, PaymentProvider] | None = None,

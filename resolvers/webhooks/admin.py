@@ -13,7 +13,8 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
 from resolvers.errors import NotFound
 from resolvers.ids import new_id
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 from resolvers.principal import Caller
 from resolvers.webhooks.intake import inbox_job
 from resolvers.webhooks.model import EventStatus, WebhookEvent, WebhookEventQuery
@@ -23,7 +24,7 @@ RESOURCE = "WebhookEvent"
 
 
 class WebhookAdmin:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: WebhooksUnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

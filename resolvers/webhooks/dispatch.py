@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 from resolvers.webhooks.model import (
     EventHandler,
     EventStatus,
@@ -34,7 +35,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class InboxDispatcher:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
+    def __init__(self, uow: WebhooksUnitOfWorkFactory, clock: Clock,
                  handlers: Mapping[str, EventHandler], *, max_attempts: int) -> None:
         self._uow = uow
         self._clock = clock

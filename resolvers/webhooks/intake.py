@@ -19,7 +19,8 @@ from resolvers.errors import Conflict
 from resolvers.group_commit import GroupCommit
 from resolvers.ids import new_id
 from resolvers.outbox.model import NewOutboxMessage
-from resolvers.ports import Clock, UnitOfWorkFactory
+from resolvers.clock import Clock
+from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 from resolvers.webhooks.errors import MalformedDelivery, ProviderNotConfigured, SignatureRejected
 from resolvers.webhooks.model import (
     INBOX_DESTINATION,
@@ -50,7 +51,7 @@ def _no_count(provider: str, reason: str) -> None:
 class WebhookIntake:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: WebhooksUnitOfWorkFactory,
         clock: Clock,
         verifiers: Mapping[str, WebhookVerifier] | None = None,
         rejections: RejectionCounter | None = None,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
+
+from resolvers.audit.ports import AuditLog
+from resolvers.outbox.ports import OutboxWriter
+from resolvers.transaction import Transaction
 
 from resolvers.webhooks.model import InboundEvent, WebhookEvent, WebhookEventQuery
 
@@ -39,3 +43,15 @@ class WebhookVerifier(Protocol):
 
 class RejectionCounter(Protocol):
     def __call__(self, provider: str, reason: str) -> None: ...
+
+
+class WebhooksUnitOfWork(Transaction, Protocol):
+    @property
+    def webhooks(self) -> WebhookEventRepository: ...
+    @property
+    def outbox(self) -> OutboxWriter: ...
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+WebhooksUnitOfWorkFactory = Callable[[], WebhooksUnitOfWork]

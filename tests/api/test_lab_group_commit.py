@@ -98,7 +98,8 @@ async def test_large_messages_sharing_a_transaction_stay_within_driver_limits(
 
     h = gateway_any_db
     patient = await h.create_patient(
-        identifiers=[{"system": "2.16.840.1.113883.19.5", "value": "MRN1"}],
+        # The laboratory's PID-3 (MRN1 from HOSP, OID 2.16.840.1.113883.19.5) names her.
+        identifiers=[{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN1"}],
         family="Doe", given=["Jane"], birth_date="1990-01-01", gender="female")
 
     def big(i: int) -> str:

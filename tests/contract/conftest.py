@@ -17,7 +17,6 @@ from adapters.memory.store import InMemoryUnitOfWork, MemoryState
 from adapters.memory.webhooks import InMemoryLeadStore, InMemorySuppressionList
 from composition import migrate_engine
 from resolvers.clock import SystemClock
-from resolvers.ports import UnitOfWork
 from resolvers.webhooks.handlers import Lead, LeadStore, SuppressionList
 from tests.support import fresh_postgres_database
 
@@ -27,7 +26,7 @@ class Backend:
     """One implementation of the storage ports, as a use case would get it."""
 
     name: str
-    new_unit_of_work: Callable[[], UnitOfWork]
+    new_unit_of_work: Callable[[], SqlUnitOfWork | InMemoryUnitOfWork]
     suppressions: SuppressionList
     leads: LeadStore
     stored_leads: Callable[[], Awaitable[list[Lead]]]  # what the lead store kept

@@ -1,9 +1,9 @@
-"""The use cases both surfaces call, bundled once by the composition root."""
+"""The use cases both surfaces call, bundled once by the composition root (a package of its
+own: it depends on every capability, and no capability depends on it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.directory.organizations import OrganizationUseCases
@@ -19,20 +19,10 @@ from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
-from resolvers.principal import Principal
+from resolvers.authn import Authenticator, HealthProbe
 from resolvers.webhooks.service import WebhookUseCases
 
-
-class Authenticator(Protocol):
-    def verify(self, token: str) -> Principal:
-        """Return the principal, or raise ``Unauthenticated`` with a reason."""
-        ...
-
-
-class HealthProbe(Protocol):
-    async def ready(self) -> dict[str, str]:
-        """Check dependencies; a value other than "ok" means not ready."""
-        ...
+__all__ = ["Authenticator", "HealthProbe", "Services"]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from resolvers.errors import NotFound
-from resolvers.ports import UnitOfWork
 from resolvers.principal import Caller, Role
+from resolvers.transaction import Transaction
 
 UNCONFINED_ROLES = (Role.ADMIN, Role.PUBLIC_HEALTH)
+
+
+class ManagedRecord(Protocol):
+    @property
+    def organization_id(self) -> str | None: ...
+
+
+class PatientOrganizations(Protocol):
+    """What scoping reads of patients: which organization manages each."""
+
+    async def get_many(self, ids: Sequence[str]) -> Mapping[str, ManagedRecord]: ...
+
+
+class OrganizationTree(Protocol):
+    async def descendants(self, ids: Sequence[str], *, max_depth: int = 16) -> set[str]:
+        """These organizations and all below them (part_of, transitively)."""
+        ...
+
+
+class ScopingUnitOfWork(Transaction, Protocol):
+    @property
+    def patients(self) -> PatientOrganizations: ...
+    @property
+    def organizations(self) -> OrganizationTree: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +74,7 @@ class OrganizationScoping:
     def confines(self, caller: Caller) -> bool:
         return self.enabled and not any(r in caller.principal.roles for r in UNCONFINED_ROLES)
 
-    async def scope(self, uow: UnitOfWork, caller: Caller) -> PatientScope:
+    async def scope(self, uow: ScopingUnitOfWork, caller: Caller) -> PatientScope:
         """The caller's scope, read inside the caller's unit of work (one query per level
         of the organization tree, only for confined callers)."""
         if not self.confines(caller):
@@ -58,7 +85,7 @@ class OrganizationScoping:
         return PatientScope(frozenset(await uow.organizations.descendants([org])))
 
 
-async def patients_outside(uow: UnitOfWork, scope: PatientScope,
+async def patients_outside(uow: ScopingUnitOfWork, scope: PatientScope,
                            patient_ids: Sequence[str]) -> list[str]:
     """Those of these patients the scope does not allow (an unknown patient is outside:
     nothing shows it belongs to the caller's organizations)."""

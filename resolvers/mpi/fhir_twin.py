@@ -1,0 +1,43 @@
+"""The MPI patient twin of a FHIR Patient: one patient, one id, two shapes. A FHIR write of a
+Patient passes this writer (bound to its unit of work) to resolvers.fhir.writer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from resolvers.fhir.errors import problem
+from resolvers.fhir.model import StoredResource
+from resolvers.fhir.ports import TwinWriter
+from resolvers.mpi.fhir_mapping import draft_from_fhir
+from resolvers.mpi.model import Patient
+from resolvers.mpi.ports import MpiUnitOfWork
+
+
+def patient_twin(uow: MpiUnitOfWork) -> TwinWriter:
+    async def write(stored: StoredResource, now: datetime) -> None:
+        await sync_patient(uow, stored, now)
+    return write
+
+
+async def sync_patient(uow: MpiUnitOfWork, stored: StoredResource, now: datetime) -> None:
+    """Keep the MPI row of a FHIR Patient in step (identifiers stay unique across patients)."""
+    draft = draft_from_fhir(stored.document)
+    for ident in draft.identifiers:
+        other = await uow.patients.find_by_identifier(ident)
+        if other is not None and other.id != stored.id:
+            raise problem(409, "duplicate",
+                          f"another patient (Patient/{other.id}) already has the identifier "
+                          f"{ident.system}|{ident.value}", "Patient.identifier")
+    organization_id = draft.organization_id
+    if organization_id and not await uow.organizations.get_many([organization_id]):
+        organization_id = None  # a FHIR-only organization: the MPI row does not link it
+    current = (await uow.patients.get_many([stored.id])).get(stored.id)
+    patient = Patient(
+        id=stored.id, identifiers=draft.identifiers, family=draft.family, given=draft.given,
+        birth_date=draft.birth_date, gender=draft.gender, phone=draft.phone,
+        organization_id=organization_id, version=current.version + 1 if current else 1,
+        created_at=current.created_at if current else now, updated_at=now)
+    if current is None:
+        await uow.patients.add(patient)
+    elif not await uow.patients.update(patient, expected_version=current.version):
+        raise problem(409, "conflict", "the patient was changed concurrently")

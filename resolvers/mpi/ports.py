@@ -1,0 +1,46 @@
+"""Ports of the MPI capability."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from resolvers.audit.ports import AuditLog
+from resolvers.fhir.ports import FhirRepository
+from resolvers.mpi.model import Identifier, Patient, PatientQuery
+from resolvers.outbox.ports import OutboxWriter
+from resolvers.tenancy import OrganizationTree
+from resolvers.transaction import Transaction
+
+
+class PatientRepository(Protocol):
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Patient]: ...
+    async def find_by_identifier(self, identifier: Identifier) -> Patient | None: ...
+    async def add(self, patient: Patient) -> None: ...
+    async def update(self, patient: Patient, *, expected_version: int) -> bool:
+        """Write ``patient`` if the stored version is still ``expected_version``."""
+        ...
+    async def search(self, query: PatientQuery) -> list[Patient]: ...
+
+
+class OrganizationLookup(OrganizationTree, Protocol):
+    """What the MPI asks of the directory: does a managing organization exist (and, for
+    scoping, what lies below it)."""
+
+    async def get_many(self, ids: Sequence[str]) -> Mapping[str, object]: ...
+
+
+class MpiUnitOfWork(Transaction, Protocol):
+    @property
+    def patients(self) -> PatientRepository: ...
+    @property
+    def organizations(self) -> OrganizationLookup: ...
+    @property
+    def fhir(self) -> FhirRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def outbox(self) -> OutboxWriter: ...
+
+
+MpiUnitOfWorkFactory = Callable[[], MpiUnitOfWork]

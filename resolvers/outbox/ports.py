@@ -1,0 +1,39 @@
+"""Ports of the outbox: writing messages inside a unit of work, and the store the worker and
+the admin routes use (each call its own transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery
+
+
+class OutboxWriter(Protocol):
+    async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
+        """Add messages; a repeated (destination, idempotency_key) is ignored. Returns ids."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """What the outbox worker and the admin routes need; each call is its own transaction."""
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease_until: datetime, claim_token: str
+    ) -> list[OutboxMessage]: ...
+    async def mark_delivered(self, message_id: str, claim_token: str, at: datetime) -> bool: ...
+    async def mark_failed(
+        self,
+        message_id: str,
+        claim_token: str,
+        *,
+        error: str,
+        next_attempt_at: datetime,
+        dead: bool,
+    ) -> bool: ...
+    async def replay(self, message_ids: Sequence[str] | None, now: datetime) -> int:
+        """Move dead letters (all, or the given ones) back to pending; returns the count."""
+        ...
+    async def search(self, query: OutboxQuery) -> list[OutboxMessage]: ...
+    async def counts(self) -> dict[str, int]: ...
