@@ -52,6 +52,7 @@ from .encoding import (
     timezone_of,
     unescape,
 )
+from .fields import c1, coded, composite, comps, first_rep, hd, missing, pad, text_value
 
 __all__ = ["parse_oru", "peek_header", "read_header"]
 
@@ -63,67 +64,6 @@ _TEXT = frozenset(("TX", "FT"))
 _TIME = frozenset(("TS", "DTM"))
 
 
-def _pad(fields: list[str], size: int) -> list[str]:
-    if len(fields) < size:
-        fields.extend([""] * (size - len(fields)))
-    return fields
-
-
-def _first_rep(value: str, d: Delimiters) -> str:
-    return value.split(d.repetition, 1)[0] if d.repetition in value else value
-
-
-def _comps(value: str, d: Delimiters, size: int) -> list[str]:
-    return _pad(value.split(d.component), size)
-
-
-def _c1(value: str, d: Delimiters, codec: str) -> str:
-    """Component 1 of the first repetition, unescaped (first subcomponent too)."""
-    if not value:
-        return value
-    if d.repetition in value:
-        value = value.split(d.repetition, 1)[0]
-    if d.component in value:
-        value = value.split(d.component, 1)[0]
-    if d.subcomponent in value:
-        value = value.split(d.subcomponent, 1)[0]
-    return unescape(value, d, codec) if d.escape in value else value
-
-
-def _hd(value: str, d: Delimiters, codec: str) -> str:
-    """An HD field (MSH-3..6) as one text: its namespace, else its universal ID."""
-    parts = _comps(_first_rep(value, d), d, 2)
-    return unescape(parts[0] or parts[1], d, codec)
-
-
-def _composite(value: str, d: Delimiters, codec: str) -> str:
-    """A composite value with components joined by ^ and subcomponents by &, unescaped."""
-    if d.escape not in value and d.component == "^" and d.subcomponent == "&":
-        return value
-    return "^".join("&".join(unescape(s, d, codec) for s in c.split(d.subcomponent))
-                    for c in value.split(d.component))
-
-
-def _text(value: str, d: Delimiters, codec: str) -> str:
-    """A text field (TX, FT, NTE-3): repetitions are lines, delimiters inside kept as sent."""
-    if d.repetition in value:
-        return "\n".join(unescape(r, d, codec) for r in value.split(d.repetition))
-    return unescape(value, d, codec)
-
-
-def _missing(field: str, what: str, location: str) -> MalformedMessage:
-    return MalformedMessage(f"required field {field} ({what}) is missing", location=location,
-                            hl7_error_code="101")
-
-
-def _coded(value: str, d: Delimiters, codec: str) -> tuple[str, str, str]:
-    """CE/CWE (first repetition): code, text, system; the alternate triple if .1-.3 are empty."""
-    c = _comps(_first_rep(value, d), d, 6)
-    if not c[0] and not c[1] and (c[3] or c[4]):
-        c = c[3:]
-    return unescape(c[0], d, codec), unescape(c[1], d, codec), unescape(c[2], d, codec)
-
-
 def read_header(msh: str, d: Delimiters, *, check: bool = True,
                 warnings: list[ParseWarning] | None = None) -> Header:
     """MSH text -> Header. With ``check``, MSH-9 must be ORU^R01 (a bent spelling such as
@@ -131,18 +71,18 @@ def read_header(msh: str, d: Delimiters, *, check: bool = True,
     empty); every assumption is appended to ``warnings``. MSH-10 is not checked: an empty one
     is replaced by :func:`parse_oru`, which has the whole text to hash. Without ``check``,
     ``message_type`` is whatever MSH-9.1^9.2 says and nothing is assumed."""
-    f = _pad(["MSH", d.field, *msh.split(d.field)[1:]], 19)
-    charset = unescape(_first_rep(f[18], d), d).strip()
+    f = pad(["MSH", d.field, *msh.split(d.field)[1:]], 19)
+    charset = unescape(first_rep(f[18], d), d).strip()
     codec = codec_for(charset) or "utf-8"
-    msg_type = _comps(_first_rep(f[9], d), d, 3)
+    msg_type = comps(first_rep(f[9], d), d, 3)
     type_text = "^".join(unescape(p, d, codec) for p in msg_type[:2] if p)
-    control_id = _c1(f[10], d, codec)
-    version = _c1(f[12], d, codec)
+    control_id = c1(f[10], d, codec)
+    version = c1(f[12], d, codec)
     noted = warnings if warnings is not None else []
     if not check:
         pass
     elif not type_text:
-        raise _missing("MSH-9", "message type", "MSH^1^9")
+        raise missing("MSH-9", "message type", "MSH^1^9")
     elif msg_type[0].upper() != "ORU" or msg_type[1].upper() != "R01":
         if msg_type[1] or not tolerance.is_bent_oru_r01(f[9]):
             raise UnsupportedMessage(type_text)
@@ -152,23 +92,23 @@ def read_header(msh: str, d: Delimiters, *, check: bool = True,
         if version_note is not None:
             noted.append(version_note)
     return Header(
-        sending_application=_hd(f[3], d, codec), sending_facility=_hd(f[4], d, codec),
-        receiving_application=_hd(f[5], d, codec), receiving_facility=_hd(f[6], d, codec),
-        timestamp=_c1(f[7], d, codec), message_type="ORU^R01" if check else type_text,
+        sending_application=hd(f[3], d, codec), sending_facility=hd(f[4], d, codec),
+        receiving_application=hd(f[5], d, codec), receiving_facility=hd(f[6], d, codec),
+        timestamp=c1(f[7], d, codec), message_type="ORU^R01" if check else type_text,
         control_id=control_id,
-        processing_id=_c1(f[11], d, codec), version=version,
-        accept_ack_type=_c1(f[15], d, codec).upper(),
-        application_ack_type=_c1(f[16], d, codec).upper(), charset=charset)
+        processing_id=c1(f[11], d, codec), version=version,
+        accept_ack_type=c1(f[15], d, codec).upper(),
+        application_ack_type=c1(f[16], d, codec).upper(), charset=charset)
 
 
 def _identifiers(value: str, d: Delimiters, codec: str) -> tuple[PatientIdentifier, ...]:
     out: list[PatientIdentifier] = []
     for rep in value.split(d.repetition):
-        c = _comps(rep, d, 5)
+        c = comps(rep, d, 5)
         ident = unescape(c[0], d, codec) if c[0] else ""
         if not ident.strip():
             continue
-        hd = _pad(c[3].split(d.subcomponent), 3)
+        hd = pad(c[3].split(d.subcomponent), 3)
         out.append(PatientIdentifier(
             value=ident, assigning_authority=unescape(hd[0], d, codec),
             authority_universal_id=unescape(hd[1], d, codec),
@@ -177,36 +117,36 @@ def _identifiers(value: str, d: Delimiters, codec: str) -> tuple[PatientIdentifi
 
 
 def _patient(f: list[str], d: Delimiters, codec: str) -> PatientSegment:
-    f = _pad(f, 14)
+    f = pad(f, 14)
     identifiers = _identifiers(f[3], d, codec)
     if not identifiers:
         raise MalformedMessage(
             "required field PID-3 (patient identifier list) has no identifier value (PID-3.1)",
             location="PID^1^3^1^1", hl7_error_code="101")
     names = f[5].split(d.repetition)
-    name = next((n for n in names if _comps(n, d, 7)[6] == "L"), names[0])
-    xpn = _comps(name, d, 3)
+    name = next((n for n in names if comps(n, d, 7)[6] == "L"), names[0])
+    xpn = comps(name, d, 3)
     family = unescape(xpn[0].split(d.subcomponent, 1)[0], d, codec)
     given = tuple(unescape(g, d, codec) for g in xpn[1:3] if g)
     lines: tuple[str, ...] = ()
     city = district = country = ""
     if f[11]:
-        xad = _comps(_first_rep(f[11], d), d, 9)
+        xad = comps(first_rep(f[11], d), d, 9)
         lines = tuple(unescape(x.split(d.subcomponent, 1)[0], d, codec) for x in xad[:2] if x)
         city = unescape(xad[2], d, codec)
         district = unescape(xad[8] or xad[3], d, codec)
         country = unescape(xad[5], d, codec)
     phones: list[str] = []
     for rep in f[13].split(d.repetition) if f[13] else ():
-        xtn = _comps(rep, d, 12)
+        xtn = comps(rep, d, 12)
         number = xtn[0] or (xtn[6] and ("+" + xtn[4] if xtn[4] else "") + xtn[5] + xtn[6]
                             ) or xtn[11]
         if number and xtn[1] != "NET":
             phones.append(unescape(number, d, codec))
-    birth = _c1(f[7], d, codec)
+    birth = c1(f[7], d, codec)
     return PatientSegment(
         identifiers=identifiers, family=family, given=given, birth_date=birth,
-        birth_date_iso=hl7_time_to_iso(birth, date_only=True), sex=_c1(f[8], d, codec),
+        birth_date_iso=hl7_time_to_iso(birth, date_only=True), sex=c1(f[8], d, codec),
         address_lines=lines, city=city, district=district, country=country,
         phones=tuple(phones))
 
@@ -223,23 +163,23 @@ class _Order:
         self.orc = orc
         self.notes = notes
         self.observations: list[ObservationSegment] = []
-        self.observed_at = _c1(fields[7], d, codec)
+        self.observed_at = c1(fields[7], d, codec)
         self.observed_at_iso = hl7_time_to_iso(self.observed_at, zone)
-        self.status = _c1(fields[25], d, codec)
+        self.status = c1(fields[25], d, codec)
 
 
 def _order(o: _Order, d: Delimiters, codec: str) -> OrderSegment:
-    f, orc = o.fields, _pad(o.orc or [], 13)
-    code, text, system = _coded(f[4], d, codec)
+    f, orc = o.fields, pad(o.orc or [], 13)
+    code, text, system = coded(f[4], d, codec)
     provider = f[16] or orc[12]
     return OrderSegment(
-        set_id=_c1(f[1], d, codec),
-        placer_number=_c1(f[2], d, codec) or _c1(orc[2], d, codec),
-        filler_number=_c1(f[3], d, codec) or _c1(orc[3], d, codec),
+        set_id=c1(f[1], d, codec),
+        placer_number=c1(f[2], d, codec) or c1(orc[2], d, codec),
+        filler_number=c1(f[3], d, codec) or c1(orc[3], d, codec),
         code=code, code_text=text, code_system=system, observed_at=o.observed_at,
         observed_at_iso=o.observed_at_iso, status=o.status,
         ordering_provider="^".join(unescape(c, d, codec) for c in
-                                   _comps(_first_rep(provider, d), d, 3)[:3]).rstrip("^"),
+                                   comps(first_rep(provider, d), d, 3)[:3]).rstrip("^"),
         observations=tuple(o.observations),
         notes=tuple(o.notes))
 
@@ -247,12 +187,12 @@ def _order(o: _Order, d: Delimiters, codec: str) -> OrderSegment:
 def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
                  notes: tuple[str, ...], order: _Order,
                  warnings: list[ParseWarning]) -> ObservationSegment:
-    f = _pad(f, 15)
-    code, text, system = _coded(f[3], d, codec)
+    f = pad(f, 15)
+    code, text, system = coded(f[3], d, codec)
     if not code and not text:
-        raise _missing("OBX-3", "observation identifier", f"OBX^{seq}^3^1^1")
+        raise missing("OBX-3", "observation identifier", f"OBX^{seq}^3^1^1")
     first_warning = len(warnings)  # what is added from here on was assumed for this OBX
-    value_type = _c1(f[2], d, codec).upper()
+    value_type = c1(f[2], d, codec).upper()
     raw = f[5]
     values: tuple[str, ...] = ()
     if raw:
@@ -261,24 +201,24 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
             value_type, note = tolerance.inferred_value_type(unescape(reps[0], d, codec), seq)
             warnings.append(note)
         if value_type in _COMPOSITE:
-            values = tuple(_composite(r, d, codec) for r in reps)
+            values = tuple(composite(r, d, codec) for r in reps)
         elif value_type in _TEXT:
             values = tuple(unescape(r, d, codec) for r in reps)
         elif value_type in _TIME:
             values = tuple(unescape(r.split(d.component, 1)[0], d, codec) for r in reps)
         else:
             values = tuple(unescape(r, d, codec) for r in reps)
-    status = _c1(f[11], d, codec)
+    status = c1(f[11], d, codec)
     if not status:
         status, note = tolerance.assumed_result_status(order.status, seq)
         warnings.append(note)
-    units = _comps(_first_rep(f[6], d), d, 3)
+    units = comps(first_rep(f[6], d), d, 3)
     unit = unescape(units[0], d, codec)
     if not unit and value_type == "NM" and values and values[0]:
         unit = unescape(units[1], d, codec)  # a unit written only as text is still the unit
         warnings.append(tolerance.units_from_text_warning(unit, seq) if unit
                         else tolerance.missing_units_warning(seq))
-    observed_at = _c1(f[14], d, codec)
+    observed_at = c1(f[14], d, codec)
     observed_at_iso = hl7_time_to_iso(observed_at, zone)
     if observed_at_iso is None and (observed_at or order.observed_at_iso is None):
         time_note = tolerance.effective_time_warning(
@@ -286,11 +226,11 @@ def _observation(f: list[str], d: Delimiters, codec: str, zone: str, seq: int,
         if time_note is not None:
             warnings.append(time_note)
     result = ObservationSegment(
-        set_id=_c1(f[1], d, codec), value_type=value_type, code=code, code_text=text,
-        code_system=system, sub_id=_c1(f[4], d, codec), values=values,
+        set_id=c1(f[1], d, codec), value_type=value_type, code=code, code_text=text,
+        code_system=system, sub_id=c1(f[4], d, codec), values=values,
         units=unit, units_system=unescape(units[2], d, codec),
-        reference_range=unescape(_first_rep(f[7], d), d, codec),
-        abnormal_flags=tuple(a for a in (_c1(r, d, codec) for r in f[8].split(d.repetition))
+        reference_range=unescape(first_rep(f[7], d), d, codec),
+        abnormal_flags=tuple(a for a in (c1(r, d, codec) for r in f[8].split(d.repetition))
                              if a) if f[8] else (),
         status=status, observed_at=observed_at, observed_at_iso=observed_at_iso, notes=notes)
     if len(warnings) == first_warning:
@@ -351,23 +291,23 @@ def parse_oru(raw: bytes | str) -> OruMessage:
                                        location=f"OBX^{seq}", hl7_error_code="100")
             obx_notes: list[str] = []
             while i < total and merged[i].startswith("NTE"):  # the NTEs of this OBX
-                f = _pad(merged[i].split(fs), 4)
+                f = pad(merged[i].split(fs), 4)
                 if f[3]:
-                    obx_notes.append(_text(f[3], d, codec))
+                    obx_notes.append(text_value(f[3], d, codec))
                 i += 1
             orders[-1].observations.append(_observation(
                 seg.split(fs), d, codec, zone, seq, tuple(obx_notes), orders[-1], warnings))
             notes = None
         elif name == "NTE":
-            f = _pad(seg.split(fs), 4)
+            f = pad(seg.split(fs), 4)
             if notes is not None and f[3]:
-                notes.append(_text(f[3], d, codec))
+                notes.append(text_value(f[3], d, codec))
         elif name == "OBR":
             seq = counts["OBR"] = counts.get("OBR", 0) + 1
             if patient is None:
                 break
-            f = _pad(seg.split(fs), 26)
-            if not any(_coded(f[4], d, codec)[:2]):
+            f = pad(seg.split(fs), 26)
+            if not any(coded(f[4], d, codec)[:2]):
                 # Safe to store: the report's identifier is the order number, not OBR-4, and
                 # its code then says 'unknown' rather than borrowing a result's code.
                 warnings.append(tolerance.missing_service_warning(seq))
@@ -390,7 +330,7 @@ def parse_oru(raw: bytes | str) -> OruMessage:
             patient = _patient(seg.split(fs), d, codec)
             notes = patient_notes
         elif name == "PV1":
-            patient_class = _c1(_pad(seg.split(fs), 3)[2], d, codec)
+            patient_class = c1(pad(seg.split(fs), 3)[2], d, codec)
     if patient is None:
         raise MalformedMessage("required segment PID (patient identification) is missing "
                                "or comes after the first OBR", location="PID^1",

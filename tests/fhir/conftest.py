@@ -10,7 +10,7 @@ import pytest
 
 from adapters.fhir.validator import FhirValidator
 from tests.fhir.corpus import TYPES, CorpusUnavailable, examples_dir, iter_examples, load
-from tests.fhir.r4_spec import R4Package
+from tools.r4_spec import R4Package
 
 # Examples up to this size are kept in memory for the mutants; the package also holds a few
 # definition Bundles of 4 to 35 MB (StructureDefinitions, ValueSets) that are only validated.

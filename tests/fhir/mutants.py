@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fhir.r4_spec import R4Package, expanded_names
+from tools.r4_spec import R4Package, expanded_names
 
 PRIMITIVE_TYPES = frozenset({
     "boolean", "integer", "unsignedInt", "positiveInt", "decimal", "string", "code", "id",

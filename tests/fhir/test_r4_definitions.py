@@ -12,7 +12,7 @@ from adapters.fhir.plans import (
     resource_plan,
 )
 from adapters.fhir.validator import HANDLED_TYPES
-from tests.fhir.r4_spec import (
+from tools.r4_spec import (
     TABLE_RESOURCES,
     TARGET,
     R4Package,
@@ -24,7 +24,7 @@ from tests.fhir.r4_spec import (
 
 def test_the_generated_tables_match_the_r4_package(r4_package: R4Package) -> None:
     assert TARGET.read_text(encoding="utf-8") == render(r4_package.tables()), (
-        "adapters/fhir/r4_definitions.py is stale: run `python -m tests.fhir.r4_spec`")
+        "adapters/fhir/r4_definitions.py is stale: run `python -m tools.r4_spec`")
 
 
 def test_the_gateway_types_are_identical_in_r4_and_r4b(r4_package: R4Package) -> None:

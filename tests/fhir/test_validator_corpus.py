@@ -12,7 +12,7 @@ from resolvers.fhir.issues import Issue, is_error
 from tests.fhir.conftest import CORPUS_REPORT, MUTANT_REPORT
 from tests.fhir.corpus import TYPES, example_files, load
 from tests.fhir.mutants import Definitions, Mutant, bundle_mutants, mutants
-from tests.fhir.r4_spec import R4Package
+from tools.r4_spec import R4Package
 
 # Official examples that break one of the gateway's own rules (layer 2, resolvers/fhir/rules.py):
 # they are valid R4, but a Patient without id or identifier cannot be matched, and an
