@@ -3,9 +3,9 @@
 The tree (names, types, cardinality, choice groups, required elements) comes from the R4B
 model classes of fhir.resources, corrected to R4 where the two differ; required bindings,
 reference targets and the list of R4 resource types come from ``r4_definitions``, generated
-from the R4 StructureDefinitions themselves (``python -m tests.fhir.r4_spec``).
+from the R4 StructureDefinitions themselves (``python -m tools.r4_spec``).
 
-R4 / R4B differences, found by ``tests/fhir/r4_spec.py``, which compares every R4
+R4 / R4B differences, found by ``tools/r4_spec.py``, which compares every R4
 StructureDefinition element by element (names, types, cardinality, minimum, choice groups,
 reference targets, required value sets) with the R4B classes, and kept true by
 ``tests/fhir/test_r4_definitions.py``:
