@@ -137,7 +137,7 @@ async def _build(url: str, people: list[dict[str, Any]]) -> float:
     from adapters.db.engine import create_engine, session_factory
     from adapters.db.tables import PatientIdentifierRow, PatientRow
     from adapters.mpi import bulk_index
-    from app import migrate_engine
+    from composition import migrate_engine
     from resolvers.mpi.model import Identifier
     from resolvers.mpi.scoring.record import build_record
 

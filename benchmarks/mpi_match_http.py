@@ -67,7 +67,7 @@ async def load_register(database_url: str, patients: dict[str, Any]) -> float:
     from adapters.db.tables import PatientIdentifierRow, PatientRow
     from adapters.db.uow import SqlUnitOfWork
     from adapters.mpi import bulk_index
-    from app import migrate_engine
+    from composition import migrate_engine
     from resolvers.fhir.model import StoredResource
     from resolvers.fhir.search_params import index_resource, sort_date
     from resolvers.mpi.fhir_mapping import draft_from_fhir

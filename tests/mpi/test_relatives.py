@@ -93,9 +93,9 @@ def test_a_household_member_is_not_lifted_by_phone_and_address() -> None:
 
 def test_an_estimated_birth_date_agreeing_is_not_certain() -> None:
     # 01-01: an age written as a date; everyone of that age the clinic estimated shares it.
-    estimated = {"birth_date": date(2015, 1, 1)}
-    assert _grade(_person(["Achieng"], **estimated), _person(["Achieng"], **estimated)) \
-        is MatchGrade.PROBABLE
+    estimated = date(2015, 1, 1)
+    assert _grade(_person(["Achieng"], birth_date=estimated),
+                  _person(["Achieng"], birth_date=estimated)) is MatchGrade.PROBABLE
 
 
 def test_two_certain_namesakes_both_go_to_review() -> None:
