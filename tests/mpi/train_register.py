@@ -4,7 +4,7 @@
     .venv/bin/python -m tests.mpi.train_register
 
 Unsupervised (no pair labels are read), on a register generated with TRAINING_SEED, a seed
-no reported figure or test uses. Two constrained EM steps, starting from the FEBRL defaults:
+no reported figure or test uses. Two constrained EM steps, starting from the FEBRL parameters:
 
 1. **u from the register itself**: the register's own blocked pairs (each patient looked up
    against the others, as a match would) are nearly all strangers, so EM with m and p held
