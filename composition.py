@@ -23,6 +23,7 @@ from adapters.auth.keys import load_or_create_local_key
 from adapters.auth.tokens import TokenVerifier
 from adapters.db.engine import session_factory
 from adapters.db.health import DatabaseHealth
+from adapters.db.match_index import index_missing
 from adapters.db.migrate import upgrade_connection
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.stripe_store import SqlStripeStore
@@ -43,8 +44,8 @@ from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
 from resolvers.clock import SystemClock
-from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.directory.fhir_twin import organization_twin
+from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
@@ -128,8 +129,11 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 
 
 async def migrate_engine(engine: AsyncEngine) -> None:
+    """The schema's migrations, then the derived data they do not build (frozen migrations
+    run no live code): patients missing from the match index are indexed."""
     async with engine.begin() as conn:
         await upgrade_connection(conn)
+    await _index_unindexed_patients(session_factory(engine))
 
 
 def _medplum(settings: Settings, client: httpx.AsyncClient) -> MedplumClient | None:
@@ -189,6 +193,15 @@ def build_worker(settings: Settings, store: SqlOutboxStore,
         WorkerConfig(poll_seconds=settings.outbox_poll_seconds,
                      lease_seconds=settings.outbox_lease_seconds),
     )
+
+
+async def _index_unindexed_patients(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The match index is derived data: patients without it (an upgrade from before the index;
+    rows written outside the gateway) are indexed at start, by the rules this build runs."""
+    async with sessions() as session, session.begin():
+        indexed = await index_missing(session)
+    if indexed:
+        log.info("patients added to the match index", extra={"count": indexed})
 
 
 @contextlib.asynccontextmanager

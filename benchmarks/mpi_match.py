@@ -189,8 +189,8 @@ async def _reestimate(url: str) -> float:
 
 async def _lookups(url: str, queries: list[tuple[str, Any]], *, stored: bool) -> dict[str, Any]:
     from adapters.db.engine import create_engine, session_factory
+    from adapters.db.match_index import candidates
     from adapters.mpi import SqlPatientMatcher
-    from adapters.mpi.store import candidates
     from resolvers.mpi.matching import MatchGrade
     from resolvers.mpi.scoring.record import record_from_candidate
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.match_index import index_patient
 from adapters.db.tables import PatientIdentifierRow, PatientRow
-from adapters.mpi.store import index_patient
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 
 P = PatientRow.__table__  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.db.audit import SqlAuditLog
 from adapters.db.fhir_store import SqlFhirRepository
 from adapters.db.labs import SqlLabRepository
+from adapters.db.match_index import SqlMatchIndex
 from adapters.db.organizations import SqlOrganizationRepository
 from adapters.db.outbox import SqlOutboxWriter
 from adapters.db.patients import SqlPatientRepository
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
         self.labs = SqlLabRepository(self._session)
         self.webhooks = SqlWebhookEventRepository(self._session)
         self.payments = SqlPaymentRepository(self._session)
+        self.match_index = SqlMatchIndex(self._session)
         self._enqueued = _Flag()
         self.outbox = _TrackingOutboxWriter(SqlOutboxWriter(self._session, self._now),
                                             self._enqueued)
@@ -55,11 +57,6 @@ class SqlUnitOfWork:
             await self._session.rollback()  # no-op after commit; undoes a half-done one
         finally:
             await self._session.close()
-
-    @property
-    def session(self) -> AsyncSession:
-        """For SQL adapters that join this transaction (e.g. the patient matcher)."""
-        return self._session
 
     async def commit(self) -> None:
         await self._session.commit()

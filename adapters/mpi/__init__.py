@@ -10,9 +10,7 @@ Indexing, in the same transaction as the patient row (SqlPatientRepository.add/u
     await index_patient(session, patient)
 """
 
-from adapters.mpi.matcher import Reestimate, SqlPatientMatcher, reestimate
-from adapters.mpi.memory import InMemoryMatchIndex, InMemoryPatientMatcher
-from adapters.mpi.store import (
+from adapters.db.match_index import (
     bulk_index,
     candidates,
     index_patient,
@@ -21,6 +19,8 @@ from adapters.mpi.store import (
     remove_patient,
     save_parameters,
 )
+from adapters.mpi.matcher import Reestimate, SqlPatientMatcher, reestimate
+from adapters.mpi.memory import InMemoryMatchIndex, InMemoryPatientMatcher
 
 __all__ = [
     "InMemoryMatchIndex", "InMemoryPatientMatcher", "Reestimate", "SqlPatientMatcher",

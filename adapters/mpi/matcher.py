@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.mpi import store
+from adapters.db import match_index as store
 from resolvers.mpi.matching import Match, MatchCandidate
+from resolvers.mpi.ports import MatchIndex, MatchingUnitOfWork
 from resolvers.mpi.scoring.comparators import compare
 from resolvers.mpi.scoring.defaults import default_parameters
 from resolvers.mpi.scoring.engine import MatchScorer, Thresholds
@@ -53,15 +53,19 @@ class SqlPatientMatcher:
         async with self._sessions() as session:
             return await self.match_in(session, candidate, limit=limit)
 
-    async def match_within(self, uow: Any, candidate: MatchCandidate, *,
+    async def match_within(self, uow: MatchingUnitOfWork, candidate: MatchCandidate, *,
                            limit: int = 5) -> list[Match]:
-        session: AsyncSession = uow.session  # a SqlUnitOfWork: its transaction
-        return await self.match_in(session, candidate, limit=limit)
+        """Inside the caller's unit of work: its match index, in its transaction."""
+        return await self._rank(uow.match_index, candidate, limit)
 
     async def match_in(self, session: AsyncSession, candidate: MatchCandidate, *,
                        limit: int = 5) -> list[Match]:
+        return await self._rank(store.SqlMatchIndex(session), candidate, limit)
+
+    async def _rank(self, index: MatchIndex, candidate: MatchCandidate,
+                    limit: int) -> list[Match]:
         record = record_from_candidate(candidate)
-        stored = await store.candidates(session, record, max_candidates=self._max_candidates)
+        stored = await index.candidates(record, max_candidates=self._max_candidates)
         return self._scorer.rank(record, stored, trusted_systems=candidate.trusted_identifier_systems,
                                  limit=limit)
 

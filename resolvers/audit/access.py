@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from resolvers.audit.model import AuditAction, AuditOutcome
-from resolvers.audit.trail import audit_records
-from resolvers.errors import Forbidden
-from resolvers.clock import Clock
 from resolvers.audit.ports import AuditUnitOfWorkFactory
+from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
+from resolvers.errors import Forbidden
 from resolvers.principal import Caller, Role, require_role
 
 Target = tuple[str | None, str | None]  # (resource id, patient id)

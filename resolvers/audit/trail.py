@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
-from resolvers.ids import new_id
 from resolvers.audit.ports import AuditUnitOfWorkFactory
+from resolvers.ids import new_id
 from resolvers.principal import Caller, require_role
 
 MAX_PAGE = 200

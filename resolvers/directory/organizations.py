@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from resolvers.clock import Clock
 from resolvers.directory.model import Organization, OrganizationDraft
+from resolvers.directory.ports import DirectoryUnitOfWorkFactory
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
-from resolvers.clock import Clock
-from resolvers.directory.ports import DirectoryUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 MAX_PAGE = 200

@@ -8,16 +8,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from resolvers.audit.model import AuditAction
+from resolvers.clock import Clock
 from resolvers.errors import DomainError, Forbidden
 from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
 from resolvers.fhir.issues import Issue, is_error, operation_outcome
 from resolvers.fhir.model import StoredResource
+from resolvers.fhir.ports import FhirUnitOfWork, FhirUnitOfWorkFactory
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases, check_type
 from resolvers.fhir.writer import delete_resource, write_resource
 from resolvers.ids import new_id
-from resolvers.clock import Clock
-from resolvers.fhir.ports import FhirUnitOfWork, FhirUnitOfWorkFactory
 from resolvers.principal import Caller
 
 MAX_ENTRIES = 1000

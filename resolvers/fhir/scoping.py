@@ -14,11 +14,11 @@ from typing import Any
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.fhir.errors import FhirProblem, problem
 from resolvers.fhir.model import Condition, SearchRequest
-from resolvers.fhir.search_params import patient_of
-from resolvers.clock import Clock
 from resolvers.fhir.ports import FhirUnitOfWork
+from resolvers.fhir.search_params import patient_of
 from resolvers.principal import Caller
 from resolvers.tenancy import OrganizationScoping, patients_outside
 

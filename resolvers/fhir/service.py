@@ -12,15 +12,11 @@ from typing import Any
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Forbidden
 from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue, is_error
 from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
-from resolvers.fhir.scoping import FhirScoping
-from resolvers.fhir.search import parse_search
-from resolvers.fhir.search_params import patient_of
-from resolvers.fhir.writer import MirrorConfig, delete_resource, write_resource
-from resolvers.clock import Clock
 from resolvers.fhir.ports import (
     FhirUnitOfWork,
     FhirUnitOfWorkFactory,
@@ -29,6 +25,10 @@ from resolvers.fhir.ports import (
     TwinWriter,
     TwinWriters,
 )
+from resolvers.fhir.scoping import FhirScoping
+from resolvers.fhir.search import parse_search
+from resolvers.fhir.search_params import patient_of
+from resolvers.fhir.writer import MirrorConfig, delete_resource, write_resource
 from resolvers.principal import Caller, Role, require_role
 from resolvers.tenancy import OrganizationScoping
 

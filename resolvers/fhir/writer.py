@@ -16,10 +16,10 @@ from typing import Any
 
 from resolvers.fhir.errors import problem
 from resolvers.fhir.model import FHIR_DELETE, FHIR_UPSERT, StoredResource
+from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 from resolvers.fhir.search_params import index_resource, sort_date
 from resolvers.ids import new_id
 from resolvers.outbox.model import NewOutboxMessage
-from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from datetime import timedelta
 from resolvers.audit.access import require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Conflict, NotFound
 from resolvers.labs.critical_alerts import alert_message
+from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.labs.records import ALERT_DELIVERED, ALERT_PENDING, ALERT_UNDELIVERED, LabAlert
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.model import OutboxMessage
-from resolvers.clock import Clock
-from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 log = logging.getLogger("cari.labs.alerts")

@@ -17,6 +17,7 @@ from typing import Any
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.errors import InvalidInput
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.writer import MirrorConfig, create_resources, write_resource
@@ -25,6 +26,7 @@ from resolvers.labs.critical_alerts import alert_value, critical_alert_message, 
 from resolvers.labs.critical_values import assess
 from resolvers.labs.oru import OruMessage
 from resolvers.labs.patient_identity import provisional_patient
+from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import (
     NEW_GRADE,
     ControlIdReused,
@@ -45,8 +47,6 @@ from resolvers.labs.to_fhir import (
 )
 from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.matching import Match, MatchCandidate, MatchGrade, PatientMatcher
-from resolvers.clock import Clock
-from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.labs")

@@ -14,17 +14,16 @@ from collections.abc import Hashable, Sequence
 
 from resolvers.audit.access import require_role_audited
 from resolvers.audit.model import AuditAction
+from resolvers.clock import Clock
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.group_commit import GroupCommit
 from resolvers.labs.batch_writer import IngestJob, LabBatchWriter, message_conflict
 from resolvers.labs.critical_alerts import LAB_ALERTS
 from resolvers.labs.oru import OruMessage
 from resolvers.labs.patient_identity import IdentifierSystems, candidate_from
-from resolvers.labs.ports import Hl7Parser
+from resolvers.labs.ports import Hl7Parser, LabUnitOfWorkFactory
 from resolvers.labs.records import ControlIdReused, DuplicateMessage, IngestResult, same_message
 from resolvers.mpi.matching import PatientMatcher
-from resolvers.clock import Clock
-from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 __all__ = ["LAB_ALERTS", "Hl7Parser", "IngestResult", "LabIngest"]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
-from resolvers.labs.critical_values import CriticalFinding, assess
 from resolvers.clock import Clock
+from resolvers.labs.critical_values import CriticalFinding, assess
 from resolvers.principal import Caller, Role, require_role
 
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from resolvers.labs.oru import OruMessage
 from resolvers.labs.records import IngestResult, LabRepository
-from resolvers.mpi.ports import MpiUnitOfWork
+from resolvers.mpi.ports import MatchingUnitOfWork, MpiUnitOfWork
 from resolvers.principal import Caller, Role
 
 
@@ -25,7 +25,7 @@ class LabIngestPort(Protocol):
                      roles: Sequence[Role] = (Role.LAB,)) -> IngestResult: ...
 
 
-class LabUnitOfWork(MpiUnitOfWork, Protocol):
+class LabUnitOfWork(MpiUnitOfWork, MatchingUnitOfWork, Protocol):
     """Lab ingest writes results, FHIR resources, provisional patients, audit and outbox in
     one transaction."""
 

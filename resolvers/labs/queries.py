@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from resolvers.audit.access import patients_or_none, require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases
-from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
-from resolvers.clock import Clock
 from resolvers.labs.ports import LabUnitOfWorkFactory
+from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
 from resolvers.principal import Caller, Role
 
 LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"

@@ -22,15 +22,15 @@ from typing import Literal
 from resolvers.audit.access import patients_or_none, require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Conflict, NotFound
 from resolvers.fhir.writer import delete_resource
 from resolvers.ids import new_id
 from resolvers.labs.batch_writer import IngestJob, review_tasks
 from resolvers.labs.ingest import LabIngest
+from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
-from resolvers.clock import Clock
-from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.principal import Caller, Role
 
 Decision = Literal["link", "reject"]

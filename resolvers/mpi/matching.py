@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from resolvers.mpi.model import Identifier
+
+if TYPE_CHECKING:  # the ports module reads the scoring records, which read this module
+    from resolvers.mpi.ports import MatchingUnitOfWork
 
 
 class MatchGrade(StrEnum):
@@ -46,7 +49,7 @@ class PatientMatcher(Protocol):
         """Best first; empty when nothing comes close."""
         ...
 
-    async def match_within(self, uow: Any, candidate: MatchCandidate, *,
+    async def match_within(self, uow: MatchingUnitOfWork, candidate: MatchCandidate, *,
                            limit: int = 5) -> Sequence[Match]:
         """The same, inside the caller's unit of work (one transaction for match and write)."""
         ...

@@ -8,15 +8,15 @@ from typing import Any
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.ids import new_id
 from resolvers.mpi.fhir_mapping import merge_into_fhir
 from resolvers.mpi.model import Patient, PatientDraft, PatientQuery
+from resolvers.mpi.ports import MpiUnitOfWork, MpiUnitOfWorkFactory
 from resolvers.mpi.validation import validate_patient_draft
 from resolvers.outbox.events import EventRouter
-from resolvers.clock import Clock
-from resolvers.mpi.ports import MpiUnitOfWork, MpiUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 from resolvers.tenancy import OrganizationScoping
 

@@ -8,6 +8,7 @@ from typing import Protocol
 from resolvers.audit.ports import AuditLog
 from resolvers.fhir.ports import FhirRepository
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
+from resolvers.mpi.scoring.record import MatchRecord
 from resolvers.outbox.ports import OutboxWriter
 from resolvers.tenancy import OrganizationTree
 from resolvers.transaction import Transaction
@@ -44,3 +45,19 @@ class MpiUnitOfWork(Transaction, Protocol):
 
 
 MpiUnitOfWorkFactory = Callable[[], MpiUnitOfWork]
+
+
+class MatchIndex(Protocol):
+    """The blocking index the matcher reads: who shares a blocking key with a record."""
+
+    async def candidates(self, record: MatchRecord, *,
+                         max_candidates: int = ...) -> list[tuple[str, MatchRecord]]:
+        """Best-ranked first (most shared keys), at most ``max_candidates``."""
+        ...
+
+
+class MatchingUnitOfWork(Transaction, Protocol):
+    """A unit of work the matcher can look up in, inside its transaction."""
+
+    @property
+    def match_index(self) -> MatchIndex: ...

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from resolvers.outbox.model import OutboxMessage, OutboxQuery
 from resolvers.clock import Clock
+from resolvers.outbox.model import OutboxMessage, OutboxQuery
 from resolvers.outbox.ports import OutboxStore
 from resolvers.principal import Caller, require_role
 

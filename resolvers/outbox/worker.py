@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from resolvers.clock import Clock
 from resolvers.ids import new_id
 from resolvers.outbox.delivery import DeliveryHandler, PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
-from resolvers.clock import Clock
 from resolvers.outbox.ports import OutboxStore
 
 log = logging.getLogger("cari.outbox")

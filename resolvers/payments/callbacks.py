@@ -24,6 +24,7 @@ import logging
 from dataclasses import replace
 from typing import Any, Protocol
 
+from resolvers.clock import Clock
 from resolvers.errors import DomainError, Unauthenticated
 from resolvers.payments.config import ASYNC_PAYOUT_STATUS, PaymentConfig, ProviderDirectory
 from resolvers.payments.model import (
@@ -36,10 +37,9 @@ from resolvers.payments.model import (
 )
 from resolvers.payments.providers import CallbackNotice, ProviderStatus
 from resolvers.payments.query import query_status, status_token
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.settle import Claims, PaymentCounter, Settler, payer_hash, target_of
 from resolvers.payments.state import is_final
-from resolvers.clock import Clock
-from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.webhooks.model import (
     InboundEvent,
     IntakeResult,

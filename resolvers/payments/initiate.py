@@ -31,6 +31,7 @@ from datetime import timedelta
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Conflict, InvalidInput
 from resolvers.ids import new_id
 from resolvers.payments.config import PaymentConfig, ProviderDirectory, collection_request, payout_request
@@ -50,10 +51,9 @@ from resolvers.payments.model import (
 )
 from resolvers.payments.phone import check_amount, check_market, normalise_phone, phone_country
 from resolvers.payments.providers import ProviderAck, ProviderRejected, ProviderUnavailable
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.settle import Settler
 from resolvers.payments.view import PaymentView, payment_view
-from resolvers.clock import Clock
-from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.payments")

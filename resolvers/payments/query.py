@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from resolvers.clock import Clock
 from resolvers.payments.config import (
     ASYNC_PAYOUT_STATUS,
     QUERY_BY_ATTEMPT_KEY,
@@ -14,7 +15,6 @@ from resolvers.payments.config import (
 )
 from resolvers.payments.model import Direction, Payment, new_callback_token
 from resolvers.payments.providers import ProviderRejected, ProviderStatus
-from resolvers.clock import Clock
 from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")

@@ -23,6 +23,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
+from resolvers.clock import Clock
 from resolvers.payments.config import PaymentConfig, ProviderDirectory
 from resolvers.payments.initiate import PaymentInitiation
 from resolvers.payments.model import (
@@ -34,9 +35,8 @@ from resolvers.payments.model import (
 )
 from resolvers.payments.providers import ProviderUnavailable
 from resolvers.payments.query import query_reference, query_status, status_token
-from resolvers.payments.settle import Settler
-from resolvers.clock import Clock
 from resolvers.payments.repository import PaymentsUnitOfWorkFactory
+from resolvers.payments.settle import Settler
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus

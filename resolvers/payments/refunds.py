@@ -21,6 +21,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from resolvers.clock import Clock
 from resolvers.errors import Conflict, DomainError, InvalidInput
 from resolvers.ids import new_id
 from resolvers.payments.initiate import IdempotencyConflict, check_idempotency_key
@@ -38,7 +39,6 @@ from resolvers.payments.stripe_model import (
     StripeStore,
 )
 from resolvers.payments.view import refunded_total
-from resolvers.clock import Clock
 from resolvers.principal import Caller
 
 log = logging.getLogger("cari.payments")

@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from resolvers.audit.ports import AuditLog
-from resolvers.transaction import Transaction
-
 from resolvers.payments.model import (
     Payment,
     PaymentQuery,
     PaymentStatus,
     PaymentTransition,
 )
+from resolvers.transaction import Transaction
 
 
 class PaymentRepository(Protocol):

@@ -13,6 +13,7 @@ from dataclasses import replace
 from resolvers.audit.access import patients_or_none
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Forbidden, NotFound
 from resolvers.payments.config import PaymentConfig, ProviderDirectory
 from resolvers.payments.initiate import PaymentInitiation
@@ -24,11 +25,10 @@ from resolvers.payments.model import (
     PaymentTransition,
 )
 from resolvers.payments.refunds import RefundView, StripeRefunds
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.settle import Settler
 from resolvers.payments.stripe_model import StripeStore
 from resolvers.payments.view import PaymentView, payment_view
-from resolvers.clock import Clock
-from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.principal import Caller, Role, require_role
 
 ROLES = (Role.BILLING,)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from resolvers.clock import Clock
 from resolvers.ids import new_id
 from resolvers.payments.model import (
     Direction,
@@ -24,9 +25,8 @@ from resolvers.payments.model import (
     hash_secret,
 )
 from resolvers.payments.providers import ProviderStatus
-from resolvers.payments.state import allowed, check
-from resolvers.clock import Clock
 from resolvers.payments.repository import PaymentsUnitOfWorkFactory
+from resolvers.payments.state import allowed, check
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus

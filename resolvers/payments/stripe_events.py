@@ -35,13 +35,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from resolvers.clock import Clock
 from resolvers.payments.model import OPEN_STATUSES, Payment, PaymentStatus, TransitionSource
 from resolvers.payments.providers import ProviderStatus
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.settle import Settler
 from resolvers.payments.stripe_refund_events import StripeRefundEvents
 from resolvers.payments.stripe_subscriptions import StripeSubscriptions, invoice_subscription
-from resolvers.clock import Clock
-from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.webhooks.model import IgnoredEvent, PermanentEventError, WebhookEvent
 
 log = logging.getLogger("cari.payments")

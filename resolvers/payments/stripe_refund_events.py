@@ -23,9 +23,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from resolvers.clock import Clock
 from resolvers.ids import new_id
 from resolvers.payments.model import OPEN_STATUSES, Payment, PaymentStatus, TransitionSource
 from resolvers.payments.providers import ProviderStatus
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.settle import Settler
 from resolvers.payments.stripe_model import (
     FINAL_REFUNDS,
@@ -36,8 +38,6 @@ from resolvers.payments.stripe_model import (
     StripeStore,
 )
 from resolvers.payments.view import refunded_total
-from resolvers.clock import Clock
-from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus

@@ -28,6 +28,7 @@ from typing import Any
 from resolvers.audit.access import patients_or_none
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.clock import Clock
 from resolvers.errors import Forbidden
 from resolvers.ids import new_id
 from resolvers.payments.model import (
@@ -40,9 +41,8 @@ from resolvers.payments.model import (
     TransitionSource,
     new_callback_token,
 )
-from resolvers.payments.stripe_model import StripeStore, StripeSubscription, SubscriptionQuery
-from resolvers.clock import Clock
 from resolvers.payments.repository import PaymentsUnitOfWorkFactory
+from resolvers.payments.stripe_model import StripeStore, StripeSubscription, SubscriptionQuery
 from resolvers.principal import Caller, Role, require_role
 from resolvers.webhooks.model import IgnoredEvent, PermanentEventError, WebhookEvent
 

@@ -7,19 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from resolvers.audit.trail import AuditTrail
+from resolvers.clock import Clock
 from resolvers.payments.callbacks import MOBILE_PROVIDERS, CallbackHandler, PaymentCallbacks
 from resolvers.payments.config import PaymentConfig, ProviderDirectory
 from resolvers.payments.providers import PaymentProvider
 from resolvers.payments.reconcile import PaymentReconciler
 from resolvers.payments.refunds import StripeRefunds
+from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.service import PaymentUseCases
 from resolvers.payments.settle import PaymentCounter, Settler
 from resolvers.payments.stripe_events import STRIPE_EVENT_TYPES, StripePaymentEvents
 from resolvers.payments.stripe_model import StripeApiHolder, StripeRefundApi, StripeStore
 from resolvers.payments.stripe_refund_events import StripeRefundEvents
 from resolvers.payments.stripe_subscriptions import StripeSubscriptions
-from resolvers.clock import Clock
-from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.webhooks.model import EventHandler
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from resolvers.audit.trail import AuditTrail
+from resolvers.authn import Authenticator, HealthProbe
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
@@ -19,7 +20,6 @@ from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
-from resolvers.authn import Authenticator, HealthProbe
 from resolvers.webhooks.service import WebhookUseCases
 
 __all__ = ["Authenticator", "HealthProbe", "Services"]

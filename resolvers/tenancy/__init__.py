@@ -11,10 +11,8 @@ confined caller can see.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from collections.abc import Mapping
 from typing import Protocol
 
 from resolvers.errors import NotFound

@@ -11,13 +11,13 @@ from dataclasses import replace
 from resolvers.audit.access import require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
+from resolvers.clock import Clock
 from resolvers.errors import NotFound
 from resolvers.ids import new_id
-from resolvers.clock import Clock
-from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 from resolvers.principal import Caller
 from resolvers.webhooks.intake import inbox_job
 from resolvers.webhooks.model import EventStatus, WebhookEvent, WebhookEventQuery
+from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 
 MAX_PAGE = 200
 RESOURCE = "WebhookEvent"

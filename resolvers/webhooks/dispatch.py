@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from resolvers.clock import Clock
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
-from resolvers.clock import Clock
-from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 from resolvers.webhooks.model import (
     EventHandler,
     EventStatus,
@@ -22,6 +21,7 @@ from resolvers.webhooks.model import (
     PermanentEventError,
     WebhookEvent,
 )
+from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 
 log = logging.getLogger("cari.webhooks")
 

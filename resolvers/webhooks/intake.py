@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from resolvers.clock import Clock
 from resolvers.errors import Conflict
 from resolvers.group_commit import GroupCommit
 from resolvers.ids import new_id
 from resolvers.outbox.model import NewOutboxMessage
-from resolvers.clock import Clock
-from resolvers.webhooks.ports import WebhooksUnitOfWorkFactory
 from resolvers.webhooks.errors import MalformedDelivery, ProviderNotConfigured, SignatureRejected
 from resolvers.webhooks.model import (
     INBOX_DESTINATION,
@@ -29,7 +28,7 @@ from resolvers.webhooks.model import (
     IntakeResult,
     WebhookEvent,
 )
-from resolvers.webhooks.ports import RejectionCounter, WebhookVerifier
+from resolvers.webhooks.ports import RejectionCounter, WebhooksUnitOfWorkFactory, WebhookVerifier
 
 log = logging.getLogger("cari.webhooks")
 

@@ -9,7 +9,6 @@ from typing import Protocol
 from resolvers.audit.ports import AuditLog
 from resolvers.outbox.ports import OutboxWriter
 from resolvers.transaction import Transaction
-
 from resolvers.webhooks.model import InboundEvent, WebhookEvent, WebhookEventQuery
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.db.engine import create_engine, session_factory
+from adapters.db.match_index import K, R
 from adapters.db.migrate import alembic_config
 from adapters.db.patients import SqlPatientRepository
 from adapters.mpi import (
@@ -22,7 +23,6 @@ from adapters.mpi import (
     remove_patient,
     save_parameters,
 )
-from adapters.mpi.store import K, R
 from composition import migrate_engine
 from resolvers.mpi.matching import MatchCandidate, MatchGrade
 from resolvers.mpi.model import Identifier, Patient

@@ -1,7 +1,9 @@
-"""SQL storage of the matcher: match records, blocking keys and model parameters.
+"""The MPI match index on SQL: match records, blocking keys and model parameters.
 
 Everything here takes the caller's ``AsyncSession``, so indexing a patient commits or rolls
 back with the patient row itself (call :func:`index_patient` in the same unit of work).
+:class:`SqlMatchIndex` is the unit of work's typed view of it (``uow.match_index``), what
+the matcher reads inside a caller's transaction.
 """
 
 from __future__ import annotations
@@ -151,3 +153,38 @@ async def save_parameters(session: AsyncSession, parameters: FsParameters, *,
     await session.execute(delete(PARAMS).where(PARAMS.c.name == name))
     await session.execute(insert(PARAMS).values(
         name=name, document=parameters.to_dict(), updated_at=now or datetime.now(UTC)))
+
+
+class SqlMatchIndex:
+    """Implements :class:`resolvers.mpi.ports.MatchIndex` on one unit of work's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def candidates(self, record: MatchRecord, *,
+                         max_candidates: int = DEFAULT_MAX_CANDIDATES,
+                         ) -> list[tuple[str, MatchRecord]]:
+        return await candidates(self._session, record, max_candidates=max_candidates)
+
+
+async def index_missing(session: AsyncSession, *, batch: int = 1000) -> int:
+    """Index the patients that have no match record yet (a database from before the index,
+    or rows written outside the gateway): the migrations are frozen and build no index with
+    live code, so the gateway does it at start, with the rules it runs. Returns the count."""
+    from adapters.db.patients import SqlPatientRepository  # the patient rows, as the app reads
+
+    patients_table = FhirResourceRow.metadata.tables["patients"]
+    done = 0
+    while True:
+        missing = list((await session.execute(
+            select(patients_table.c.id).outerjoin(R, R.c.patient_id == patients_table.c.id)
+            .where(R.c.patient_id.is_(None)).order_by(patients_table.c.id).limit(batch)
+        )).scalars())
+        if not missing:
+            return done
+        found = await SqlPatientRepository(session).get_many(missing)
+        for patient in found.values():
+            await index_patient(session, patient)
+        done += len(found)
+        if len(found) < len(missing):  # rows the repository cannot read: do not loop on them
+            return done
