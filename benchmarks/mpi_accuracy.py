@@ -9,7 +9,7 @@
 
 Everything runs with the gateway's default parameters (resolvers/mpi/scoring/defaults.py: the
 register parameters, constrained EM on a training register of seed 1, never reported; see
-tests/mpi/train_register.py). FEBRL also runs with the FEBRL parameters (EM on FEBRL 1-3,
+tools/train_mpi_register.py). FEBRL also runs with the FEBRL parameters (EM on FEBRL 1-3,
 febrl_parameters.py) for comparison: no single set serves both (see defaults.py). No pair
 labels are used by either. A measurement, not a test.
 

@@ -1,7 +1,7 @@
 """Fellegi-Sunter parameters for registers of households (generated; do not edit).
 
 Estimated without labels on a synthetic training register (seed 1, 10000 patients; see
-benchmarks/synthetic_register.py) by ``python -m tests.mpi.train_register``: u from the
+benchmarks/synthetic_register.py) by ``python -m tools.train_mpi_register``: u from the
 register's own blocked pairs, then m of sex, phone and address and the prior from the lab
 records' lookups, with the FEBRL m of names and birth date held (see that module).
 """

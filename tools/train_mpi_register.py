@@ -1,7 +1,7 @@
 """Train the register parameters on a synthetic *training* register and rewrite
 ``resolvers/mpi/scoring/register_parameters.py``::
 
-    .venv/bin/python -m tests.mpi.train_register
+    .venv/bin/python -m tools.train_mpi_register
 
 Unsupervised (no pair labels are read), on a register generated with TRAINING_SEED, a seed
 no reported figure or test uses. Two constrained EM steps, starting from the FEBRL parameters:
@@ -38,11 +38,11 @@ REGISTER_SAMPLE = 3_000  # patients whose blocked pairs step 1 reads
 # blocking.MAX_CANDIDATES); kept, so that the training reproduces them.
 TRAINING_CANDIDATES = 200
 PERSON_FIELDS = frozenset({"given", "family", "birth_date"})
-TARGET = Path(__file__).resolve().parents[2] / "resolvers/mpi/scoring/register_parameters.py"
+TARGET = Path(__file__).resolve().parents[1] / "resolvers/mpi/scoring/register_parameters.py"
 HEADER = '''"""Fellegi-Sunter parameters for registers of households (generated; do not edit).
 
 Estimated without labels on a synthetic training register (seed {seed}, {size} patients; see
-benchmarks/synthetic_register.py) by ``python -m tests.mpi.train_register``: u from the
+benchmarks/synthetic_register.py) by ``python -m tools.train_mpi_register``: u from the
 register's own blocked pairs, then m of sex, phone and address and the prior from the lab
 records' lookups, with the FEBRL m of names and birth date held (see that module).
 """
