@@ -222,8 +222,9 @@ async def vread(request: Request) -> Response:
     who = caller(request)
     _check_format(request)
     raw = request.path_params["vid"]
-    # isdigit() alone accepts "²"; a version beyond 64 bits cannot exist (and overflows SQL).
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    # isdigit() alone accepts "²"; a version beyond the 32-bit column cannot exist (and
+    # overflows the PostgreSQL driver).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > 2_147_483_647:
         raise problem(404, "not-found", f"no version {raw[:32]!r}")
     stored = await services(request).fhir.vread(who, request.path_params["type"],
                                                 request.path_params["id"], int(raw))

@@ -143,12 +143,22 @@ def _normalise_reference(ref: str) -> str:
     return "/".join(parts[-2:]) if len(parts) >= 2 else ref
 
 
+# The index columns hold 255 characters. A search value may be at most 256 (the input rule,
+# resolvers/fhir/search.py), so a longer value could never be asked for: it is left out of
+# the index (the document keeps it) rather than failing the write on PostgreSQL.
+MAX_INDEXED = 255
+
+
+def _indexable(entry: IndexEntry) -> bool:
+    return len(entry.value or "") <= MAX_INDEXED and len(entry.system or "") <= MAX_INDEXED
+
+
 def index_resource(resource: dict[str, Any]) -> list[IndexEntry]:
     entries: list[IndexEntry] = []
     for param in SEARCH_PARAMS.get(str(resource.get("resourceType")), []):
         for path in param.paths:
             for value in _walk(resource, path.split(".")):
-                entries.extend(_entries(param, value))
+                entries.extend(e for e in _entries(param, value) if _indexable(e))
     return list(dict.fromkeys(entries))
 
 

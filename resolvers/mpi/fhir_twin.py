@@ -3,6 +3,7 @@ Patient passes this writer (bound to its unit of work) to resolvers.fhir.writer.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from resolvers.fhir.errors import problem
@@ -11,6 +12,10 @@ from resolvers.fhir.ports import TwinWriter
 from resolvers.mpi.fhir_mapping import draft_from_fhir
 from resolvers.mpi.model import Patient
 from resolvers.mpi.ports import MpiUnitOfWork
+
+MAX_IDENTIFIER = 200  # as on the MPI's REST surface (resolvers/mpi/validation.py)
+MAX_PATIENT_ID = 36
+MAX_PHONE = 32
 
 
 def patient_twin(uow: MpiUnitOfWork) -> TwinWriter:
@@ -22,6 +27,19 @@ def patient_twin(uow: MpiUnitOfWork) -> TwinWriter:
 async def sync_patient(uow: MpiUnitOfWork, stored: StoredResource, now: datetime) -> None:
     """Keep the MPI row of a FHIR Patient in step (identifiers stay unique across patients)."""
     draft = draft_from_fhir(stored.document)
+    if len(stored.id) > MAX_PATIENT_ID:
+        raise problem(422, "value", f"a Patient id may have at most {MAX_PATIENT_ID} characters "
+                      "here (the MPI's ids are UUIDs)", "Patient.id")
+    if draft.family is not None and len(draft.family) > MAX_IDENTIFIER:
+        raise problem(422, "value", f"a family name may have at most {MAX_IDENTIFIER} "
+                      "characters", "Patient.name.family")
+    if draft.phone is not None and len(draft.phone) > MAX_PHONE:
+        draft = replace(draft, phone=None)  # not a phone number the matcher could compare
+    for ident in draft.identifiers:
+        if len(ident.system) > MAX_IDENTIFIER or len(ident.value) > MAX_IDENTIFIER:
+            # The MPI looks patients up by identifier: it keeps what it can look up.
+            raise problem(422, "value", f"a patient identifier's system and value may have at "
+                          f"most {MAX_IDENTIFIER} characters each", "Patient.identifier")
     for ident in draft.identifiers:
         other = await uow.patients.find_by_identifier(ident)
         if other is not None and other.id != stored.id:

@@ -242,3 +242,28 @@ async def test_graphql_variable_with_nul_is_400(edge: Harness) -> None:
         **edge.auth("admin"), "Content-Type": "application/json"})
     assert r.status_code == 400, r.text
     assert await _stored_with_nul(edge) == 0
+
+
+async def test_values_longer_than_the_columns_are_refused_or_left_unindexed(edge: Harness) -> None:
+    """PostgreSQL enforces column lengths that SQLite ignores: a FHIR Patient's identifier or
+    id longer than the MPI keeps is a 422 naming the element; a value too long to be searched
+    is kept in the document but not indexed; a version beyond 32 bits is simply not found."""
+    headers = {**edge.auth("clinician"), "Content-Type": "application/fhir+json"}
+    patient = {"resourceType": "Patient", "name": [{"family": "Odhiambo"}],
+               "identifier": [{"system": "x" * 300, "value": "1"}]}
+    r = await edge.client.post("/api/fhir/Patient", json=patient, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["issue"][0]["expression"] == ["Patient.identifier"]
+    r = await edge.client.put("/api/fhir/Patient/" + "a" * 40, json={
+        "resourceType": "Patient", "id": "a" * 40, "name": [{"family": "Odhiambo"}]},
+        headers=headers)
+    assert r.status_code == 422, r.text
+    observation = {"resourceType": "Observation", "status": "final",
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "x" * 300}]},
+                   "subject": {"reference": "Patient/p1"}}
+    r = await edge.client.post("/api/fhir/Observation", json=observation, headers=headers)
+    assert r.status_code == 201, r.text
+    stored = await edge.client.get(f"/api/fhir/Observation/{r.json()['id']}", headers=headers)
+    assert stored.json()["code"]["coding"][0]["code"] == "x" * 300
+    r = await edge.client.get("/api/fhir/Patient/p1/_history/2147483648", headers=headers)
+    assert r.status_code == 404
