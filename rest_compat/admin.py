@@ -30,7 +30,7 @@ E = TypeVar("E", bound=StrEnum)
 
 def _enum(request: Request, name: str, kind: type[E]) -> E | None:
     raw = request.query_params.get(name)
-    if not raw:
+    if raw is None:  # absent; an empty value is not one of the allowed ones
         return None
     try:
         return kind(raw)
@@ -42,7 +42,7 @@ def _enum(request: Request, name: str, kind: type[E]) -> E | None:
 
 def _datetime(request: Request, name: str) -> datetime | None:
     raw = request.query_params.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         value = datetime.fromisoformat(raw)

@@ -90,8 +90,12 @@ async def validate_type(request: Request) -> Response:
 
 
 def _unwrap(body: Any) -> Any:
-    """$validate accepts the resource itself or Parameters with a ``resource`` part."""
-    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+    """$validate accepts the resource itself or Parameters with a ``resource`` part; what is
+    not a JSON object is no resource at all (400), anything else gets its OperationOutcome."""
+    if not isinstance(body, dict):
+        raise problem(400, "structure", f"expected a FHIR resource (a JSON object), not "
+                      f"{type(body).__name__}")
+    if body.get("resourceType") == "Parameters":
         for part in body.get("parameter") or []:
             if isinstance(part, dict) and part.get("name") == "resource":
                 return part.get("resource")

@@ -55,7 +55,8 @@ class IngestData(BaseModel):
 
 class PanicObservation(BaseModel):
     code: str = Field(min_length=1, max_length=64, description="LOINC code")
-    value: float | None = None
+    # Strict: "7.1" as a string is refused, not read as a number (what was sent is wrong).
+    value: float | None = Field(default=None, strict=True)
     unit: str = Field(default="", max_length=32)
     flags: list[str] = Field(default_factory=list, max_length=10,
                              description="OBX-8 abnormal flags, e.g. HH")

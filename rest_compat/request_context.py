@@ -101,7 +101,7 @@ async def parse_body(request: Request, model: type[M], *, when_empty: M | None =
 def query_int(request: Request, name: str, default: int, *, minimum: int = 1,
               maximum: int = 200) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # absent: the default; an empty value is not a whole number
         return default
     try:
         value = int(raw)

@@ -267,3 +267,19 @@ async def test_values_longer_than_the_columns_are_refused_or_left_unindexed(edge
     assert stored.json()["code"]["coding"][0]["code"] == "x" * 300
     r = await edge.client.get("/api/fhir/Patient/p1/_history/2147483648", headers=headers)
     assert r.status_code == 404
+
+
+async def test_schema_violating_requests_are_refused(edge: Harness) -> None:
+    """What schemathesis' negative checks found: an empty filter value that the schema types
+    (an enum, a date-time), a number sent as a string, and a $validate body that is not a
+    resource at all were taken as if absent or valid."""
+    admin = edge.auth("admin")
+    assert (await edge.client.get("/api/admin/outbox?status=", headers=admin)).status_code == 422
+    r = await edge.client.get("/api/admin/audit-events?until=", headers=admin)
+    assert r.status_code == 422
+    r = await edge.client.post("/api/cds/panic-values/check", json={"observations": [
+        {"code": "2823-3", "value": "7.1"}]}, headers=admin)
+    assert r.status_code == 422
+    r = await edge.client.post("/api/fhir/$validate", json=[1, 2], headers={
+        **admin, "Content-Type": "application/fhir+json"})
+    assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"
