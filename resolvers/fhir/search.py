@@ -17,7 +17,7 @@ MAX_COUNT = 200
 MAX_OFFSET = 1_000_000
 # One search value (between commas). Names, identifiers and codes are far shorter; a longer
 # LIKE pattern fails on SQLite ("pattern too complex") instead of matching nothing.
-MAX_SEARCH_VALUE = 256
+MAX_SEARCH_VALUE = 255  # the index columns hold 255: a longer value can never match
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 IGNORED = frozenset({"_format", "_pretty", "_summary", "_elements", "_total"})
 SORTABLE = {"_id": "id", "_lastUpdated": "last_updated", "date": "sort_date",
@@ -96,6 +96,10 @@ def parse_search(resource_type: str, pairs: Sequence[tuple[str, str]], *,
         if not values:
             continue
         if name == "_id":
+            # A FHIR id has at most 64 characters: a longer one names nothing (and would
+            # overflow the id column's parameter on PostgreSQL).
+            if any(len(v) > 64 for v in values):
+                raise _bad("_id values are FHIR ids (at most 64 characters)", "_id")
             conditions.append(Condition("_id", "id", tuple(values)))
         elif name == "_lastUpdated":
             conditions.append(Condition("_lastUpdated", "lastUpdated",

@@ -143,7 +143,7 @@ def _normalise_reference(ref: str) -> str:
     return "/".join(parts[-2:]) if len(parts) >= 2 else ref
 
 
-# The index columns hold 255 characters. A search value may be at most 256 (the input rule,
+# The index columns hold 255 characters. A search value may be at most 255 (the input rule,
 # resolvers/fhir/search.py), so a longer value could never be asked for: it is left out of
 # the index (the document keeps it) rather than failing the write on PostgreSQL.
 MAX_INDEXED = 255

@@ -113,7 +113,7 @@ async def test_graphql_body_that_is_not_utf8_is_400(edge: Harness) -> None:
     "/api/fhir/Patient?name=" + "a" * 300,
     "/api/fhir/Patient?_offset=99999999999999999999999", "/api/fhir/Patient?_count=%C2%B2",
     "/api/fhir/Patient/" + "a" * 5_000, "/api/patients/" + "a" * 5_000,
-    "/api/fhir/Patient/" + "a" * 65,
+    "/api/fhir/Patient/" + "a" * 65, "/api/fhir/Patient?_id=" + "a" * 65,
 ])
 async def test_query_and_path_input_refused_with_a_400(edge: Harness, url: str) -> None:
     r = await edge.client.get(url, headers=edge.auth("admin"))
