@@ -6,10 +6,11 @@ to the caller's list so an operator sees them all at once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from adapters.settings.pairs import parse_pairs
 
 
 @dataclass(frozen=True)
@@ -25,31 +26,7 @@ class LabSettings:
 
 
 def _parse_systems(raw: str, problems: list[str]) -> tuple[tuple[str, str], ...]:
-    raw = raw.strip()
-    if not raw:
-        return ()
-    pairs: list[tuple[str, str]] = []
-    if raw.startswith("{"):
-        try:
-            loaded = json.loads(raw)
-        except ValueError:
-            problems.append("CARI_LAB_IDENTIFIER_SYSTEMS: not valid JSON")
-            return ()
-        if not isinstance(loaded, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()):
-            problems.append('CARI_LAB_IDENTIFIER_SYSTEMS: expected {"SENDER": "system-uri"}')
-            return ()
-        pairs = [(k.strip(), v.strip()) for k, v in loaded.items()]
-    else:
-        for entry in (e.strip() for e in raw.split(",")):
-            if not entry:
-                continue
-            sender, sep, system = entry.partition("=")
-            if not sep:
-                problems.append(f"CARI_LAB_IDENTIFIER_SYSTEMS entry {entry!r}: expected "
-                                "SENDER=system-uri")
-                continue
-            pairs.append((sender.strip(), system.strip()))
+    pairs = parse_pairs(raw, "CARI_LAB_IDENTIFIER_SYSTEMS", "system-uri", problems)
     for sender, system in pairs:
         if not sender or not system or ":" not in system or any(c.isspace() for c in system):
             problems.append(f"CARI_LAB_IDENTIFIER_SYSTEMS entry {sender!r}: the system must be "

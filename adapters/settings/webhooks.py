@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-from collections.abc import Mapping
+
+from adapters.settings.pairs import parse_pairs
 
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_SECRET_LENGTH = 16
@@ -37,28 +37,7 @@ def check_resend_secret(secret: str, problems: list[str]) -> None:
 
 def parse_lead_sources(raw: str, problems: list[str]) -> tuple[tuple[str, str], ...]:
     """JSON ``{"website": "secret", ...}`` or ``website=secret,partner-x=secret2``."""
-    raw = raw.strip()
-    if not raw:
-        return ()
-    pairs: list[tuple[str, str]] = []
-    if raw.startswith("{"):
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            problems.append("CARI_LEAD_SOURCES: not valid JSON; expected "
-                            '{"source-name": "secret", ...} or name=secret,name2=secret2')
-            return ()
-        if not isinstance(data, Mapping):
-            problems.append("CARI_LEAD_SOURCES: expected a JSON object of name -> secret")
-            return ()
-        pairs = [(str(k), v if isinstance(v, str) else "") for k, v in data.items()]
-    else:
-        for entry in (e.strip() for e in raw.split(",") if e.strip()):
-            name, sep, secret = entry.partition("=")
-            if not sep:
-                problems.append(f"CARI_LEAD_SOURCES entry {name[:30]!r}: expected name=secret")
-                continue
-            pairs.append((name.strip(), secret.strip()))
+    pairs = parse_pairs(raw, "CARI_LEAD_SOURCES", "secret", problems)
     for name, secret in pairs:
         if not _SOURCE_NAME.match(name):
             problems.append(f"CARI_LEAD_SOURCES source {name[:30]!r}: names are 1 to 64 letters, "

@@ -53,3 +53,25 @@ def test_trusted_issuers_parse_and_disabling_local_key_needs_them() -> None:
 def test_allowlist_accepts_hosts_ports_and_cidrs() -> None:
     s = load_settings({"CARI_OUTBOUND_ALLOWLIST": "medplum.local:8103, 10.0.0.0/8, hie.go.ke, ::1"})
     assert s.outbound_allowlist == ("medplum.local:8103", "10.0.0.0/8", "hie.go.ke", "::1")
+
+
+def test_lab_identifier_systems_as_a_list_or_json_and_their_problems() -> None:
+    from adapters.settings.labs import load_lab_settings
+
+    problems: list[str] = []
+    listed = load_lab_settings({"CARI_LAB_IDENTIFIER_SYSTEMS":
+                                "KNH_LAB=urn:oid:2.16.404.1.7, FACILITY=https://f.example/mrn"},
+                               problems)
+    as_json = load_lab_settings({"CARI_LAB_IDENTIFIER_SYSTEMS":
+                                 '{"KNH_LAB": "urn:oid:2.16.404.1.7", '
+                                 '"FACILITY": "https://f.example/mrn"}'}, problems)
+    assert problems == []
+    assert listed.identifier_systems == as_json.identifier_systems == (
+        ("KNH_LAB", "urn:oid:2.16.404.1.7"), ("FACILITY", "https://f.example/mrn"))
+    load_lab_settings({"CARI_LAB_IDENTIFIER_SYSTEMS": "KNH_LAB, X=not a uri",
+                       "CARI_LAB_ALERT_WEBHOOK_URL": "ftp://x",
+                       "CARI_LAB_PROVISIONAL_PATIENTS": "maybe"}, problems)
+    assert any("'KNH_LAB': expected name=system-uri" in p for p in problems), problems
+    assert any("must be a URI" in p for p in problems)
+    assert any("CARI_LAB_ALERT_WEBHOOK_URL" in p for p in problems)
+    assert any("CARI_LAB_PROVISIONAL_PATIENTS" in p for p in problems)
