@@ -270,8 +270,10 @@ class LabBatchWriter:
             taken = [await uow.patients.find_by_identifier(i) for i in candidate.identifiers]
             if any(p is not None for p in taken):
                 continue
-            stored = await write_resource(uow, provisional_patient(job.message, candidate),
-                                          resource_id=None, expected_version=None, now=now,
+            patient_id = new_id()
+            stored = await write_resource(uow, provisional_patient(job.message, candidate,
+                                                                   patient_id),
+                                          resource_id=patient_id, expected_version=None, now=now,
                                           mirror=self._mirror, twin=patient_twin(uow))
             writes.provisional[candidate] = stored.id
             writes.audit.extend(audit_records(

@@ -15,8 +15,9 @@ from datetime import date
 from typing import Any
 
 from resolvers.labs.oru import OruMessage, PatientIdentifier
+from resolvers.mpi.fhir_mapping import fhir_from_draft
 from resolvers.mpi.matching import MatchCandidate
-from resolvers.mpi.model import Identifier
+from resolvers.mpi.model import Identifier, PatientDraft
 
 GENDER = {"F": "female", "M": "male", "U": "unknown", "O": "other", "A": "other", "N": "other"}
 PROVISIONAL_TAG = {"system": "urn:cari:mpi", "code": "provisional",
@@ -76,28 +77,16 @@ def candidate_from(message: OruMessage, systems: IdentifierSystems) -> MatchCand
         trusted_identifier_systems=frozenset(i.system for i in identifiers))
 
 
-def provisional_patient(message: OruMessage, candidate: MatchCandidate) -> dict[str, Any]:
-    """A FHIR Patient from the PID, tagged provisional, its source the sending laboratory."""
+def provisional_patient(message: OruMessage, candidate: MatchCandidate,
+                        patient_id: str) -> dict[str, Any]:
+    """A FHIR Patient from the PID, tagged provisional, its source the sending laboratory:
+    the MPI's own mapping of the demographics, plus every phone and the address."""
     pid = message.patient
-    doc: dict[str, Any] = {
-        "resourceType": "Patient",
-        "meta": {"tag": [PROVISIONAL_TAG], "source": f"urn:cari:lab:{sender_of(message)}"},
-        "active": True,
-    }
-    if candidate.identifiers:
-        doc["identifier"] = [{"system": i.system, "value": i.value}
-                             for i in candidate.identifiers]
-    if pid.family or pid.given:
-        name: dict[str, Any] = {"use": "official"}
-        if pid.family:
-            name["family"] = pid.family
-        if pid.given:
-            name["given"] = list(pid.given)
-        doc["name"] = [name]
-    if candidate.gender:
-        doc["gender"] = candidate.gender
-    if candidate.birth_date:
-        doc["birthDate"] = candidate.birth_date.isoformat()
+    doc = fhir_from_draft(patient_id, PatientDraft(
+        identifiers=candidate.identifiers, family=pid.family or None, given=pid.given,
+        birth_date=candidate.birth_date, gender=candidate.gender))
+    doc["meta"] = {"tag": [PROVISIONAL_TAG], "source": f"urn:cari:lab:{sender_of(message)}"}
+    doc["active"] = True
     if pid.phones:
         doc["telecom"] = [{"system": "phone", "value": p.replace(" ", "")} for p in pid.phones]
     if pid.address_lines or pid.city or pid.district or pid.country:
@@ -110,9 +99,3 @@ def provisional_patient(message: OruMessage, candidate: MatchCandidate) -> dict[
                 address[key] = value
         doc["address"] = [address]
     return doc
-
-
-def is_provisional(document: Mapping[str, Any]) -> bool:
-    tags = (document.get("meta") or {}).get("tag") or []
-    return any(isinstance(t, dict) and t.get("system") == PROVISIONAL_TAG["system"]
-               and t.get("code") == PROVISIONAL_TAG["code"] for t in tags)
