@@ -10,22 +10,29 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from adapters.auth.keys import generate_key_pair, load_or_create_local_key
 from adapters.auth.tokens import TokenIssuer
 from adapters.db.engine import create_engine
 from adapters.db.migrate import upgrade_to_head
-from adapters.observability.logging import configure_logging
+from adapters.http.supervisor import Supervisor, bind, workers_refusal
+from adapters.observability.logging import configure_logging, tag_worker
 from adapters.settings import Settings, SettingsError, load_settings
 from app import create_app
-from composition import build_worker, open_gateway
+from composition import build_worker, migrate_engine, open_gateway
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("cari.app")
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _uvicorn_server(settings: Settings, host: str, port: int) -> uvicorn.Server:
     import gc
 
     import uvicorn
@@ -35,11 +42,57 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     # way, or full collections over it stall requests for ~100 ms about once a second.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app, host=host or settings.host, port=port or settings.port,
-        log_config=None, access_log=False, proxy_headers=True,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
-    )
+    return uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds)))
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    host, port = host or settings.host, port or settings.port
+    if workers == 1:
+        _run(_uvicorn_server(settings, host, port))
+        return
+    refusal = workers_refusal(settings.database_url, workers)
+    if refusal is not None:
+        print(f"cari-gateway: {refusal}", file=sys.stderr)
+        raise SystemExit(2)
+    # Once, before the workers start: the schema (they would only wait on its lock) and the
+    # local signing key (every worker must verify the tokens any of them signed).
+    if settings.local_signing_key:
+        load_or_create_local_key(settings.data_dir)
+    asyncio.run(_migrate(settings))
+    sock = bind(host, port)
+    log.info("serving with several workers", extra={"workers": workers, "host": host,
+                                                    "port": sock.getsockname()[1]})
+    raise SystemExit(Supervisor(_serve_worker, workers, sock,
+                                shutdown_timeout=settings.shutdown_timeout_seconds).run())
+
+
+def _serve_worker(index: int, sock: socket.socket) -> None:
+    """One worker process of ``serve --workers N`` (spawned: it reads the settings anew)."""
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_level)
+    tag_worker(index)
+    if index > 0:
+        # One MLLP listener per machine, in worker 0: a port is bound by one process, and a
+        # laboratory keeps one connection open, so more listeners would add nothing.
+        settings = replace(settings, mllp_port=0)
+    host, port = sock.getsockname()[:2]
+    _run(_uvicorn_server(settings, host, port), sock)
+
+
+def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> None:
+    server.run(sockets=[sock] if sock is not None else None)
+    if not server.started:  # the lifespan failed (as uvicorn.run, exit 3: startup failure)
+        raise SystemExit(3)
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        await migrate_engine(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _run_worker(settings: Settings) -> None:
@@ -96,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve HTTP (migrates the embedded default first)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=None,
+                       help="server processes (default: CARI_WORKERS, else 1); more than one "
+                            "needs PostgreSQL")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run the outbox worker as its own process")
     sub.add_parser("reconcile", help="run one payment reconciliation pass and print a JSON "
@@ -126,7 +182,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
     if args.command == "serve":
-        _serve(settings, args.host, args.port)
+        workers = args.workers if args.workers is not None else settings.workers
+        if workers < 1:
+            print("cari-gateway: --workers must be at least 1", file=sys.stderr)
+            raise SystemExit(2)
+        _serve(settings, args.host, args.port, workers)
     elif args.command == "migrate":
         if settings.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,11 @@ _CHANGED = text(
     "AND relname = ANY(:tables) "
     "AND n_mod_since_analyze > GREATEST(:min_changes, :ratio * GREATEST(n_live_tup, 1))")
 
+# A session lock any process of the gateway takes around its ANALYZE pass.
+_LOCK_KEY = 0x6361726953544154  # "cariSTAT"
+_TRY_LOCK = text(f"SELECT pg_try_advisory_lock({_LOCK_KEY})")
+_UNLOCK = text(f"SELECT pg_advisory_unlock({_LOCK_KEY})")
+
 
 class StatisticsKeeper:
     def __init__(self, engine: AsyncEngine, *, min_changes: int = 2000, ratio: float = 0.2,
@@ -67,7 +72,15 @@ class StatisticsKeeper:
             return []
         async with self._engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in stale:  # names come from the fixed list above, never from input
-                await autocommit.execute(text(f'ANALYZE "{table}"'))
+            # Several gateway processes (workers, machines) share the database: one analyzes,
+            # the others skip this pass (they would sample the same tables again).
+            taken = await autocommit.scalar(_TRY_LOCK)
+            if not taken:
+                return []
+            try:
+                for table in stale:  # names come from the fixed list above, never from input
+                    await autocommit.execute(text(f'ANALYZE "{table}"'))
+            finally:
+                await autocommit.execute(_UNLOCK)
         log.info("planner statistics refreshed", extra={"count": len(stale)})
         return stale

@@ -13,6 +13,7 @@ SAFE_FIELDS = (
     "request_id", "method", "route", "status", "duration_ms", "subject", "outbox_id",
     "destination", "attempt", "dead_letter", "error_type", "error_code", "surface",
     "host", "port", "database", "count", "graphql_operation", "query_hash",
+    "worker", "workers", "pid", "exitcode", "lived_seconds",
 )
 
 CHATTY_LIBRARIES = ("aiosqlite", "httpx", "httpcore", "sqlalchemy.engine", "sqlalchemy.pool",
@@ -60,3 +61,13 @@ def configure_logging(level: str) -> None:
     # httpcore (DEBUG) headers. Their warnings and errors still come through.
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tag_worker(index: int) -> None:
+    """Every line of this process names its worker (``serve --workers N``), so an operator
+    can tell the processes' lines apart in one stream."""
+    def add_worker(record: logging.LogRecord) -> bool:
+        record.worker = index
+        return True
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(add_worker)

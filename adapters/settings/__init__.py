@@ -42,6 +42,7 @@ class TrustedIssuer:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # server processes of `serve`; more than one needs PostgreSQL
     data_dir: Path = Path("./var")
     database_url: str = ""
     public_base_url: str = ""
@@ -213,6 +214,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         host=host,
         port=port,
+        workers=int(number("CARI_WORKERS", "1", int, 1)),
         data_dir=data_dir,
         database_url=database_url,
         public_base_url=public_base_url,

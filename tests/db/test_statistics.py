@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from adapters.db.engine import create_engine
 from adapters.db.migrate import upgrade_connection
-from adapters.db.statistics import StatisticsKeeper
+from adapters.db.statistics import _LOCK_KEY, StatisticsKeeper
 from tests.support import fresh_postgres_database
 
 IDENTIFIER_LOOKUP = (
@@ -29,6 +29,20 @@ async def test_a_table_that_grew_is_analyzed_and_its_lookups_use_the_index() -> 
                     "INSERT INTO fhir_search_index (resource_type, resource_id, param, system, "
                     "value) SELECT 'Observation', 'o' || g, 'identifier', 'urn:x', 'v' || g "
                     "FROM generate_series(1, 20000) g"))
+            # While another process (a worker, another machine) holds the pass, this one skips.
+            async with engine.connect() as other:
+                await other.execute(text(f"SELECT pg_advisory_lock({_LOCK_KEY})"))
+                for _ in range(50):  # until the burst shows in the statistics system
+                    async with engine.connect() as conn:
+                        changed = await conn.scalar(text(
+                            "SELECT n_mod_since_analyze FROM pg_stat_user_tables "
+                            "WHERE relname = 'fhir_search_index'"))
+                    if changed and changed >= 20000:
+                        break
+                    await asyncio.sleep(0.2)
+                assert await keeper.check() == []
+                await other.execute(text(f"SELECT pg_advisory_unlock({_LOCK_KEY})"))
+                await other.commit()
             analyzed: list[str] = []
             for _ in range(50):  # the statistics system publishes counts within a second
                 analyzed = await keeper.check()
