@@ -124,6 +124,7 @@ def create_app(
                                               gateway.delivery_handlers)
             app.state.services = gateway.services
             app.state.http_client = gateway.client
+            app.state.read_engine = gateway.read_engine  # tests count its statements too
             stop = asyncio.Event()
             tasks = _background(gateway, stop)
             if not gateway.lab_alert_channels:

@@ -26,6 +26,7 @@ from adapters.db.health import DatabaseHealth
 from adapters.db.match_index import index_missing
 from adapters.db.migrate import upgrade_connection
 from adapters.db.outbox import SqlOutboxStore
+from adapters.db.read_engine import read_engine_for
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
@@ -43,6 +44,7 @@ from adapters.settings import Settings
 from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
+from resolvers.audit.writer import GroupedAuditWriter
 from resolvers.clock import SystemClock
 from resolvers.directory.fhir_twin import organization_twin
 from resolvers.directory.organizations import OrganizationUseCases
@@ -103,6 +105,7 @@ class Gateway:
     delivery_handlers: dict[str, DeliveryHandler]
     lab_alert_channels: list[DeliveryHandler]
     worker: OutboxWorker | None = None  # the one this process runs, if any
+    read_engine: AsyncEngine | None = None  # reads' own connections (SQLite), else engine
 
 
 class SqlTwins:
@@ -226,10 +229,20 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     def uow_factory() -> SqlUnitOfWork:
         return SqlUnitOfWork(sessions, clock.now, on_commit=wake_worker)
 
+    # Reads that write nothing (their audit rows go through audit_writer) run on their own
+    # read-only connections on SQLite, outside the one writer's lock.
+    read_engine = read_engine_for(engine)
+    read_sessions = session_factory(read_engine)
+
+    def reads() -> SqlUnitOfWork:
+        return SqlUnitOfWork(read_sessions, clock.now)
+
+    audit_writer = GroupedAuditWriter(
+        uow_factory, max_parallel=1 if engine.dialect.name == "sqlite" else 2)
     try:
         medplum = _medplum(settings, client)
         store = SqlOutboxStore(sessions)
-        audit = AuditTrail(uow_factory)
+        audit = AuditTrail(uow_factory, writer=audit_writer, reads=reads)
         mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else ())
         matcher = SqlPatientMatcher(sessions)
         await matcher.load_parameters()  # re-estimated parameters, if an operator saved some
@@ -240,7 +253,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                provisional_patients=settings.labs.provisional_patients)
         scoping = OrganizationScoping(settings.org_scoping)
         fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping,
-                            SqlTwins())
+                            SqlTwins(), reads=reads)
         payments = build_payment_services(
             uow_factory, clock, audit,
             PaymentConfig(public_base_url=settings.public_base_url,
@@ -255,8 +268,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             subscriptions[EVENT_WEBHOOK] = ("*",)
         services = Services(
             patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions),
-                                     mirror, scoping),
-            organizations=OrganizationUseCases(uow_factory, clock, mirror),
+                                     mirror, scoping, reads=reads),
+            organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
             audit=audit,
             outbox=OutboxAdmin(store, clock),
             authenticator=authenticator or token_verifier(settings),
@@ -265,7 +278,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             bundles=BundleProcessor(fhir, uow_factory, clock),
             patient_documents=PatientDocuments(fhir, remote=medplum),
             labs=lab_ingest,
-            lab_queries=LabQueries(uow_factory, fhir, clock),
+            lab_queries=LabQueries(uow_factory, fhir, clock, audit, reads=reads),
             lab_review=MatchReview(uow_factory, clock, lab_ingest, matcher),
             lab_alerts=LabAlerts(uow_factory, clock, EscalationPolicy(
                 escalate_after=timedelta(seconds=settings.labs.alert_escalate_seconds),
@@ -296,7 +309,11 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         if extensions.handlers is not None:
             handlers.update(extensions.handlers(client))
         gateway = Gateway(settings, engine, sessions, client, services, store, handlers,
-                          channels)
+                          channels, read_engine=read_engine)
         yield gateway
     finally:
+        # Readers still waiting for their audit commit are answered before the pool closes.
+        await audit_writer.drain(settings.shutdown_timeout_seconds)
         await client.aclose()
+        if read_engine is not engine:
+            await read_engine.dispose()

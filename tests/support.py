@@ -82,18 +82,23 @@ class QueryCounter:
 
 
 @contextlib.contextmanager
-def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
+def count_queries(*engines: AsyncEngine) -> Iterator[QueryCounter]:
+    """Statements run on any of ``engines`` (pass ``Harness.engines``: reads have their own
+    engine on SQLite)."""
     counter = QueryCounter()
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
             counter.statements.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    unique = list({id(e): e for e in engines}.values())
+    for engine in unique:
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
     try:
         yield counter
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
+        for engine in unique:
+            event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 
 @dataclass
@@ -125,6 +130,12 @@ class Harness:
     def engine(self) -> AsyncEngine:
         engine: AsyncEngine = self.app.state.engine
         return engine
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """The engine and the one reads run on (the same on PostgreSQL)."""
+        reads: AsyncEngine | None = getattr(self.app.state, "read_engine", None)
+        return (self.engine,) if reads is None or reads is self.engine else (self.engine, reads)
 
     async def create_patient(self, **body: Any) -> dict[str, Any]:
         payload = {"identifiers": [{"system": "urn:test:mrn", "value": uuid.uuid4().hex}],

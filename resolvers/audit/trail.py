@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
 from resolvers.audit.ports import AuditUnitOfWorkFactory
@@ -44,12 +45,26 @@ def audit_records(
     ]
 
 
+class AuditWriter(Protocol):
+    async def record(self, records: Sequence[AuditRecord]) -> None: ...
+
+
 class AuditTrail:
-    def __init__(self, uow_factory: AuditUnitOfWorkFactory) -> None:
+    """Records audit rows in their own commit: through ``writer`` (shared commits, see
+    resolvers/audit/writer.py) when the composition root gives one, else one transaction
+    each. Either way ``record`` returns only once the rows are committed."""
+
+    def __init__(self, uow_factory: AuditUnitOfWorkFactory, *, writer: AuditWriter | None = None,
+                 reads: AuditUnitOfWorkFactory | None = None) -> None:
         self._uow_factory = uow_factory
+        self._writer = writer
+        self._reads = reads or uow_factory
 
     async def record(self, records: Sequence[AuditRecord]) -> None:
         if not records:
+            return
+        if self._writer is not None:
+            await self._writer.record(records)
             return
         async with self._uow_factory() as uow:
             await uow.audit.append(records)
@@ -58,6 +73,6 @@ class AuditTrail:
     async def search(self, caller: Caller, query: AuditQuery) -> list[AuditRecord]:
         require_role(caller)  # admin only
         limited = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             return await uow.audit.search(limited)
 

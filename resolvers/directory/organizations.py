@@ -53,14 +53,16 @@ def organization_to_fhir(org: Organization) -> dict[str, Any]:
 
 class OrganizationUseCases:
     def __init__(self, uow_factory: DirectoryUnitOfWorkFactory, clock: Clock,
-                 mirror: MirrorConfig | None = None) -> None:
+                 mirror: MirrorConfig | None = None,
+                 reads: DirectoryUnitOfWorkFactory | None = None) -> None:
         self._uow_factory = uow_factory
+        self._reads = reads or uow_factory  # reads write nothing: read-only connections do
         self._clock = clock
         self._mirror = mirror or MirrorConfig()
 
     async def get_many(self, caller: Caller, ids: Sequence[str]) -> dict[str, Organization]:
         require_role(caller, *READ_ROLES)
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             return await uow.organizations.get_many(list(dict.fromkeys(ids)))
 
     async def get(self, caller: Caller, organization_id: str) -> Organization:
@@ -73,7 +75,7 @@ class OrganizationUseCases:
         self, caller: Caller, *, name: str | None, after: str | None, limit: int
     ) -> list[Organization]:
         require_role(caller, *READ_ROLES)
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             return await uow.organizations.search(
                 name=name, after=after, limit=max(1, min(limit, MAX_PAGE)))
 

@@ -61,6 +61,9 @@ class SearchRequest:
     count: int = 20
     offset: int = 0
     applied: tuple[tuple[str, str], ...] = field(default=())  # for the self link
+    # At most this many resources per patient (after sorting; the page and the total are
+    # over what is kept): the newest few results of each patient on a page of patients.
+    per_patient: int | None = None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from resolvers.audit.model import AuditAction, AuditOutcome
-from resolvers.audit.trail import audit_records
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
+from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
 from resolvers.fhir.errors import FhirProblem, problem
 from resolvers.fhir.model import Condition, SearchRequest
@@ -35,9 +35,10 @@ def _managing_organization(doc: dict[str, Any]) -> str | None:
 
 
 class FhirScoping:
-    def __init__(self, scoping: OrganizationScoping, clock: Clock) -> None:
+    def __init__(self, scoping: OrganizationScoping, clock: Clock, audit: AuditTrail) -> None:
         self._scoping = scoping
         self._clock = clock
+        self._audit = audit
 
     async def outside(self, uow: FhirUnitOfWork, caller: Caller,
                       docs: Sequence[dict[str, Any]]) -> list[str]:
@@ -57,17 +58,35 @@ class FhirScoping:
                 outside += await patients_outside(uow, scope, [patient])
         return outside
 
+    def _denied(self, caller: Caller, action: AuditAction, resource_type: str,
+                resource_id: str | None, patients: Sequence[str]) -> list[AuditRecord]:
+        return audit_records(
+            caller, action=action, resource_type=resource_type,
+            targets=[(resource_id, p or None) for p in patients] or [(resource_id, None)],
+            outcome=AuditOutcome.DENIED, at=self._clock.now())
+
+    @staticmethod
+    def _not_known(resource_type: str, resource_id: str | None) -> FhirProblem:
+        return problem(404, "not-found", f"{resource_type}/{resource_id or ''} is not known "
+                       "in your organization")
+
     async def deny(self, uow: FhirUnitOfWork, caller: Caller, action: AuditAction,
                    resource_type: str, resource_id: str | None,
                    patients: Sequence[str]) -> FhirProblem:
-        """Record the denial (committed) and return the 404 to raise."""
-        await uow.audit.append(audit_records(
-            caller, action=action, resource_type=resource_type,
-            targets=[(resource_id, p or None) for p in patients] or [(resource_id, None)],
-            outcome=AuditOutcome.DENIED, at=self._clock.now()))
+        """Record the denial in the write's own transaction (committed) and return the 404
+        to raise."""
+        await uow.audit.append(self._denied(caller, action, resource_type, resource_id,
+                                            patients))
         await uow.commit()
-        return problem(404, "not-found", f"{resource_type}/{resource_id or ''} is not known "
-                       "in your organization")
+        return self._not_known(resource_type, resource_id)
+
+    async def deny_read(self, caller: Caller, resource_type: str, resource_id: str | None,
+                        patients: Sequence[str]) -> FhirProblem:
+        """A read's denial, committed through the audit trail (a read's unit of work is
+        read-only); returns the 404 to raise."""
+        await self._audit.record(self._denied(caller, AuditAction.READ, resource_type,
+                                              resource_id, patients))
+        return self._not_known(resource_type, resource_id)
 
     async def confine_search(self, uow: FhirUnitOfWork, caller: Caller, request: SearchRequest,
                              named: Sequence[str]) -> SearchRequest:
@@ -85,12 +104,11 @@ class FhirScoping:
         if request.resource_type not in PATIENT_COMPARTMENT:
             return request
         if not named:
-            await self.deny(uow, caller, AuditAction.READ, request.resource_type, None, [])
+            await self.deny_read(caller, request.resource_type, None, [])
             raise problem(403, "forbidden", "with organization scoping, a search of "
                           f"{request.resource_type} must name the patient (patient= or "
                           "subject=)")
         outside = await patients_outside(uow, scope, named)
         if outside:
-            raise await self.deny(uow, caller, AuditAction.READ, request.resource_type,
-                                  None, outside)
+            raise await self.deny_read(caller, request.resource_type, None, outside)
         return request

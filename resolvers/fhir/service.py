@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
 from resolvers.errors import Forbidden
@@ -70,15 +70,19 @@ class FhirUseCases:
     def __init__(self, uow_factory: FhirUnitOfWorkFactory, clock: Clock, audit: AuditTrail,
                  validator: ResourceValidator, mirror: MirrorConfig,
                  scoping: OrganizationScoping | None = None,
-                 twins: TwinWriters | None = None) -> None:
+                 twins: TwinWriters | None = None,
+                 reads: FhirUnitOfWorkFactory | None = None) -> None:
         self._uow_factory = uow_factory
+        # Reads write nothing in their unit of work: their audit rows go through the trail's
+        # shared commits, so they may run on read-only connections.
+        self._reads = reads or uow_factory
         self._clock = clock
         self._audit = audit
         self.validator = validator
         self.mirror = mirror
         self.scoping = scoping or OrganizationScoping()
         self.twins = twins or NoTwins()
-        self._scope = FhirScoping(self.scoping, clock)
+        self._scope = FhirScoping(self.scoping, clock, audit)
 
     # -- helpers shared with bundles ------------------------------------------------
 
@@ -90,19 +94,17 @@ class FhirUseCases:
         try:
             require_role(caller, *ROLES)
         except Forbidden:
-            async with self._uow_factory() as uow:
-                if resource_id is not None:
+            concerned: list[str | None] = list(patient_ids)
+            if resource_id is not None:
+                async with self._reads() as uow:
                     # Read for the record only: the caller gets nothing of the resource.
                     stored = (await uow.fhir.get_many(resource_type, [resource_id])
                               ).get(resource_id)
-                    concerned = [patient_of(stored.document)] if stored else []
-                else:
-                    concerned = list(patient_ids)
-                await uow.audit.append(audit_records(
-                    caller, action=action, resource_type=resource_type,
-                    targets=[(resource_id, p) for p in concerned if p] or [(resource_id, None)],
-                    outcome=AuditOutcome.DENIED, at=self._clock.now()))
-                await uow.commit()
+                concerned = [patient_of(stored.document)] if stored else []
+            await self._audit.record(audit_records(
+                caller, action=action, resource_type=resource_type,
+                targets=[(resource_id, p) for p in concerned if p] or [(resource_id, None)],
+                outcome=AuditOutcome.DENIED, at=self._clock.now()))
             raise
 
     def check_body(self, resource_type: str, body: Any, *, resource_id: str | None = None,
@@ -127,22 +129,21 @@ class FhirUseCases:
                                        else None)],
                              outcome=AuditOutcome.SUCCESS, at=at)
 
-    async def _audit_reads(self, uow: FhirUnitOfWork, caller: Caller, resource_type: str,
-                           found: Sequence[StoredResource],
-                           asked_about: Sequence[str] = ()) -> None:
+    def _reads_of(self, caller: Caller, resource_type: str, found: Sequence[StoredResource],
+                  asked_about: Sequence[str] = ()) -> list[AuditRecord]:
         # An empty answer is still a look at the patients the search named.
-        await uow.audit.append(audit_records(
+        return audit_records(
             caller, action=AuditAction.READ, resource_type=resource_type,
             targets=[(r.id, patient_of(r.document)) for r in found]
             or [(None, p) for p in asked_about] or [(None, None)],
-            outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now())
 
-    async def _audit_not_found(self, uow: FhirUnitOfWork, caller: Caller, resource_type: str,
-                               resource_id: str) -> None:
-        await uow.audit.append(audit_records(
+    def _not_found(self, caller: Caller, resource_type: str,
+                   resource_id: str) -> list[AuditRecord]:
+        return audit_records(
             caller, action=AuditAction.READ, resource_type=resource_type,
             targets=[(resource_id, None)], outcome=AuditOutcome.NOT_FOUND,
-            at=self._clock.now()))
+            at=self._clock.now())
 
     # -- interactions ---------------------------------------------------------------
 
@@ -173,7 +174,7 @@ class FhirUseCases:
             if if_none_exist:
                 existing = await self._conditional_match(uow, resource_type, if_none_exist)
                 if existing is not None:
-                    await self._audit_reads(uow, caller, resource_type, [existing])
+                    await uow.audit.append(self._reads_of(caller, resource_type, [existing]))
                     await uow.commit()
                     return WriteResult(200, existing)
             stored = await write_resource(uow, doc, resource_id=None, expected_version=None,
@@ -202,20 +203,18 @@ class FhirUseCases:
     async def read(self, caller: Caller, resource_type: str, resource_id: str) -> StoredResource:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             found = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
             outside = await self._scope.outside(uow, caller, [found.document]) if found and \
                 found.document else []
-            if outside:
-                raise await self._scope.deny(uow, caller, AuditAction.READ, resource_type,
-                                               resource_id, outside)
-            outcome = (AuditOutcome.SUCCESS if found and not found.deleted
-                       else AuditOutcome.NOT_FOUND)
-            await uow.audit.append(audit_records(
-                caller, action=AuditAction.READ, resource_type=resource_type,
-                targets=[(resource_id, patient_of(found.document) if found else None)],
-                outcome=outcome, at=self._clock.now()))
-            await uow.commit()
+        if outside:
+            raise await self._scope.deny_read(caller, resource_type, resource_id, outside)
+        outcome = (AuditOutcome.SUCCESS if found and not found.deleted
+                   else AuditOutcome.NOT_FOUND)
+        await self._audit.record(audit_records(  # committed before the answer leaves
+            caller, action=AuditAction.READ, resource_type=resource_type,
+            targets=[(resource_id, patient_of(found.document) if found else None)],
+            outcome=outcome, at=self._clock.now()))
         if found is None:
             raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
         if found.deleted:
@@ -230,54 +229,46 @@ class FhirUseCases:
                              patient_ids=ids if resource_type == "Patient" else ())
         if not ids:
             return {}
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             found = {k: v for k, v in (await uow.fhir.get_many(resource_type, ids)).items()
                      if not v.deleted}
             if self.scoping.confines(caller):  # outside the organization: as if absent
                 found = {k: v for k, v in found.items()
                          if not await self._scope.outside(uow, caller, [v.document])}
-            now = self._clock.now()
-            await uow.audit.append(
-                audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
-                              targets=[(r.id, patient_of(r.document)) for r in found.values()],
-                              outcome=AuditOutcome.SUCCESS, at=now)
-                + audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
-                                targets=[(i, None) for i in dict.fromkeys(ids) if i not in found],
-                                outcome=AuditOutcome.NOT_FOUND, at=now))
-            await uow.commit()
+        now = self._clock.now()
+        await self._audit.record(
+            audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
+                          targets=[(r.id, patient_of(r.document)) for r in found.values()],
+                          outcome=AuditOutcome.SUCCESS, at=now)
+            + audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
+                            targets=[(i, None) for i in dict.fromkeys(ids) if i not in found],
+                            outcome=AuditOutcome.NOT_FOUND, at=now))
         return found
 
     async def record_not_found(self, caller: Caller, resource_type: str,
                                resource_id: str) -> None:
-        """In its own transaction, for callers whose transaction is about to roll back."""
-        async with self._uow_factory() as uow:
-            await self._audit_not_found(uow, caller, resource_type, resource_id)
-            await uow.commit()
+        """In its own commit, for callers whose transaction is about to roll back."""
+        await self._audit.record(self._not_found(caller, resource_type, resource_id))
 
     async def record_empty_search(self, caller: Caller, resource_type: str) -> None:
         """A search that found nobody (e.g. $match) was still a look into the register."""
-        async with self._uow_factory() as uow:
-            await self._audit_reads(uow, caller, resource_type, [])
-            await uow.commit()
+        await self._audit.record(self._reads_of(caller, resource_type, []))
 
     async def vread(self, caller: Caller, resource_type: str, resource_id: str,
                     version: int) -> StoredResource:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             found = await uow.fhir.get_version(resource_type, resource_id, version)
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id) \
                 if self.scoping.confines(caller) else None
             outside = await self._scope.outside(uow, caller, [
                 d.document for d in (found, current) if d is not None and d.document])
-            if outside:
-                raise await self._scope.deny(uow, caller, AuditAction.READ, resource_type,
-                                               resource_id, outside)
-            if found is not None:
-                await self._audit_reads(uow, caller, resource_type, [found])
-            else:
-                await self._audit_not_found(uow, caller, resource_type, resource_id)
-            await uow.commit()
+        if outside:
+            raise await self._scope.deny_read(caller, resource_type, resource_id, outside)
+        await self._audit.record(
+            self._reads_of(caller, resource_type, [found]) if found is not None
+            else self._not_found(caller, resource_type, resource_id))
         if found is None:
             raise problem(404, "not-found",
                           f"{resource_type}/{resource_id} has no version {version}")
@@ -334,21 +325,19 @@ class FhirUseCases:
                       resource_id: str) -> list[StoredResource]:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             versions = await uow.fhir.history(resource_type, resource_id)
             outside = await self._scope.outside(uow, caller, [v.document for v in versions
                                                         if v.document][:1])
-            if outside:
-                raise await self._scope.deny(uow, caller, AuditAction.READ, resource_type,
-                                               resource_id, outside)
-            if versions:
-                # The newest version may be a tombstone ({}): name the patient of the newest
-                # version that has a document.
-                named = [v for v in versions if v.document][:1] or versions[:1]
-                await self._audit_reads(uow, caller, resource_type, named)
-            else:
-                await self._audit_not_found(uow, caller, resource_type, resource_id)
-            await uow.commit()
+        if outside:
+            raise await self._scope.deny_read(caller, resource_type, resource_id, outside)
+        if versions:
+            # The newest version may be a tombstone ({}): name the patient of the newest
+            # version that has a document.
+            named = [v for v in versions if v.document][:1] or versions[:1]
+            await self._audit.record(self._reads_of(caller, resource_type, named))
+        else:
+            await self._audit.record(self._not_found(caller, resource_type, resource_id))
         if not versions:
             raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
         return versions
@@ -357,12 +346,12 @@ class FhirUseCases:
         check_type(request.resource_type)
         named = patients_searched(request)
         await self.authorize(caller, AuditAction.READ, request.resource_type, patient_ids=named)
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             if self.scoping.confines(caller):
                 request = await self._scope.confine_search(uow, caller, request, named)
             page = await uow.fhir.search(request)
-            await self._audit_reads(uow, caller, request.resource_type, page.resources, named)
-            await uow.commit()
+        await self._audit.record(self._reads_of(caller, request.resource_type, page.resources,
+                                                named))
         return page
 
 

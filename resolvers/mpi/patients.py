@@ -43,8 +43,12 @@ class PatientUseCases:
         events: EventRouter,
         mirror: MirrorConfig | None = None,
         scoping: OrganizationScoping | None = None,
+        reads: MpiUnitOfWorkFactory | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        # Reads write nothing in their unit of work (their audit rows go through the
+        # trail's shared commits), so they may run on read-only connections.
+        self._reads = reads or uow_factory
         self._clock = clock
         self._audit = audit
         self._events = events
@@ -67,27 +71,27 @@ class PatientUseCases:
         """Batch read (DataLoaders call this); one audit record per patient asked for."""
         await self._authorize(caller, READ_ROLES, AuditAction.READ, ids)
         unique = list(dict.fromkeys(ids))
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             found = await uow.patients.get_many(unique)
             scope = await self._scoping.scope(uow, caller)
-            # Outside the caller's organizations: answered as absent, recorded as denied.
-            hidden = [pid for pid, p in found.items() if not scope.allows(p.organization_id)]
-            for pid in hidden:
-                del found[pid]
-            now = self._clock.now()
-            await uow.audit.append(
-                audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
-                              targets=[(pid, pid) for pid in unique if pid in found],
-                              outcome=AuditOutcome.SUCCESS, at=now)
-                + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
-                                targets=[(pid, pid) for pid in hidden],
-                                outcome=AuditOutcome.DENIED, at=now)
-                + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
-                                targets=[(pid, None) for pid in unique
-                                         if pid not in found and pid not in hidden],
-                                outcome=AuditOutcome.NOT_FOUND, at=now)
-            )
-            await uow.commit()
+        # Outside the caller's organizations: answered as absent, recorded as denied.
+        hidden = [pid for pid, p in found.items() if not scope.allows(p.organization_id)]
+        for pid in hidden:
+            del found[pid]
+        now = self._clock.now()
+        # Committed before the answer leaves (in a commit shared with other readers).
+        await self._audit.record(
+            audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                          targets=[(pid, pid) for pid in unique if pid in found],
+                          outcome=AuditOutcome.SUCCESS, at=now)
+            + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                            targets=[(pid, pid) for pid in hidden],
+                            outcome=AuditOutcome.DENIED, at=now)
+            + audit_records(caller, action=AuditAction.READ, resource_type=RESOURCE,
+                            targets=[(pid, None) for pid in unique
+                                     if pid not in found and pid not in hidden],
+                            outcome=AuditOutcome.NOT_FOUND, at=now)
+        )
         return found
 
     async def get(self, caller: Caller, patient_id: str) -> Patient:
@@ -99,17 +103,16 @@ class PatientUseCases:
     async def search(self, caller: Caller, query: PatientQuery) -> list[Patient]:
         await self._authorize(caller, READ_ROLES, AuditAction.READ, [])
         query = replace(query, limit=max(1, min(query.limit, MAX_PAGE)))
-        async with self._uow_factory() as uow:
+        async with self._reads() as uow:
             scope = await self._scoping.scope(uow, caller)
             if not scope.unrestricted:
                 query = replace(query, organization_ids=scope.organizations)
             patients = await uow.patients.search(query)
-            await uow.audit.append(audit_records(
-                caller, action=AuditAction.READ, resource_type=RESOURCE,
-                targets=[(p.id, p.id) for p in patients] or [(None, None)],
-                outcome=AuditOutcome.SUCCESS, at=self._clock.now(),
-            ))
-            await uow.commit()
+        await self._audit.record(audit_records(
+            caller, action=AuditAction.READ, resource_type=RESOURCE,
+            targets=[(p.id, p.id) for p in patients] or [(None, None)],
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now(),
+        ))
         return patients
 
     async def create(self, caller: Caller, draft: PatientDraft) -> Patient:

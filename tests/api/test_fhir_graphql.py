@@ -94,7 +94,7 @@ async def test_fifty_observations_with_patients_cost_constant_queries(
            patient { id family managingOrganization { name } } } } }"""
 
     async def run(n: int) -> int:
-        with count_queries(h.engine) as counter:
+        with count_queries(*h.engines) as counter:
             body = await h.gql(q, {"n": n}, roles=("clinician",))
         nodes = body["data"]["observations"]["nodes"]
         assert len(nodes) == n and all(node["patient"]["family"] for node in nodes)

@@ -161,7 +161,7 @@ async def test_fifty_patients_with_organizations_cost_constant_queries(
     async def run(n: int) -> int:
         q = "query($n: Int!) { patients(first: $n) { nodes { id family identifiers { value } " \
             "managingOrganization { id name } } } }"
-        with count_queries(gateway.engine) as counter:
+        with count_queries(*gateway.engines) as counter:
             body = await gateway.gql(q, {"n": n}, roles=("clinician",))
         assert "errors" not in body and len(body["data"]["patients"]["nodes"]) == n
         assert all(node["managingOrganization"] for node in body["data"]["patients"]["nodes"])
@@ -180,7 +180,7 @@ async def test_entities_resolve_through_dataloaders(quiet_gateway: Harness) -> N
     q = """query($r: [_Any!]!) { _entities(representations: $r) {
            ... on Patient { id family } } }"""
     reps = [{"__typename": "Patient", "id": p["id"]} for p in patients]
-    with count_queries(gateway.engine) as counter:
+    with count_queries(*gateway.engines) as counter:
         body = await gateway.gql(q, {"r": reps}, roles=("clinician",))
     assert [e["id"] for e in body["data"]["_entities"]] == [p["id"] for p in patients]
     assert counter.count <= 4  # one batch, not ten lookups

@@ -62,7 +62,7 @@ async def test_patient_payments_cost_the_same_for_1_and_20_patients(pay_quiet: H
         payments { id amount history { toStatus } } } } }"""
 
     async def run(n: int) -> int:
-        with count_queries(pay.engine) as counter:
+        with count_queries(*pay.engines) as counter:
             body = await pay.gql(query, {"n": n}, roles=("billing",))
         nodes = body["data"]["patients"]["nodes"]
         assert len(nodes) == n and all(len(p["payments"]) == 1 for p in nodes)
