@@ -22,7 +22,7 @@ class Loaders:
     patient: DataLoader[str, Patient | None]
     organization: DataLoader[str, Organization | None]
     fhir: DataLoader[tuple[str, str], StoredResource | None]
-    lab_results: DataLoader[str, list[LabResultView]]
+    lab_results: DataLoader[tuple[str, int], list[LabResultView]]  # (patient id, first)
     payments: DataLoader[str, list[PaymentView]]  # by patient id
     payment_history: DataLoader[str, list[PaymentTransition]]  # by payment id
 
@@ -46,11 +46,15 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
                 found[(resource_type, rid)] = stored
         return [found.get(k) for k in keys]
 
-    async def load_lab_results(patient_ids: list[str]) -> list[list[LabResultView]]:
-        # One search for every patient on the page (at most 50 results per patient page).
-        grouped, _ = await services.lab_queries.results_for_patients(
-            caller, patient_ids, LabResultFilter(), count=min(200, 50 * len(patient_ids)))
-        return [grouped.get(p, []) for p in patient_ids]
+    async def load_lab_results(keys: list[tuple[str, int]]) -> list[list[LabResultView]]:
+        # One search for every patient on the page: each patient's newest `first`.
+        found: dict[tuple[str, int], list[LabResultView]] = {}
+        for first in dict.fromkeys(n for _p, n in keys):  # one per page size asked for
+            patient_ids = list(dict.fromkeys(p for p, n in keys if n == first))
+            grouped, _ = await services.lab_queries.results_for_patients(
+                caller, patient_ids, LabResultFilter(), per_patient=first)
+            found.update({(p, first): results for p, results in grouped.items()})
+        return [found.get(k, []) for k in keys]
 
     async def load_payments(patient_ids: list[str]) -> list[list[PaymentView]]:
         # One query for every patient on the page (audited per patient).

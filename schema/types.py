@@ -11,6 +11,7 @@ from resolvers.mpi.model import Patient as PatientModel
 from resolvers.principal import Role
 from schema.fhir_datatypes import Address, ContactPoint
 from schema.graphql_context import Info
+from schema.paging import page_size
 from schema.permissions import has_role
 
 if TYPE_CHECKING:  # schema.labs imports this module; strawberry.lazy resolves it at run time
@@ -72,12 +73,14 @@ class Patient:
     updated_at: datetime.datetime
     organization_id: strawberry.Private[str | None]
 
-    @strawberry.field(description="Laboratory results, newest first")
-    async def lab_results(self, info: Info) -> list[Annotated["LabResult",
-                                                              strawberry.lazy("schema.labs")]]:
+    @strawberry.field(description="Laboratory results, newest first: the newest `first` "
+                      "of this patient (default 50)")
+    async def lab_results(self, info: Info, first: int = 50) -> list[
+            Annotated["LabResult", strawberry.lazy("schema.labs")]]:
         from schema.labs import LabResult  # the run-time import of the lazy type
 
-        return [LabResult.of(v) for v in await info.context.loaders.lab_results.load(str(self.id))]
+        found = await info.context.loaders.lab_results.load((str(self.id), page_size(first)))
+        return [LabResult.of(v) for v in found]
 
     @strawberry.field(description="Payments naming this patient, newest first (billing)",
                       permission_classes=[has_role(Role.BILLING)])

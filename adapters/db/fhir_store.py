@@ -97,6 +97,16 @@ def _condition(cond: Condition, resource_type: str) -> ColumnElement[bool]:
     ))
 
 
+def _order(table: Any, request: SearchRequest) -> list[Any]:
+    """The search's sort over ``table``'s columns, ties broken by id (a stable page)."""
+    order = []
+    for column, descending in request.sort:
+        col = table.c[column]
+        order.append((col.desc() if descending else col.asc()).nulls_last())
+    order.append(table.c.id.asc())
+    return order
+
+
 class SqlFhirRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -212,16 +222,34 @@ class SqlFhirRepository:
     async def search(self, request: SearchRequest) -> SearchPage:
         where = [R.c.resource_type == request.resource_type, R.c.deleted.is_(False),
                  *(_condition(c, request.resource_type) for c in request.conditions)]
+        if request.per_patient is not None:
+            return await self._search_per_patient(request, where)
         total = (await self._session.execute(
             select(func.count()).select_from(R).where(*where))).scalar_one()
         if request.count == 0:
             return SearchPage([], int(total))
-        order = []
-        for column, descending in request.sort:
-            col = R.c[column]
-            order.append((col.desc() if descending else col.asc()).nulls_last())
-        order.append(R.c.id.asc())
         rows = (await self._session.execute(
-            select(R).where(*where).order_by(*order).limit(request.count).offset(request.offset)
+            select(R).where(*where).order_by(*_order(R, request))
+            .limit(request.count).offset(request.offset)
         )).mappings()
         return SearchPage([_stored(r) for r in rows], int(total))
+
+    async def _search_per_patient(self, request: SearchRequest,
+                                  where: list[ColumnElement[bool]]) -> SearchPage:
+        """The first ``per_patient`` resources of each patient (ranked by the search's sort
+        within the patient's index value), then paged: one statement for a page of
+        patients, however many results each has."""
+        patient = I.alias("per_patient")
+        ranked = (
+            select(R, func.row_number().over(partition_by=patient.c.value,
+                                             order_by=_order(R, request)).label("rank"))
+            .select_from(R.join(patient, and_(patient.c.resource_type == R.c.resource_type,
+                                              patient.c.resource_id == R.c.id,
+                                              patient.c.param == "patient")))
+            .where(*where).subquery()
+        )
+        kept = select(ranked).where(ranked.c.rank <= request.per_patient)
+        rows = (await self._session.execute(
+            kept.order_by(*_order(ranked, request)))).mappings().all()
+        return SearchPage([_stored(r) for r in rows[request.offset:
+                                                  request.offset + request.count]], len(rows))

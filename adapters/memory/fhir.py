@@ -126,4 +126,12 @@ class InMemoryFhirRepository:
                          "sort_date": self.state.sort_dates.get((r.resource_type, r.id))}[column]
                 return (value is None) != descending, value if value is not None else 0
             found.sort(key=sort_key, reverse=descending)
+        if request.per_patient is not None:
+            kept: dict[str | None, int] = {}
+            for r in list(found):
+                patient = next((e.value for e in self.state.index.get((r.resource_type, r.id), [])
+                                if e.param == "patient"), None)
+                kept[patient] = kept.get(patient, 0) + 1
+                if kept[patient] > request.per_patient:
+                    found.remove(r)
         return SearchPage(found[request.offset: request.offset + request.count], len(found))

@@ -42,7 +42,7 @@ async def test_patient_lab_results_cost_constant_queries(quiet_gateway: Harness)
            interpretation } } } }"""
 
     async def run(n: int) -> int:
-        with count_queries(h.engine) as counter:
+        with count_queries(*h.engines) as counter:
             body = await h.gql(q, {"n": n}, roles=("clinician",))
         nodes = body["data"]["patients"]["nodes"]
         assert len(nodes) == n and all(len(p["labResults"]) == 2 for p in nodes)
@@ -50,3 +50,22 @@ async def test_patient_lab_results_cost_constant_queries(quiet_gateway: Harness)
 
     small, large = await run(3), await run(12)
     assert small == large, f"query count grows with the page: {small} vs {large}"
+
+
+async def test_lab_results_first_is_per_patient(quiet_gateway: Harness) -> None:
+    """One patient's long history does not crowd the others off a page of patients."""
+    h = quiet_gateway
+    for i, messages in enumerate((6, 1)):  # the first patient has 12 results, the second 2
+        await h.create_patient(identifiers=[{"system": NATID, "value": f"NIDP{i}"}])
+        for m in range(messages):
+            message = WORKED_EXAMPLE.replace("NID9988", f"NIDP{i}").replace(
+                "LAB000123", f"LABP{i}-{m}").replace("FIL552", f"FILP{i}-{m}")
+            r = await h.client.post("/api/lab/hl7-ingest", content=message.encode(),
+                                    headers={**h.auth("lab"), "Content-Type": "text/plain"})
+            assert r.json()["data"]["patient_matched"] is True
+    body = await h.gql("""{ patients(first: 2) { nodes { few: labResults(first: 3) { id }
+                           all: labResults { id } } } }""", roles=("clinician",))
+    nodes = body["data"]["patients"]["nodes"]
+    assert sorted((len(n["few"]), len(n["all"])) for n in nodes) == [(2, 2), (3, 12)]
+    for n in nodes:  # the newest first: the short list is the head of the long one
+        assert n["few"] == n["all"][:len(n["few"])]
