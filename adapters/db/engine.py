@@ -29,6 +29,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True,
         pool_recycle=1800, use_insertmanyvalues=False,
+        # asyncpg prepares every statement, and after five runs PostgreSQL may switch it to a
+        # generic plan that ignores the values: a FHIR search then drives from its least
+        # selective condition (category=laboratory, every Observation) instead of the
+        # patient's few rows: 2.3 s instead of 0.4 ms at 200k Observations. Planning each
+        # run with its values costs a fraction of a millisecond.
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
     )
 
 
