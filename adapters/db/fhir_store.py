@@ -240,16 +240,20 @@ class SqlFhirRepository:
         within the patient's index value), then paged: one statement for a page of
         patients, however many results each has."""
         patient = I.alias("per_patient")
+        # Ranked by key and sort columns only; the documents (the costly part to read and
+        # decode) are fetched for the kept rows alone.
         ranked = (
-            select(R, func.row_number().over(partition_by=patient.c.value,
-                                             order_by=_order(R, request)).label("rank"))
+            select(R.c.resource_type, R.c.id,
+                   func.row_number().over(partition_by=patient.c.value,
+                                          order_by=_order(R, request)).label("rank"))
             .select_from(R.join(patient, and_(patient.c.resource_type == R.c.resource_type,
                                               patient.c.resource_id == R.c.id,
                                               patient.c.param == "patient")))
             .where(*where).subquery()
         )
-        kept = select(ranked).where(ranked.c.rank <= request.per_patient)
-        rows = (await self._session.execute(
-            kept.order_by(*_order(ranked, request)))).mappings().all()
+        kept = select(R).join(ranked, and_(ranked.c.resource_type == R.c.resource_type,
+                                           ranked.c.id == R.c.id)) \
+            .where(ranked.c.rank <= request.per_patient)
+        rows = (await self._session.execute(kept.order_by(*_order(R, request)))).mappings().all()
         return SearchPage([_stored(r) for r in rows[request.offset:
                                                   request.offset + request.count]], len(rows))
