@@ -26,9 +26,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
                                      pool_size=1, max_overflow=0, pool_timeout=60)
         _configure_sqlite(engine)
         return engine
+    # insertmanyvalues serves only executemany INSERT ... RETURNING on asyncpg (the outbox and
+    # the webhook inbox: one cached statement, batched at execution, where a multi-row
+    # .values() would be compiled anew each time); a plain executemany still goes to
+    # asyncpg's own executemany.
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True,
-        pool_recycle=1800, use_insertmanyvalues=False,
+        pool_recycle=1800, use_insertmanyvalues=True,
         # asyncpg prepares every statement, and after five runs PostgreSQL may switch it to a
         # generic plan that ignores the values: a FHIR search then drives from its least
         # selective condition (category=laboratory, every Observation) instead of the

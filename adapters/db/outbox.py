@@ -46,9 +46,10 @@ class SqlOutboxWriter:
              "attempts": 0, "next_attempt_at": now, "created_at": now}
             for m in messages
         ]
-        stmt = insert_for(self._session)(T).values(rows).on_conflict_do_nothing(
+        # executemany of one cached statement (see SqlWebhookEventRepository.add_many).
+        stmt = insert_for(self._session)(T).on_conflict_do_nothing(
             index_elements=["destination", "idempotency_key"]).returning(T.c.id)
-        return list((await self._session.execute(stmt)).scalars())
+        return list((await self._session.execute(stmt, rows)).scalars())
 
 
 class SqlOutboxStore:
@@ -83,6 +84,20 @@ class SqlOutboxStore:
             "status": OutboxStatus.DELIVERED.value, "delivered_at": at,
             "attempts": T.c.attempts + 1, "last_error": None, "lease_until": None,
         })
+
+    async def mark_delivered_many(self, message_ids: Sequence[str], claim_token: str,
+                                  at: datetime) -> int:
+        if not message_ids:
+            return 0
+        stmt = update(T).where(
+            T.c.id.in_(list(message_ids)), T.c.claim_token == claim_token,
+            T.c.status == OutboxStatus.IN_FLIGHT.value,
+        ).values(status=OutboxStatus.DELIVERED.value, delivered_at=at,
+                 attempts=T.c.attempts + 1, last_error=None, lease_until=None)
+        async with self._sessions() as session:
+            result = await session.execute(stmt)
+            await session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def mark_failed(
         self, message_id: str, claim_token: str, *, error: str, next_attempt_at: datetime,

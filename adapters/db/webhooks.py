@@ -45,13 +45,16 @@ class SqlWebhookEventRepository:
         """One multi-row insert; answers the ids stored (the others were already there)."""
         if not events:
             return set()
-        stmt = insert_for(self._session)(T).values([
-            {"id": e.id, "provider": e.provider, "event_id": e.event_id,
-             "event_type": e.event_type, "subject_id": e.subject_id, "payload": dict(e.payload),
-             "status": e.status, "attempts": e.attempts, "last_error": e.last_error,
-             "received_at": e.received_at, "processed_at": e.processed_at} for e in events],
-        ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(T.c.id)
-        return {row[0] for row in await self._session.execute(stmt)}
+        # executemany of one statement (cached; batched into multi-row VALUES when it runs)
+        # rather than a .values(list), which is compiled anew for every batch.
+        stmt = insert_for(self._session)(T).on_conflict_do_nothing(
+            index_elements=["provider", "event_id"]).returning(T.c.id)
+        rows = [{"id": e.id, "provider": e.provider, "event_id": e.event_id,
+                 "event_type": e.event_type, "subject_id": e.subject_id,
+                 "payload": dict(e.payload), "status": e.status, "attempts": e.attempts,
+                 "last_error": e.last_error, "received_at": e.received_at,
+                 "processed_at": e.processed_at} for e in events]
+        return {row[0] for row in await self._session.execute(stmt, rows)}
 
     async def get_by_keys(self, keys: Sequence[tuple[str, str]],
                           ) -> dict[tuple[str, str], WebhookEvent]:

@@ -255,6 +255,10 @@ class InMemoryOutboxStore:
         return await self._finish(message_id, claim_token, status=OutboxStatus.DELIVERED,
                                   delivered_at=at, last_error=None)
 
+    async def mark_delivered_many(self, message_ids: Sequence[str], claim_token: str,
+                                  at: datetime) -> int:
+        return sum([await self.mark_delivered(i, claim_token, at) for i in message_ids])
+
     async def mark_failed(self, message_id: str, claim_token: str, *, error: str,
                           next_attempt_at: datetime, dead: bool) -> bool:
         return await self._finish(

@@ -23,6 +23,10 @@ class OutboxStore(Protocol):
         self, *, now: datetime, limit: int, lease_until: datetime, claim_token: str
     ) -> list[OutboxMessage]: ...
     async def mark_delivered(self, message_id: str, claim_token: str, at: datetime) -> bool: ...
+    async def mark_delivered_many(self, message_ids: Sequence[str], claim_token: str,
+                                  at: datetime) -> int:
+        """mark_delivered for the messages of one claim, in one transaction; the count."""
+        ...
     async def mark_failed(
         self,
         message_id: str,

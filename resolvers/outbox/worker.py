@@ -75,7 +75,18 @@ class OutboxWorker:
             claim_token=token,
         )
         if messages:
-            await asyncio.gather(*(self._deliver(m, token) for m in messages))
+            outcomes = await asyncio.gather(*(self._deliver(m, token) for m in messages))
+            # The pass's deliveries are settled together, in one transaction: under load a
+            # commit per message would queue for the database behind the intake it serves.
+            # Until then their claim's lease keeps them from being taken again.
+            delivered = [m for m, ok in zip(messages, outcomes, strict=True) if ok]
+            if delivered:
+                await self._store.mark_delivered_many([m.id for m in delivered], token,
+                                                      self._clock.now())
+                for m in delivered:
+                    log.info("outbox delivered", extra={"outbox_id": m.id,
+                                                         "destination": m.destination,
+                                                         "attempt": m.attempts + 1})
         return len(messages)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -96,7 +107,8 @@ class OutboxWorker:
             for task in pending:
                 task.cancel()
 
-    async def _deliver(self, message: OutboxMessage, token: str) -> None:
+    async def _deliver(self, message: OutboxMessage, token: str) -> bool:
+        """Deliver; a failure is settled here, a success by the caller (True)."""
         handler = self._handlers.get(message.destination)
         attempts = message.attempts + 1
         try:
@@ -117,8 +129,5 @@ class OutboxWorker:
                 extra={"outbox_id": message.id, "destination": message.destination,
                        "attempt": attempts, "dead_letter": dead, "error_type": type(exc).__name__},
             )
-            return
-        await self._store.mark_delivered(message.id, token, self._clock.now())
-        log.info("outbox delivered", extra={"outbox_id": message.id,
-                                             "destination": message.destination,
-                                             "attempt": attempts})
+            return False
+        return True

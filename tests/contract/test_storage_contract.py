@@ -200,3 +200,22 @@ async def test_expired_lease_is_claimed_again(storage) -> None:
     assert again.id == m.id and again.idempotency_key == "only"
     assert not await store.mark_delivered(m.id, "crashed", now)
     assert await store.mark_delivered(m.id, "next", now)
+
+
+async def test_a_claim_is_settled_delivered_in_one_call(storage) -> None:
+    uow_factory, store = storage
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue([NewOutboxMessage("d", {"n": i}, f"m{i}") for i in range(4)])
+        await uow.commit()
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = now + timedelta(seconds=30)
+    mine = await store.claim_due(now=now, limit=3, lease_until=lease, claim_token="mine")
+    other = await store.claim_due(now=now, limit=3, lease_until=lease, claim_token="other")
+    # Only the rows this claim holds are settled: not another claim's, not twice.
+    ids = [m.id for m in mine] + [other[0].id]
+    assert await store.mark_delivered_many(ids, "mine", now) == 3
+    assert await store.mark_delivered_many(ids, "mine", now) == 0
+    assert await store.mark_delivered_many([], "mine", now) == 0
+    assert await store.counts() == {"pending": 0, "in_flight": 1, "delivered": 3, "dead": 0}
+    delivered = await store.search(OutboxQuery(status=OutboxStatus.DELIVERED))
+    assert all(m.attempts == 1 and m.last_error is None for m in delivered)
