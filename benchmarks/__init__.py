@@ -15,6 +15,10 @@ Modules:
     cold_start       launch -> first ``/healthz`` 200, fresh and existing data dir
     http_throughput  req/s and p50/p99 for ``GET /healthz`` and a GraphQL ``patient(id:)``
                      query, on SQLite and (if reachable) PostgreSQL
+    registration     POST /api/patients and FHIR Patient create at 16 connections, rows counted
+    workers_scaling  1 vs 2 worker processes on PostgreSQL (GraphQL read, webhook intake)
+    read_scaling     patient and lab-results reads at 10k and 1M Observations (PostgreSQL,
+                     seeded in bulk by SQL), and their ratio
     upload_memory    peak RSS while 16 clients each send a 50 MB body (chunked and with
                      Content-Length) to a public webhook and to /graphql
 """
@@ -22,4 +26,5 @@ Modules:
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
               "mpi_match_http",
               "mpi_accuracy",
-              "webhook_ack", "upload_memory")
+              "webhook_ack", "registration", "workers_scaling", "read_scaling",
+              "upload_memory")

@@ -49,9 +49,13 @@ def _chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK) -> Iterable[Seque
         yield rows[start:start + size]
 
 
-async def index_record(session: AsyncSession, patient_id: str, record: MatchRecord) -> None:
-    """(Re-)index one patient: old keys out, new keys in; same transaction as the caller."""
-    await remove_patient(session, patient_id)
+async def index_record(session: AsyncSession, patient_id: str, record: MatchRecord, *,
+                       new: bool = False) -> None:
+    """(Re-)index one patient: old keys out, new keys in; same transaction as the caller.
+    ``new``: the patient was inserted in this transaction, so it has no keys to take out
+    (two statements fewer on the registration path)."""
+    if not new:
+        await remove_patient(session, patient_id)
     record_row, key_rows = index_rows(patient_id, record)
     await session.execute(insert(R), [record_row])
     if key_rows:
@@ -68,13 +72,14 @@ async def _stored_address(session: AsyncSession, patient_id: str) -> str | None:
 
 
 async def index_patient(session: AsyncSession, patient: Patient, *,
-                        address: str | None = None) -> None:
+                        address: str | None = None, new: bool = False) -> None:
     """Call after adding or updating ``patient`` (SqlPatientRepository.add / update).
 
     Without ``address``, the address is read from the patient's FHIR document."""
     if address is None:
         address = await _stored_address(session, patient.id)
-    await index_record(session, patient.id, record_from_patient(patient, address=address))
+    await index_record(session, patient.id, record_from_patient(patient, address=address),
+                       new=new)
 
 
 async def remove_patient(session: AsyncSession, patient_id: str) -> None:

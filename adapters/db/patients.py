@@ -74,7 +74,8 @@ class SqlPatientRepository:
     async def add(self, patient: Patient) -> None:
         await self._session.execute(insert(P).values(**_row_values(patient)))
         await self._write_identifiers(patient)
-        await index_patient(self._session, patient)  # matching keys, same transaction
+        # Matching keys, same transaction; a patient just inserted has none to replace.
+        await index_patient(self._session, patient, new=True)
 
     async def update(self, patient: Patient, *, expected_version: int) -> bool:
         values = _row_values(patient)
