@@ -10,6 +10,10 @@ fallback) with a fixed number of keep-alive connections, closed loop:
           id family given managingOrganization { name } } }
   i.e. token verification, GraphQL parse/validate, a patient read that writes an audit
   record, and an organization read through the DataLoader.
+* the reads of benchmarks/read_scenarios.py (authenticated ``{ __typename }`` as the
+  baseline; 50 patients with labResults(first: 5); REST patient and lab-results; FHIR
+  Patient read and Observation search), each also reported as a ratio to the baseline's
+  req/s in the same run (``ratio_to_typename`` in the JSON).
 
 On the embedded SQLite database, and the GraphQL scenario again on PostgreSQL when one
 answers (a fresh database is created for the run and dropped afterwards; DSN from
@@ -52,6 +56,7 @@ from benchmarks._support import (
     scratch_dir,
     write_result,
 )
+from benchmarks.read_scenarios import READ_ORDER, add_ratios
 from benchmarks.scenarios import PATIENT_QUERY, SCENARIOS, TITLES
 from benchmarks.scenarios import fixtures as scenario_fixtures
 
@@ -278,7 +283,7 @@ def run(options: Options) -> dict[str, Any]:
     with scratch_dir(NAME, options.keep) as scratch:
         with running_gateway(scratch / "sqlite", scratch, **env) as gateway:
             scenarios += _run_scenarios(gateway, _chosen(options, [
-                "healthz", "graphql_patient", "fhir_create", "hl7_ingest_1obx",
+                "healthz", *READ_ORDER, "fhir_create", "hl7_ingest_1obx",
                 "hl7_ingest_10obx"]), "sqlite", options, tool)
         problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
         if problem is None:
@@ -286,7 +291,7 @@ def run(options: Options) -> dict[str, Any]:
                     running_gateway(scratch / "pg", scratch, CARI_DATABASE_URL=url,
                                     **env) as gateway:
                 scenarios += _run_scenarios(gateway, _chosen(options, [
-                    "graphql_patient", "fhir_create", "hl7_ingest_1obx", "hl7_ingest_10obx"]),
+                    *READ_ORDER, "fhir_create", "hl7_ingest_1obx", "hl7_ingest_10obx"]),
                     "postgresql", options, tool)
         elif options.postgres == "require":
             raise RuntimeError(f"PostgreSQL is not reachable at {_pg_admin_dsn()}: {problem}")
@@ -294,6 +299,8 @@ def run(options: Options) -> dict[str, Any]:
             print(f"[{NAME}] PostgreSQL scenario skipped: {problem}")
             skipped.append({"scenario": "graphql_patient", "database": "postgresql",
                             "reason": problem})
+    for line in add_ratios(scenarios):  # reads against the same-run { __typename }
+        print(f"[{NAME}] {line}")
     result = {"params": {"loadgen": tool_name, "connections": list(options.connections),
                          "duration_s": options.duration, "warmup_s": options.warmup,
                          "server": "python cli.py serve (1 uvicorn worker)",
@@ -313,6 +320,8 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
     for s in result["scenarios"]:
         lat = s["latency_s"]
         errors = f", {s['error_count']} ERRORS" if s["error_count"] else ""
+        if "ratio_to_typename" in s:
+            errors += f", {s['ratio_to_typename']:.0%} of {{ __typename }}"
         out.append([NAME, f"{TITLES[s['scenario']]} [{s['database']}]",
                     f"{s['requests_per_s']:.0f} req/s, p50 {ms(lat['p50'])}, "
                     f"p99 {ms(lat['p99'])} ({s['connections']} conns{errors})"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmarks._loadgen import Request
 from benchmarks._support import HOST, GatewayProcess, cli
+from benchmarks.read_scenarios import READ_SCENARIOS, READ_TITLES
 
 PATIENT_QUERY = ("query BenchPatient($id: ID!) { patient(id: $id) { "
                  "id family given managingOrganization { name } } }")
@@ -153,3 +154,5 @@ SCENARIOS = {"healthz": _healthz, "graphql_patient": _graphql_patient,
 TITLES = {"healthz": "GET /healthz", "graphql_patient": "GraphQL patient(id:)",
           "fhir_create": "FHIR create Observation", "hl7_ingest_1obx": "HL7 ingest 1 OBX",
           "hl7_ingest_10obx": "HL7 ingest 10 OBX"}
+SCENARIOS.update(READ_SCENARIOS)  # reads, each also reported as a ratio to { __typename }
+TITLES.update(READ_TITLES)
