@@ -81,7 +81,7 @@ def _escalation_interval(escalate_seconds: float) -> float:
 
 def _background(gateway: Gateway, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     """The work a server process does besides answering: outbox, statistics, payments
-    reconciliation, alert escalation."""
+    reconciliation, alert escalation, the MPI register profile."""
     settings, services = gateway.settings, gateway.services
     tasks: list[asyncio.Task[None]] = []
     if gateway.worker is not None:
@@ -92,6 +92,9 @@ def _background(gateway: Gateway, stop: asyncio.Event) -> list[asyncio.Task[None
     if settings.payments_reconcile_seconds > 0:
         tasks.append(asyncio.create_task(services.payments.reconciler.run(
             stop, settings.payments_reconcile_seconds), name="payments-reconciler"))
+    if settings.mpi_profile_seconds > 0:
+        tasks.append(asyncio.create_task(services.mpi_profile.run(
+            stop, settings.mpi_profile_seconds), name="mpi-register-profile"))
     if services.lab_alerts.policy.enabled:
         tasks.append(asyncio.create_task(services.lab_alerts.run(stop, _escalation_interval(
             settings.labs.alert_escalate_seconds)), name="lab-alert-escalation"))

@@ -62,6 +62,7 @@ from resolvers.labs.review import MatchReview
 from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
+from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
@@ -245,7 +246,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         audit = AuditTrail(uow_factory, writer=audit_writer, reads=reads)
         mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else ())
         matcher = SqlPatientMatcher(sessions)
-        await matcher.load_parameters()  # re-estimated parameters, if an operator saved some
+        # Parameters an operator stored, else the defaults for the register's kind.
+        await matcher.load_parameters()
         sqlite = engine.dialect.name == "sqlite"  # one writer; PostgreSQL takes a few at once
         lab_ingest = LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
                                max_parallel=1 if sqlite else 2,
@@ -286,6 +288,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                 recipient=settings.labs.alert_escalation_recipient)),
             panic_values=PanicValueCheck(audit, clock),
             patient_match=PatientMatchService(matcher, fhir),
+            mpi_profile=RegisterProfiling(matcher),
             webhooks=WebhookUseCases(
                 intake=WebhookIntake(uow_factory, clock, webhook_verifiers(settings),
                                      WebhookRejections(metrics.registry),

@@ -45,13 +45,15 @@ def match_record(person: Person) -> Any:
 def evaluate_register(register: Register, parameters: Any = None) -> RegisterScores:
     from adapters.mpi.memory import InMemoryMatchIndex, InMemoryPatientMatcher
     from resolvers.mpi.matching import MatchGrade
-    from resolvers.mpi.scoring.defaults import default_parameters
     from resolvers.mpi.scoring.engine import MatchScorer
+    from resolvers.mpi.scoring.profile import parameters_for, single_link_for
 
     index = InMemoryMatchIndex()
     for pid, person in register.patients.items():
         index.put(pid, match_record(person))
-    matcher = InMemoryPatientMatcher(index, MatchScorer(parameters or default_parameters()))
+    kind = index.profile().kind  # as the gateway does: the defaults for the register's kind
+    matcher = InMemoryPatientMatcher(index, MatchScorer(
+        parameters or parameters_for(kind), single_link=single_link_for(kind)))
     tp = fp = wrong_certain = certain = 0
     wrong: Counter[str] = Counter()
     for qid, person in register.queries.items():

@@ -71,7 +71,7 @@ _TRANSLITERATIONS: tuple[tuple[str, ...], ...] = (
     ("Mohammed", "Muhammad", "Mohamed", "Mohamud", "Mamadou"),
     ("Abdullahi", "Abdulahi", "Abdullah", "Abdoulaye"), ("Hussein", "Husein", "Hussain"),
     ("Yusuf", "Yusufu", "Youssouf"), ("Suleiman", "Sulaiman", "Souleymane"),
-    ("Fatuma", "Fatima", "Fatouma"), ("Aisha", "Aicha", "Aishat"), ("Khadija", "Hadija"),
+    ("Fatuma", "Fatima", "Fatouma"), ("Aisha", "Aicha", "Aishat"), ("Khadija", "Hadija", "Hadiza"),
     ("Ibrahim", "Ibrahima", "Iburahim"), ("Omar", "Umar", "Oumar"), ("Musa", "Moussa"),
     ("Mariam", "Maryam", "Miriam"), ("Zainab", "Zeinab"), ("Hassan", "Hasani"),
     ("Abubakar", "Aboubacar", "Boubacar"), ("Tesfaye", "Tesfay"), ("Kwame", "Kouame"),
@@ -80,6 +80,11 @@ _TRANSLITERATIONS: tuple[tuple[str, ...], ...] = (
     ("Agyemang", "Agyeman"), ("Tshabalala", "Chabalala"), ("Ndlovu", "Ndhlovu"),
 )
 _TRANSLITERATED = {name: group for group in _TRANSLITERATIONS for name in group}
+
+
+def _name_group(name: str) -> str:
+    """One name whatever its spelling: the first of its transliteration group."""
+    return _TRANSLITERATED.get(name, (name,))[0].lower()
 
 
 def _typo(rng: random.Random, name: str) -> str:
@@ -167,12 +172,13 @@ def _member(rng: random.Random, home: _Household, born: date, sex: str | None = 
 
 def _other_given(rng: random.Random, person: Person | list[Person], tradition: Tradition,
                  sex: str) -> tuple[str, ...]:
-    """A sibling's given names: none of them spelt like any of ``person``'s (or people's)."""
-    taken = {g.lower() for p in (person if isinstance(person, list) else [person])
+    """A sibling's given names: none of them the same name as any of ``person``'s (or
+    people's), in any spelling (parents do not call twins Khadija and Hadiza)."""
+    taken = {_name_group(g) for p in (person if isinstance(person, list) else [person])
              for g in p.given}
     for _ in range(50):
         names = _given_names(rng, tradition, sex)
-        if not taken & {g.lower() for g in names}:
+        if not taken & {_name_group(g) for g in names}:
             return names
     raise RuntimeError("name lists too short to give a sibling another name")
 

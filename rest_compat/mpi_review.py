@@ -96,6 +96,25 @@ async def undo_link(request: Request) -> Response:
     return ok(_link(link))
 
 
+class RegisterProfileView(BaseModel):
+    profile: dict[str, Any] | None = Field(
+        description="kind, sampled, household_share, register_size, threshold: the last "
+                    "profile taken, by any gateway process (null before the first)")
+    kind: str = Field(description="households, individuals or unknown (too few patients)")
+    parameters: str = Field(description="The parameters the matcher uses")
+    operator_parameters: bool = Field(description="An operator stored parameters, which win "
+                                                  "over the profile's defaults")
+
+
+async def register_profile(request: Request) -> Response:
+    return ok(RegisterProfileView(**services(request).mpi_profile.current(caller(request))))
+
+
+async def refresh_register_profile(request: Request) -> Response:
+    view = await services(request).mpi_profile.refresh(caller(request))
+    return ok(RegisterProfileView(**view))
+
+
 operations: list[Operation] = [
     api_route("POST", "/api/mpi/review/{task_id}/resolve", resolve_task,
               summary="Decide a review task: link the held lab result to the candidate, or "
@@ -117,4 +136,11 @@ operations: list[Operation] = [
               request_model=UndoBody, response_model=LinkItem,
               error_statuses=(400, 404, 409, 413, 415, 422), params=(
                   QueryParam("link_id", "Link id", location="path", required=True),)),
+    api_route("GET", "/api/mpi/profile", register_profile,
+              summary="The kind of register the matcher reads (households or individuals) and "
+                      "the parameters it uses for it", tag="labs", roles=("admin",),
+              response_model=RegisterProfileView),
+    api_route("POST", "/api/mpi/profile", refresh_register_profile,
+              summary="Profile the register now (after a bulk import) and match by it",
+              tag="labs", roles=("admin",), response_model=RegisterProfileView),
 ]

@@ -25,6 +25,7 @@ from resolvers.mpi.model import Patient
 from resolvers.mpi.scoring.blocking import MAX_CANDIDATES, query_keys, record_keys
 from resolvers.mpi.scoring.defaults import default_parameters
 from resolvers.mpi.scoring.fellegi_sunter import FsParameters
+from resolvers.mpi.scoring.profile import RegisterProfile
 from resolvers.mpi.scoring.record import MatchRecord, fhir_address_text, record_from_patient
 
 R = MpiMatchRecordRow.__table__  # type: ignore[attr-defined]
@@ -35,6 +36,7 @@ FHIR = FhirResourceRow.__table__  # type: ignore[attr-defined]
 DEFAULT_MAX_CANDIDATES = MAX_CANDIDATES
 CHUNK = 2000  # rows per multi-row INSERT (well under SQLite's and asyncpg's parameter caps)
 PARAMETERS_NAME = "default"
+PROFILE_NAME = "register-profile"
 
 
 def index_rows(patient_id: str, record: MatchRecord,
@@ -146,11 +148,40 @@ async def sample_patient_ids(session: AsyncSession, size: int) -> list[str]:
     return [str(r) for r in rows.scalars()]
 
 
-async def load_parameters(session: AsyncSession, name: str = PARAMETERS_NAME) -> FsParameters:
-    """The stored parameters, or the defaults (resolvers/mpi/scoring/defaults.py) when none."""
+async def register_size(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(R))).scalar_one())
+
+
+async def _document(session: AsyncSession, name: str) -> dict[str, Any] | None:
     document = (await session.execute(
         select(PARAMS.c.document).where(PARAMS.c.name == name))).scalar_one_or_none()
-    return FsParameters.from_dict(document) if document else default_parameters()
+    return document if isinstance(document, dict) and document else None
+
+
+async def stored_parameters(session: AsyncSession,
+                            name: str = PARAMETERS_NAME) -> FsParameters | None:
+    """The parameters an operator stored, if any."""
+    document = await _document(session, name)
+    return FsParameters.from_dict(document) if document else None
+
+
+async def load_parameters(session: AsyncSession, name: str = PARAMETERS_NAME) -> FsParameters:
+    """The stored parameters, or the defaults (resolvers/mpi/scoring/defaults.py) when none."""
+    return await stored_parameters(session, name) or default_parameters()
+
+
+async def load_profile(session: AsyncSession) -> RegisterProfile | None:
+    """The register profile last taken (by any gateway process), if any."""
+    document = await _document(session, PROFILE_NAME)
+    return RegisterProfile.from_dict(document) if document else None
+
+
+async def save_profile(session: AsyncSession, profile: RegisterProfile, *,
+                       now: datetime | None = None) -> None:
+    # Kept beside the parameters: one small document, shared by every gateway process.
+    await session.execute(delete(PARAMS).where(PARAMS.c.name == PROFILE_NAME))
+    await session.execute(insert(PARAMS).values(
+        name=PROFILE_NAME, document=profile.to_dict(), updated_at=now or datetime.now(UTC)))
 
 
 async def save_parameters(session: AsyncSession, parameters: FsParameters, *,

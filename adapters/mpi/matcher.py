@@ -18,6 +18,15 @@ from resolvers.mpi.scoring.comparators import compare
 from resolvers.mpi.scoring.defaults import default_parameters
 from resolvers.mpi.scoring.engine import MatchScorer, Thresholds
 from resolvers.mpi.scoring.fellegi_sunter import EmResult, FsParameters, estimate
+from resolvers.mpi.scoring.profile import (
+    SAMPLE_SIZE,
+    RegisterKind,
+    RegisterProfile,
+    parameters_for,
+    profile_is_stale,
+    profile_register,
+    single_link_for,
+)
 from resolvers.mpi.scoring.record import MatchRecord, record_from_candidate
 
 
@@ -32,22 +41,74 @@ class SqlPatientMatcher:
                  parameters: FsParameters | None = None, thresholds: Thresholds | None = None,
                  max_candidates: int = store.DEFAULT_MAX_CANDIDATES) -> None:
         self._sessions = sessions
-        self._scorer = MatchScorer(parameters or default_parameters(), thresholds)
+        self._scorer = MatchScorer(parameters or default_parameters(), thresholds,
+                                   single_link=single_link_for(RegisterKind.UNKNOWN))
         self._max_candidates = max_candidates
+        self._given = parameters is not None
+        self._fixed = self._given  # given, or stored by an operator: kept as is
+        self.profile: RegisterProfile | None = None
 
     @property
     def parameters(self) -> FsParameters:
         return self._scorer.parameters
 
+    @property
+    def uses_operator_parameters(self) -> bool:
+        return self._fixed
+
     def use_parameters(self, parameters: FsParameters) -> None:
-        self._scorer = MatchScorer(parameters, self._scorer.thresholds)
+        self._scorer = MatchScorer(parameters, self._scorer.thresholds,
+                                   single_link=self._scorer.single_link)
 
     async def load_parameters(self) -> FsParameters:
-        """Switch to the parameters stored in the database (defaults if none)."""
+        """Switch to the parameters an operator stored; without any, to the defaults for
+        the register's kind (its last profile; households until one is taken)."""
         async with self._sessions() as session:
-            parameters = await store.load_parameters(session)
-        self.use_parameters(parameters)
-        return parameters
+            stored = await store.stored_parameters(session)
+            profile = await store.load_profile(session)
+        self._fixed = self._given or stored is not None
+        self._adopt(profile)
+        if stored is not None and not self._given:
+            self.use_parameters(stored)
+        return self.parameters
+
+    def _adopt(self, profile: RegisterProfile | None) -> None:
+        self.profile = profile
+        kind = profile.kind if profile else RegisterKind.UNKNOWN
+        # The link policy follows the register's kind, whoever chose the parameters.
+        self._scorer = MatchScorer(self._scorer.parameters if self._fixed
+                                   else parameters_for(kind), self._scorer.thresholds,
+                                   single_link=single_link_for(kind))
+
+    async def refresh_profile(self, *, sample_size: int = SAMPLE_SIZE) -> RegisterProfile:
+        """Profile the register now (a random sample, each looked up as a match would be),
+        store the profile for the other gateway processes, and match by it."""
+        async with self._sessions() as session:
+            size = await store.register_size(session)
+            ids = await store.sample_patient_ids(session, sample_size)
+            records = await store.load_records(session, ids)
+            samples = [(pid, record, await store.candidates(
+                session, record, max_candidates=self._max_candidates + 1))
+                for pid, record in records.items()]
+            profile = profile_register(samples, register_size=size)
+            await store.save_profile(session, profile)
+            await session.commit()
+        self._adopt(profile)
+        return profile
+
+    async def refresh_profile_if_stale(self) -> RegisterProfile | None:
+        """Adopt a fresh profile another process stored, or take one when the register has
+        changed size by more than a fifth since the last."""
+        async with self._sessions() as session:
+            size = await store.register_size(session)
+            stored = await store.load_profile(session)
+        if stored is not None and not profile_is_stale(stored, size):
+            if stored != self.profile:
+                self._adopt(stored)
+            return stored
+        if size == 0:
+            return self.profile
+        return await self.refresh_profile()
 
     async def match(self, candidate: MatchCandidate, *, limit: int = 5) -> Sequence[Match]:
         async with self._sessions() as session:

@@ -3,12 +3,14 @@ FEBRL evaluation and EM training run on (same keys, same scorer, no database).""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from resolvers.mpi.matching import Match, MatchCandidate
 from resolvers.mpi.scoring.blocking import MAX_CANDIDATES, query_keys, record_keys
 from resolvers.mpi.scoring.engine import MatchScorer
+from resolvers.mpi.scoring.profile import SAMPLE_SIZE, RegisterProfile, profile_register
 from resolvers.mpi.scoring.record import MatchRecord, record_from_candidate
 
 DEFAULT_MAX_CANDIDATES = MAX_CANDIDATES
@@ -61,6 +63,13 @@ class InMemoryMatchIndex:
                     seen.add(pair)
                     pairs.append((record, other_record))
         return pairs
+
+    def profile(self, sample_size: int = SAMPLE_SIZE, seed: int = 0) -> RegisterProfile:
+        """The register's profile from a random sample, as the SQL matcher takes it."""
+        ids = sorted(self.records)
+        sample = random.Random(seed).sample(ids, min(sample_size, len(ids)))
+        return profile_register(((pid, self.records[pid], self.candidates(self.records[pid]))
+                                 for pid in sample), register_size=len(ids))
 
 
 class InMemoryPatientMatcher:

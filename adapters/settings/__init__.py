@@ -87,6 +87,9 @@ class Settings:
     # CARI_MPESA_*, CARI_MTN_MOMO_*, CARI_ORANGE_MONEY_*: see adapters/settings/payments.py
     payment_providers: PaymentProviderSettings = field(default_factory=PaymentProviderSettings)
     payments_reconcile_seconds: float = 15.0  # 0: no reconciliation task in this process
+    # How often this process checks whether the MPI register changed kind (households or
+    # individuals: resolvers/mpi/scoring/profile.py); 0 turns the check off.
+    mpi_profile_seconds: float = 60.0
     payments_timeout_seconds: float = 300.0  # a collection not approved by then expires
     # CARI_LAB_*: sender identifier systems, provisional patients, alerts (adapters/settings/labs.py)
     labs: LabSettings = field(default_factory=LabSettings)
@@ -249,6 +252,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         medplum_client_id=get("CARI_MEDPLUM_CLIENT_ID", "").strip(),
         medplum_client_secret=get("CARI_MEDPLUM_CLIENT_SECRET", "").strip(),
         payments_reconcile_seconds=number("CARI_PAYMENTS_RECONCILE_SECONDS", "15", float, 0.0),
+        mpi_profile_seconds=number("CARI_MPI_PROFILE_SECONDS", "60", float, 0.0),
         payments_timeout_seconds=number("CARI_PAYMENTS_TIMEOUT_SECONDS", "300", float, 10.0),
         payment_providers=load_payment_provider_settings(env, problems),
         labs=load_lab_settings(env, problems),

@@ -8,6 +8,7 @@ from typing import Protocol
 from resolvers.audit.ports import AuditLog
 from resolvers.fhir.ports import FhirRepository
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
+from resolvers.mpi.scoring.profile import RegisterProfile
 from resolvers.mpi.scoring.record import MatchRecord
 from resolvers.outbox.ports import OutboxWriter
 from resolvers.tenancy import OrganizationTree
@@ -61,3 +62,15 @@ class MatchingUnitOfWork(Transaction, Protocol):
 
     @property
     def match_index(self) -> MatchIndex: ...
+
+
+class ProfiledMatcher(Protocol):
+    """A matcher that picks its default parameters by the kind of register it reads
+    (resolvers/mpi/scoring/profile.py)."""
+
+    @property
+    def profile(self) -> RegisterProfile | None: ...
+    @property
+    def uses_operator_parameters(self) -> bool: ...
+    async def refresh_profile(self) -> RegisterProfile: ...
+    async def refresh_profile_if_stale(self) -> RegisterProfile | None: ...

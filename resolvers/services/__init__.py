@@ -18,6 +18,7 @@ from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
+from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
 from resolvers.webhooks.service import WebhookUseCases
@@ -42,5 +43,6 @@ class Services:
     lab_alerts: LabAlerts
     panic_values: PanicValueCheck
     patient_match: PatientMatchService
+    mpi_profile: RegisterProfiling
     webhooks: WebhookUseCases
     payments: PaymentServices

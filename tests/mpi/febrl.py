@@ -103,12 +103,14 @@ def _prf(name: str, predicted: set[frozenset[str]], truth: set[frozenset[str]],
 
 
 def evaluate(dataset: Dataset, parameters: FsParameters, thresholds: Thresholds | None = None,
-             grades: Iterable[MatchGrade] = LINKED, limit: int = 20) -> Scores:
+             grades: Iterable[MatchGrade] = LINKED, limit: int = 20, *,
+             single_link: bool = False) -> Scores:
     """Every record (dedup) or every B record (linkage) is looked up; a pair is predicted
     when the lookup returns it at one of ``grades``."""
     wanted = frozenset(grades)
     index = build_index(dataset.records)
-    matcher = InMemoryPatientMatcher(index, MatchScorer(parameters, thresholds))
+    matcher = InMemoryPatientMatcher(index, MatchScorer(parameters, thresholds,
+                                                        single_link=single_link))
     queries = dataset.queries if dataset.queries is not None else dataset.records
     predicted: set[frozenset[str]] = set()
     blocked: set[frozenset[str]] = set()

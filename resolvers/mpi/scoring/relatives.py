@@ -11,6 +11,8 @@ rules sit on top of the model:
   (Mohammed / Muhammad), or a close spelling with the same phonetic key (a typo). A name
   that is only similar (Wanjiku / Wanjiru) or another name caps the grade at ``probable``;
   another name on the same phone (a household member) caps it at ``possible``.
+* **A registered twin keeps the other from certain:** one slipped letter turns one twin's
+  given name into the other's.
 * **A different sex never yields certain.**
 * **One household, one signal.** Phone and address are shared by a household, so their
   agreement is evidence of the household, not of the person: when both agree, only the
@@ -26,6 +28,7 @@ from resolvers.mpi.scoring.comparators import (
     NAME_CLOSE,
     NAME_EXACT,
     NAME_SIMILAR,
+    name_level,
     name_part_level,
 )
 from resolvers.mpi.scoring.phonetics import same_sound
@@ -69,6 +72,18 @@ def given_fit_of(query: MatchRecord, stored: MatchRecord, names_swapped: bool) -
     """The fit of the given names, read the way the comparison matched the names."""
     query_given = query.family if names_swapped else query.given
     return given_fit(query_given, stored.given)
+
+
+def is_twin(a: MatchRecord, b: MatchRecord) -> bool:
+    """Two registered patients who look like twins: born the same day, of one family,
+    sharing a phone or an address, with other (or merely alike) given names."""
+    if not a.birth_date or a.birth_date != b.birth_date or not a.family or not b.family:
+        return False
+    if name_level(a.family, b.family) < NAME_CLOSE:
+        return False
+    shared = (a.phone and a.phone == b.phone) or (a.address and a.address == b.address)
+    # Alike names count (Ladi / Lami, Wanjiku / Wanjiru): those are the ones a slip confuses.
+    return bool(shared) and given_fit(a.given, b.given) in (GivenFit.CONFLICT, GivenFit.SIMILAR)
 
 
 def sexes_differ(query: MatchRecord, stored: MatchRecord) -> bool:
