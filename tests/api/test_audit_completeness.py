@@ -145,6 +145,8 @@ AUDITED: dict[str, Recipe] = {
 
 NOT_AUDITED: dict[str, str] = {
     "GET /healthz": "liveness; no data",
+    "GET /api/mpi/profile": "the register's kind: counts and a share, no patient data (admin)",
+    "POST /api/mpi/profile": "profiles the register: counts and a share, no patient data",
     "GET /readyz": "readiness; no data",
     "GET /metrics": "counters per route and status; no patient ids",
     "GET /openapi.json": "the API description",

@@ -1,11 +1,13 @@
-"""The parameters the gateway matches with until the operator stores re-estimated ones.
+"""The parameters the gateway matches with before it has profiled its register.
 
 The register parameters (register_parameters.py): the gateway serves African registers,
 where households share a phone and an address and relatives are registered side by side.
 No single parameter set found serves both such a register and FEBRL (one person per
 address): the agreement of an address is household evidence (~3 bits) on the one and
-identity evidence (~12 bits) on the other. The FEBRL-trained set stays in
-febrl_parameters.py for comparison and as the EM starting point of the register training.
+identity evidence (~12 bits) on the other. So the matcher profiles its register
+(profile.py) and takes the household parameters or the FEBRL-estimated ones
+(febrl_parameters.py) by what it finds; until then, and on a register too small to tell,
+the household ones, the safe side.
 
 An operator re-estimates u (how often strangers agree) on the real register with
 ``adapters.mpi.reestimate(session)`` and stores it with ``save=True``. Not an automatic gain:
