@@ -116,3 +116,34 @@ def test_beside_a_certain_match_one_with_another_birth_date_is_only_possible() -
     ranked = {m.patient_id: m.grade for m in SCORER.rank(query, [("p1", _person(["Chidinma"])),
                                                                  ("p2", sibling)])}
     assert ranked == {"p1": MatchGrade.CERTAIN, "p2": MatchGrade.POSSIBLE}
+
+
+def _rank(query: MatchRecord, *stored: MatchRecord) -> dict[str, MatchGrade]:
+    candidates = [(f"p{n}", record) for n, record in enumerate(stored)]
+    return {m.patient_id: m.grade for m in SCORER.rank(query, candidates, limit=10)}
+
+
+def test_a_registered_twin_keeps_the_other_twin_from_certain() -> None:
+    # Twins Ladi and Lami registered side by side; the lab typed Ladi as "Lami".
+    ladi, lami = _person(["Ladi"]), _person(["Lami", "Hauwa"])
+    assert _rank(_person(["Lami"]), lami)["p0"] is MatchGrade.CERTAIN  # no twin registered
+    grades = _rank(_person(["Lami"]), lami, ladi)
+    assert grades["p0"] is MatchGrade.PROBABLE
+
+
+def test_two_slips_among_names_and_birth_date_are_not_certain() -> None:
+    registered = _person(["Asha", "Oluwakemi"], family="Adewumi")
+    one_slip = _person(["Asha"], family="Adewwmi")
+    two_slips = _person(["Aisha"], family="Adewwmi", birth_date=date(2015, 3, 8))
+    assert _grade(one_slip, registered) is MatchGrade.CERTAIN
+    assert _grade(two_slips, registered) is not MatchGrade.CERTAIN
+
+
+def test_names_and_birthday_with_every_contact_differing_are_not_certain() -> None:
+    # A namesake born the same day in another household, or the same woman moved: review.
+    registered = _person(["Nomvula"], family="Zulu", address="359 Khayelitsha Road, Ladysmith")
+    elsewhere = _person(["Nomvula"], family="Zulu", phone=None,
+                        address="4 Kariakoo Plot, Empangeni")
+    moved_same_phone = _person(["Nomvula"], family="Zulu", address="4 Kariakoo Plot, Empangeni")
+    assert _grade(elsewhere, registered) is MatchGrade.PROBABLE
+    assert _grade(moved_same_phone, registered) is MatchGrade.CERTAIN

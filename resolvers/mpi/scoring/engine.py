@@ -101,6 +101,13 @@ def _below(threshold: float) -> float:
     return max(0.0, threshold - 1e-6)
 
 
+def _contacts_disagree(levels: dict[str, int]) -> bool:
+    phone, address = levels["phone"], levels["address"]
+    phone_agrees, address_agrees = phone >= 1, address >= 2
+    phone_differs, address_differs = phone == 0, address in (0, 1)
+    return not (phone_agrees or address_agrees) and (phone_differs or address_differs)
+
+
 def _names_disagree(comparison: Comparison) -> bool:
     levels = comparison.as_dict()
     return levels["given"] == NAME_DIFFERENT or levels["family"] == NAME_DIFFERENT
@@ -267,11 +274,17 @@ class MatchScorer:
         if _names_disagree(comparison):
             # Twins and household members share everything else.
             return MatchGrade.PROBABLE, "a name differs"
-        if levels["phone"] == 0 and levels["address"] in (0, 1):
+        slips = sum(levels[name] < top for name, top in
+                    (("given", NAME_EXACT), ("family", NAME_EXACT), ("birth_date", DOB_EXACT)))
+        if slips >= 2:
+            # Two of names and birthday only alike: a relative's record (twins Aisha and
+            # Asha, a day apart by a typo) as often as a copy typed badly twice.
+            return MatchGrade.PROBABLE, "two of the names and the birth date are only alike"
+        if _contacts_disagree(levels):
             # Names and a birthday alone: at 100,000 patients, namesakes born the same day
-            # in other households exist, and both contacts disagreeing is what sets them
-            # apart from someone who moved and changed number (who goes to review).
-            return MatchGrade.PROBABLE, "the phone and the address both differ"
+            # in other households exist; a contact that disagrees with none agreeing is what
+            # tells them from the same person, who may have moved (and goes to review).
+            return MatchGrade.PROBABLE, "no phone or address agrees, and one differs"
         return None
 
     def rank(self, query: MatchRecord, stored: Iterable[tuple[str, MatchRecord]], *,
