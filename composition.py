@@ -254,8 +254,14 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                systems=IdentifierSystems(settings.labs.identifier_systems),
                                provisional_patients=settings.labs.provisional_patients)
         scoping = OrganizationScoping(settings.org_scoping)
+        subscriptions: dict[str, Sequence[str]] = dict(extensions.subscriptions)
+        if settings.event_webhook_url:
+            subscriptions[EVENT_WEBHOOK] = ("*",)
+        # REST and FHIR registrations share one grouped writer (resolvers/mpi/registration.py).
+        patients = PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions),
+                                   mirror, scoping, reads=reads, max_parallel=1 if sqlite else 2)
         fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping,
-                            SqlTwins(), reads=reads)
+                            SqlTwins(), reads=reads, registrar=patients.registrations)
         payments = build_payment_services(
             uow_factory, clock, audit,
             PaymentConfig(public_base_url=settings.public_base_url,
@@ -265,12 +271,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             if extensions.payment_providers is not None
             else build_payment_providers(settings, client),
             stripe_api=_stripe_api(settings, client))
-        subscriptions: dict[str, Sequence[str]] = dict(extensions.subscriptions)
-        if settings.event_webhook_url:
-            subscriptions[EVENT_WEBHOOK] = ("*",)
         services = Services(
-            patients=PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions),
-                                     mirror, scoping, reads=reads),
+            patients=patients,
             organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
             audit=audit,
             outbox=OutboxAdmin(store, clock),

@@ -106,6 +106,14 @@ async def bulk_index(session: AsyncSession, items: Iterable[tuple[str, MatchReco
     return count
 
 
+async def index_new_patients(session: AsyncSession,
+                             patients: Iterable[tuple[Patient, str | None]]) -> int:
+    """Index patients inserted in this transaction, each with its address (the grouped
+    registration): multi-row inserts, nothing to take out first."""
+    return await bulk_index(session, ((p.id, record_from_patient(p, address=address))
+                                      for p, address in patients))
+
+
 async def _flush(session: AsyncSession, records: list[dict[str, Any]],
                  keys: list[dict[str, str]]) -> None:
     for chunk in _chunks(records):

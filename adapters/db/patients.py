@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.match_index import index_patient
+from adapters.db.match_index import index_new_patients, index_patient
 from adapters.db.tables import PatientIdentifierRow, PatientRow
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 
@@ -63,6 +63,31 @@ class SqlPatientRepository:
             return None
         found = await self._load([pid])
         return found[0] if found else None
+
+    async def owners_of(self, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
+        if not identifiers:
+            return {}
+        # Probes of the (system, value) primary key, in one statement: systems x values
+        # (a batch has few systems), the pairs nobody asked for dropped here. A row-value
+        # IN would scan the table on SQLite.
+        wanted = set(identifiers)
+        rows = await self._session.execute(
+            select(PI.c.system, PI.c.value, PI.c.patient_id)
+            .where(PI.c.system.in_(sorted({i.system for i in wanted})),
+                   PI.c.value.in_(sorted({i.value for i in wanted}))))
+        found = {Identifier(str(r.system), str(r.value)): str(r.patient_id) for r in rows}
+        return {i: pid for i, pid in found.items() if i in wanted}
+
+    async def add_many(self, patients: Sequence[tuple[Patient, str | None]]) -> None:
+        if not patients:
+            return
+        await self._session.execute(insert(P), [_row_values(p) for p, _a in patients])
+        identifiers = [{"system": i.system, "value": i.value, "patient_id": p.id, "position": n}
+                       for p, _a in patients for n, i in enumerate(p.identifiers)]
+        if identifiers:
+            await self._session.execute(insert(PI), identifiers)
+        # Matching keys, same transaction; new patients have none to replace.
+        await index_new_patients(self._session, patients)
 
     async def _write_identifiers(self, patient: Patient) -> None:
         if patient.identifiers:

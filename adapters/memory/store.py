@@ -59,6 +59,14 @@ class _Patients:
             raise ValueError(f"duplicate patient id {patient.id}")
         self._staged[patient.id] = patient
 
+    async def owners_of(self, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
+        wanted = set(identifiers)
+        return {i: p.id for p in self._all().values() for i in p.identifiers if i in wanted}
+
+    async def add_many(self, patients: Sequence[tuple[Patient, str | None]]) -> None:
+        for patient, _address in patients:  # no match index in memory
+            await self.add(patient)
+
     async def update(self, patient: Patient, *, expected_version: int) -> bool:
         current = self._all().get(patient.id)
         if current is None or current.version != expected_version:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from resolvers.audit.model import AuditRecord
 from resolvers.audit.ports import AuditLog
 from resolvers.fhir.issues import Issue
 from resolvers.fhir.model import IndexEntry, SearchPage, SearchRequest, StoredResource
@@ -77,6 +78,16 @@ FhirUnitOfWorkFactory = Callable[[], FhirUnitOfWork]
 # an Organization) is kept in step inside the same transaction: the caller binds the twin's
 # writer to its own unit of work (resolvers/mpi/fhir_twin.py, resolvers/directory/fhir_twin.py).
 TwinWriter = Callable[[StoredResource, datetime], Awaitable[None]]
+
+
+class PatientRegistrar(Protocol):
+    """Creates of FHIR Patients, written with the other registrations that arrive at the same
+    moment (the MPI's grouped registration, resolvers/mpi/registration.py): one shared
+    commit, answered only after it. Raises the FHIR problem a refused create gets."""
+
+    async def register(self, stored: StoredResource, audit: Sequence[AuditRecord]) -> None:
+        """Store version 1 of ``stored`` (a new id) and its MPI twin, with ``audit``."""
+        ...
 
 
 class TwinWriters(Protocol):

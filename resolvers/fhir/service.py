@@ -21,6 +21,7 @@ from resolvers.fhir.ports import (
     FhirUnitOfWork,
     FhirUnitOfWorkFactory,
     FhirWriteUnitOfWork,
+    PatientRegistrar,
     ResourceValidator,
     TwinWriter,
     TwinWriters,
@@ -28,7 +29,8 @@ from resolvers.fhir.ports import (
 from resolvers.fhir.scoping import FhirScoping
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.search_params import patient_of
-from resolvers.fhir.writer import MirrorConfig, delete_resource, write_resource
+from resolvers.fhir.writer import MirrorConfig, delete_resource, first_version, write_resource
+from resolvers.ids import new_id
 from resolvers.principal import Caller, Role, require_role
 from resolvers.tenancy import OrganizationScoping
 
@@ -71,8 +73,11 @@ class FhirUseCases:
                  validator: ResourceValidator, mirror: MirrorConfig,
                  scoping: OrganizationScoping | None = None,
                  twins: TwinWriters | None = None,
-                 reads: FhirUnitOfWorkFactory | None = None) -> None:
+                 reads: FhirUnitOfWorkFactory | None = None,
+                 registrar: PatientRegistrar | None = None) -> None:
         self._uow_factory = uow_factory
+        # New Patients go through the MPI's grouped registration when one is given.
+        self.registrar = registrar
         # Reads write nothing in their unit of work: their audit rows go through the trail's
         # shared commits, so they may run on read-only connections.
         self._reads = reads or uow_factory
@@ -165,6 +170,14 @@ class FhirUseCases:
         doc = self.check_body(resource_type, body)
         doc = {k: v for k, v in doc.items() if k != "id"}  # the server assigns the id
         now = self._clock.now()
+        if (resource_type == "Patient" and self.registrar is not None and not if_none_exist
+                and not self.scoping.confines(caller)):
+            # Nothing to read first (no scope, no condition): the registration shares a
+            # transaction with the others arriving now (resolvers/mpi/registration.py).
+            stored = first_version(doc, new_id(), now)
+            await self.registrar.register(
+                stored, self.audit_write(caller, stored, AuditAction.CREATE, now))
+            return WriteResult(201, stored)
         async with self._uow_factory() as uow:
             outside = await self._scope.outside(uow, caller, [doc])
             if outside:

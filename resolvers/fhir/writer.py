@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from resolvers.fhir.errors import problem
-from resolvers.fhir.model import FHIR_DELETE, FHIR_UPSERT, StoredResource
+from resolvers.fhir.model import FHIR_DELETE, FHIR_UPSERT, IndexEntry, StoredResource
 from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 from resolvers.fhir.search_params import index_resource, sort_date
 from resolvers.ids import new_id
@@ -61,6 +61,30 @@ async def write_resource(
     return stored
 
 
+NewResource = tuple[StoredResource, list[IndexEntry], datetime | None]
+
+
+def first_version(doc: dict[str, Any], rid: str, now: datetime) -> StoredResource:
+    """Version 1 of a new resource (id and meta set), as stored."""
+    return StoredResource(str(doc["resourceType"]), rid, 1, now, False,
+                          _with_meta(doc, rid, 1, now))
+
+
+def indexed(stored: StoredResource) -> NewResource:
+    """A version with what its row needs (search index, sort date), for
+    :meth:`FhirRepository.create_many`."""
+    index = index_resource(stored.document)
+    return stored, index, sort_date(stored.document, index)
+
+
+def mirror_messages(stored: StoredResource, mirror: MirrorConfig) -> list[NewOutboxMessage]:
+    """The deliveries that copy this version to each mirror."""
+    return [NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
+                             f"fhir:{stored.resource_type}/{stored.id}/_history/"
+                             f"{stored.version}")
+            for destination in mirror.destinations]
+
+
 async def create_resources(uow: FhirWriteUnitOfWork, docs: Sequence[tuple[str, dict[str, Any]]], *,
                            now: datetime, mirror: MirrorConfig) -> list[StoredResource]:
     """Create many new resources, given as (new id, document), in one go (multi-row inserts);
@@ -70,14 +94,10 @@ async def create_resources(uow: FhirWriteUnitOfWork, docs: Sequence[tuple[str, d
         resource_type = str(doc["resourceType"])
         if resource_type in ("Patient", "Organization"):
             raise ValueError(f"{resource_type} must go through write_resource")
-        stored = StoredResource(resource_type, rid, 1, now, False, _with_meta(doc, rid, 1, now))
-        index = index_resource(stored.document)
-        items.append((stored, index, sort_date(stored.document, index)))
+        items.append(indexed(first_version(doc, rid, now)))
     await uow.fhir.create_many(items)
-    await uow.outbox.enqueue([
-        NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
-                         f"fhir:{stored.resource_type}/{stored.id}/_history/1")
-        for stored, _index, _sort in items for destination in mirror.destinations])
+    await uow.outbox.enqueue([message for stored, _index, _sort in items
+                              for message in mirror_messages(stored, mirror)])
     return [stored for stored, _index, _sort in items]
 
 

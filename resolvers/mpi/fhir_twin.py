@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from resolvers.fhir.errors import problem
+from resolvers.fhir.errors import FhirProblem, problem
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.ports import TwinWriter
 from resolvers.mpi.fhir_mapping import draft_from_fhir
-from resolvers.mpi.model import Patient
+from resolvers.mpi.model import Identifier, Patient, PatientDraft
 from resolvers.mpi.ports import MpiUnitOfWork
 
 MAX_IDENTIFIER = 200  # as on the MPI's REST surface (resolvers/mpi/validation.py)
@@ -24,8 +24,8 @@ def patient_twin(uow: MpiUnitOfWork) -> TwinWriter:
     return write
 
 
-async def sync_patient(uow: MpiUnitOfWork, stored: StoredResource, now: datetime) -> None:
-    """Keep the MPI row of a FHIR Patient in step (identifiers stay unique across patients)."""
+def checked_draft(stored: StoredResource) -> PatientDraft:
+    """The MPI fields of a FHIR Patient, refused (422) where the MPI cannot keep them."""
     draft = draft_from_fhir(stored.document)
     if len(stored.id) > MAX_PATIENT_ID:
         raise problem(422, "value", f"a Patient id may have at most {MAX_PATIENT_ID} characters "
@@ -40,12 +40,21 @@ async def sync_patient(uow: MpiUnitOfWork, stored: StoredResource, now: datetime
             # The MPI looks patients up by identifier: it keeps what it can look up.
             raise problem(422, "value", f"a patient identifier's system and value may have at "
                           f"most {MAX_IDENTIFIER} characters each", "Patient.identifier")
+    return draft
+
+
+def duplicate_identifier(ident: Identifier, other_id: str) -> FhirProblem:
+    return problem(409, "duplicate", f"another patient (Patient/{other_id}) already has the "
+                   f"identifier {ident.system}|{ident.value}", "Patient.identifier")
+
+
+async def sync_patient(uow: MpiUnitOfWork, stored: StoredResource, now: datetime) -> None:
+    """Keep the MPI row of a FHIR Patient in step (identifiers stay unique across patients)."""
+    draft = checked_draft(stored)
     for ident in draft.identifiers:
         other = await uow.patients.find_by_identifier(ident)
         if other is not None and other.id != stored.id:
-            raise problem(409, "duplicate",
-                          f"another patient (Patient/{other.id}) already has the identifier "
-                          f"{ident.system}|{ident.value}", "Patient.identifier")
+            raise duplicate_identifier(ident, other.id)
     organization_id = draft.organization_id
     if organization_id and not await uow.organizations.get_many([organization_id]):
         organization_id = None  # a FHIR-only organization: the MPI row does not link it

@@ -10,11 +10,12 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
 from resolvers.errors import Conflict, Forbidden, InvalidInput, NotFound
-from resolvers.fhir.writer import MirrorConfig, write_resource
+from resolvers.fhir.writer import MirrorConfig, first_version, mirror_messages, write_resource
 from resolvers.ids import new_id
 from resolvers.mpi.fhir_mapping import merge_into_fhir
-from resolvers.mpi.model import Patient, PatientDraft, PatientQuery
+from resolvers.mpi.model import Identifier, Patient, PatientDraft, PatientQuery
 from resolvers.mpi.ports import MpiUnitOfWork, MpiUnitOfWorkFactory
+from resolvers.mpi.registration import NewPatient, PatientRegistrations
 from resolvers.mpi.validation import validate_patient_draft
 from resolvers.outbox.events import EventRouter
 from resolvers.principal import Caller, Role, require_role
@@ -44,6 +45,7 @@ class PatientUseCases:
         mirror: MirrorConfig | None = None,
         scoping: OrganizationScoping | None = None,
         reads: MpiUnitOfWorkFactory | None = None,
+        max_parallel: int = 1,  # registration transactions at once: 1 on SQLite
     ) -> None:
         self._uow_factory = uow_factory
         # Reads write nothing in their unit of work (their audit rows go through the
@@ -54,6 +56,9 @@ class PatientUseCases:
         self._events = events
         self._mirror = mirror or MirrorConfig()
         self._scoping = scoping or OrganizationScoping()
+        # Shared with the FHIR Patient create (the composition root hands it over).
+        self.registrations = PatientRegistrations(uow_factory, self._mirror,
+                                                  max_parallel=max_parallel)
 
     async def _authorize(self, caller: Caller, roles: Sequence[Role], action: AuditAction,
                          patient_ids: Sequence[str | None]) -> None:
@@ -127,16 +132,18 @@ class PatientUseCases:
             birth_date=clean.birth_date, gender=clean.gender, phone=clean.phone,
             organization_id=clean.organization_id, version=1, created_at=now, updated_at=now,
         )
+        if not self._scoping.confines(caller):
+            # Every organization is in scope: no per-caller read, so the registration can
+            # share a transaction with the others arriving now.
+            await self.registrations.submit(self._new_patient(caller, patient, clean))
+            return patient
         async with self._uow_factory() as uow:
             await self._check_scope(uow, caller, clean.organization_id)
             await self._check_references(uow, clean)
             for ident in clean.identifiers:
                 existing = await uow.patients.find_by_identifier(ident)
                 if existing is not None:
-                    raise Conflict(
-                        "a patient with this identifier already exists",
-                        details={"system": ident.system, "patient_id": existing.id},
-                    )
+                    raise _identifier_taken(ident, existing.id)
             await uow.patients.add(patient)
             # The same patient as a FHIR Patient resource (same id), mirrored like any other.
             await write_resource(uow, merge_into_fhir(None, patient.id, clean),
@@ -150,6 +157,21 @@ class PatientUseCases:
                 "patient.created", patient.id, patient.version, patient_event_data(patient), now))
             await uow.commit()
         return patient
+
+    def _new_patient(self, caller: Caller, patient: Patient, clean: PatientDraft) -> NewPatient:
+        """The same rows as the single-transaction path below, for the grouped writer."""
+        resource = first_version(merge_into_fhir(None, patient.id, clean), patient.id,
+                                 patient.created_at)
+        return NewPatient(
+            patient=patient, resource=resource,
+            audit=tuple(audit_records(
+                caller, action=AuditAction.CREATE, resource_type=RESOURCE,
+                targets=[(patient.id, patient.id)], outcome=AuditOutcome.SUCCESS,
+                at=patient.created_at)),
+            outbox=(*mirror_messages(resource, self._mirror), *self._events.messages_for(
+                "patient.created", patient.id, patient.version, patient_event_data(patient),
+                patient.created_at)),
+            duplicate=_identifier_taken, unknown_organization=_unknown_organization)
 
     async def update(
         self, caller: Caller, patient_id: str, draft: PatientDraft, *, expected_version: int | None
@@ -206,5 +228,14 @@ class PatientUseCases:
         if draft.organization_id is not None:
             orgs = await uow.organizations.get_many([draft.organization_id])
             if draft.organization_id not in orgs:
-                raise InvalidInput("the managing organization does not exist", details=[
-                    {"field": "organization_id", "message": "unknown organization"}])
+                raise _unknown_organization()
+
+
+def _identifier_taken(ident: Identifier, patient_id: str) -> Conflict:
+    return Conflict("a patient with this identifier already exists",
+                    details={"system": ident.system, "patient_id": patient_id})
+
+
+def _unknown_organization() -> InvalidInput:
+    return InvalidInput("the managing organization does not exist", details=[
+        {"field": "organization_id", "message": "unknown organization"}])
