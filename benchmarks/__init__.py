@@ -15,6 +15,8 @@ Modules:
     cold_start       launch -> first ``/healthz`` 200, fresh and existing data dir
     http_throughput  req/s and p50/p99 for ``GET /healthz`` and a GraphQL ``patient(id:)``
                      query, on SQLite and (if reachable) PostgreSQL
+    mpi_febrl_http   FEBRL 1-4 stored and matched through the public routes ($match), with
+                     the register profile the gateway takes; precision, recall, F1
     registration     POST /api/patients and FHIR Patient create at 16 connections, rows counted
     workers_scaling  1 vs 2 worker processes on PostgreSQL (GraphQL read, webhook intake)
     read_scaling     patient and lab-results reads at 10k and 1M Observations (PostgreSQL,
@@ -25,6 +27,6 @@ Modules:
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
               "mpi_match_http",
-              "mpi_accuracy",
+              "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
               "upload_memory")
