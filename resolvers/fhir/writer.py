@@ -27,8 +27,9 @@ class MirrorConfig:
     destinations: Sequence[str] = ()  # e.g. ("medplum",) when Medplum is configured
 
 
-def _with_meta(doc: dict[str, Any], resource_id: str, version: int, at: datetime) -> dict[str, Any]:
-    out = copy.deepcopy(doc)
+def _with_meta(doc: dict[str, Any], resource_id: str, version: int, at: datetime, *,
+               deep: bool = True) -> dict[str, Any]:
+    out = copy.deepcopy(doc) if deep else dict(doc)
     out["id"] = resource_id
     meta = dict(out.get("meta") or {})
     meta["versionId"] = str(version)
@@ -65,9 +66,11 @@ NewResource = tuple[StoredResource, list[IndexEntry], datetime | None]
 
 
 def first_version(doc: dict[str, Any], rid: str, now: datetime) -> StoredResource:
-    """Version 1 of a new resource (id and meta set), as stored."""
+    """Version 1 of a new resource (id and meta set), as stored. ``doc`` is taken, not
+    copied (only its top level is): callers pass documents they built for this write and
+    leave alone afterwards, and a deep copy of each was a tenth of a 10-OBX message's cost."""
     return StoredResource(str(doc["resourceType"]), rid, 1, now, False,
-                          _with_meta(doc, rid, 1, now))
+                          _with_meta(doc, rid, 1, now, deep=False))
 
 
 def indexed(stored: StoredResource) -> NewResource:
