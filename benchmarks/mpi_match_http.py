@@ -97,7 +97,7 @@ async def load_register(database_url: str, patients: dict[str, Any]) -> float:
                 records.append((pid, record_from_patient(
                     patient, address=fhir_address_text(resource.document))))
             await uow.fhir.create_many(stored)
-            session = uow.session
+            session = uow._session  # bulk rows beside the repositories, in one transaction
             await session.execute(insert(rows_p), [
                 {"id": p.id, "family": p.family, "given": list(p.given),
                  "birth_date": p.birth_date, "gender": p.gender, "phone": p.phone,
