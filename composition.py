@@ -245,7 +245,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         store = SqlOutboxStore(sessions)
         audit = AuditTrail(uow_factory, writer=audit_writer, reads=reads)
         mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else ())
-        matcher = SqlPatientMatcher(sessions)
+        matcher = SqlPatientMatcher(sessions, read_sessions=session_factory(read_engine)
+                                    if read_engine is not engine else None)
         # Parameters an operator stored, else the defaults for the register's kind.
         await matcher.load_parameters()
         sqlite = engine.dialect.name == "sqlite"  # one writer; PostgreSQL takes a few at once

@@ -6,6 +6,7 @@ of the best-ranked ``max_candidates``) and pure scoring in process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,8 +40,12 @@ class SqlPatientMatcher:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  parameters: FsParameters | None = None, thresholds: Thresholds | None = None,
-                 max_candidates: int = store.DEFAULT_MAX_CANDIDATES) -> None:
+                 max_candidates: int = store.DEFAULT_MAX_CANDIDATES,
+                 read_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = sessions
+        # Lookups and profiling only read: on SQLite their own connections, so they neither
+        # wait for nor hold the write lock (adapters/db/read_engine.py).
+        self._reads = read_sessions or sessions
         self._scorer = MatchScorer(parameters or default_parameters(), thresholds,
                                    single_link=single_link_for(RegisterKind.UNKNOWN))
         self._max_candidates = max_candidates
@@ -63,7 +68,7 @@ class SqlPatientMatcher:
     async def load_parameters(self) -> FsParameters:
         """Switch to the parameters an operator stored; without any, to the defaults for
         the register's kind (its last profile; households until one is taken)."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stored = await store.stored_parameters(session)
             profile = await store.load_profile(session)
         self._fixed = self._given or stored is not None
@@ -83,14 +88,17 @@ class SqlPatientMatcher:
     async def refresh_profile(self, *, sample_size: int = SAMPLE_SIZE) -> RegisterProfile:
         """Profile the register now (a random sample, each looked up as a match would be),
         store the profile for the other gateway processes, and match by it."""
-        async with self._sessions() as session:
+        samples: list[tuple[str, MatchRecord, list[tuple[str, MatchRecord]]]] = []
+        async with self._reads() as session:
             size = await store.register_size(session)
             ids = await store.sample_patient_ids(session, sample_size)
             records = await store.load_records(session, ids)
-            samples = [(pid, record, await store.candidates(
-                session, record, max_candidates=self._max_candidates + 1))
-                for pid, record in records.items()]
-            profile = profile_register(samples, register_size=size)
+            for pid, record in records.items():
+                samples.append((pid, record, await store.candidates(
+                    session, record, max_candidates=self._max_candidates + 1)))
+                await asyncio.sleep(0)  # reads may run on the loop: let requests through
+        profile = profile_register(samples, register_size=size)
+        async with self._sessions() as session:
             await store.save_profile(session, profile)
             await session.commit()
         self._adopt(profile)
@@ -99,7 +107,7 @@ class SqlPatientMatcher:
     async def refresh_profile_if_stale(self) -> RegisterProfile | None:
         """Adopt a fresh profile another process stored, or take one when the register has
         changed size by more than a fifth since the last."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             size = await store.register_size(session)
             stored = await store.load_profile(session)
         if stored is not None and not profile_is_stale(stored, size):
@@ -111,7 +119,7 @@ class SqlPatientMatcher:
         return await self.refresh_profile()
 
     async def match(self, candidate: MatchCandidate, *, limit: int = 5) -> Sequence[Match]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await self.match_in(session, candidate, limit=limit)
 
     async def match_within(self, uow: MatchingUnitOfWork, candidate: MatchCandidate, *,
