@@ -21,12 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import adapters.hl7v2.parser as hl7_parser
 from adapters.auth.keys import load_or_create_local_key
 from adapters.auth.tokens import TokenVerifier
+from adapters.db.audit_writes import SqlAuditWrites
 from adapters.db.engine import session_factory
 from adapters.db.health import DatabaseHealth
 from adapters.db.match_index import index_missing
 from adapters.db.migrate import upgrade_connection
 from adapters.db.outbox import SqlOutboxStore
+from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
+from adapters.db.read_uow import SqlReadUnitOfWork
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
@@ -232,14 +235,17 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
 
     # Reads that write nothing (their audit rows go through audit_writer) run on their own
     # read-only connections on SQLite, outside the one writer's lock.
+    # They run on Core connections, not ORM sessions (adapters/db/read_uow.py).
     read_engine = read_engine_for(engine)
-    read_sessions = session_factory(read_engine)
+    statements = StatementReader(read_engine)
 
-    def reads() -> SqlUnitOfWork:
-        return SqlUnitOfWork(read_sessions, clock.now)
+    def reads() -> SqlReadUnitOfWork:
+        return SqlReadUnitOfWork(read_engine, statements)
 
+    # Its transactions are one executemany on the driver (adapters/db/audit_writes.py).
+    audit_writes = SqlAuditWrites(engine)
     audit_writer = GroupedAuditWriter(
-        uow_factory, max_parallel=1 if engine.dialect.name == "sqlite" else 2)
+        audit_writes, max_parallel=1 if engine.dialect.name == "sqlite" else 2)
     try:
         medplum = _medplum(settings, client)
         store = SqlOutboxStore(sessions)
@@ -320,6 +326,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     finally:
         # Readers still waiting for their audit commit are answered before the pool closes.
         await audit_writer.drain(settings.shutdown_timeout_seconds)
+        audit_writes.close()
+        statements.close()
         await client.aclose()
         if read_engine is not engine:
             await read_engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,14 @@ from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRe
 A = AuditEventRow.__table__  # type: ignore[attr-defined]
 
 
+def row_values(r: AuditRecord) -> dict[str, Any]:
+    return {"id": r.id, "recorded_at": r.recorded_at, "subject": r.subject,
+            "roles": list(r.roles), "action": r.action.value, "resource_type": r.resource_type,
+            "resource_id": r.resource_id, "patient_id": r.patient_id,
+            "outcome": r.outcome.value, "request_id": r.request_id, "surface": r.surface,
+            "purpose": r.purpose}
+
+
 class SqlAuditLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -20,14 +29,7 @@ class SqlAuditLog:
     async def append(self, records: Sequence[AuditRecord]) -> None:
         if not records:
             return
-        await self._session.execute(insert(A), [
-            {"id": r.id, "recorded_at": r.recorded_at, "subject": r.subject, "roles": list(r.roles),
-             "action": r.action.value, "resource_type": r.resource_type,
-             "resource_id": r.resource_id, "patient_id": r.patient_id,
-             "outcome": r.outcome.value, "request_id": r.request_id, "surface": r.surface,
-             "purpose": r.purpose}
-            for r in records
-        ])
+        await self._session.execute(insert(A), [row_values(r) for r in records])
 
     async def search(self, query: AuditQuery) -> list[AuditRecord]:
         # Newest first; ids are time-ordered, so "after" pages backwards in time.

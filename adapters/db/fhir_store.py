@@ -21,7 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.compiled import FastSelect
 from adapters.db.dialect import dialect_name, insert_for
+from adapters.db.read_connection import fetch_keys
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
 from resolvers.fhir.model import (
     Condition,
@@ -35,6 +37,9 @@ from resolvers.fhir.model import (
 R = FhirResourceRow.__table__  # type: ignore[attr-defined]
 V = FhirResourceVersionRow.__table__  # type: ignore[attr-defined]
 I = FhirSearchIndexRow.__table__  # type: ignore[attr-defined]  # noqa: E741
+_COLUMNS = tuple(c.name for c in R.columns)
+_BY_IDS = FastSelect(lambda size: select(R).where(
+    R.c.resource_type == bindparam("rt"), R.c.id.in_([bindparam(f"k{i}") for i in range(size)])))
 
 
 _UNNEST_INDEX = text(
@@ -42,13 +47,6 @@ _UNNEST_INDEX = text(
     "date_hi) SELECT * FROM unnest(CAST(:rt AS varchar[]), CAST(:rid AS varchar[]), "
     "CAST(:param AS varchar[]), CAST(:system AS varchar[]), CAST(:value AS varchar[]), "
     "CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[]))")
-
-
-_HISTORY_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "deleted", "document")
-_COPY_TO_HISTORY = insert(V).from_select(
-    list(_HISTORY_COLUMNS),
-    select(*(R.c[c] for c in _HISTORY_COLUMNS)).where(
-        R.c.resource_type == bindparam("rt"), R.c.id.in_(bindparam("ids", expanding=True))))
 
 
 def _stored(r: Any) -> StoredResource:
@@ -133,9 +131,8 @@ class SqlFhirRepository:
     async def get_many(self, resource_type: str, ids: Sequence[str]) -> dict[str, StoredResource]:
         if not ids:
             return {}
-        rows = (await self._session.execute(select(R).where(
-            R.c.resource_type == resource_type, R.c.id.in_(list(ids))))).mappings()
-        return {r["id"]: _stored(r) for r in rows}
+        rows = await fetch_keys(self._session, _BY_IDS, list(ids), {"rt": resource_type})
+        return {r[1]: _stored(dict(zip(_COLUMNS, r, strict=True))) for r in rows}
 
     async def get_version(self, resource_type: str, id: str, version: int) -> StoredResource | None:
         row = (await self._session.execute(select(V).where(
@@ -192,14 +189,10 @@ class SqlFhirRepository:
             {"resource_type": r.resource_type, "id": r.id, "version_id": r.version,
              "last_updated": r.last_updated, "deleted": r.deleted, "document": r.document,
              "sort_date": sort_date} for r, _index, sort_date in items])
-        # The history rows are copies of the rows just inserted, copied by the database:
-        # each document is encoded once, not twice (JSON encoding and binding were the
-        # largest per-resource costs of a 10-OBX message).
-        by_type: dict[str, list[str]] = {}
-        for r, _index, _sort in items:
-            by_type.setdefault(r.resource_type, []).append(r.id)
-        for resource_type, ids in by_type.items():
-            await self._session.execute(_COPY_TO_HISTORY, {"rt": resource_type, "ids": ids})
+        await self._session.execute(insert(V), [
+            {"resource_type": r.resource_type, "id": r.id, "version_id": r.version,
+             "last_updated": r.last_updated, "deleted": r.deleted, "document": r.document}
+            for r, _index, _sort in items])
         entries = [(r, e) for r, index, _sort in items for e in index]
         if not entries:
             return

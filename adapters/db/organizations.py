@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.compiled import FastSelect
+from adapters.db.read_connection import fetch_keys
 from adapters.db.tables import OrganizationRow
 from resolvers.directory.model import Organization
 from resolvers.mpi.model import Identifier
 
 O = OrganizationRow.__table__  # type: ignore[attr-defined]  # noqa: E741
+_COLUMNS = tuple(c.name for c in O.columns)
+_BY_IDS = FastSelect(lambda size: select(O).where(
+    O.c.id.in_([bindparam(f"k{i}") for i in range(size)])))
 
 
 def _to_domain(r: dict[str, object]) -> Organization:
@@ -33,8 +38,8 @@ class SqlOrganizationRepository:
     async def get_many(self, ids: Sequence[str]) -> dict[str, Organization]:
         if not ids:
             return {}
-        rows = (await self._session.execute(select(O).where(O.c.id.in_(list(ids))))).mappings()
-        return {str(r["id"]): _to_domain(dict(r)) for r in rows}
+        rows = await fetch_keys(self._session, _BY_IDS, list(ids))
+        return {str(r[0]): _to_domain(dict(zip(_COLUMNS, r, strict=True))) for r in rows}
 
     async def add(self, organization: Organization) -> None:
         await self._session.execute(insert(O).values(

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.compiled import FastSelect
 from adapters.db.match_index import index_new_patients, index_patient
+from adapters.db.read_connection import fetch_keys
 from adapters.db.tables import PatientIdentifierRow, PatientRow
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 
 P = PatientRow.__table__  # type: ignore[attr-defined]
 PI = PatientIdentifierRow.__table__  # type: ignore[attr-defined]
+
+
+def _by_ids(size: int) -> Select[Any]:
+    """Patients with their identifiers in one statement (a row per identifier)."""
+    return (select(P.c.id, P.c.family, P.c.given, P.c.birth_date, P.c.gender, P.c.phone,
+                   P.c.organization_id, P.c.version, P.c.created_at, P.c.updated_at,
+                   PI.c.system, PI.c.value)
+            .outerjoin(PI, PI.c.patient_id == P.c.id)
+            .where(P.c.id.in_([bindparam(f"k{i}") for i in range(size)]))
+            .order_by(P.c.id, PI.c.position))
+
+
+_BY_IDS = FastSelect(_by_ids)
 
 
 def _row_values(patient: Patient) -> dict[str, object]:
@@ -31,24 +47,18 @@ class SqlPatientRepository:
     async def _load(self, ids: Sequence[str]) -> list[Patient]:
         if not ids:
             return []
-        rows = (await self._session.execute(select(P).where(P.c.id.in_(ids)))).mappings().all()
-        idents = (
-            await self._session.execute(
-                select(PI).where(PI.c.patient_id.in_([r["id"] for r in rows]))
-                .order_by(PI.c.patient_id, PI.c.position)
-            )
-        ).mappings().all() if rows else []
-        by_patient: dict[str, list[Identifier]] = {}
-        for i in idents:
-            by_patient.setdefault(i["patient_id"], []).append(Identifier(i["system"], i["value"]))
+        rows = await fetch_keys(self._session, _BY_IDS, ids)
+        identifiers: dict[str, list[Identifier]] = {}
+        for r in rows:
+            found = identifiers.setdefault(r[0], [])
+            if r[10] is not None:
+                found.append(Identifier(r[10], r[11]))
+        firsts = {r[0]: r for r in rows}  # one row per identifier; the patient's columns repeat
         return [
-            Patient(
-                id=r["id"], identifiers=tuple(by_patient.get(r["id"], ())), family=r["family"],
-                given=tuple(r["given"] or ()), birth_date=r["birth_date"], gender=r["gender"],
-                phone=r["phone"], organization_id=r["organization_id"], version=r["version"],
-                created_at=r["created_at"], updated_at=r["updated_at"],
-            )
-            for r in rows
+            Patient(id=r[0], identifiers=tuple(identifiers[r[0]]), family=r[1],
+                    given=tuple(r[2] or ()), birth_date=r[3], gender=r[4], phone=r[5],
+                    organization_id=r[6], version=r[7], created_at=r[8], updated_at=r[9])
+            for r in firsts.values()
         ]
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Patient]:

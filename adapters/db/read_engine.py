@@ -100,6 +100,10 @@ class _InlineConnection:
     def cursor(self) -> _InlineCursor:
         return _InlineCursor(self._open().cursor())
 
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _InlineCursor:
+        """aiosqlite's ``Connection.execute``: the fast reads (adapters/db/compiled.py) call it."""
+        return await self.cursor().execute(sql, parameters)
+
     @property
     def isolation_level(self) -> str | None:
         return self._open().isolation_level
@@ -122,15 +126,30 @@ class _InlineConnection:
             self._conn = None
 
 
+def _read_only(path: str) -> sqlite3.Connection:
+    # isolation_level=None: the driver issues no BEGIN of its own; the engine's "begin"
+    # listener below starts a deferred (read) transaction.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only=ON")
+    conn.execute(f"PRAGMA busy_timeout={READER_BUSY_MS}")
+    return conn
+
+
 def _connector(path: str) -> Any:
     async def connect() -> _InlineConnection:
-        # isolation_level=None: the driver issues no BEGIN of its own; the engine's "begin"
-        # listener below starts a deferred (read) transaction.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA query_only=ON")
-        conn.execute(f"PRAGMA busy_timeout={READER_BUSY_MS}")
-        return _InlineConnection(conn)
+        return _InlineConnection(_read_only(path))
     return connect
+
+
+def statement_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
+    """For a read engine on a SQLite file: one more read-only connection, outside the pool,
+    for single statements run from start to end without an await (adapters/db/compiled.py).
+    Nothing can interleave with such a statement on the loop, so one connection serves every
+    reader, with no pool checkout; each statement reads its own committed snapshot."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return _read_only(url.database)
 
 
 def read_engine_for(engine: AsyncEngine) -> AsyncEngine:
