@@ -1,6 +1,6 @@
 """The typed GraphQL context, with DataLoaders built fresh for every request."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import strawberry
@@ -25,11 +25,25 @@ class Loaders:
     lab_results: DataLoader[tuple[str, int], list[LabResultView]]  # (patient id, first)
     payments: DataLoader[str, list[PaymentView]]  # by patient id
     payment_history: DataLoader[str, list[PaymentTransition]]  # by payment id
+    # Managing organizations read with their patients, in the patients' unit of work, when
+    # a patient(id:) field's selection asks for managingOrganization (it sets the flag
+    # before loading): Patient.managingOrganization answers from here, without a second
+    # round of loading; None for an organization that was not found.
+    organizations_known: dict[str, Organization | None] = field(default_factory=dict)
+    with_organizations: bool = False
 
 
 def build_loaders(services: Services, caller: Caller) -> Loaders:
     async def load_patients(ids: list[str]) -> list[Patient | None]:
-        found = await services.patients.get_many(caller, ids)
+        if not loaders.with_organizations:
+            found = await services.patients.get_many(caller, ids)
+            return [found.get(i) for i in ids]
+        found, organizations = await services.patients.get_many_with_organizations(caller, ids)
+        for p in found.values():
+            if p.organization_id is not None:
+                org = organizations.get(p.organization_id)
+                loaders.organizations_known[p.organization_id] = (
+                    org if isinstance(org, Organization) else None)
         return [found.get(i) for i in ids]
 
     async def load_organizations(ids: list[str]) -> list[Organization | None]:
@@ -65,12 +79,13 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
         found = await services.payments.use_cases.history(payment_ids)
         return [found.get(p, []) for p in payment_ids]
 
-    return Loaders(lab_results=DataLoader(load_fn=load_lab_results),
-                   payments=DataLoader(load_fn=load_payments),
-                   payment_history=DataLoader(load_fn=load_payment_history),
-                   patient=DataLoader(load_fn=load_patients),
-                   organization=DataLoader(load_fn=load_organizations),
-                   fhir=DataLoader(load_fn=load_fhir))
+    loaders = Loaders(lab_results=DataLoader(load_fn=load_lab_results),
+                      payments=DataLoader(load_fn=load_payments),
+                      payment_history=DataLoader(load_fn=load_payment_history),
+                      patient=DataLoader(load_fn=load_patients),
+                      organization=DataLoader(load_fn=load_organizations),
+                      fhir=DataLoader(load_fn=load_fhir))
+    return loaders
 
 
 @dataclass

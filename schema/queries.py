@@ -3,6 +3,7 @@
 import datetime
 
 import strawberry
+from graphql import FieldNode
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery
 from resolvers.directory.organizations import READ_ROLES as ORG_READ_ROLES
@@ -29,6 +30,18 @@ strawberry.enum(AuditAction, name="AuditAction")
 strawberry.enum(AuditOutcome, name="AuditOutcome")
 strawberry.enum(OutboxStatus, name="OutboxStatus")
 
+def _selects_organization(info: Info) -> bool:
+    """Whether this field's own selection names managingOrganization (fragments are not
+    looked into: the organization is then loaded on its own, as before)."""
+    for node in info._raw_info.field_nodes:
+        selection_set = node.selection_set
+        if selection_set is not None and any(
+                isinstance(s, FieldNode) and s.name.value == "managingOrganization"
+                for s in selection_set.selections):
+            return True
+    return False
+
+
 def _first(first: int) -> int:
     return page_size(first)
 
@@ -40,6 +53,8 @@ class Query:
     # use case records the read in the audit trail whether or not it finds the patient.
     @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
     async def patient(self, info: Info, id: strawberry.ID) -> Patient | None:
+        if not info.context.loaders.with_organizations and _selects_organization(info):
+            info.context.loaders.with_organizations = True  # read with the patient
         found = await info.context.loaders.patient.load(str(id))
         return Patient.of(found) if found is not None else None
 

@@ -2,7 +2,7 @@
 
 import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import strawberry
 
@@ -100,11 +100,24 @@ class Patient:
         found = await info.context.loaders.fhir.load(("Patient", str(self.id)))
         return ContactPoint.many(found.document) if found else []
 
-    @strawberry.field(description="The organization that manages this patient's record")
-    async def managing_organization(self, info: Info) -> Organization | None:
+    @strawberry.field(description="The organization that manages this patient's record",
+                      graphql_type=Organization | None)
+    def managing_organization(self, info: Info) -> Any:
+        # A plain function: when patient(id:) read the organization with the patient
+        # (Loaders.organizations_known) it answers at once, with no coroutine for the
+        # executor to await; otherwise it returns the loader's awaitable, which GraphQL
+        # awaits like an async resolver's.
         if self.organization_id is None:
             return None
-        found = await info.context.loaders.organization.load(self.organization_id)
+        known = info.context.loaders.organizations_known
+        if self.organization_id in known:
+            org = known[self.organization_id]
+            return Organization.of(org) if org is not None else None
+        return self._load_organization(info, self.organization_id)
+
+    @staticmethod
+    async def _load_organization(info: Info, organization_id: str) -> Organization | None:
+        found = await info.context.loaders.organization.load(organization_id)
         return Organization.of(found) if found else None
 
     @classmethod
