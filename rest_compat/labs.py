@@ -214,10 +214,13 @@ async def patient_lab_results(request: Request) -> Response:
             raise Forbidden(exc.message) from None
         raise InvalidInput(exc.message, details=[
             {"field": "query", "message": i.diagnostics} for i in exc.issues]) from None
-    items = [LabResultItem(**{**v.__dict__, "interpretation": list(v.interpretation)})
+    # Plain dicts, not LabResultItem models: the view's fields are LabResultItem's, in its
+    # order, and already of JSON types (validating them again cost more than the lookup).
+    items = [{**v.__dict__, "interpretation": list(v.interpretation)}
              for v in grouped[patient_id]]
     more = offset + count < total
-    return ok(LabResultPage(items=items, total=total, next_offset=offset + count if more else None))
+    return ok({"items": items, "total": total,
+               "next_offset": offset + count if more else None})
 
 
 async def review_queue(request: Request) -> Response:

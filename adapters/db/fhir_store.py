@@ -6,15 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import (
-    ColumnElement,
     and_,
     bindparam,
     delete,
-    func,
     insert,
-    not_,
-    or_,
     select,
     text,
     update,
@@ -23,11 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.compiled import FastSelect
 from adapters.db.dialect import dialect_name, insert_for
-from adapters.db.read_connection import fetch_keys
+from adapters.db.read_connection import ReadConnection, fetch_keys
+from adapters.db.search_sql import statements_for
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
 from resolvers.fhir.model import (
-    Condition,
-    DateBound,
     IndexEntry,
     SearchPage,
     SearchRequest,
@@ -60,75 +56,6 @@ def _stored(r: Any) -> StoredResource:
     return StoredResource(resource_type=r["resource_type"], id=r["id"], version=r["version_id"],
                           last_updated=r["last_updated"], deleted=bool(r["deleted"]),
                           document=r["document"] or {})
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def date_matches(lo: Any, hi: Any, bound: DateBound) -> ColumnElement[bool]:
-    """FHIR date prefixes over half-open ranges [lo, hi) of the value and of the target."""
-    inside = and_(lo >= bound.lo, hi <= bound.hi)
-    table: dict[str, ColumnElement[bool]] = {
-        "eq": inside,
-        "ne": not_(inside),
-        "gt": hi > bound.hi,
-        "lt": lo < bound.lo,
-        "ge": hi > bound.lo,
-        "le": lo < bound.hi,
-    }
-    return table[bound.prefix]
-
-
-def _value_matches(cond: Condition, value: Any) -> ColumnElement[bool]:
-    if cond.kind == "token":
-        system, code = value
-        clauses = []
-        if system == "":
-            clauses.append(I.c.system.is_(None))
-        elif system is not None:
-            clauses.append(I.c.system == system)
-        if code is not None:
-            clauses.append(I.c.value == code)
-        return and_(*clauses)
-    if cond.kind == "string":
-        if cond.modifier == "exact":
-            return I.c.value == value  # type: ignore[no-any-return]
-        pattern = _escape_like(value) + "%"
-        if cond.modifier == "contains":
-            pattern = "%" + pattern
-        return I.c.value.like(pattern, escape="\\")  # type: ignore[no-any-return]
-    if cond.kind == "reference":
-        if "/" in value:
-            return I.c.value == value  # type: ignore[no-any-return]
-        # SQLite's LIKE ignores ASCII case, so the tail is compared exactly as well (ids
-        # are case-sensitive: "abc" is not "Patient/ABC").
-        return and_(I.c.value.like("%/" + _escape_like(value), escape="\\"),
-                    func.substr(I.c.value, func.length(I.c.value) - len(value) + 1) == value)
-    return date_matches(I.c.date_lo, I.c.date_hi, value)
-
-
-def _condition(cond: Condition, resource_type: str) -> ColumnElement[bool]:
-    if cond.kind == "id":
-        return R.c.id.in_(cond.values)  # type: ignore[no-any-return]
-    if cond.kind == "lastUpdated":
-        return or_(*(date_matches(R.c.last_updated, R.c.last_updated, b) for b in cond.values))
-    # Driven from the index (resource_type, param, value): an IN over the matching ids, not
-    # a correlated EXISTS that would visit every resource of the type.
-    return R.c.id.in_(select(I.c.resource_id).where(  # type: ignore[no-any-return]
-        I.c.resource_type == resource_type, I.c.param == cond.param,
-        or_(*(_value_matches(cond, v) for v in cond.values)),
-    ))
-
-
-def _order(table: Any, request: SearchRequest) -> list[Any]:
-    """The search's sort over ``table``'s columns, ties broken by id (a stable page)."""
-    order = []
-    for column, descending in request.sort:
-        col = table.c[column]
-        order.append((col.desc() if descending else col.asc()).nulls_last())
-    order.append(table.c.id.asc())
-    return order
 
 
 class SqlFhirRepository:
@@ -247,40 +174,38 @@ class SqlFhirRepository:
         return found
 
     async def search(self, request: SearchRequest) -> SearchPage:
-        where = [R.c.resource_type == request.resource_type, R.c.deleted.is_(False),
-                 *(_condition(c, request.resource_type) for c in request.conditions)]
+        statements, values = statements_for(request)
         if request.per_patient is not None:
-            return await self._search_per_patient(request, where)
-        total = (await self._session.execute(
-            select(func.count()).select_from(R).where(*where))).scalar_one()
+            rows = await self._run(statements.page, {**values,
+                                                     "per_patient": request.per_patient})
+            kept = rows[request.offset:request.offset + request.count]
+            return _page(kept, len(rows))
+        total = (await self._run(statements.count, values))[0][0]
         if request.count == 0:
             return SearchPage([], int(total))
-        rows = (await self._session.execute(
-            select(R).where(*where).order_by(*_order(R, request))
-            .limit(request.count).offset(request.offset)
-        )).mappings()
-        return SearchPage([_stored(r) for r in rows], int(total))
+        rows = await self._run(statements.page, {**values, "limit": request.count,
+                                                  "offset": request.offset})
+        return _page(rows, int(total))
 
-    async def _search_per_patient(self, request: SearchRequest,
-                                  where: list[ColumnElement[bool]]) -> SearchPage:
-        """The first ``per_patient`` resources of each patient (ranked by the search's sort
-        within the patient's index value), then paged: one statement for a page of
-        patients, however many results each has."""
-        patient = I.alias("per_patient")
-        # Ranked by key and sort columns only; the documents (the costly part to read and
-        # decode) are fetched for the kept rows alone.
-        ranked = (
-            select(R.c.resource_type, R.c.id,
-                   func.row_number().over(partition_by=patient.c.value,
-                                          order_by=_order(R, request)).label("rank"))
-            .select_from(R.join(patient, and_(patient.c.resource_type == R.c.resource_type,
-                                              patient.c.resource_id == R.c.id,
-                                              patient.c.param == "patient")))
-            .where(*where).subquery()
-        )
-        kept = select(R).join(ranked, and_(ranked.c.resource_type == R.c.resource_type,
-                                           ranked.c.id == R.c.id)) \
-            .where(ranked.c.rank <= request.per_patient)
-        rows = (await self._session.execute(kept.order_by(*_order(R, request)))).mappings().all()
-        return SearchPage([_stored(r) for r in rows[request.offset:
-                                                  request.offset + request.count]], len(rows))
+    async def _run(self, statement: FastSelect, params: dict[str, Any]) -> list[Any]:
+        if isinstance(self._session, ReadConnection):
+            return await self._session.fetch(statement, 1, params)
+        return list(await self._session.execute(statement.statement(1), params))
+
+
+def _page(rows: Sequence[Any], total: int) -> SearchPage:
+    """Rows of PAGE_COLUMNS as a page; on the driver path the documents arrive as their
+    stored JSON text, kept beside the decoded documents for responses that send them
+    unchanged."""
+    resources: list[StoredResource] = []
+    raw: list[str | None] = []
+    for rt, rid, version, updated, deleted, document in rows:
+        text = document if isinstance(document, str) else None
+        doc = from_json(text) if text is not None else document
+        resources.append(StoredResource(resource_type=rt, id=rid, version=version,
+                                        last_updated=updated, deleted=bool(deleted),
+                                        document=doc or {}))
+        raw.append(text)
+    texts = tuple(t for t in raw if t is not None)
+    return SearchPage(resources, total,
+                      raw_documents=texts if len(texts) == len(raw) else None)

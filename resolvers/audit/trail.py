@@ -26,12 +26,13 @@ def audit_records(
 ) -> list[AuditRecord]:
     """One record per (resource id, patient id) touched by one request."""
     principal = caller.principal
+    roles = tuple(sorted(principal.roles))  # once per request, not once per record
     return [
         AuditRecord(
             id=new_id(),
             recorded_at=at,
             subject=principal.subject,
-            roles=tuple(sorted(principal.roles)),
+            roles=roles,
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,

@@ -70,3 +70,6 @@ class SearchRequest:
 class SearchPage:
     resources: list[StoredResource]
     total: int
+    # The resources' documents as stored (JSON text), where the store read them as text:
+    # a response that sends them unchanged splices them in instead of encoding them again.
+    raw_documents: tuple[str, ...] | None = None
