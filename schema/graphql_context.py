@@ -1,5 +1,9 @@
 """The typed GraphQL context, with DataLoaders built fresh for every request."""
 
+# Annotations stay strings: the loader functions below are defined on every request, and
+# evaluated annotations made a dozen list[...] / X | None objects each time.
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -25,24 +29,35 @@ class Loaders:
     lab_results: DataLoader[tuple[str, int], list[LabResultView]]  # (patient id, first)
     payments: DataLoader[str, list[PaymentView]]  # by patient id
     payment_history: DataLoader[str, list[PaymentTransition]]  # by payment id
-    # Managing organizations read with their patients, in the patients' unit of work, when
-    # a patient(id:) field's selection asks for managingOrganization (it sets the flag
-    # before loading): Patient.managingOrganization answers from here, without a second
-    # round of loading; None for an organization that was not found.
-    organizations_known: dict[str, Organization | None] = field(default_factory=dict)
-    with_organizations: bool = False
+    # Managing organizations read with their patients (see KnownOrganizations).
+    organizations: KnownOrganizations = field(default_factory=lambda: KnownOrganizations())
+
+
+@dataclass
+class KnownOrganizations:
+    """Managing organizations read with their patients, in the patients' unit of work, once
+    a patient(id:) field whose selection asks for managingOrganization sets ``wanted``
+    (before loading): Patient.managingOrganization answers from ``found`` without a second
+    round of loading; None for an organization that was not found. Apart from Loaders, so
+    the loader functions need no reference to the Loaders holding them: a cycle there made
+    every request's loaders garbage for the cycle collector instead of freed at once."""
+
+    wanted: bool = False
+    found: dict[str, Organization | None] = field(default_factory=dict)
 
 
 def build_loaders(services: Services, caller: Caller) -> Loaders:
+    organizations = KnownOrganizations()
+
     async def load_patients(ids: list[str]) -> list[Patient | None]:
-        if not loaders.with_organizations:
+        if not organizations.wanted:
             found = await services.patients.get_many(caller, ids)
             return [found.get(i) for i in ids]
-        found, organizations = await services.patients.get_many_with_organizations(caller, ids)
+        found, orgs = await services.patients.get_many_with_organizations(caller, ids)
         for p in found.values():
             if p.organization_id is not None:
-                org = organizations.get(p.organization_id)
-                loaders.organizations_known[p.organization_id] = (
+                org = orgs.get(p.organization_id)
+                organizations.found[p.organization_id] = (
                     org if isinstance(org, Organization) else None)
         return [found.get(i) for i in ids]
 
@@ -79,13 +94,12 @@ def build_loaders(services: Services, caller: Caller) -> Loaders:
         found = await services.payments.use_cases.history(payment_ids)
         return [found.get(p, []) for p in payment_ids]
 
-    loaders = Loaders(lab_results=DataLoader(load_fn=load_lab_results),
-                      payments=DataLoader(load_fn=load_payments),
-                      payment_history=DataLoader(load_fn=load_payment_history),
-                      patient=DataLoader(load_fn=load_patients),
-                      organization=DataLoader(load_fn=load_organizations),
-                      fhir=DataLoader(load_fn=load_fhir))
-    return loaders
+    return Loaders(lab_results=DataLoader(load_fn=load_lab_results),
+                   payments=DataLoader(load_fn=load_payments),
+                   payment_history=DataLoader(load_fn=load_payment_history),
+                   patient=DataLoader(load_fn=load_patients),
+                   organization=DataLoader(load_fn=load_organizations),
+                   fhir=DataLoader(load_fn=load_fhir), organizations=organizations)
 
 
 @dataclass

@@ -53,8 +53,9 @@ class Query:
     # use case records the read in the audit trail whether or not it finds the patient.
     @strawberry.field(permission_classes=[has_role(*PATIENT_READ_ROLES)])
     async def patient(self, info: Info, id: strawberry.ID) -> Patient | None:
-        if not info.context.loaders.with_organizations and _selects_organization(info):
-            info.context.loaders.with_organizations = True  # read with the patient
+        known = info.context.loaders.organizations
+        if not known.wanted and _selects_organization(info):
+            known.wanted = True  # read with the patient
         found = await info.context.loaders.patient.load(str(id))
         return Patient.of(found) if found is not None else None
 

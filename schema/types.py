@@ -104,12 +104,12 @@ class Patient:
                       graphql_type=Organization | None)
     def managing_organization(self, info: Info) -> Any:
         # A plain function: when patient(id:) read the organization with the patient
-        # (Loaders.organizations_known) it answers at once, with no coroutine for the
-        # executor to await; otherwise it returns the loader's awaitable, which GraphQL
-        # awaits like an async resolver's.
+        # (Loaders.organizations) it answers at once, with no coroutine for the executor
+        # to await; otherwise it returns the loader's awaitable, which GraphQL awaits like
+        # an async resolver's.
         if self.organization_id is None:
             return None
-        known = info.context.loaders.organizations_known
+        known = info.context.loaders.organizations.found
         if self.organization_id in known:
             org = known[self.organization_id]
             return Organization.of(org) if org is not None else None
