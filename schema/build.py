@@ -15,6 +15,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.error_log import LoggedSchema, is_expected
+from schema.execution import CollectableExecutionContext
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.input_rule import StringLiteralRule
 from schema.labs import LabMutation, LabQuery
@@ -53,6 +54,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
                                              PaymentMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=CollectableExecutionContext,
         extensions=[
             # Factories: Strawberry builds a fresh extension for every request. The rule
             # classes are built once so the validation cache can recognise them; parsing and
