@@ -201,7 +201,7 @@ def _page(rows: Sequence[Any], total: int) -> SearchPage:
     raw: list[str | None] = []
     for rt, rid, version, updated, deleted, document in rows:
         text = document if isinstance(document, str) else None
-        doc = from_json(text) if text is not None else document
+        doc = from_json(text, cache_strings="keys") if text is not None else document
         resources.append(StoredResource(resource_type=rt, id=rid, version=version,
                                         last_updated=updated, deleted=bool(deleted),
                                         document=doc or {}))
