@@ -7,7 +7,6 @@ from strawberry.extensions import (
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
     max_aliases,
     query_depth_limiter,
 )
@@ -25,6 +24,7 @@ from schema.mutations import Mutation
 from schema.payments import PaymentMutation, PaymentQueryRoot
 from schema.queries import Query
 from schema.stripe import StripeQuery
+from schema.validation_cache import TextValidationCache, ValidationResults
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 MAX_TOKENS = 5000
@@ -46,6 +46,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         cost_limit_rule(max_cost),
         StringLiteralRule,
     ]
+    validated = ValidationResults(CACHE_SIZE)  # this schema's rules: a cache of its own
     return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery)),
@@ -63,7 +64,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=CACHE_SIZE),
+            lambda: TextValidationCache(validated),
             lambda: MaskErrors(should_mask_error=_should_mask,
                                error_message="Unexpected error; quote the request id to support."),
         ],
