@@ -14,12 +14,12 @@ from resolvers.directory.model import Organization
 from resolvers.mpi.model import Identifier
 
 O = OrganizationRow.__table__  # type: ignore[attr-defined]  # noqa: E741
-_COLUMNS = tuple(c.name for c in O.columns)
+ORGANIZATION_COLUMNS = tuple(c.name for c in O.columns)
 _BY_IDS = FastSelect(lambda size: select(O).where(
     O.c.id.in_([bindparam(f"k{i}") for i in range(size)])))
 
 
-def _to_domain(r: dict[str, object]) -> Organization:
+def organization_from_row(r: dict[str, object]) -> Organization:
     idents = r["identifiers"] or []
     assert isinstance(idents, list)
     return Organization(
@@ -39,7 +39,8 @@ class SqlOrganizationRepository:
         if not ids:
             return {}
         rows = await fetch_keys(self._session, _BY_IDS, list(ids))
-        return {str(r[0]): _to_domain(dict(zip(_COLUMNS, r, strict=True))) for r in rows}
+        return {str(r[0]): organization_from_row(dict(zip(ORGANIZATION_COLUMNS, r, strict=True)))
+                for r in rows}
 
     async def add(self, organization: Organization) -> None:
         await self._session.execute(insert(O).values(
@@ -77,4 +78,4 @@ class SqlOrganizationRepository:
             stmt = stmt.where(func.lower(O.c.name).contains(name.lower(), autoescape=True))
         if after:
             stmt = stmt.where(O.c.id > after)
-        return [_to_domain(dict(r)) for r in (await self._session.execute(stmt)).mappings()]
+        return [organization_from_row(dict(r)) for r in (await self._session.execute(stmt)).mappings()]

@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.compiled import FastSelect
 from adapters.db.match_index import index_new_patients, index_patient
+from adapters.db.organizations import ORGANIZATION_COLUMNS, organization_from_row
 from adapters.db.read_connection import fetch_keys
-from adapters.db.tables import PatientIdentifierRow, PatientRow
+from adapters.db.tables import OrganizationRow, PatientIdentifierRow, PatientRow
+from resolvers.directory.model import Organization
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 
 P = PatientRow.__table__  # type: ignore[attr-defined]
 PI = PatientIdentifierRow.__table__  # type: ignore[attr-defined]
+O = OrganizationRow.__table__  # type: ignore[attr-defined]  # noqa: E741
 
 
 def _by_ids(size: int) -> Select[Any]:
@@ -29,6 +32,16 @@ def _by_ids(size: int) -> Select[Any]:
 
 
 _BY_IDS = FastSelect(_by_ids)
+_PATIENT_COLUMNS = 12  # what _by_ids selects; the managing organization's columns follow
+
+
+def _by_ids_with_organizations(size: int) -> Select[Any]:
+    """:func:`_by_ids` and each patient's managing organization, in the same statement."""
+    return (_by_ids(size).add_columns(*O.columns)
+            .outerjoin(O, O.c.id == P.c.organization_id))
+
+
+_BY_IDS_WITH_ORGANIZATIONS = FastSelect(_by_ids_with_organizations)
 
 
 def _row_values(patient: Patient) -> dict[str, object]:
@@ -47,7 +60,10 @@ class SqlPatientRepository:
     async def _load(self, ids: Sequence[str]) -> list[Patient]:
         if not ids:
             return []
-        rows = await fetch_keys(self._session, _BY_IDS, ids)
+        return self._patients(await fetch_keys(self._session, _BY_IDS, ids))
+
+    @staticmethod
+    def _patients(rows: Sequence[Sequence[Any]]) -> list[Patient]:
         identifiers: dict[str, list[Identifier]] = {}
         for r in rows:
             found = identifiers.setdefault(r[0], [])
@@ -63,6 +79,18 @@ class SqlPatientRepository:
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Patient]:
         return {p.id: p for p in await self._load(list(ids))}
+
+    async def get_many_with_organizations(
+            self, ids: Sequence[str]) -> tuple[dict[str, Patient], dict[str, Organization]]:
+        """:meth:`get_many`, and the managing organizations of the patients found (one
+        statement: a second lookup cost as much again as the patients' own)."""
+        if not ids:
+            return {}, {}
+        rows = await fetch_keys(self._session, _BY_IDS_WITH_ORGANIZATIONS, list(ids))
+        organizations = {str(r[_PATIENT_COLUMNS]): organization_from_row(
+            dict(zip(ORGANIZATION_COLUMNS, r[_PATIENT_COLUMNS:], strict=True)))
+            for r in rows if r[_PATIENT_COLUMNS] is not None}
+        return {p.id: p for p in self._patients(rows)}, organizations
 
     async def find_by_identifier(self, identifier: Identifier) -> Patient | None:
         pid = (await self._session.execute(

@@ -51,6 +51,14 @@ class _Patients:
         current = self._all()
         return {i: current[i] for i in ids if i in current}
 
+    async def get_many_with_organizations(
+            self, ids: Sequence[str]) -> tuple[dict[str, Patient], dict[str, Organization]]:
+        found = await self.get_many(ids)
+        organizations = self._state.organizations
+        return found, {p.organization_id: organizations[p.organization_id]
+                       for p in found.values()
+                       if p.organization_id is not None and p.organization_id in organizations}
+
     async def find_by_identifier(self, identifier: Identifier) -> Patient | None:
         return next((p for p in self._all().values() if identifier in p.identifiers), None)
 

@@ -92,15 +92,18 @@ class PatientUseCases:
         unique = list(dict.fromkeys(ids))
         orgs: Mapping[str, object] = {}
         async with self._reads() as uow:
-            found = await uow.patients.get_many(unique)
+            if organizations:  # in the patients' statement
+                found, orgs = await uow.patients.get_many_with_organizations(unique)
+            else:
+                found = await uow.patients.get_many(unique)
             scope = await self._scoping.scope(uow, caller)
-            # Outside the caller's organizations: answered as absent, recorded as denied.
-            hidden = [pid for pid, p in found.items() if not scope.allows(p.organization_id)]
-            for pid in hidden:
-                del found[pid]
-            if organizations:
-                wanted = sorted({p.organization_id for p in found.values() if p.organization_id})
-                orgs = await uow.organizations.get_many(wanted) if wanted else {}
+        # Outside the caller's organizations: answered as absent, recorded as denied.
+        hidden = [pid for pid, p in found.items() if not scope.allows(p.organization_id)]
+        for pid in hidden:
+            del found[pid]
+        if organizations:  # those of the patients answered, no others
+            orgs = {p.organization_id: orgs[p.organization_id] for p in found.values()
+                    if p.organization_id is not None and p.organization_id in orgs}
         now = self._clock.now()
         # Committed before the answer leaves (in a commit shared with other readers).
         await self._audit.record(
