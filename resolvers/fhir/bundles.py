@@ -21,6 +21,17 @@ from resolvers.ids import new_id
 from resolvers.principal import Caller
 
 MAX_ENTRIES = 1000
+class _MissingRead(Exception):
+    """A transaction's GET of a resource that is not there: the bundle fails with the 404,
+    and the read is audited once the transaction is rolled back."""
+
+    def __init__(self, resource_type: str, resource_id: str, problem: FhirProblem) -> None:
+        super().__init__(resource_type, resource_id)
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.problem = problem
+
+
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 
@@ -114,16 +125,22 @@ class BundleProcessor:
                if e.method == "POST" and e.full_url}
         now = self._clock.now()
         results: dict[int, dict[str, Any]] = {}
-        async with self._uow_factory() as uow:
-            for e in sorted(entries, key=lambda x: ORDER[x.method]):
-                try:
-                    results[e.index] = await self._apply(uow, caller, e, ids, now)
-                except FhirProblem as exc:
-                    raise FhirProblem(exc.status, [
-                        Issue(i.severity, i.code, f"entry {e.index}: {i.diagnostics}",
-                              i.expression or f"Bundle.entry[{e.index}]") for i in exc.issues]
-                    ) from None
-            await uow.commit()  # all or nothing: any failure above left nothing applied
+        try:
+            async with self._uow_factory() as uow:
+                for e in sorted(entries, key=lambda x: ORDER[x.method]):
+                    try:
+                        results[e.index] = await self._apply(uow, caller, e, ids, now)
+                    except FhirProblem as exc:
+                        raise FhirProblem(exc.status, [
+                            Issue(i.severity, i.code, f"entry {e.index}: {i.diagnostics}",
+                                  i.expression or f"Bundle.entry[{e.index}]")
+                            for i in exc.issues]) from None
+                await uow.commit()  # all or nothing: any failure above left nothing applied
+        except _MissingRead as missing:
+            # Rolled back, its audit rows with it: the not-found read is audited in a commit
+            # of its own, now that the bundle no longer holds the (SQLite: only) writer.
+            await self._fhir.record_not_found(caller, missing.resource_type, missing.resource_id)
+            raise missing.problem from None
         return {"resourceType": "Bundle", "type": "transaction-response",
                 "entry": [results[e.index] for e in entries]}
 
@@ -177,9 +194,9 @@ class BundleProcessor:
                     caller, current, AuditAction.DELETE, now))
             return _response(204, None)
         if current is None or current.deleted:
-            # The transaction is rolled back, its audit rows with it: this one must stay.
-            await self._fhir.record_not_found(caller, resource_type, resource_id)
-            raise problem(404, "not-found", f"{resource_type}/{resource_id} is not known")
+            raise _MissingRead(resource_type, resource_id, FhirProblem(404, [Issue(
+                "error", "not-found", f"entry {e.index}: {resource_type}/{resource_id} is not "
+                "known", f"Bundle.entry[{e.index}]")]))
         await uow.audit.append(self._fhir.audit_write(caller, current, AuditAction.READ, now))
         return _response(200, current)
 
