@@ -10,9 +10,10 @@ or an address with another registered patient of *another given name* (a househo
 a duplicate of the same person would have the same given name).
 
 Measured on the data the figures in the README come from: FEBRL 1-4 0.0% to 0.6%; the
-synthetic African register 84% to 85% (three seeds). Anything from 10% to 80% would separate them; the threshold
-sits low (20%) because the household parameters are the safe side: on an individual register
-they cost recall, while the individual ones on a household register link relatives.
+synthetic African register 84% to 85% (three seeds). Anything from 10% to 80% would separate
+them; the threshold sits low (20%) because the household parameters are the safe side: on an
+individual register they cost recall, while the individual ones on a household register link
+relatives.
 
 Too small a sample (a new register) says nothing, and the household parameters stay.
 """
