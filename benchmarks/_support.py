@@ -278,3 +278,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     out = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)), line]
     out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(out)
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One request on a fresh connection: the status and the JSON answer (else its text)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    try:
+        return response.status, json.loads(raw)
+    except ValueError:
+        return response.status, raw.decode(errors="replace")

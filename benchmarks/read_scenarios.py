@@ -9,12 +9,11 @@ each with 10 laboratory Observations, and one of them with 30 (a full ``_count=2
 
 from __future__ import annotations
 
-import http.client
 import json
 from typing import Any
 
 from benchmarks._loadgen import Request
-from benchmarks._support import HOST, GatewayProcess, cli
+from benchmarks._support import GatewayProcess, cli, request
 
 TYPENAME_QUERY = "{ __typename }"
 PATIENTS_LABS_QUERY = ("query BenchPatientsLabs { patients(first: 50) { nodes { id family "
@@ -23,24 +22,9 @@ SEEDED_PATIENTS = 50
 BASELINE = "graphql_typename"
 
 
-def _call(port: int, method: str, path: str, body: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        raw = response.read()
-    finally:
-        conn.close()
-    try:
-        return response.status, json.loads(raw)
-    except ValueError:
-        return response.status, raw.decode(errors="replace")
-
-
 def _checked(port: int, method: str, path: str, what: str, body: bytes | None = None,
              headers: dict[str, str] | None = None) -> Any:
-    status, answer = _call(port, method, path, body, headers)
+    status, answer = request(port, method, path, body, headers)
     if status not in (200, 201):
         raise RuntimeError(f"{what}: HTTP {status}: {str(answer)[:1000]}")
     return answer

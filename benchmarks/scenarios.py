@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from benchmarks._loadgen import Request
-from benchmarks._support import HOST, GatewayProcess, cli
+from benchmarks._support import HOST, GatewayProcess, cli, request
 from benchmarks.read_scenarios import READ_SCENARIOS, READ_TITLES
 
 PATIENT_QUERY = ("query BenchPatient($id: ID!) { patient(id: $id) { "
@@ -28,18 +28,8 @@ def _call(port: int, method: str, path: str, body: Any = None,
     headers = {"Content-Type": "application/json"} if body is not None else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-    finally:
-        conn.close()
-    try:
-        return response.status, json.loads(raw)
-    except ValueError:
-        return response.status, raw.decode(errors="replace")
+    return request(port, method, path, json.dumps(body).encode() if body is not None else None,
+                   headers)
 
 
 def _expect(status: int, body: Any, wanted: int, what: str) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from resolvers.mpi.ports import ProfiledMatcher
@@ -38,7 +39,7 @@ class RegisterProfiling:
         require_role(caller, Role.ADMIN)
         return self._view(await self._refresh(self._matcher.refresh_profile()))
 
-    async def _refresh(self, step: Any) -> RegisterProfile | None:
+    async def _refresh(self, step: Awaitable[RegisterProfile | None]) -> RegisterProfile | None:
         before = self._matcher.profile
         profile: RegisterProfile | None = await step
         if profile is not None and (before is None or before.kind is not profile.kind):
