@@ -180,12 +180,20 @@ class SqlFhirRepository:
                                                      "per_patient": request.per_patient})
             kept = rows[request.offset:request.offset + request.count]
             return _page(kept, len(rows))
-        total = (await self._run(statements.count, values))[0][0]
         if request.count == 0:
-            return SearchPage([], int(total))
+            return SearchPage([], int((await self._run(statements.count, values))[0][0]))
+        if not statements.counts_in_page:
+            total = (await self._run(statements.count, values))[0][0]
+            rows = await self._run(statements.page, {**values, "limit": request.count,
+                                                      "offset": request.offset})
+            return _page(rows, int(total))
         rows = await self._run(statements.page, {**values, "limit": request.count,
                                                   "offset": request.offset})
-        return _page(rows, int(total))
+        if rows:
+            return _page([r[:-1] for r in rows], int(rows[0][-1]))
+        # An empty page carries no total: nothing matched, or the offset is past the end.
+        total = 0 if request.offset == 0 else (await self._run(statements.count, values))[0][0]
+        return _page([], int(total))
 
     async def _run(self, statement: FastSelect, params: dict[str, Any]) -> list[Any]:
         if isinstance(self._session, ReadConnection):
