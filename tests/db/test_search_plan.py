@@ -76,7 +76,7 @@ async def test_sqlite_lists_only_the_driving_condition(gateway: Harness) -> None
     compiled = statements.page.compiled(gateway.engine.dialect, 1)
     params = compiled.positional({**values, "limit": 20, "offset": 0})
     async with gateway.engine.connect() as conn:
-        plan = [str(row[3]) for row in await conn.exec_driver_sql(
+        plan = [str(row[-1]) for row in await conn.exec_driver_sql(
             "EXPLAIN QUERY PLAN " + compiled.sql, tuple(params))]
     listed = [step for step in plan if step.startswith("LIST SUBQUERY")]
     assert len(listed) == 1, plan
