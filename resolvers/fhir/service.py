@@ -363,9 +363,24 @@ class FhirUseCases:
             if self.scoping.confines(caller):
                 request = await self._scope.confine_search(uow, caller, request, named)
             page = await uow.fhir.search(request)
-        await self._audit.record(self._reads_of(caller, request.resource_type, page.resources,
+        await self._audit.record(self._searched(caller, request.resource_type, page.resources,
                                                 named))
         return page
+
+    def _searched(self, caller: Caller, resource_type: str, found: Sequence[StoredResource],
+                  asked_about: Sequence[str]) -> list[AuditRecord]:
+        """A search is one read per patient whose data it answered (IHE BALP's query
+        pattern), not one per resource: a patient's thirty results are one row, naming the
+        resource where the answer held only one of that patient's."""
+        by_patient: dict[str | None, list[str]] = {}
+        for r in found:
+            by_patient.setdefault(patient_of(r.document), []).append(r.id)
+        return audit_records(
+            caller, action=AuditAction.READ, resource_type=resource_type,
+            targets=[(ids[0] if len(ids) == 1 else None, patient)
+                     for patient, ids in by_patient.items()]
+            or [(None, p) for p in asked_about] or [(None, None)],
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now())
 
 
 __all__ = ["FhirProblem", "FhirUseCases", "WriteResult"]
