@@ -223,6 +223,14 @@ class _PageSelect(FastSelect):
         return compile_for(stmt, dialect, results)
 
 
+def ranked_patient_condition(request: SearchRequest) -> int | None:
+    """The patient condition a per-patient search ranks by (its first one)."""
+    if request.per_patient is None:
+        return None
+    return next((n for n, c in enumerate(request.conditions)
+                 if c.param == "patient" and c.kind == "reference"), None)
+
+
 class SearchStatements:
     """The count and page statements of one shape."""
 
@@ -235,19 +243,34 @@ class SearchStatements:
                              else None)
 
         driver = driving_condition(request)
+        ranked_by = ranked_patient_condition(request)
+        patient = I.alias("per_patient")
+
+        def clause(n: int, cond: Condition) -> ColumnElement[bool]:
+            if n == ranked_by:
+                # Ranking a page of patients: the patient condition is the index row the
+                # results are ranked by, so it drives (a value lookup per patient asked for)
+                rt, param = bind(request.resource_type), bind(cond.param)
+                return and_(patient.c.resource_type == rt, patient.c.param == param,
+                            or_(*(_value_matches(cond, v, bind, patient) for v in cond.values)))
+            return _condition(cond, request.resource_type, bind,
+                              drives=n == driver and ranked_by is None)
+
         where = [R.c.resource_type == bind(request.resource_type), R.c.deleted.is_(False),
-                 *(_condition(c, request.resource_type, bind, drives=n == driver)
-                   for n, c in enumerate(request.conditions))]
+                 *(clause(n, c) for n, c in enumerate(request.conditions))]
         if bound != search_values(request):  # the builder and search_values disagree: a bug
             raise AssertionError(f"search values out of order for shape {shape_of(request)}")
-        self.count = FastSelect(lambda _n: select(func.count()).select_from(R).where(*where))
+        self.count = FastSelect(lambda _n: select(func.count()).select_from(
+            R.join(patient, and_(patient.c.resource_type == R.c.resource_type,
+                                 patient.c.resource_id == R.c.id)) if ranked_by is not None
+            else R).where(*where))
         # With an indexed condition the page carries the total (one statement, not two) and
         # is driven from the condition: SQLite otherwise walked the sort index over every
         # resource of the type, checking each against the condition. Without one (a plain
         # listing), the sort index with a LIMIT is the fast path and the total is a count.
         self.counts_in_page = driver is not None and request.per_patient is None
         if request.per_patient is not None:
-            page = self._per_patient(request, where)
+            page = self._per_patient(request, where, patient)
         elif self.counts_in_page:
             page = self._counted_page(request, where)
         else:
@@ -271,11 +294,11 @@ class SearchStatements:
                 .order_by(*order_by(R, request)))
 
     @staticmethod
-    def _per_patient(request: SearchRequest, where: list[ColumnElement[bool]]) -> Select[Any]:
+    def _per_patient(request: SearchRequest, where: list[ColumnElement[bool]],
+                     patient: Any) -> Select[Any]:
         """The first ``per_patient`` resources of each patient (ranked by the search's sort
         within the patient's index value): one statement for a page of patients, however
         many results each has."""
-        patient = I.alias("per_patient")
         # Ranked by key and sort columns only; the documents (the costly part to read) are
         # fetched for the kept rows alone.
         ranked = (

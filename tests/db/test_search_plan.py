@@ -3,6 +3,7 @@ carried by the page statement (one statement) and counted on its own only past t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -82,3 +83,19 @@ async def test_sqlite_lists_only_the_driving_condition(gateway: Harness) -> None
     assert len(listed) == 1, plan
     assert any("CORRELATED" in step for step in plan), plan
     assert not any("ix_fhir_resources_type_sort_date" in step for step in plan), plan
+
+
+async def test_sqlite_ranks_a_page_of_patients_from_their_index_rows(gateway: Harness) -> None:
+    """GraphQL's labResults for a page of patients: each patient's rows are looked up by
+    value; the patient index was scanned whole before (111 ms at 300,000 results)."""
+    request = replace(parse_search("Observation", [
+        ("patient", "Patient/p1,Patient/p2"), ("category", f"{CATEGORY}|laboratory"),
+        ("_sort", "-date")]), per_patient=5, count=10, offset=0)
+    statements, values = statements_for(request)
+    compiled = statements.page.compiled(gateway.engine.dialect, 1)
+    params = compiled.positional({**values, "per_patient": 5})
+    async with gateway.engine.connect() as conn:
+        plan = [str(row[-1]) for row in await conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + compiled.sql, tuple(params))]
+    assert any(step.startswith("SEARCH per_patient") and "value=?" in step for step in plan), plan
+    assert not any(step.startswith("LIST SUBQUERY") for step in plan), plan
