@@ -138,15 +138,14 @@ def _search_bundle(request: Request, resource_type: str, page: SearchPage, count
         links.append(link("previous", max(0, offset - count)))
     head = _dumps({"resourceType": "Bundle", "type": "searchset", "total": page.total,
                    "link": links})
-    # The documents go out as stored (their JSON text spliced in, not decoded and encoded
-    # again: that encoding was the largest cost of a search); "entry" stays the last member.
-    raw = page.raw_documents
-    if raw is None or len(raw) != len(page.resources):
-        raw = tuple(_dumps(r.document) for r in page.resources)
+    # The documents go out as stored (their JSON text spliced in, neither decoded nor encoded
+    # again: that was the largest cost of a search); "entry" stays the last member.
+    found = ([(m.resource_type, m.id, m.text) for m in page.matches] if page.matches is not None
+             else [(r.resource_type, r.id, _dumps(r.document)) for r in page.resources])
     entries = ",".join(
-        f'{{"fullUrl":{_dumps(f"{base}/{r.resource_type}/{r.id}")},'
-        f'"resource":{text if r.document else _dumps(r.document)},"search":{{"mode":"match"}}}}'
-        for r, text in zip(page.resources, raw, strict=True))
+        f'{{"fullUrl":{_dumps(f"{base}/{rt}/{rid}")},'
+        f'"resource":{text},"search":{{"mode":"match"}}}}'
+        for rt, rid, text in found)
     return f'{head[:-1]},"entry":[{entries}]}}'.encode()
 
 

@@ -25,6 +25,7 @@ from adapters.db.search_sql import statements_for
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
 from resolvers.fhir.model import (
     IndexEntry,
+    SearchMatch,
     SearchPage,
     SearchRequest,
     StoredResource,
@@ -201,19 +202,22 @@ class SqlFhirRepository:
         return list(await self._session.execute(statement.statement(1), params))
 
 
+def _decode(text: str) -> dict[str, Any]:
+    found: dict[str, Any] = from_json(text, cache_strings="keys")
+    return found
+
+
 def _page(rows: Sequence[Any], total: int) -> SearchPage:
-    """Rows of PAGE_COLUMNS as a page; on the driver path the documents arrive as their
-    stored JSON text, kept beside the decoded documents for responses that send them
-    unchanged."""
-    resources: list[StoredResource] = []
-    raw: list[str | None] = []
-    for rt, rid, version, updated, deleted, document in rows:
-        text = document if isinstance(document, str) else None
-        doc = from_json(text, cache_strings="keys") if text is not None else document
-        resources.append(StoredResource(resource_type=rt, id=rid, version=version,
-                                        last_updated=updated, deleted=bool(deleted),
-                                        document=doc or {}))
-        raw.append(text)
-    texts = tuple(t for t in raw if t is not None)
-    return SearchPage(resources, total,
-                      raw_documents=texts if len(texts) == len(raw) else None)
+    """Rows of the page columns (PAGE_COLUMNS, then the subject reference) as a page. On the
+    driver path the documents arrive as their stored JSON text and stay undecoded until a
+    caller reads them; through a session they arrive decoded."""
+    if all(isinstance(row[5], str) for row in rows):
+        return SearchPage(None, total, decode=_decode, matches=[
+            SearchMatch(resource_type=rt, id=rid, version=version, last_updated=updated,
+                        text=text, subject_reference=subject)
+            for rt, rid, version, updated, _deleted, text, subject in rows])
+    return SearchPage([StoredResource(resource_type=rt, id=rid, version=version,
+                                      last_updated=updated, deleted=bool(deleted),
+                                      document=document or {})
+                       for rt, rid, version, updated, deleted, document, _subject in rows],
+                      total)

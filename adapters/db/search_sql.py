@@ -23,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     and_,
     bindparam,
     exists,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BindParameter
 
 from adapters.db.compiled import Compiled, FastSelect, compile_for
@@ -42,6 +44,29 @@ from resolvers.fhir.model import Condition, DateBound, SearchRequest
 R = FhirResourceRow.__table__  # type: ignore[attr-defined]
 I = FhirSearchIndexRow.__table__  # type: ignore[attr-defined]  # noqa: E741
 PAGE_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "deleted", "document")
+
+
+class SubjectReference(ColumnElement[str]):
+    """``subject.reference`` of the resource's document, read by the database: the audit
+    trail names each result's patient without the document being decoded in Python."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(SubjectReference, "sqlite")
+def _subject_sqlite(element: SubjectReference, compiler: Any, **kw: Any) -> str:
+    return f"json_extract({compiler.process(R.c.document, **kw)}, '$.subject.reference')"
+
+
+@compiles(SubjectReference, "postgresql")
+def _subject_postgresql(element: SubjectReference, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(R.c.document, **kw)} #>> '{{subject,reference}}')"
+
+
+def page_columns() -> list[Any]:
+    """What a page reads of each resource: PAGE_COLUMNS, then its subject reference."""
+    return [*(R.c[c] for c in PAGE_COLUMNS), SubjectReference().label("subject_reference")]
 MAX_SHAPES = 512  # distinct shapes kept; a client inventing shapes only refills the cache
 
 Binder = Callable[[Any], BindParameter[Any]]
@@ -274,7 +299,7 @@ class SearchStatements:
         elif self.counts_in_page:
             page = self._counted_page(request, where)
         else:
-            page = (select(*(R.c[c] for c in PAGE_COLUMNS)).where(*where)
+            page = (select(*page_columns()).where(*where)
                     .order_by(*order_by(R, request))
                     .limit(bindparam("limit", type_=Integer))
                     .offset(bindparam("offset", type_=Integer)))
@@ -288,7 +313,7 @@ class SearchStatements:
                 .where(*where).order_by(*order_by(R, request))
                 .limit(bindparam("limit", type_=Integer))
                 .offset(bindparam("offset", type_=Integer)).subquery("page_keys"))
-        return (select(*(R.c[c] for c in PAGE_COLUMNS), keys.c.total)
+        return (select(*page_columns(), keys.c.total)
                 .join(keys, and_(keys.c.resource_type == R.c.resource_type,
                                  keys.c.id == R.c.id))
                 .order_by(*order_by(R, request)))
@@ -311,7 +336,7 @@ class SearchStatements:
                                               patient.c.param == literal_column("'patient'"))))
             .where(*where).subquery()
         )
-        return (select(*(R.c[c] for c in PAGE_COLUMNS))
+        return (select(*page_columns())
                 .join(ranked, and_(ranked.c.resource_type == R.c.resource_type,
                                    ranked.c.id == R.c.id))
                 .where(ranked.c.rank <= bindparam("per_patient", type_=Integer))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,9 +68,44 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
+class SearchMatch:
+    """One resource of a page as the store read it: its JSON text as stored, and the
+    reference of its ``subject`` as the database read it out of that text."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime
+    text: str
+    subject_reference: str | None
+
+
 class SearchPage:
-    resources: list[StoredResource]
-    total: int
-    # The resources' documents as stored (JSON text), where the store read them as text:
-    # a response that sends them unchanged splices them in instead of encoding them again.
-    raw_documents: tuple[str, ...] | None = None
+    """A page of search results. A store that reads the documents as stored JSON text gives
+    ``matches``: a response can splice the texts in unchanged, and the audit trail takes the
+    patients from the subject references, so the documents are decoded (``resources``) only
+    for callers that read them."""
+
+    def __init__(self, resources: list[StoredResource] | None, total: int, *,
+                 matches: Sequence[SearchMatch] | None = None,
+                 decode: Callable[[str], dict[str, Any]] | None = None) -> None:
+        if resources is None and (matches is None or decode is None):
+            raise ValueError("a page needs its resources, or its matches and their decoder")
+        self._resources = resources
+        self._decode = decode
+        self.total = total
+        self.matches = tuple(matches) if matches is not None else None
+
+    @property
+    def resources(self) -> list[StoredResource]:
+        if self._resources is None:
+            assert self.matches is not None and self._decode is not None
+            decode = self._decode
+            self._resources = [StoredResource(
+                resource_type=m.resource_type, id=m.id, version=m.version,
+                last_updated=m.last_updated, deleted=False, document=decode(m.text) or {})
+                for m in self.matches]
+        return self._resources
+
+    def __len__(self) -> int:
+        return len(self.matches) if self.matches is not None else len(self.resources)

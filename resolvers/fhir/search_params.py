@@ -169,14 +169,20 @@ def sort_date(resource: dict[str, Any], entries: list[IndexEntry]) -> datetime |
     return min((e.date_lo for e in entries if e.param == param.name and e.date_lo), default=None)
 
 
+def patient_reference(reference: Any) -> str | None:
+    """The bare patient id of a reference to a Patient, else None."""
+    if not isinstance(reference, str):
+        return None
+    normal = _normalise_reference(reference)
+    return normal.split("/", 1)[1] if normal.startswith("Patient/") else None
+
+
 def patient_of(resource: dict[str, Any]) -> str | None:
     """The patient a resource is about (for the audit trail), as a bare id."""
     if resource.get("resourceType") == "Patient":
         return str(resource.get("id")) if resource.get("id") else None
     for key in ("subject", "patient"):
         ref = resource.get(key)
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            normal = _normalise_reference(ref["reference"])
-            if normal.startswith("Patient/"):
-                return normal.split("/", 1)[1]
+        if isinstance(ref, dict) and (found := patient_reference(ref.get("reference"))):
+            return found
     return None

@@ -28,7 +28,7 @@ from resolvers.fhir.ports import (
 )
 from resolvers.fhir.scoping import FhirScoping
 from resolvers.fhir.search import parse_search
-from resolvers.fhir.search_params import patient_of
+from resolvers.fhir.search_params import patient_of, patient_reference
 from resolvers.fhir.writer import MirrorConfig, delete_resource, first_version, write_resource
 from resolvers.ids import new_id
 from resolvers.principal import Caller, Role, require_role
@@ -363,24 +363,42 @@ class FhirUseCases:
             if self.scoping.confines(caller):
                 request = await self._scope.confine_search(uow, caller, request, named)
             page = await uow.fhir.search(request)
-        await self._audit.record(self._searched(caller, request.resource_type, page.resources,
-                                                named))
+        await self._audit.record(self._searched(caller, request.resource_type, page, named))
         return page
 
-    def _searched(self, caller: Caller, resource_type: str, found: Sequence[StoredResource],
+    def _searched(self, caller: Caller, resource_type: str, page: SearchPage,
                   asked_about: Sequence[str]) -> list[AuditRecord]:
         """A search is one read per patient whose data it answered (IHE BALP's query
         pattern), not one per resource: a patient's thirty results are one row, naming the
         resource where the answer held only one of that patient's."""
         by_patient: dict[str | None, list[str]] = {}
-        for r in found:
-            by_patient.setdefault(patient_of(r.document), []).append(r.id)
+        for rid, patient in _patients_of(page):
+            by_patient.setdefault(patient, []).append(rid)
         return audit_records(
             caller, action=AuditAction.READ, resource_type=resource_type,
             targets=[(ids[0] if len(ids) == 1 else None, patient)
                      for patient, ids in by_patient.items()]
             or [(None, p) for p in asked_about] or [(None, None)],
             outcome=AuditOutcome.SUCCESS, at=self._clock.now())
+
+
+def _patients_of(page: SearchPage) -> list[tuple[str, str | None]]:
+    """Each result's id and patient. From the subject reference the store read where it
+    did (a Patient is its own patient), decoding a document only where that does not say."""
+    if page.matches is None:
+        return [(r.id, patient_of(r.document)) for r in page.resources]
+    found: list[tuple[str, str | None]] = []
+    decoded: list[StoredResource] | None = None
+    for n, m in enumerate(page.matches):
+        if m.resource_type == "Patient":
+            found.append((m.id, m.id))
+            continue
+        subject = patient_reference(m.subject_reference)
+        if subject is None:  # no subject, or not a Patient's: the document says (patient...)
+            decoded = decoded or page.resources
+            subject = patient_of(decoded[n].document)
+        found.append((m.id, subject))
+    return found
 
 
 __all__ = ["FhirProblem", "FhirUseCases", "WriteResult"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from tests.api.test_fhir_rest import _create, patient
@@ -54,3 +55,26 @@ async def test_searches_leave_one_row_per_patient(gateway: Harness) -> None:
                                 headers=clinician)
     assert nobody.json()["total"] == 0
     assert await _rows(h, nobody.headers["x-request-id"]) == [("Observation", None, "unknown")]
+
+
+@pytest.mark.db
+async def test_patients_are_named_whatever_element_holds_them(gateway_any_db: Harness) -> None:
+    """The store reads subject.reference out of each document; a resource whose patient is
+    under ``patient`` (AllergyIntolerance), or a Patient itself, is still named."""
+    h = gateway_any_db
+    pid = (await _create(h, patient("B-1", "Wafula")))["id"]
+    allergy = (await _create(h, {
+        "resourceType": "AllergyIntolerance", "patient": {"reference": f"Patient/{pid}"},
+        "code": {"text": "penicillin"}}))["id"]
+    clinician = h.auth("clinician")
+    allergies = await h.client.get("/api/fhir/AllergyIntolerance", headers=clinician)
+    assert allergies.json()["entry"][0]["resource"]["id"] == allergy
+    assert await _rows(h, allergies.headers["x-request-id"]) == [
+        ("AllergyIntolerance", allergy, pid)]
+    patients = await h.client.get("/api/fhir/Patient?family=Wafula", headers=clinician)
+    assert await _rows(h, patients.headers["x-request-id"]) == [("Patient", pid, pid)]
+    # A reference written in full (base URL, version) names the same patient.
+    obs = await _create(h, {**_lab(pid, 9), "subject": {
+        "reference": f"https://fhir.example.org/fhir/Patient/{pid}/_history/1"}})
+    labs = await h.client.get(f"/api/fhir/Observation?_id={obs['id']}", headers=clinician)
+    assert await _rows(h, labs.headers["x-request-id"]) == [("Observation", obs["id"], pid)]
