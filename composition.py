@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import httpx
@@ -34,6 +35,9 @@ from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.fhir.validator import FhirValidator
+from adapters.hie.client import HttpHieClient
+from adapters.hie.guard import AllowListGuard
+from adapters.hie.mtls import mtls_clients
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.mirror import MEDPLUM, IsDeleted, MedplumMirror
@@ -49,6 +53,9 @@ from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
 from resolvers.audit.writer import GroupedAuditWriter
 from resolvers.clock import SystemClock
+from resolvers.crossborder.breaker import CircuitBreakers
+from resolvers.crossborder.countries import DEFAULT_PROFILES
+from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.fhir_twin import organization_twin
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
@@ -159,6 +166,18 @@ def _stripe_api(settings: Settings, client: httpx.AsyncClient) -> StripeRefundCl
                               timeout_seconds=settings.http_timeout_seconds)
 
 
+def _cross_border(settings: Settings, client: httpx.AsyncClient, policy: OutboundPolicy,
+                  audit: AuditTrail, clock: SystemClock) -> CrossBorderLookup:
+    """The national HIE profiles (defaults overridden by CARI_HIE_<CC>_*) and their client."""
+    profiles = {code: replace(profile, **settings.hie.overrides.get(code, {}))  # type: ignore[arg-type]
+                for code, profile in DEFAULT_PROFILES.items()}
+    hie = HttpHieClient(client, mtls_clients=mtls_clients(policy, profiles.values()))
+    return CrossBorderLookup(profiles, hie, AllowListGuard(policy), FhirValidator(), audit,
+                             clock.now, breakers=CircuitBreakers(
+                                 time.monotonic, threshold=settings.hie.breaker_failures,
+                                 reset_seconds=settings.hie.breaker_reset_seconds))
+
+
 def _lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[DeliveryHandler]:
     """Where critical lab alerts go. WhatsApp and webhook subscriptions will join here."""
     channels: list[DeliveryHandler] = []
@@ -222,8 +241,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     await migrate_engine(engine)
     sessions = session_factory(engine)
     clock = SystemClock()
-    client = build_http_client(OutboundPolicy(settings.outbound_allowlist),
-                               settings.http_timeout_seconds)
+    policy = OutboundPolicy(settings.outbound_allowlist)
+    client = build_http_client(policy, settings.http_timeout_seconds)
     gateway: Gateway | None = None
 
     def wake_worker() -> None:  # a commit in this process wakes its worker at once
@@ -304,6 +323,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                      max_parallel=1 if sqlite else 2),
                 admin=WebhookAdmin(uow_factory, clock)),
             payments=payments,
+            cross_border=_cross_border(settings, client, policy, audit, clock),
         )
         channels = _lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_compat import (
     admin,
+    crossborder,
     fhir,
     health,
     labs,
@@ -24,6 +25,7 @@ OPERATIONS: list[Operation] = [
     *patients.operations,
     *organizations.operations,
     *admin.operations,
+    *crossborder.operations,  # before the /api/fhir/{type}/... patterns
     *fhir.operations,
     *labs.operations,
     *mpi_review.operations,

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from adapters.settings import webhooks as webhook_settings
+from adapters.settings.hie import HieSettings, load_hie_settings
 from adapters.settings.labs import LabSettings, load_lab_settings
 from adapters.settings.payments import (
     PaymentProviderSettings,
@@ -84,6 +85,8 @@ class Settings:
     webhook_max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = 600  # per client and route family; 0: off
     rate_limit_webhook_per_minute: int = 1200  # per webhook route and source address; 0: off
+    # CARI_HIE_*: cross-border HIE profile overrides, circuit breaker (adapters/settings/hie.py)
+    hie: HieSettings = field(default_factory=HieSettings)
     # CARI_MPESA_*, CARI_MTN_MOMO_*, CARI_ORANGE_MONEY_*: see adapters/settings/payments.py
     payment_providers: PaymentProviderSettings = field(default_factory=PaymentProviderSettings)
     payments_reconcile_seconds: float = 15.0  # 0: no reconciliation task in this process
@@ -270,6 +273,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rate_limit_per_minute=int(number("CARI_RATE_LIMIT_PER_MINUTE", "600", int, 0)),
         rate_limit_webhook_per_minute=int(number("CARI_RATE_LIMIT_WEBHOOK_PER_MINUTE", "1200",
                                                  int, 0)),
+        hie=load_hie_settings(env, problems),
     )
     webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)
     if bool(settings.livekit_api_key) != bool(settings.livekit_api_secret):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.authn import Authenticator, HealthProbe
+from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
@@ -46,3 +47,4 @@ class Services:
     mpi_profile: RegisterProfiling
     webhooks: WebhookUseCases
     payments: PaymentServices
+    cross_border: CrossBorderLookup

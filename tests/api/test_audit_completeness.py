@@ -141,6 +141,11 @@ AUDITED: dict[str, Recipe] = {
                                                      patient=w.patient_id),
     "POST /api/payments/{payment_id}/refund": lambda w: Call(
         f"/api/payments/{w.payment_id}/refund", "billing", body={}, patient=w.patient_id),
+    # No HIE is reachable here: a sandbox endpoint the allow-list refuses is still audited
+    # (tests/crossborder has the lookups that answer).
+    "GET /api/fhir/cross-border/Patient/{national_id}": lambda w: Call(
+        "/api/fhir/cross-border/Patient/NID9988?hie_endpoint=http://169.254.169.254/fhir",
+        "clinician", outcome="failure", patient="NID9988"),
 }
 
 NOT_AUDITED: dict[str, str] = {
