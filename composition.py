@@ -20,8 +20,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import adapters.hl7v2.parser as hl7_parser
+from adapters.auth.jose_keys import (
+    ClientAssertionVerifier,
+    IdTokenSigner,
+    load_or_create_id_token_key,
+)
 from adapters.auth.keys import load_or_create_local_key
-from adapters.auth.tokens import TokenVerifier
+from adapters.auth.smart_tokens import SmartAccessTokens
+from adapters.auth.tokens import TokenIssuer, TokenVerifier
 from adapters.db.audit_writes import SqlAuditWrites
 from adapters.db.engine import session_factory
 from adapters.db.health import DatabaseHealth
@@ -31,6 +37,7 @@ from adapters.db.outbox import SqlOutboxStore
 from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
 from adapters.db.read_uow import SqlReadUnitOfWork
+from adapters.db.smart import SqlSmartStore
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
@@ -52,6 +59,7 @@ from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from resolvers.audit.trail import AuditTrail
 from resolvers.audit.writer import GroupedAuditWriter
+from resolvers.authn import Authenticator
 from resolvers.clock import SystemClock
 from resolvers.crossborder.breaker import CircuitBreakers
 from resolvers.crossborder.countries import DEFAULT_PROFILES
@@ -81,6 +89,8 @@ from resolvers.payments.config import PaymentConfig
 from resolvers.payments.providers import PaymentProvider
 from resolvers.payments.wiring import PaymentServices, build_payment_services
 from resolvers.services import Services
+from resolvers.smart.config import SmartConfig
+from resolvers.smart.wiring import SmartServices, build_smart_services
 from resolvers.tenancy import OrganizationScoping
 from resolvers.webhooks.admin import WebhookAdmin
 from resolvers.webhooks.dispatch import InboxDispatcher
@@ -140,6 +150,26 @@ def trusted_issuers(settings: Settings) -> list[tuple[str, str]]:
 
 def token_verifier(settings: Settings) -> TokenVerifier:
     return TokenVerifier(trusted_issuers(settings), settings.token_audience)
+
+
+def _smart(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: SystemClock,
+           audit: AuditTrail, client: httpx.AsyncClient,
+           authenticator: Authenticator) -> SmartServices:
+    """SMART on FHIR: access tokens signed with the local key (which the verifier trusts
+    when CARI_LOCAL_SIGNING_KEY is on, the default), id_tokens with the ES384 key."""
+    smart = settings.smart
+    issuer = TokenIssuer(load_or_create_local_key(settings.data_dir), settings.token_issuer,
+                         settings.token_audience)
+    return build_smart_services(
+        SqlSmartStore(sessions), clock,
+        SmartConfig(base_url=settings.public_base_url, launch_seconds=smart.launch_seconds,
+                    code_seconds=smart.code_seconds,
+                    access_token_seconds=smart.access_token_seconds,
+                    refresh_token_seconds=smart.refresh_token_seconds,
+                    assertion_max_seconds=smart.assertion_max_seconds),
+        audit, SmartAccessTokens(issuer),
+        IdTokenSigner(load_or_create_id_token_key(settings.data_dir)),
+        ClientAssertionVerifier(client), authenticator)
 
 
 async def migrate_engine(engine: AsyncEngine) -> None:
@@ -297,12 +327,13 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             if extensions.payment_providers is not None
             else build_payment_providers(settings, client),
             stripe_api=_stripe_api(settings, client))
+        verifier = authenticator or token_verifier(settings)
         services = Services(
             patients=patients,
             organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
             audit=audit,
             outbox=OutboxAdmin(store, clock),
-            authenticator=authenticator or token_verifier(settings),
+            authenticator=verifier,
             health=DatabaseHealth(engine),
             fhir=fhir,
             bundles=BundleProcessor(fhir, uow_factory, clock),
@@ -324,6 +355,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                 admin=WebhookAdmin(uow_factory, clock)),
             payments=payments,
             cross_border=_cross_border(settings, client, policy, audit, clock),
+            smart=_smart(settings, sessions, clock, audit, client, verifier),
         )
         channels = _lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {

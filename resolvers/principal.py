@@ -21,12 +21,25 @@ KNOWN_ROLES = frozenset(r.value for r in Role)
 
 
 @dataclass(frozen=True)
+class SmartContext:
+    """What a SMART access token carries beside its scopes (resolvers/smart): the app, the
+    launch context and the token's id. Tokens without it are the platform's own."""
+
+    client_id: str
+    patient: str | None = None
+    encounter: str | None = None
+    fhir_user: str | None = None
+    jti: str = ""
+
+
+@dataclass(frozen=True)
 class Principal:
     subject: str
     roles: frozenset[str]
     scopes: frozenset[str] = frozenset()
     issuer: str = ""
     organization: str | None = None  # the token's org claim (organization scoping)
+    smart: SmartContext | None = None  # a SMART app's access token (its "smart" claim)
 
     def has_any_role(self, *roles: Role) -> bool:
         # admin may do everything.

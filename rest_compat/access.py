@@ -38,7 +38,10 @@ async def guard(request: Request, op: Operation) -> None:
         refuse_bad_input(request)
         return
     try:
-        authorize(request, op.roles, op.scopes)
+        principal = authorize(request, op.roles, op.scopes)
+        if principal.smart is not None and not op.path.startswith("/api/fhir"):
+            raise Forbidden("a SMART app's access token is accepted by the FHIR API "
+                            "(/api/fhir) only")
     except Forbidden:
         if input_violation(request.scope) is None:  # a refused URL is not audit material
             await _record_refusal(request, op)

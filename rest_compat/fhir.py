@@ -79,14 +79,16 @@ async def metadata(request: Request) -> Response:
 
 
 async def validate_any(request: Request) -> Response:
-    caller(request)
+    who = caller(request)
     body = await _body(request)
+    await services(request).fhir.smart.check_validate(who, None, _unwrap(body))
     return fhir_json(operation_outcome(services(request).fhir.validate(None, _unwrap(body))))
 
 
 async def validate_type(request: Request) -> Response:
-    caller(request)
+    who = caller(request)
     body = await _body(request)
+    await services(request).fhir.smart.check_validate(who, request.path_params["type"], body)
     issues = services(request).fhir.validate(request.path_params["type"], _unwrap(body))
     return fhir_json(operation_outcome(issues))
 

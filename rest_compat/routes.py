@@ -14,6 +14,7 @@ from rest_compat import (
     patients,
     payment_webhooks,
     payments,
+    smart,
     stripe_subscriptions,
     webhooks,
 )
@@ -25,6 +26,7 @@ OPERATIONS: list[Operation] = [
     *patients.operations,
     *organizations.operations,
     *admin.operations,
+    *smart.operations,  # before /api/fhir/{type}/{id}
     *crossborder.operations,  # before the /api/fhir/{type}/... patterns
     *fhir.operations,
     *labs.operations,

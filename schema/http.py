@@ -97,10 +97,12 @@ class GraphQLAuthGate:
 
     def _authenticate(self, request: Request) -> Principal:
         known = request.scope.get("state", {}).get("principal")
-        if isinstance(known, Principal):  # verified already (rate limiter)
-            return known
-        return principal_from_authorization(self.authenticator,
-                                            request.headers.get("authorization", ""))
+        principal = known if isinstance(known, Principal) else principal_from_authorization(
+            self.authenticator, request.headers.get("authorization", ""))
+        if principal.smart is not None:  # a SMART app's token is for the FHIR API only
+            raise Unauthenticated("a SMART app's access token is accepted by the FHIR API "
+                                  "(/api/fhir) only")
+        return principal
 
 
 GRAPHQL_MAX_BODY_BYTES = 1_048_576  # a query with its variables; uploads do not come this way

@@ -12,7 +12,7 @@ from pyseto import Paseto
 
 from adapters.auth.keys import KeyPair, public_key_id
 from resolvers.errors import Unauthenticated
-from resolvers.principal import KNOWN_ROLES, Principal
+from resolvers.principal import KNOWN_ROLES, Principal, SmartContext
 
 CLOCK_SKEW_SECONDS = 60
 VERIFIED_CACHE_SIZE = 4096
@@ -30,6 +30,7 @@ class TokenIssuer:
     def issue(
         self, subject: str, roles: Sequence[str], scopes: Sequence[str] = (), ttl_seconds: int = 3600,
         now: datetime | None = None, organization: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
         issued = (now or datetime.now(UTC)).replace(microsecond=0)
         claims = {
@@ -40,6 +41,7 @@ class TokenIssuer:
         }
         if organization:
             claims["org"] = organization
+        claims.update(extra or {})
         token = pyseto.encode(self._key, claims, footer={"kid": self._kid}, serializer=json)
         return bytes(token).decode("ascii")
 
@@ -142,7 +144,24 @@ class TokenVerifier:
             scopes=frozenset(scopes),
             issuer=issuer,
             organization=org,
+            smart=_smart_context(claims.get("smart"), claims.get("jti")),
         )
+
+
+def _smart_context(raw: Any, jti: Any) -> SmartContext | None:
+    """The "smart" claim of a SMART app's access token (resolvers/smart/tokens.py)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("client_id"), str):
+        raise Unauthenticated("the token's smart claim must name its client_id")
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return value if isinstance(value, str) and value else None
+
+    return SmartContext(client_id=raw["client_id"], patient=text("patient"),
+                        encounter=text("encounter"), fhir_user=text("fhirUser"),
+                        jti=jti if isinstance(jti, str) else "")
 
 
 def _validity(claims: dict[str, Any]) -> tuple[datetime, datetime] | None:

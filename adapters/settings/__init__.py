@@ -19,6 +19,7 @@ from adapters.settings.payments import (
     PaymentProviderSettings,
     load_payment_provider_settings,
 )
+from adapters.settings.smart import SmartSettings, load_smart_settings
 
 ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -97,6 +98,8 @@ class Settings:
     # CARI_LAB_*: sender identifier systems, provisional patients, alerts (adapters/settings/labs.py)
     labs: LabSettings = field(default_factory=LabSettings)
     org_scoping: bool = False  # confine clinician/lab/billing to their token's org (tenancy)
+    # CARI_SMART_*: SMART on FHIR lifetimes (adapters/settings/smart.py)
+    smart: SmartSettings = field(default_factory=SmartSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -259,6 +262,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         payments_timeout_seconds=number("CARI_PAYMENTS_TIMEOUT_SECONDS", "300", float, 10.0),
         payment_providers=load_payment_provider_settings(env, problems),
         labs=load_lab_settings(env, problems),
+        smart=load_smart_settings(env, problems),
         org_scoping=_parse_bool("CARI_ORG_SCOPING", get("CARI_ORG_SCOPING", "false"), problems),
         stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(
             get("CARI_STRIPE_WEBHOOK_SECRETS", ""), problems),

@@ -27,6 +27,9 @@ def audit_records(
     """One record per (resource id, patient id) touched by one request."""
     principal = caller.principal
     roles = tuple(sorted(principal.roles))  # once per request, not once per record
+    purpose = caller.purpose
+    if principal.smart is not None:  # a SMART app's token: the record names the app
+        purpose = f"{purpose} smart_app={principal.smart.client_id}".strip()[:200]
     return [
         AuditRecord(
             id=new_id(),
@@ -40,7 +43,7 @@ def audit_records(
             outcome=outcome,
             request_id=caller.request_id,
             surface=caller.surface,
-            purpose=caller.purpose,
+            purpose=purpose,
         )
         for resource_id, patient_id in targets
     ]

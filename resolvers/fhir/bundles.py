@@ -16,6 +16,7 @@ from resolvers.fhir.model import StoredResource
 from resolvers.fhir.ports import FhirUnitOfWork, FhirUnitOfWorkFactory
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases, check_type
+from resolvers.fhir.smart_scopes import SmartDenied
 from resolvers.fhir.writer import delete_resource, write_resource
 from resolvers.ids import new_id
 from resolvers.principal import Caller
@@ -136,6 +137,10 @@ class BundleProcessor:
                                   i.expression or f"Bundle.entry[{e.index}]")
                             for i in exc.issues]) from None
                 await uow.commit()  # all or nothing: any failure above left nothing applied
+        except SmartDenied as denied:  # audited now that the transaction is rolled back
+            raise await self._fhir.smart.deny(caller, denied.action, denied.resource_type,
+                                              denied.resource_id, denied.patient,
+                                              denied.problem) from None
         except _MissingRead as missing:
             # Rolled back, its audit rows with it: the not-found read is audited in a commit
             # of its own, now that the bundle no longer holds the (SQLite: only) writer.
@@ -149,6 +154,7 @@ class BundleProcessor:
         path = e.url.partition("?")[0]
         parts = path.split("/")
         resource_type = parts[0]
+        self._smart_entry(caller, e, resource_type, [e.resource])
         if e.method == "POST":
             assert e.resource is not None
             if e.if_none_exist:
@@ -174,6 +180,8 @@ class BundleProcessor:
             raise problem(400, "not-supported", f"unsupported request.url {e.url!r} for {e.method}")
         resource_id = parts[1]
         current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
+        if current is not None and not current.deleted:
+            self._smart_entry(caller, e, resource_type, [current.document], resource_id)
         if e.method == "PUT":
             assert e.resource is not None
             if e.if_match is not None and (current is None or current.version != e.if_match):
@@ -199,6 +207,23 @@ class BundleProcessor:
                 "known", f"Bundle.entry[{e.index}]")]))
         await uow.audit.append(self._fhir.audit_write(caller, current, AuditAction.READ, now))
         return _response(200, current)
+
+    def _smart_entry(self, caller: Caller, e: _Entry, resource_type: str,
+                     documents: list[dict[str, Any] | None],
+                     resource_id: str | None = None) -> None:
+        """A SMART token's scopes, entry by entry (raises SmartDenied: audited after the
+        rollback)."""
+        letter = {"POST": "c", "PUT": "u", "PATCH": "u", "DELETE": "d"}.get(e.method, "r")
+        found = self._fhir.smart.refused(caller, letter, resource_type,
+                                         [d for d in documents if d])
+        if found is not None:
+            refusal, patient = found
+            raise SmartDenied(AuditAction.CREATE if letter == "c" else AuditAction.UPDATE
+                              if letter == "u" else AuditAction.DELETE if letter == "d"
+                              else AuditAction.READ, resource_type, resource_id, patient,
+                              FhirProblem(refusal.status, [Issue(
+                                  i.severity, i.code, f"entry {e.index}: {i.diagnostics}",
+                                  f"Bundle.entry[{e.index}]") for i in refusal.issues]))
 
     async def batch(self, caller: Caller, bundle: Any) -> dict[str, Any]:
         entries = _parse_entries(bundle, "batch")

@@ -28,7 +28,9 @@ from resolvers.fhir.ports import (
 )
 from resolvers.fhir.scoping import FhirScoping
 from resolvers.fhir.search import parse_search
-from resolvers.fhir.search_params import patient_of, patient_reference
+from resolvers.fhir.search_audit import patients_of_page, patients_searched
+from resolvers.fhir.search_params import patient_of
+from resolvers.fhir.smart_scopes import SmartScopes
 from resolvers.fhir.writer import MirrorConfig, delete_resource, first_version, write_resource
 from resolvers.ids import new_id
 from resolvers.principal import Caller, Role, require_role
@@ -47,18 +49,6 @@ def check_type(resource_type: str, supported: Sequence[str] = SUPPORTED_TYPES) -
     if resource_type not in supported:
         raise problem(404, "not-supported", f"resource type {resource_type!r} is not supported "
                       f"here; supported: {', '.join(supported)}")
-
-
-def patients_searched(request: SearchRequest) -> list[str]:
-    """The patients a search names (patient=, subject=, Patient?_id=), as bare ids."""
-    named: list[str] = []
-    for condition in request.conditions:
-        if condition.kind == "reference" and condition.param in ("patient", "subject"):
-            named += [str(v).split("/", 1)[1] for v in condition.values
-                      if str(v).startswith("Patient/")]
-        elif condition.kind == "id" and request.resource_type == "Patient":
-            named += [str(v) for v in condition.values]
-    return list(dict.fromkeys(named))
 
 
 class NoTwins:
@@ -88,6 +78,7 @@ class FhirUseCases:
         self.scoping = scoping or OrganizationScoping()
         self.twins = twins or NoTwins()
         self._scope = FhirScoping(self.scoping, clock, audit)
+        self.smart = SmartScopes(clock, audit, self._reads)  # SMART apps' tokens only
 
     # -- helpers shared with bundles ------------------------------------------------
 
@@ -167,7 +158,9 @@ class FhirUseCases:
                      if_none_exist: str | None = None) -> WriteResult:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.CREATE, resource_type)
+        await self.smart.check(caller, AuditAction.CREATE, "c", resource_type)
         doc = self.check_body(resource_type, body)
+        await self.smart.check(caller, AuditAction.CREATE, "c", resource_type, None, [doc])
         doc = {k: v for k, v in doc.items() if k != "id"}  # the server assigns the id
         now = self._clock.now()
         if (resource_type == "Patient" and self.registrar is not None and not if_none_exist
@@ -216,12 +209,16 @@ class FhirUseCases:
     async def read(self, caller: Caller, resource_type: str, resource_id: str) -> StoredResource:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
+        await self.smart.check(caller, AuditAction.READ, "r", resource_type, resource_id)
         async with self._reads() as uow:
             found = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
             outside = await self._scope.outside(uow, caller, [found.document]) if found and \
                 found.document else []
         if outside:
             raise await self._scope.deny_read(caller, resource_type, resource_id, outside)
+        if found is not None and not found.deleted:
+            await self.smart.check(caller, AuditAction.READ, "r", resource_type, resource_id,
+                                   [found.document])
         outcome = (AuditOutcome.SUCCESS if found and not found.deleted
                    else AuditOutcome.NOT_FOUND)
         await self._audit.record(audit_records(  # committed before the answer leaves
@@ -240,6 +237,7 @@ class FhirUseCases:
         the batch: a record per resource found, and a not-found record per id that is not."""
         await self.authorize(caller, AuditAction.READ, resource_type,
                              patient_ids=ids if resource_type == "Patient" else ())
+        await self.smart.check(caller, AuditAction.READ, "r", resource_type)
         if not ids:
             return {}
         async with self._reads() as uow:
@@ -248,6 +246,9 @@ class FhirUseCases:
             if self.scoping.confines(caller):  # outside the organization: as if absent
                 found = {k: v for k, v in found.items()
                          if not await self._scope.outside(uow, caller, [v.document])}
+        if self.smart.applies(caller):  # what the token's scopes do not allow: as if absent
+            found = {k: v for k, v in found.items()
+                     if self.smart.refused(caller, "r", resource_type, [v.document]) is None}
         now = self._clock.now()
         await self._audit.record(
             audit_records(caller, action=AuditAction.READ, resource_type=resource_type,
@@ -271,6 +272,7 @@ class FhirUseCases:
                     version: int) -> StoredResource:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
+        await self.smart.check(caller, AuditAction.READ, "r", resource_type, resource_id)
         async with self._reads() as uow:
             found = await uow.fhir.get_version(resource_type, resource_id, version)
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id) \
@@ -279,6 +281,9 @@ class FhirUseCases:
                 d.document for d in (found, current) if d is not None and d.document])
         if outside:
             raise await self._scope.deny_read(caller, resource_type, resource_id, outside)
+        if found is not None:
+            await self.smart.check(caller, AuditAction.READ, "r", resource_type, resource_id,
+                                   [found.document])
         await self._audit.record(
             self._reads_of(caller, resource_type, [found]) if found is not None
             else self._not_found(caller, resource_type, resource_id))
@@ -293,8 +298,11 @@ class FhirUseCases:
                      if_match: int | None = None) -> WriteResult:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.UPDATE, resource_type, resource_id)
+        await self.smart.check(caller, AuditAction.UPDATE, "u", resource_type, resource_id)
         doc = self.check_body(resource_type, body, resource_id=resource_id)
         now = self._clock.now()
+        await self.smart.check_stored(caller, AuditAction.UPDATE, "u", resource_type,
+                                      resource_id, doc)
         async with self._uow_factory() as uow:
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
             outside = await self._scope.outside(uow, caller, [
@@ -318,6 +326,8 @@ class FhirUseCases:
     async def delete(self, caller: Caller, resource_type: str, resource_id: str) -> None:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.DELETE, resource_type, resource_id)
+        await self.smart.check_stored(caller, AuditAction.DELETE, "d", resource_type,
+                                      resource_id)
         now = self._clock.now()
         async with self._uow_factory() as uow:
             current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
@@ -338,12 +348,15 @@ class FhirUseCases:
                       resource_id: str) -> list[StoredResource]:
         check_type(resource_type)
         await self.authorize(caller, AuditAction.READ, resource_type, resource_id)
+        await self.smart.check(caller, AuditAction.READ, "r", resource_type, resource_id)
         async with self._reads() as uow:
             versions = await uow.fhir.history(resource_type, resource_id)
             outside = await self._scope.outside(uow, caller, [v.document for v in versions
                                                         if v.document][:1])
         if outside:
             raise await self._scope.deny_read(caller, resource_type, resource_id, outside)
+        await self.smart.check(caller, AuditAction.READ, "r", resource_type, resource_id,
+                               [v.document for v in versions])
         if versions:
             # The newest version may be a tombstone ({}): name the patient of the newest
             # version that has a document.
@@ -359,10 +372,12 @@ class FhirUseCases:
         check_type(request.resource_type)
         named = patients_searched(request)
         await self.authorize(caller, AuditAction.READ, request.resource_type, patient_ids=named)
+        request = await self.smart.confine_search(caller, request)
         async with self._reads() as uow:
             if self.scoping.confines(caller):
                 request = await self._scope.confine_search(uow, caller, request, named)
             page = await uow.fhir.search(request)
+        page = self.smart.filter_page(caller, request.resource_type, page)
         await self._audit.record(self._searched(caller, request.resource_type, page, named))
         return page
 
@@ -372,7 +387,7 @@ class FhirUseCases:
         pattern), not one per resource: a patient's thirty results are one row, naming the
         resource where the answer held only one of that patient's."""
         by_patient: dict[str | None, list[str]] = {}
-        for rid, patient in _patients_of(page):
+        for rid, patient in patients_of_page(page):
             by_patient.setdefault(patient, []).append(rid)
         return audit_records(
             caller, action=AuditAction.READ, resource_type=resource_type,
@@ -380,25 +395,6 @@ class FhirUseCases:
                      for patient, ids in by_patient.items()]
             or [(None, p) for p in asked_about] or [(None, None)],
             outcome=AuditOutcome.SUCCESS, at=self._clock.now())
-
-
-def _patients_of(page: SearchPage) -> list[tuple[str, str | None]]:
-    """Each result's id and patient. From the subject reference the store read where it
-    did (a Patient is its own patient), decoding a document only where that does not say."""
-    if page.matches is None:
-        return [(r.id, patient_of(r.document)) for r in page.resources]
-    found: list[tuple[str, str | None]] = []
-    decoded: list[StoredResource] | None = None
-    for n, m in enumerate(page.matches):
-        if m.resource_type == "Patient":
-            found.append((m.id, m.id))
-            continue
-        subject = patient_reference(m.subject_reference)
-        if subject is None:  # no subject, or not a Patient's: the document says (patient...)
-            decoded = decoded or page.resources
-            subject = patient_of(decoded[n].document)
-        found.append((m.id, subject))
-    return found
 
 
 __all__ = ["FhirProblem", "FhirUseCases", "WriteResult"]

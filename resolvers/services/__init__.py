@@ -22,6 +22,7 @@ from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
+from resolvers.smart.wiring import SmartServices
 from resolvers.webhooks.service import WebhookUseCases
 
 __all__ = ["Authenticator", "HealthProbe", "Services"]
@@ -47,4 +48,5 @@ class Services:
     mpi_profile: RegisterProfiling
     webhooks: WebhookUseCases
     payments: PaymentServices
+    smart: SmartServices
     cross_border: CrossBorderLookup

@@ -180,6 +180,21 @@ NOT_AUDITED: dict[str, str] = {
     "POST /api/payments/webhooks/mtn-momo": "as /api/payments/webhooks/mpesa",
     "PUT /api/payments/webhooks/mtn-momo": "as /api/payments/webhooks/mpesa",
     "POST /api/payments/webhooks/orange-money": "as /api/payments/webhooks/mpesa",
+    "GET /.well-known/smart-configuration": "SMART discovery; public by specification",
+    "GET /api/fhir/.well-known/smart-configuration": "as /.well-known/smart-configuration",
+    "GET /.well-known/jwks.json": "the id_token signing key (public part); no data",
+    "POST /api/smart/apps": "registers a SMART app (admin): no patient data",
+    "GET /api/smart/apps": "registered SMART apps (admin): no patient data",
+    "GET /api/smart/apps/{client_id}": "a registered SMART app (admin): no patient data",
+    "POST /api/smart/launch": "audited (a SmartLaunch record naming the patient) once a "
+                              "registered app's launch URL is given: tests/smart cover it; "
+                              "this table's world registers no app",
+    "GET /api/smart/authorize": "issues a code for the caller; the data it opens is audited "
+                                "at the FHIR routes, each record naming the app",
+    "POST /api/smart/authorize": "as GET /api/smart/authorize",
+    "POST /api/smart/token": "issues tokens to an app; no patient data is read",
+    "POST /api/smart/introspect": "describes a token; no patient data is read",
+    "POST /api/smart/revoke": "revokes a token; no patient data is read",
 }
 
 

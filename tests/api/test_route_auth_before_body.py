@@ -23,6 +23,11 @@ PUBLIC = {  # public by specification, or authenticated by the provider's signat
     ("POST", "/api/gtm/webhooks/inbound"), ("POST", "/api/payments/webhooks/mpesa"),
     ("POST", "/api/payments/webhooks/mtn-momo"), ("PUT", "/api/payments/webhooks/mtn-momo"),
     ("POST", "/api/payments/webhooks/orange-money"),
+    # SMART on FHIR: discovery and JWKS are public by specification; the token and
+    # revocation endpoints authenticate the client (secret, private_key_jwt or PKCE).
+    ("GET", "/.well-known/smart-configuration"),
+    ("GET", "/api/fhir/.well-known/smart-configuration"), ("GET", "/.well-known/jwks.json"),
+    ("POST", "/api/smart/token"), ("POST", "/api/smart/revoke"),
 }
 BAD_BODY = [b"\x00{not json" * 6000] * 4  # ~240 kB offered, 100 MB declared
 BAD_HEADERS = [("content-type", "text/plain"), ("content-length", str(100 * 1024 * 1024))]
