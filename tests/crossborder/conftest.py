@@ -82,9 +82,8 @@ async def cross_border_app(tmp_path: Path, database_url: str, standins: dict[str
                    for code, s in standins.items()}
         settings = make_settings(
             tmp_path / "var", database_url, outbox_worker=False, payments_reconcile_seconds=0.0,
-            outbound_allowlist=("127.0.0.1",),
             hie=overrides({c: p.base_url for c, p in proxies.items()}, timeout, secret),
-            **extra)
+            **{"outbound_allowlist": ("127.0.0.1",), **extra})
         h = await stack.enter_async_context(running_app(settings))
         yield CrossBorder(h, proxies, standins)
 
