@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.error_log import LoggedSchema, is_expected
+from schema.crossborder import CrossBorderQuery
 from schema.execution import CollectableExecutionContext
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.input_rule import StringLiteralRule
@@ -49,7 +50,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
     validated = ValidationResults(CACHE_SIZE)  # this schema's rules: a cache of its own
     return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
-                                       PaymentQueryRoot, StripeQuery)),
+                                       PaymentQueryRoot, StripeQuery, CrossBorderQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
                                              PaymentMutation)),

@@ -70,12 +70,14 @@ class CrossBorderLookup:
 
     async def lookup(self, caller: Caller, national_id: str, *, countries: str | None = None,
                      endpoint: str | None = None, system: str | None = None,
-                     purpose: str | None = None) -> LookupResult:
+                     purpose: str | None = None, strict: bool = True) -> LookupResult:
         """Ask the HIEs of ``countries`` ("KE", "KE,UG,TZ" or "ALL"), or the sandbox
         ``endpoint`` (which the outbound allow-list must admit), for ``national_id``.
 
         A single HIE that fails is a :class:`FhirProblem` (502, or 504 when it was too
-        slow); of several, the failed ones are outcomes and the others still answer."""
+        slow) when ``strict`` (REST); of several, or when not ``strict`` (GraphQL's typed
+        outcomes), the failed ones are outcomes and the others still answer. A refused
+        request (unknown country, endpoint off the allow-list) is always a FhirProblem."""
         require_role(caller, *READ_ROLES)
         caller = replace(caller, purpose=(purpose or caller.purpose or DEFAULT_PURPOSE)[:200])
         national_id = national_id.strip()
@@ -92,7 +94,7 @@ class CrossBorderLookup:
                               purpose=caller.purpose, fan_out=fan_out)
         await self._record(caller, [(o.country or SANDBOX, national_id, _outcome_of(o))
                                     for o in outcomes])
-        if not fan_out and outcomes[0].status is OutcomeStatus.FAILED:
+        if strict and not fan_out and outcomes[0].status is OutcomeStatus.FAILED:
             failed = outcomes[0]
             kind = failed.failure or FailureKind.UPSTREAM_ERROR
             raise FhirProblem(kind.http_status, [Issue(

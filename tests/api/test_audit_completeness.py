@@ -325,7 +325,8 @@ async def test_denied_fhir_read_names_the_patient_without_answering_the_resource
 
 # Types that carry patient data although they have no patient field of their own.
 PATIENT_TYPES_BY_NATURE = {"Patient": "is the patient",
-                           "WebhookEvent": "provider payloads may name a patient"}
+                           "WebhookEvent": "provider payloads may name a patient",
+                           "CrossBorderLookup": "patients found in national HIEs"}
 PATIENT_FIELDS = ("patient", "patientId", "subject", "candidatePatientId", "candidates")
 
 GQL_AUDITED: dict[str, Callable[[World], tuple[str, str | None]]] = {
@@ -355,6 +356,9 @@ GQL_AUDITED: dict[str, Callable[[World], tuple[str, str | None]]] = {
         f'{{ stripeSubscriptions(patientId: "{w.patient_id}") {{ nodes {{ id }} }} }}',
         w.patient_id),
 }
+GQL_AUDITED["crossBorderPatients"] = lambda w: (  # refused (no HIE here), still audited
+    '{ crossBorderPatients(nationalId: "NID9988", hieEndpoint: "http://169.254.169.254/x") '
+    '{ __typename } }', "NID9988")
 GQL_NOT_AUDITED = {
     "auditEvents": "the trail itself (admin only), as GET /api/admin/audit-events",
 }
