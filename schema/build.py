@@ -13,8 +13,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema.error_log import LoggedSchema, is_expected
 from schema.crossborder import CrossBorderQuery
+from schema.error_log import LoggedSchema, is_expected
 from schema.execution import CollectableExecutionContext
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.input_rule import StringLiteralRule
