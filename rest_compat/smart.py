@@ -169,9 +169,11 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
         "schema": schema or {"type": "object"}}}}
 
 
-OAUTH_ERROR = _json("RFC 6749 error", {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}})
+# RFC 6749's error, or the gateway's envelope when the input rule refuses the URL first.
+OAUTH_ERROR = _json("RFC 6749 error", {"anyOf": [
+    {"type": "object", "required": ["error"],
+     "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
+    {"$ref": "#/components/schemas/ErrorEnvelope"}]})
 
 
 def _form_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

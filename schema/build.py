@@ -24,6 +24,7 @@ from schema.mpi_review import ReviewMutation, ReviewQuery
 from schema.mutations import Mutation
 from schema.payments import PaymentMutation, PaymentQueryRoot
 from schema.queries import Query
+from schema.smart import SmartMutation, SmartQuery
 from schema.stripe import StripeQuery
 from schema.validation_cache import TextValidationCache, ValidationResults
 from schema.webhooks import WebhookMutation, WebhookQuery
@@ -50,10 +51,11 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
     validated = ValidationResults(CACHE_SIZE)  # this schema's rules: a cache of its own
     return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
-                                       PaymentQueryRoot, StripeQuery, CrossBorderQuery)),
+                                       PaymentQueryRoot, StripeQuery, CrossBorderQuery,
+                                       SmartQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
-                                             PaymentMutation)),
+                                             PaymentMutation, SmartMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CollectableExecutionContext,
