@@ -12,6 +12,9 @@ from resolvers.fhir.search_params import SEARCH_PARAMS
 INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "create",
                 "search-type")
 STARTED = datetime.now(UTC).isoformat(timespec="seconds")
+# SMART App Launch: clients that read the CapabilityStatement (fhirclient) find the OAuth
+# endpoints here; /.well-known/smart-configuration says the same.
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 VALIDATE = {"name": "validate",
             "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 
@@ -48,8 +51,15 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "security": {"description": "Bearer PASETO v4.public tokens; roles clinician, "
-                                        "integrator or admin."},
+            "security": {
+                "description": "Bearer PASETO v4.public tokens; roles clinician, integrator "
+                               "or admin, or a SMART app's token (its scopes are enforced).",
+                "service": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR"}]}],
+                "extension": [{"url": OAUTH_URIS, "extension": [
+                    {"url": name, "valueUri": f"{base_url}/api/smart/{name}"}
+                    for name in ("authorize", "token", "introspect", "revoke")]}]},
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}],
             "operation": [VALIDATE],
