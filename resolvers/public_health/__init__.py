@@ -1,0 +1,1 @@
+"""Public health reporting: DHIS2 periods, aggregates and the anonymised national dataset."""
