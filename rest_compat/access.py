@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import audit_records
-from resolvers.errors import Forbidden
+from resolvers.errors import Forbidden, Unauthenticated
 from resolvers.principal import Caller
 from rest_compat.input_guard import input_violation, refuse_bad_input
 from rest_compat.request_context import authenticate, authorize, request_id, services
@@ -42,6 +42,9 @@ async def guard(request: Request, op: Operation) -> None:
         if principal.smart is not None and not op.path.startswith("/api/fhir"):
             raise Forbidden("a SMART app's access token is accepted by the FHIR API "
                             "(/api/fhir) only")
+        if principal.smart is not None and await services(request).smart.tokens.revoked(
+                principal.smart.jti):
+            raise Unauthenticated("the access token was revoked")
     except Forbidden:
         if input_violation(request.scope) is None:  # a refused URL is not audit material
             await _record_refusal(request, op)

@@ -231,6 +231,10 @@ class TokenService:
                   "fhirUser": smart.fhir_user}
         return {k: v for k, v in answer.items() if v is not None}
 
+    async def revoked(self, jti: str) -> bool:
+        """Whether a SMART access token (by its jti) was revoked before it expired."""
+        return await self._store.find_grant(digest(jti), "revoked", self._clock.now()) is not None
+
     async def revoke(self, token: str, auth: ClientAuth) -> None:
         """RFC 7009: always a success for the client; a refresh token is used up, an access
         token is recorded as revoked until it would have expired."""

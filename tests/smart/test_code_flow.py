@@ -123,6 +123,9 @@ async def test_ehr_launch_code_flow_at_the_fhir_routes(gateway_any_db: Harness) 
     after = await h.client.post("/api/smart/introspect", data={"token": renewed["access_token"]},
                                 headers=h.auth("integrator"))
     assert after.json() == {"active": False}
+    refused = await h.client.get(f"{FHIR}/Observation/{my_obs}",
+                                 headers={"Authorization": f"Bearer {renewed['access_token']}"})
+    assert refused.status_code == 401  # a revoked access token is refused at the FHIR routes
 
 
 @pytest.mark.db
