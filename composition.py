@@ -63,6 +63,7 @@ from resolvers.authn import Authenticator
 from resolvers.clock import SystemClock
 from resolvers.crossborder.breaker import CircuitBreakers
 from resolvers.crossborder.countries import DEFAULT_PROFILES
+from resolvers.crossborder.importing import CrossBorderImport
 from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.fhir_twin import organization_twin
 from resolvers.directory.organizations import OrganizationUseCases
@@ -328,6 +329,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             else build_payment_providers(settings, client),
             stripe_api=_stripe_api(settings, client))
         verifier = authenticator or token_verifier(settings)
+        cross_border = _cross_border(settings, client, policy, audit, clock)
         services = Services(
             patients=patients,
             organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
@@ -354,7 +356,9 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                      max_parallel=1 if sqlite else 2),
                 admin=WebhookAdmin(uow_factory, clock)),
             payments=payments,
-            cross_border=_cross_border(settings, client, policy, audit, clock),
+            cross_border=cross_border,
+            cross_border_import=CrossBorderImport(cross_border, patients, matcher, audit,
+                                                  clock.now),
             smart=_smart(settings, sessions, clock, audit, client, verifier),
         )
         channels = _lab_alert_channels(settings, client)

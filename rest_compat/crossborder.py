@@ -29,6 +29,24 @@ async def lookup(request: Request) -> Response:
     return fhir_json(to_bundle(result, _gateway_source(request)))
 
 
+async def import_patient(request: Request) -> Response:
+    query = request.query_params
+    done = await services(request).cross_border_import.import_patient(
+        caller(request), request.path_params["national_id"], query.get("country"),
+        purpose=query.get("purpose"))
+    parameters: list[dict[str, Any]] = [
+        {"name": "patient", "valueReference": {"reference": f"Patient/{done.patient.id}"}},
+        {"name": "outcome", "valueCode": done.outcome},
+        {"name": "country", "valueCode": done.country},
+        {"name": "source", "valueUri": done.source}]
+    if done.remote_id:
+        parameters.append({"name": "remoteId", "valueString": done.remote_id})
+    base = request.app.state.settings.public_base_url
+    return fhir_json({"resourceType": "Parameters", "parameter": parameters},
+                     201 if done.outcome == "created" else 200,
+                     {"Location": f"{base}/api/fhir/Patient/{done.patient.id}"})
+
+
 _FHIR_JSON = {"application/fhir+json": {"schema": {"type": "object"}}}
 _PARAMS = (
     QueryParam("national_id", "The national id in the country's identifier system",
@@ -44,11 +62,12 @@ _PARAMS = (
 
 
 def _route(method: str, path: str, endpoint: Any, summary: str,
-           errors: tuple[int, ...], params: tuple[QueryParam, ...]) -> Operation:
+           errors: tuple[int, ...], params: tuple[QueryParam, ...],
+           success: tuple[int, ...] = (200,)) -> Operation:
     return api_route(method, path, endpoint, summary=summary, tag="fhir",
                      roles=("clinician", "integrator"), envelope=False, fhir=True,
-                     raw_responses={"200": {"description": "A searchset Bundle",
-                                            "content": _FHIR_JSON}},
+                     raw_responses={str(status): {"description": "Success",
+                                                 "content": _FHIR_JSON} for status in success},
                      params=params, error_statuses=errors,
                      request_headers=(QueryParam("X-Purpose-Of-Use", "Purpose of use for the "
                                                  "audit trail", location="header"),))
@@ -57,4 +76,8 @@ def _route(method: str, path: str, endpoint: Any, summary: str,
 operations: list[Operation] = [
     _route("GET", PATH, lookup, "Cross-border patient lookup in national HIEs (Bundle)",
            (400, 502, 504), _PARAMS),
+    _route("POST", PATH + "/$import", import_patient, "Link a patient found in a national HIE "
+           "into the local MPI (new, matched or linked; Parameters)", (400, 404, 409, 502, 504),
+           (_PARAMS[0], QueryParam("country", f"One of {', '.join(SUPPORTED)}", required=True),
+            _PARAMS[4]), success=(200, 201)),
 ]

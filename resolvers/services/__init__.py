@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.authn import Authenticator, HealthProbe
+from resolvers.crossborder.importing import CrossBorderImport
 from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
@@ -50,3 +51,4 @@ class Services:
     payments: PaymentServices
     smart: SmartServices
     cross_border: CrossBorderLookup
+    cross_border_import: CrossBorderImport

@@ -146,6 +146,9 @@ AUDITED: dict[str, Recipe] = {
     "GET /api/fhir/cross-border/Patient/{national_id}": lambda w: Call(
         "/api/fhir/cross-border/Patient/NID9988?hie_endpoint=http://169.254.169.254/fhir",
         "clinician", outcome="failure", patient="NID9988"),
+    "POST /api/fhir/cross-border/Patient/{national_id}/$import": lambda w: Call(
+        "/api/fhir/cross-border/Patient/NID9988/$import?country=XX", "clinician",
+        outcome="failure", patient="NID9988"),
 }
 
 NOT_AUDITED: dict[str, str] = {
