@@ -1,0 +1,1 @@
+"""DHIS2 Web API adapter."""
