@@ -62,6 +62,7 @@ from resolvers.audit.writer import GroupedAuditWriter
 from resolvers.authn import Authenticator
 from resolvers.clock import SystemClock
 from resolvers.crossborder.breaker import CircuitBreakers
+from resolvers.crossborder.cache import AnswerCache
 from resolvers.crossborder.countries import DEFAULT_PROFILES
 from resolvers.crossborder.importing import CrossBorderImport
 from resolvers.crossborder.lookup import CrossBorderLookup
@@ -206,7 +207,8 @@ def _cross_border(settings: Settings, client: httpx.AsyncClient, policy: Outboun
     return CrossBorderLookup(profiles, hie, AllowListGuard(policy), FhirValidator(), audit,
                              clock.now, breakers=CircuitBreakers(
                                  time.monotonic, threshold=settings.hie.breaker_failures,
-                                 reset_seconds=settings.hie.breaker_reset_seconds))
+                                 reset_seconds=settings.hie.breaker_reset_seconds),
+                             cache=AnswerCache(settings.hie.cache_seconds, time.monotonic))
 
 
 def _lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[DeliveryHandler]:

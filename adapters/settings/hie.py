@@ -8,7 +8,9 @@ profile; every field can be overridden per deployment with ``CARI_HIE_<CC>_<FIEL
   CLIENT_CERT, CLIENT_KEY, CA_BUNDLE, TARGET_SYSTEM
 
 plus ``CARI_HIE_BREAKER_FAILURES`` (consecutive failures that open a country's circuit,
-default 5) and ``CARI_HIE_BREAKER_RESET_SECONDS`` (how long it stays open, default 30).
+default 5), ``CARI_HIE_BREAKER_RESET_SECONDS`` (how long it stays open, default 30) and
+``CARI_HIE_CACHE_SECONDS`` (answers kept per purpose of use; 0, the default, keeps none;
+at most 300).
 Every problem is added to the caller's list.
 """
 
@@ -37,6 +39,7 @@ class HieSettings:
     overrides: Mapping[str, Mapping[str, Override]] = field(default_factory=dict)
     breaker_failures: int = 5
     breaker_reset_seconds: float = 30.0
+    cache_seconds: float = 0.0  # 0: no cache (the default); at most 300
 
 
 def _country(env: Mapping[str, str], code: str, problems: list[str]) -> dict[str, Override]:
@@ -97,4 +100,5 @@ def load_hie_settings(env: Mapping[str, str], problems: list[str]) -> HieSetting
 
     return HieSettings(overrides=overrides,
                        breaker_failures=int(number("CARI_HIE_BREAKER_FAILURES", "5", 1)),
-                       breaker_reset_seconds=number("CARI_HIE_BREAKER_RESET_SECONDS", "30", 0))
+                       breaker_reset_seconds=number("CARI_HIE_BREAKER_RESET_SECONDS", "30", 0),
+                       cache_seconds=min(number("CARI_HIE_CACHE_SECONDS", "0", 0), 300.0))

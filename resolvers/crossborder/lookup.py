@@ -19,6 +19,7 @@ from typing import Any
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.crossborder.breaker import CircuitBreakers
+from resolvers.crossborder.cache import AnswerCache
 from resolvers.crossborder.model import (
     CountryOutcome,
     CountryProfile,
@@ -50,7 +51,8 @@ def _outcome_of(outcome: CountryOutcome) -> AuditOutcome:
 class CrossBorderLookup:
     def __init__(self, profiles: Mapping[str, CountryProfile], client: HieClient,
                  guard: EndpointGuard, validator: ResourceValidator, audit: AuditTrail,
-                 now: Callable[[], datetime], *, breakers: CircuitBreakers | None = None) -> None:
+                 now: Callable[[], datetime], *, breakers: CircuitBreakers | None = None,
+                 cache: AnswerCache | None = None) -> None:
         self._profiles = dict(profiles)
         self._client = client
         self._guard = guard
@@ -58,6 +60,7 @@ class CrossBorderLookup:
         self._audit = audit
         self._now = now
         self._breakers = breakers or CircuitBreakers(time.monotonic)
+        self._cache = cache or AnswerCache(0, time.monotonic)
 
     @property
     def supported(self) -> tuple[str, ...]:
@@ -88,7 +91,8 @@ class CrossBorderLookup:
             await self._record(caller, [(countries or SANDBOX, national_id,
                                          AuditOutcome.FAILURE)])
             raise
-        outcomes = await asyncio.gather(*(self._ask(p, national_id) for p in profiles))
+        outcomes = await asyncio.gather(*(self._cached(p, national_id, caller.purpose)
+                                          for p in profiles))
         result = LookupResult(national_id=national_id,
                               countries=tuple(p.code for p in profiles), outcomes=tuple(outcomes),
                               purpose=caller.purpose, fan_out=fan_out)
@@ -142,6 +146,19 @@ class CrossBorderLookup:
         return list(dict.fromkeys(asked))
 
     # ------------------------------------------------------------------ one HIE
+
+    async def _cached(self, profile: CountryProfile, national_id: str,
+                      purpose: str) -> CountryOutcome:
+        if not self._cache.enabled:
+            return await self._ask(profile, national_id)
+        key = (profile.base_url, profile.identifier_system, national_id, purpose)
+        known = self._cache.get(key)
+        if known is not None:
+            return replace(known, elapsed_ms=0.0)
+        outcome = await self._ask(profile, national_id)
+        if outcome.status is not OutcomeStatus.FAILED:
+            self._cache.put(key, outcome)
+        return outcome
 
     async def _ask(self, profile: CountryProfile, national_id: str) -> CountryOutcome:
         key = profile.base_url

@@ -57,13 +57,13 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Med
 
 
 def overrides(bases: dict[str, str], timeout: float = 2.0,
-              secret: str = CLIENT_SECRET) -> HieSettings:
+              secret: str = CLIENT_SECRET, cache: float = 0.0) -> HieSettings:
     """Profiles that point each country at its stand-in (OAuth2 client credentials)."""
     return HieSettings(overrides={code: {
         "base_url": f"{base}/fhir/R4", "token_url": f"{base}/oauth2/token", "auth": AuthKind.OAUTH2,
         "mode": QueryMode.FHIR, "client_id": CLIENT_ID, "client_secret": secret,
         "timeout_seconds": timeout} for code, base in bases.items()},
-        breaker_failures=3, breaker_reset_seconds=60)
+        breaker_failures=3, breaker_reset_seconds=60, cache_seconds=cache)
 
 
 @dataclass
@@ -76,13 +76,13 @@ class CrossBorder:
 @contextlib.asynccontextmanager
 async def cross_border_app(tmp_path: Path, database_url: str, standins: dict[str, MedplumServer],
                            *, timeout: float = 2.0, secret: str = CLIENT_SECRET,
-                           **extra: Any) -> AsyncIterator[CrossBorder]:
+                           cache: float = 0.0, **extra: Any) -> AsyncIterator[CrossBorder]:
     async with contextlib.AsyncExitStack() as stack:
         proxies = {code: await stack.enter_async_context(running_proxy(s.base_url))
                    for code, s in standins.items()}
         settings = make_settings(
             tmp_path / "var", database_url, outbox_worker=False, payments_reconcile_seconds=0.0,
-            hie=overrides({c: p.base_url for c, p in proxies.items()}, timeout, secret),
+            hie=overrides({c: p.base_url for c, p in proxies.items()}, timeout, secret, cache),
             **{"outbound_allowlist": ("127.0.0.1",), **extra})
         h = await stack.enter_async_context(running_app(settings))
         yield CrossBorder(h, proxies, standins)
