@@ -143,7 +143,8 @@ def summary_of(body: Any, http_status: int) -> ImportSummary:
     for c in summary.get("conflicts") or []:
         if not isinstance(c, dict):
             continue
-        objects = c.get("objects") if isinstance(c.get("objects"), dict) else {}
+        named = c.get("objects")
+        objects: dict[str, Any] = named if isinstance(named, dict) else {}
         conflicts.append(Conflict(
             object=str(c.get("object") or next(iter(objects.values()), "")) or None,
             message=str(c.get("value") or c.get("message") or ""),
