@@ -23,10 +23,12 @@ Modules:
                      seeded in bulk by SQL), and their ratio
     upload_memory    peak RSS while 16 clients each send a 50 MB body (chunked and with
                      Content-Length) to a public webhook and to /graphql
+    cross_border     cross-border lookup p50/p99: one country vs a fan-out over eight HIE
+                     stand-ins, one 2 s late with a 1 s timeout, with and without the breaker
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
               "mpi_match_http",
               "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
-              "upload_memory")
+              "upload_memory", "cross_border")
