@@ -71,8 +71,3 @@ class Grant:
 class LaunchView:
     launch_id: str
     context: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TokenAnswer:
-    body: dict[str, Any]  # the token endpoint's JSON answer
