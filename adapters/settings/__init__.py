@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from adapters.settings import webhooks as webhook_settings
+from adapters.settings.dhis2 import Dhis2Settings, load_dhis2_settings
 from adapters.settings.hie import HieSettings, load_hie_settings
 from adapters.settings.labs import LabSettings, load_lab_settings
 from adapters.settings.payments import (
@@ -100,6 +101,8 @@ class Settings:
     org_scoping: bool = False  # confine clinician/lab/billing to their token's org (tenancy)
     # CARI_SMART_*: SMART on FHIR lifetimes (adapters/settings/smart.py)
     smart: SmartSettings = field(default_factory=SmartSettings)
+    # CARI_DHIS2_*: DHIS2 instances and the country mapping (adapters/settings/dhis2.py)
+    dhis2: Dhis2Settings = field(default_factory=Dhis2Settings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -278,6 +281,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rate_limit_webhook_per_minute=int(number("CARI_RATE_LIMIT_WEBHOOK_PER_MINUTE", "1200",
                                                  int, 0)),
         hie=load_hie_settings(env, problems),
+        dhis2=load_dhis2_settings(env, problems),
     )
     webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)
     if bool(settings.livekit_api_key) != bool(settings.livekit_api_secret):

@@ -1,0 +1,129 @@
+"""Public-health indicators and the per-country DHIS2 mapping, in the gateway's own terms.
+
+An *indicator* is something the gateway computes from the clinical data it holds (the
+definitions, with numerator, denominator and codes, are in :data:`INDICATORS` and the
+README). The *mapping* says where each indicator goes in one country's DHIS2: a data element
+and category option combo, the data sets that carry it (with their period type), and which
+DHIS2 org unit each of our Organizations is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from resolvers.public_health.periods import PeriodType
+
+# LOINC codes of malaria antigen tests (rapid diagnostic tests and antigen immunoassays):
+# 70569-9 P. falciparum + P. vivax Ag panel, 70568-1 P. falciparum Ag, 70567-3 P. vivax Ag,
+# 32700-7 Plasmodium sp Ag (identified), 51587-4 Plasmodium sp Ag, 75335-0 P. falciparum
+# Ag (rapid immunoassay).
+MALARIA_RDT_LOINC: tuple[str, ...] = ("70569-9", "70568-1", "70567-3", "32700-7", "51587-4",
+                                      "75335-0")
+LOINC = "http://loinc.org"
+
+# An RDT result counts as positive when its value says so: valueCodeableConcept coded
+# SNOMED CT 10828004 (Positive), LOINC LA6576-8 (Positive), 260373001 (Detected), or the
+# v2 codes POS/DET; or a valueString of positive/detected/reactive/pos (any case); or an
+# interpretation POS, DET or A (abnormal). Anything else (negative, invalid,
+# indeterminate) is a test done and not a positive.
+POSITIVE_CODES: tuple[str, ...] = ("10828004", "LA6576-8", "260373001", "POS", "DET")
+POSITIVE_STRINGS: tuple[str, ...] = ("positive", "detected", "reactive", "pos")
+POSITIVE_INTERPRETATIONS: tuple[str, ...] = ("POS", "DET", "A")
+# Observation statuses that do not count (never a result, or withdrawn).
+EXCLUDED_STATUSES: tuple[str, ...] = ("entered-in-error", "cancelled", "registered",
+                                      "preliminary")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: str
+    numerator: str
+    denominator: str
+    codes: str
+    value_type: str = "INTEGER_ZERO_OR_POSITIVE"  # or NUMBER (a percentage)
+
+
+INDICATORS: dict[str, Indicator] = {i.code: i for i in (
+    Indicator("MAL_RDT_TESTED", "Malaria RDTs done",
+              "Observations with a malaria antigen LOINC code, effective in the period, of "
+              "patients whose facility is the org unit, not entered-in-error, cancelled, "
+              "registered or preliminary", "none (a count)", ", ".join(MALARIA_RDT_LOINC)),
+    Indicator("MAL_RDT_POSITIVE", "Malaria RDTs positive",
+              "Of MAL_RDT_TESTED, those whose value is positive (coded 10828004, LA6576-8, "
+              "260373001, POS or DET; text positive/detected/reactive; or interpretation POS, "
+              "DET or A)", "none (a count)", ", ".join(MALARIA_RDT_LOINC)),
+    Indicator("MAL_RDT_POSITIVITY", "Malaria RDT positivity rate (%)",
+              "MAL_RDT_POSITIVE x 100, one decimal", "MAL_RDT_TESTED (no value when 0)",
+              ", ".join(MALARIA_RDT_LOINC), value_type="NUMBER"),
+)}
+
+
+@dataclass(frozen=True)
+class IndicatorMapping:
+    """Where one of our indicators goes: a DHIS2 data element and category option combo."""
+
+    indicator: str
+    data_element: str
+    category_option_combo: str | None = None
+
+
+@dataclass(frozen=True)
+class DataSetMapping:
+    key: str  # our name, e.g. malaria_rdt (the ``dataset`` of the routes)
+    uid: str  # the DHIS2 data set
+    period_type: PeriodType
+    indicators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dhis2Mapping:
+    country: str
+    data_sets: dict[str, DataSetMapping]
+    indicators: dict[str, IndicatorMapping]
+    org_units: dict[str, str]  # our Organization id -> DHIS2 org unit uid
+    source: str = ""  # the file it was read from
+
+    def data_set(self, key_or_uid: str) -> DataSetMapping | None:
+        found = self.data_sets.get(key_or_uid)
+        if found is not None:
+            return found
+        return next((d for d in self.data_sets.values() if d.uid == key_or_uid), None)
+
+    def organizations_of(self, org_unit: str) -> list[str]:
+        """Our Organization ids mapped to a DHIS2 org unit (or named by our own id)."""
+        if org_unit in self.org_units:
+            return [org_unit]
+        return sorted(o for o, uid in self.org_units.items() if uid == org_unit)
+
+
+@dataclass(frozen=True)
+class RdtCount:
+    """Malaria RDTs of one facility in a date range, counted by the database."""
+
+    organization_id: str
+    tested: int
+    positive: int
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date  # inclusive
+    end: date  # exclusive
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    indicator: str
+    organization_id: str
+    period: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    data_set: str | None = None
+    period: str | None = None
+    org_unit: str | None = None
+    today: date | None = field(default=None, compare=False)
