@@ -26,8 +26,8 @@ from resolvers.public_health.model import (
     DataSetMapping,
     Dhis2Mapping,
     IndicatorMapping,
+    PeriodType,
 )
-from resolvers.public_health.periods import PeriodType
 
 UID = re.compile(r"[A-Za-z][A-Za-z0-9]{10}")
 

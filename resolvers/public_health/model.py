@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from resolvers.public_health.periods import PeriodType
+from resolvers.public_health.periods import PeriodType as PeriodType  # re-exported for adapters
 
 # LOINC codes of malaria antigen tests (rapid diagnostic tests and antigen immunoassays):
 # 70569-9 P. falciparum + P. vivax Ag panel, 70568-1 P. falciparum Ag, 70567-3 P. vivax Ag,
