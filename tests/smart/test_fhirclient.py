@@ -4,6 +4,7 @@ reads with the token, inside and outside the patient's compartment."""
 
 from __future__ import annotations
 
+import asyncio
 from json import dumps
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,15 @@ def _reads(smart: client.FHIRClient, ids: dict[str, str]) -> None:
         Observation.read(ids["other_obs"], smart.server)
 
 
-def test_ehr_and_standalone_launch_with_fhirclient(tmp_path: Path) -> None:
-    with live_server(tmp_path / "var") as srv:
+@pytest.mark.db
+async def test_ehr_and_standalone_launch_with_fhirclient(tmp_path: Path,
+                                                       database_url: str) -> None:
+    """The server process on the test's database; fhirclient (blocking) in a thread."""
+    await asyncio.to_thread(_launches, tmp_path, database_url)
+
+
+def _launches(tmp_path: Path, database_url: str) -> None:
+    with live_server(tmp_path / "var", {"CARI_DATABASE_URL": database_url}) as srv:
         ids = _world(srv)
         launched = _call(srv, "POST", "/api/smart/launch", ids["clinician"], json={
             "patient": ids["mine"], "launch_url": LAUNCH_URL})
