@@ -199,12 +199,14 @@ def _stripe_api(settings: Settings, client: httpx.AsyncClient) -> StripeRefundCl
 
 
 def _cross_border(settings: Settings, client: httpx.AsyncClient, policy: OutboundPolicy,
-                  audit: AuditTrail, clock: SystemClock) -> CrossBorderLookup:
-    """The national HIE profiles (defaults overridden by CARI_HIE_<CC>_*) and their client."""
+                  audit: AuditTrail, clock: SystemClock,
+                  owned: list[httpx.AsyncClient]) -> CrossBorderLookup:
+    """The HIE profiles (defaults, CARI_HIE_<CC>_*); its mTLS clients join ``owned``."""
     profiles = {code: replace(profile, **settings.hie.overrides.get(code, {}))  # type: ignore[arg-type]
                 for code, profile in DEFAULT_PROFILES.items()}
-    hie = HttpHieClient(client, mtls_clients=mtls_clients(policy, profiles.values()))
-    return CrossBorderLookup(profiles, hie, AllowListGuard(policy), FhirValidator(), audit,
+    owned.extend((certified := mtls_clients(policy, profiles.values())).values())
+    return CrossBorderLookup(profiles, HttpHieClient(client, mtls_clients=certified),
+                             AllowListGuard(policy), FhirValidator(), audit,
                              clock.now, breakers=CircuitBreakers(
                                  time.monotonic, threshold=settings.hie.breaker_failures,
                                  reset_seconds=settings.hie.breaker_reset_seconds),
@@ -276,6 +278,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     clock = SystemClock()
     policy = OutboundPolicy(settings.outbound_allowlist)
     client = build_http_client(policy, settings.http_timeout_seconds)
+    owned_clients: list[httpx.AsyncClient] = []  # further clients closed with it (mTLS)
     gateway: Gateway | None = None
 
     def wake_worker() -> None:  # a commit in this process wakes its worker at once
@@ -331,7 +334,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             else build_payment_providers(settings, client),
             stripe_api=_stripe_api(settings, client))
         verifier = authenticator or token_verifier(settings)
-        cross_border = _cross_border(settings, client, policy, audit, clock)
+        cross_border = _cross_border(settings, client, policy, audit, clock, owned_clients)
         services = Services(
             patients=patients,
             organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
@@ -387,5 +390,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         audit_writes.close()
         statements.close()
         await client.aclose()
+        for owned in owned_clients:
+            await owned.aclose()
         if read_engine is not engine:
             await read_engine.dispose()

@@ -62,10 +62,11 @@ def _action(op: Operation) -> AuditAction:
 
 
 def _named_patients(request: Request, params: dict[str, str]) -> list[str]:
-    """The patients the URL names: a path or query patient_id, FHIR patient=/subject=."""
+    """The patients the URL names: a path or query patient_id, FHIR patient=/subject=, the
+    national id a cross-border lookup asks for."""
     query = request.query_params
     named = [params.get("patient_id"), query.get("patient_id"), query.get("patient"),
-             query.get("subject")]
+             query.get("subject"), params.get("national_id")]
     return list(dict.fromkeys(n.removeprefix("Patient/") for n in named if n))
 
 

@@ -19,7 +19,7 @@ from schema.graphql_context import Info
 def _patient_concerned(source: Any, info: Info, kwargs: dict[str, Any]) -> str | None:
     if (info.path.typename or "Query") == "Patient" and getattr(source, "id", None):
         return str(source.id)
-    for name in ("patient_id", "patientId"):
+    for name in ("patient_id", "patientId", "national_id"):  # national_id: crossBorderPatients
         if kwargs.get(name):
             return str(kwargs[name])
     if info.field_name == "patient" and kwargs.get("id"):

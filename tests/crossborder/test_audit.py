@@ -62,3 +62,25 @@ async def test_refused_and_denied_lookups_are_audited(xb_any_db: CrossBorder) ->
     denied = await xb.h.client.get(URL + "12345678?country=KE", headers=xb.h.auth("billing"))
     assert denied.status_code == 403
     assert any(r["outcome"] == "denied" for r in await rows(xb, denied.headers["x-request-id"]))
+
+
+@pytest.mark.db
+async def test_denials_name_the_national_id(xb_any_db: CrossBorder) -> None:
+    xb = xb_any_db
+    denied = await xb.h.client.get(URL + "12345678?country=KE", headers=xb.h.auth("billing"))
+    assert denied.status_code == 403
+    [row] = await rows(xb, denied.headers["x-request-id"])
+    assert (row["outcome"], row["patient_id"]) == ("denied", "12345678")
+    imported = await xb.h.client.post(URL + "12345678/$import?country=KE",
+                                      headers=xb.h.auth("lab"))
+    assert imported.status_code == 403
+    [row] = await rows(xb, imported.headers["x-request-id"])
+    assert (row["outcome"], row["patient_id"]) == ("denied", "12345678")
+    response = await xb.h.client.post("/graphql", headers=xb.h.auth("billing"), json={
+        "query": '{ crossBorderPatients(nationalId: "12345678", countries: ["KE"]) '
+                 "{ __typename } }"})
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    [row] = await rows(xb, response.headers["x-request-id"])
+    assert (row["outcome"], row["patient_id"], row["surface"]) == ("denied", "12345678",
+                                                                   "graphql")
+    assert all(p.seen == 0 for p in xb.proxies.values())
