@@ -14,6 +14,6 @@ class SmartAccessTokens:
         self._issuer = issuer
 
     def mint(self, subject: str, roles: Sequence[str], scopes: Sequence[str], ttl_seconds: int,
-             smart: dict[str, Any], jti: str) -> str:
+             smart: dict[str, Any], jti: str, organization: str | None = None) -> str:
         return self._issuer.issue(subject, roles, scopes, ttl_seconds=ttl_seconds,
-                                  extra={"smart": smart, "jti": jti})
+                                  organization=organization, extra={"smart": smart, "jti": jti})

@@ -102,6 +102,7 @@ class Authorizer:
             expires_at=now + timedelta(seconds=self._config.code_seconds),
             data={"redirect_uri": redirect_uri, "code_challenge": challenge,
                   "scope": " ".join(scopes), "subject": caller.principal.subject,
+                  "organization": caller.principal.organization,
                   "fhirUser": f"Practitioner/{caller.principal.subject}",
                   "nonce": params.get("nonce"), **context}))
         return code

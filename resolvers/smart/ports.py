@@ -31,8 +31,10 @@ class SmartStore(Protocol):
 
 class AccessTokenMinter(Protocol):
     def mint(self, subject: str, roles: Sequence[str], scopes: Sequence[str], ttl_seconds: int,
-             smart: dict[str, Any], jti: str) -> str:
-        """A v4.public token the FHIR routes accept, carrying the SMART context."""
+             smart: dict[str, Any], jti: str, organization: str | None = None) -> str:
+        """A v4.public token the FHIR routes accept, carrying the SMART context (and the
+        approving user's organization, so organization scoping confines the app as it
+        confines the user)."""
         ...
 
 

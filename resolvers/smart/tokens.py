@@ -181,7 +181,7 @@ class TokenService:
         smart = {"client_id": app.client_id, **{k: v for k, v in context.items() if v}}
         jti = str(uuid.uuid4())
         token = self._minter.mint(data["subject"], [Role.CLINICIAN.value], scopes, ttl, smart,
-                                  jti)
+                                  jti, data.get("organization"))
         body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
                                 "expires_in": ttl, "scope": " ".join(scopes),
                                 **{k: v for k, v in context.items() if v}}
@@ -195,7 +195,8 @@ class TokenService:
                 key_hash=digest(refresh), kind="refresh", client_id=app.client_id,
                 expires_at=now + timedelta(seconds=lifetime),
                 data={**{k: v for k, v in data.items() if k in (
-                    "subject", "patient", "encounter", "fhirUser")}, "scope": " ".join(scopes)}))
+                    "subject", "patient", "encounter", "fhirUser", "organization")},
+                      "scope": " ".join(scopes)}))
             body["refresh_token"] = refresh
         if "openid" in scopes and "fhirUser" in scopes:
             issued = int(now.timestamp())
