@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -25,10 +26,11 @@ class Proxy:
     status: int = 500
     seen: int = 0
     rewrite: Callable[[str], str] | None = None  # applied to 200 FHIR answers
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def set(self, mode: str, *, delay: float = 0.0, status: int = 500) -> None:
         self.mode, self.delay, self.status = mode, delay, status
@@ -74,9 +76,11 @@ class Proxy:
 
 
 @contextlib.asynccontextmanager
-async def running_proxy(upstream: str) -> AsyncIterator[Proxy]:
-    proxy = Proxy(upstream)
-    server = await asyncio.start_server(proxy._handle, "127.0.0.1", 0)
+async def running_proxy(upstream: str,
+                        tls: ssl.SSLContext | None = None) -> AsyncIterator[Proxy]:
+    """The proxy on a free port; with ``tls``, it speaks HTTPS (base_url says so)."""
+    proxy = Proxy(upstream, scheme="https" if tls is not None else "http")
+    server = await asyncio.start_server(proxy._handle, "127.0.0.1", 0, ssl=tls)
     proxy.port = server.sockets[0].getsockname()[1]
     try:
         yield proxy
