@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from resolvers.crossborder.countries import SUPPORTED
-from tests.crossborder.conftest import CrossBorder, cross_border_app, load
+from tests.crossborder.conftest import COUNTRIES, PEOPLE, CrossBorder, cross_border_app, load
 from tests.medplum.harness import MedplumServer
 
 URL = "/api/fhir/cross-border/Patient/"
@@ -142,3 +144,31 @@ async def test_a_refused_token_request_is_502_with_a_reason(
     assert response.status_code == 502
     assert "token endpoint refused the gateway's client credentials (401)" in \
         response.json()["issue"][0]["diagnostics"]
+
+
+FAULTS = [("delay", 504, "did not answer"), ("status500", 502, "HTTP 500"),
+          ("malformed", 502, "not JSON"), ("status401", 502, "refused the gateway's credentials")]
+
+
+@pytest.mark.parametrize("code", COUNTRIES)
+@pytest.mark.parametrize(("fault", "status", "says"), FAULTS)
+async def test_each_stand_in_in_turn_misbehaves(xb: CrossBorder, code: str, fault: str,
+                                                status: int, says: str) -> None:
+    proxy = xb.proxies[code]
+    if fault == "delay":
+        proxy.set("delay", delay=3.0)  # the profile's timeout is 2 s
+    elif fault.startswith("status"):
+        proxy.set("status", status=int(fault.removeprefix("status")))
+    else:
+        proxy.set(fault)
+    national_id = PEOPLE[code][0][0]
+    response = await get(xb, f"{national_id}?country={code}")
+    assert response.status_code == status, response.text
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["diagnostics"].startswith(f"{code}: ")
+    if fault != "delay":  # a timeout is cut by the use case; the others say what happened
+        assert says in outcome["issue"][0]["diagnostics"]
+    # The others still answer.
+    other = next(c for c in COUNTRIES if c != code)
+    assert (await get(xb, f"{PEOPLE[other][0][0]}?country={other}")).json()["total"] == 1
