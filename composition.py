@@ -41,6 +41,7 @@ from adapters.db.smart import SqlSmartStore
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
+from adapters.dhis2.instances import dhis2_adapters
 from adapters.fhir.validator import FhirValidator
 from adapters.hie.client import HttpHieClient
 from adapters.hie.guard import AllowListGuard
@@ -90,6 +91,7 @@ from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
 from resolvers.payments.config import PaymentConfig
 from resolvers.payments.providers import PaymentProvider
 from resolvers.payments.wiring import PaymentServices, build_payment_services
+from resolvers.public_health.wiring import build_public_health
 from resolvers.services import Services
 from resolvers.smart.config import SmartConfig
 from resolvers.smart.wiring import SmartServices, build_smart_services
@@ -365,9 +367,11 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             cross_border_import=CrossBorderImport(cross_border, patients, matcher, audit,
                                                   clock.now),
             smart=_smart(settings, sessions, clock, audit, client, verifier),
+            public_health=(public_health := build_public_health(dhis2_adapters(
+                settings, client, engine, read_engine, wake_worker), audit, clock.now)),
         )
         channels = _lab_alert_channels(settings, client)
-        handlers: dict[str, DeliveryHandler] = {
+        handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
             INBOX_DESTINATION: InboxDispatcher(
                 uow_factory, clock,
                 _event_handlers(sessions, clock, payments, extensions.event_handlers),

@@ -14,6 +14,7 @@ from rest_compat import (
     patients,
     payment_webhooks,
     payments,
+    public_health,
     smart,
     stripe_subscriptions,
     webhooks,
@@ -35,4 +36,5 @@ OPERATIONS: list[Operation] = [
     *stripe_subscriptions.operations,  # before /api/payments/{payment_id}
     *payments.operations,
     *payment_webhooks.operations,
+    *public_health.operations,
 ]

@@ -10,7 +10,7 @@ Several instances: name them in ``CARI_DHIS2_INSTANCES=ke,ke_training`` and give
 upper-cased. A push names its instance by URL (``dhis2_url``): only these URLs are accepted,
 and their credentials never come from a request.
 
-``CARI_DHIS2_MAPPING`` is the path of the country's mapping file (adapters/dhis2/mapping.py),
+``CARI_DHIS2_MAPPING`` is the path of the country mapping file (see dhis2_mapping.py),
 read and checked at start. Without it the DHIS2 routes answer that nothing is configured.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from adapters.dhis2.mapping import load_mapping
+from adapters.settings.dhis2_mapping import load_mapping
 from resolvers.public_health.model import Dhis2Mapping
 
 

@@ -23,6 +23,7 @@ from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
+from resolvers.public_health.wiring import PublicHealthServices
 from resolvers.smart.wiring import SmartServices
 from resolvers.webhooks.service import WebhookUseCases
 
@@ -52,3 +53,4 @@ class Services:
     smart: SmartServices
     cross_border: CrossBorderLookup
     cross_border_import: CrossBorderImport
+    public_health: PublicHealthServices

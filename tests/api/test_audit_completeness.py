@@ -189,6 +189,12 @@ NOT_AUDITED: dict[str, str] = {
     "POST /api/smart/apps": "registers a SMART app (admin): no patient data",
     "GET /api/smart/apps": "registered SMART apps (admin): no patient data",
     "GET /api/smart/apps/{client_id}": "a registered SMART app (admin): no patient data",
+    "GET /api/public-health/dhis2-export": "aggregate counts per facility, no patient data; "
+    "each export is still recorded (Dhis2Export, tests/dhis2/test_export.py)",
+    "POST /api/public-health/dhis2-push": "aggregate counts per facility, no patient data; "
+    "each push is still recorded (Dhis2Push, tests/dhis2/test_push.py)",
+    "GET /api/public-health/dhis2-push/{push_id}": "a push's state and DHIS2's counts: no "
+    "patient data",
     "POST /api/smart/launch": "audited (a SmartLaunch record naming the patient) once a "
                               "registered app's launch URL is given: tests/smart cover it; "
                               "this table's world registers no app",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.dhis2.mapping import parse_mapping
 from adapters.settings import SettingsError, load_settings
+from adapters.settings.dhis2_mapping import parse_mapping
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "adapters/dhis2/mappings/example-ke.json"
 

@@ -42,7 +42,11 @@ class DataValueSet:
 
     def as_json(self) -> dict[str, Any]:
         """The JSON body of ``POST /api/dataValueSets``; values always as strings."""
-        body: dict[str, Any] = {"period": self.period, "orgUnit": self.org_unit}
+        body: dict[str, Any] = {}
+        if self.period:  # else each value names its period
+            body["period"] = self.period
+        if self.org_unit:  # else each value names its org unit
+            body["orgUnit"] = self.org_unit
         if self.data_set:
             body["dataSet"] = self.data_set
         if self.complete_date:
@@ -111,3 +115,54 @@ class Dhis2Refused(Dhis2Error):
     """Bad credentials (401), no authority (403), or a payload DHIS2 cannot read (400,
     415): sending the same again cannot help, so the push is a dead letter with this
     reason."""
+
+
+def data_value_set_of(body: dict[str, Any]) -> DataValueSet:
+    """A DataValueSet back from :meth:`DataValueSet.as_json` (as a push keeps it)."""
+    return DataValueSet(
+        period=str(body.get("period") or ""), org_unit=str(body.get("orgUnit") or ""),
+        data_set=body.get("dataSet"), complete_date=body.get("completeDate"),
+        values=tuple(DataValue(
+            data_element=str(v["dataElement"]), value=str(v["value"]),
+            category_option_combo=v.get("categoryOptionCombo"),
+            attribute_option_combo=v.get("attributeOptionCombo"), comment=v.get("comment"),
+            period=v.get("period"), org_unit=v.get("orgUnit"))
+            for v in body.get("dataValues") or []))
+
+
+class PushState(StrEnum):
+    QUEUED = "queued"  # in the outbox, not yet sent
+    RETRYING = "retrying"  # DHIS2 was unreachable, slow or 5xx; the outbox sends again
+    SUCCESS = "success"  # every value taken
+    PARTIAL = "partial"  # some values refused (conflicts) or ignored: see the summary
+    DEAD = "dead"  # refused for good (401, 403, 400, ...): a dead letter with the reason
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    id: str
+    instance_url: str
+    data_set: str  # the mapping's key
+    period: str
+    org_unit: str | None  # None: every mapped org unit
+    dry_run: bool
+    import_strategy: ImportStrategy
+    state: PushState
+    payload: dict[str, Any]  # the dataValueSet sent, fixed when the push was asked for
+    created_by: str
+    created_at: Any
+    updated_at: Any
+    attempts: int = 0
+    summary: dict[str, Any] | None = None  # DHIS2's import summary, in summary_view's shape
+    last_error: str | None = None
+
+
+def summary_view(summary: ImportSummary) -> dict[str, Any]:
+    """What a push keeps of DHIS2's answer: status, counts and each conflict."""
+    return {"status": summary.status, "http_status": summary.http_status,
+            "description": summary.description,
+            "import_count": {"imported": summary.imported, "updated": summary.updated,
+                             "ignored": summary.ignored, "deleted": summary.deleted},
+            "conflicts": [{"object": c.object, "value": c.message, "error_code": c.error_code,
+                           "property": c.property, "indexes": list(c.indexes)}
+                          for c in summary.conflicts]}

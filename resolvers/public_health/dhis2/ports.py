@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
-from resolvers.public_health.dhis2.model import DataValueSet, ImportStrategy, ImportSummary
+from resolvers.outbox.model import NewOutboxMessage
+from resolvers.public_health.dhis2.model import (
+    DataValueSet,
+    ImportStrategy,
+    ImportSummary,
+    PushRecord,
+    PushState,
+)
 
 
 class Dhis2Instance(Protocol):
@@ -16,3 +24,22 @@ class Dhis2Instance(Protocol):
                                ) -> ImportSummary: ...
 
     async def system_info(self) -> dict[str, Any]: ...
+
+
+class PushStore(Protocol):
+    async def create(self, push: PushRecord, message: NewOutboxMessage) -> None:
+        """Keep the push and put its outbox message in, in one transaction."""
+        ...
+
+    async def get(self, push_id: str) -> PushRecord | None: ...
+
+    async def record(self, push_id: str, *, state: PushState, at: datetime,
+                     summary: dict[str, Any] | None = None, error: str | None = None) -> None:
+        """A delivery attempt's outcome (the attempt count goes up by one)."""
+        ...
+
+
+class OutboundGuard(Protocol):
+    async def admit(self, url: str) -> None:
+        """Raise :class:`resolvers.errors.InvalidInput` unless the allow-list admits url."""
+        ...

@@ -1,0 +1,161 @@
+"""The DHIS2 export: indicators counted by the database, written as DHIS2 data values.
+
+``dataset`` is a data set of the mapping (our key, e.g. ``malaria_rdt``, or its DHIS2 UID);
+``period`` a DHIS2 period of the data set's period type; ``org_unit`` a DHIS2 org unit UID
+(or our Organization id) of the mapping. Absent, they mean every data set, the last complete
+period of each, and every mapped org unit. Each mapped org unit gets every indicator of the
+data set: counts are written even when 0 (so a re-push replaces an older figure); a rate is
+left out when its denominator is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.errors import InvalidInput, NotFound
+from resolvers.principal import Caller, Role, require_role
+from resolvers.public_health.dhis2.model import DataValue, DataValueSet
+from resolvers.public_health.model import DataSetMapping, Dhis2Mapping, RdtCount
+from resolvers.public_health.periods import InvalidPeriod, Period, last_complete, parse_period
+from resolvers.public_health.ports import Aggregates
+
+AUDIT_TYPE = "Dhis2Export"
+
+
+@dataclass(frozen=True)
+class ExportPart:
+    data_set: DataSetMapping
+    period: Period
+    values: DataValueSet  # header: data set and period; each value names its org unit
+
+
+class NotConfigured(NotFound):
+    """No mapping file: there is nothing to export to."""
+
+
+def _rate(numerator: int, denominator: int) -> str | None:
+    if denominator <= 0:
+        return None
+    return f"{round(100 * numerator / denominator, 1):.1f}"
+
+
+class Dhis2Export:
+    def __init__(self, mapping: Dhis2Mapping | None, aggregates: Aggregates, audit: AuditTrail,
+                 now: Callable[[], Any]) -> None:
+        self._mapping = mapping
+        self._aggregates = aggregates
+        self._audit = audit
+        self._now = now
+
+    @property
+    def mapping(self) -> Dhis2Mapping:
+        if self._mapping is None:
+            raise NotConfigured("no DHIS2 mapping is configured (CARI_DHIS2_MAPPING)")
+        return self._mapping
+
+    def _data_sets(self, data_set: str | None) -> list[DataSetMapping]:
+        mapping = self.mapping
+        if not data_set:
+            return list(mapping.data_sets.values())
+        found = mapping.data_set(data_set)
+        if found is None:
+            raise InvalidInput(f"dataset must be one of {', '.join(mapping.data_sets)}",
+                               details=[{"field": "dataset", "message": "unknown data set"}])
+        return [found]
+
+    def _period(self, data_set: DataSetMapping, period: str | None, today: date) -> Period:
+        if not period:
+            return last_complete(data_set.period_type, today)
+        try:
+            found = parse_period(period)
+        except InvalidPeriod as exc:
+            raise InvalidInput(str(exc), details=[{"field": "period",
+                                                   "message": "not a DHIS2 period"}]) from None
+        if found.type != data_set.period_type:
+            raise InvalidInput(f"data set {data_set.key} is {data_set.period_type.value}; "
+                               f"{period} is {found.type.value}",
+                               details=[{"field": "period", "message": "wrong period type"}])
+        return found
+
+    def _organizations(self, org_unit: str | None) -> list[str]:
+        mapping = self.mapping
+        if not org_unit:
+            return sorted(mapping.org_units)
+        found = mapping.organizations_of(org_unit)
+        if not found:
+            raise InvalidInput(f"org_unit {org_unit!r} is not in the DHIS2 mapping",
+                               details=[{"field": "org_unit", "message": "unmapped org unit"}])
+        return found
+
+    async def build(self, data_set: str | None = None, period: str | None = None,
+                    org_unit: str | None = None) -> list[ExportPart]:
+        """The data values, without the audit record (the push records its own)."""
+        today = self._now().date()
+        organizations = self._organizations(org_unit)
+        parts = []
+        for ds in self._data_sets(data_set):
+            p = self._period(ds, period, today)
+            counts = {c.organization_id: c for c in await self._aggregates.malaria_rdt(
+                p.start, p.end, organizations)}
+            parts.append(ExportPart(ds, p, DataValueSet(
+                period=p.id, org_unit=self._single_unit(organizations), data_set=ds.uid,
+                values=tuple(self._values(ds, p, organizations, counts)))))
+        return parts
+
+    def _single_unit(self, organizations: Sequence[str]) -> str:
+        units = {self.mapping.org_units[o] for o in organizations}
+        return units.pop() if len(units) == 1 else ""
+
+    def _values(self, ds: DataSetMapping, p: Period, organizations: Sequence[str],
+                counts: dict[str, RdtCount]) -> list[DataValue]:
+        mapping = self.mapping
+        values = []
+        for org in organizations:
+            c = counts.get(org, RdtCount(org, 0, 0))
+            figures = {"MAL_RDT_TESTED": str(c.tested), "MAL_RDT_POSITIVE": str(c.positive),
+                       "MAL_RDT_POSITIVITY": _rate(c.positive, c.tested)}
+            for code in ds.indicators:
+                value = figures.get(code)
+                if value is None:
+                    continue
+                target = mapping.indicators[code]
+                values.append(DataValue(target.data_element, value,
+                                        category_option_combo=target.category_option_combo,
+                                        period=p.id, org_unit=mapping.org_units[org]))
+        return values
+
+    async def export(self, caller: Caller, data_set: str | None = None,
+                     period: str | None = None, org_unit: str | None = None) -> list[ExportPart]:
+        require_role(caller, Role.PUBLIC_HEALTH)
+        parts = await self.build(data_set, period, org_unit)
+        await self._audit.record(audit_records(
+            caller, action=AuditAction.EXECUTE, resource_type=AUDIT_TYPE,
+            targets=[(f"{p.data_set.key}|{p.period.id}|{org_unit or '*'}"[:64], None)
+                     for p in parts], outcome=AuditOutcome.SUCCESS, at=self._now()))
+        return parts
+
+
+def document(parts: Sequence[ExportPart]) -> dict[str, Any]:
+    """One DHIS2 ``dataValueSets`` document: header fields where all values share them, and
+    every value naming its period and org unit (DHIS2 imports either form)."""
+    if len(parts) == 1:
+        body = parts[0].values.as_json()
+    else:
+        body = {"dataValues": [row for p in parts for row in p.values.as_json()["dataValues"]]}
+    return body
+
+
+CSV_COLUMNS = ("dataelement", "period", "orgunit", "categoryoptioncombo",
+               "attributeoptioncombo", "value")
+
+
+def csv_rows(parts: Sequence[ExportPart]) -> list[tuple[str, ...]]:
+    """DHIS2's CSV data value columns (the header DHIS2 writes and reads)."""
+    return [(v.data_element, v.period or p.values.period, v.org_unit or p.values.org_unit,
+             v.category_option_combo or "", v.attribute_option_combo or "", v.value)
+            for p in parts for v in p.values.values]

@@ -1,0 +1,32 @@
+"""What the public-health use cases need from storage: counts made by the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from resolvers.public_health.dhis2.ports import Dhis2Instance, OutboundGuard, PushStore
+from resolvers.public_health.model import Dhis2Mapping, RdtCount
+
+
+class Aggregates(Protocol):
+    async def malaria_rdt(self, start: date, end: date,
+                          organization_ids: Sequence[str]) -> list[RdtCount]:
+        """Malaria RDTs done and positive per facility (a patient's organization), for
+        Observations effective in [start, end); one GROUP BY, no rows read into Python."""
+        ...
+
+
+@dataclass(frozen=True)
+class Dhis2Adapters:
+    """What the composition root hands the DHIS2 use cases: the mapping (None when not
+    configured), the aggregates, the push store, the configured instances by URL, and the
+    outbound allow-list's guard."""
+
+    mapping: Dhis2Mapping | None
+    aggregates: Aggregates
+    pushes: PushStore
+    instances: Mapping[str, Dhis2Instance]
+    guard: OutboundGuard

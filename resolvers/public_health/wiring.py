@@ -1,0 +1,31 @@
+"""Public health's use cases and outbox destination, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from resolvers.audit.trail import AuditTrail
+from resolvers.outbox.delivery import DeliveryHandler
+from resolvers.public_health.dhis2.export import Dhis2Export
+from resolvers.public_health.dhis2.push import DHIS2_DESTINATION, Dhis2PushDelivery, Dhis2Pushes
+from resolvers.public_health.ports import Dhis2Adapters
+
+
+@dataclass(frozen=True)
+class PublicHealthServices:
+    dhis2_export: Dhis2Export
+    dhis2_pushes: Dhis2Pushes
+    handlers: dict[str, DeliveryHandler]  # outbox destinations
+
+
+def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
+                        now: Callable[[], datetime]) -> PublicHealthServices:
+    export = Dhis2Export(adapters.mapping, adapters.aggregates, audit, now)
+    return PublicHealthServices(
+        dhis2_export=export,
+        dhis2_pushes=Dhis2Pushes(export, adapters.pushes, adapters.instances, adapters.guard,
+                                 audit, now),
+        handlers={DHIS2_DESTINATION: Dhis2PushDelivery(adapters.pushes, adapters.instances,
+                                                       now)})
