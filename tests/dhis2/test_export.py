@@ -123,3 +123,22 @@ async def test_refusals_and_the_audit_trail(seeded: Harness) -> None:
     assert (record["resource_type"], record["resource_id"], record["action"]) == (
         "Dhis2Export", "malaria_rdt|2026W10|*", "E")
     assert record["patient_id"] is None
+
+
+async def test_a_result_arriving_by_hl7_is_counted(seeded: Harness) -> None:
+    await seeded.create_patient(
+        organization_id="org-kisumu-crh", family="Odhiambo", given=["Akinyi"],
+        identifiers=[{"system": "urn:cari:lab:KISUMU_LAB:patient-id", "value": "RDT001"}])
+    message = "\r".join([
+        "MSH|^~\\&|LIS|KISUMU_LAB|CARI|CARI|20260306120000||ORU^R01|RDT-MSG-1|P|2.5",
+        "PID|1||RDT001||ODHIAMBO^AKINYI||19950101|F",
+        "OBR|1||ORD-RDT-1|70569-9^Malaria RDT^LN|||20260306110000",
+        "OBX|1|CWE|70569-9^P falciparum+vivax Ag^LN||10828004^Positive^SCT||||||F"]) + "\r"
+    r = await seeded.client.post("/api/lab/hl7-ingest", content=message,
+                                 headers={**seeded.auth("lab"), "Content-Type": "text/plain"})
+    assert r.status_code in (200, 201) and r.json()["data"]["patient_matched"], r.text
+    r = await seeded.client.get(URL, params={"dataset": "malaria_rdt", "period": "2026W10",
+                                             "org_unit": KISUMU},
+                                headers=seeded.auth("public_health"))
+    assert _by_unit(r.json()) == {(KISUMU, TESTED): "6", (KISUMU, POSITIVE): "4",
+                                  (KISUMU, POSITIVITY): "66.7"}
