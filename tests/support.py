@@ -65,9 +65,16 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+HIE_COUNTRIES = ("KE", "GH", "NG", "ZA", "TZ", "UG", "RW", "ET")
+DEAD_HIE = "http://127.0.0.1:9/fhir/r4"  # the discard port: nothing listens, nothing leaves
+
+
 def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
     env = {"CARI_DATA_DIR": str(data_dir), "CARI_DATABASE_URL": database_url,
-           "CARI_OUTBOX_POLL_SECONDS": "0.05", "CARI_LOG_LEVEL": "WARNING"}
+           "CARI_OUTBOX_POLL_SECONDS": "0.05", "CARI_LOG_LEVEL": "WARNING",
+           # No test may reach a national HIE: every country points at a closed loopback
+           # port unless the test gives it a stand-in.
+           **{f"CARI_HIE_{code}_BASE_URL": DEAD_HIE for code in HIE_COUNTRIES}}
     settings = load_settings(env)
     return replace(settings, **overrides)
 

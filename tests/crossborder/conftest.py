@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from adapters.settings.hie import HieSettings
+from adapters.settings.hie import HieSettings, Override
 from resolvers.crossborder.countries import DEFAULT_PROFILES
 from resolvers.crossborder.model import AuthKind, QueryMode
 from tests.crossborder.proxy import Proxy, running_proxy
 from tests.medplum.harness import CLIENT_ID, CLIENT_SECRET, MedplumServer
-from tests.support import Harness, make_settings, running_app
+from tests.support import DEAD_HIE, HIE_COUNTRIES, Harness, make_settings, running_app
 
 COUNTRIES = ("KE", "UG", "TZ")
 # Per country: (national id, family, given); each country's stand-in holds its own people.
@@ -58,11 +58,14 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Med
 
 def overrides(bases: dict[str, str], timeout: float = 2.0,
               secret: str = CLIENT_SECRET, cache: float = 0.0) -> HieSettings:
-    """Profiles that point each country at its stand-in (OAuth2 client credentials)."""
-    return HieSettings(overrides={code: {
+    """Profiles that point each country at its stand-in (OAuth2 client credentials); the
+    others at a closed loopback port, never at the real national hosts."""
+    dead: dict[str, dict[str, Override]] = {
+        code: {"base_url": DEAD_HIE} for code in HIE_COUNTRIES if code not in bases}
+    return HieSettings(overrides={**dead, **{code: {
         "base_url": f"{base}/fhir/R4", "token_url": f"{base}/oauth2/token", "auth": AuthKind.OAUTH2,
         "mode": QueryMode.FHIR, "client_id": CLIENT_ID, "client_secret": secret,
-        "timeout_seconds": timeout} for code, base in bases.items()},
+        "timeout_seconds": timeout} for code, base in bases.items()}},
         breaker_failures=3, breaker_reset_seconds=60, cache_seconds=cache)
 
 
