@@ -186,7 +186,9 @@ def live_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iter
     """`cari-gateway serve` as a real process, as an operator would start it."""
     port = free_port()
     env = {**os.environ, "CARI_DATA_DIR": str(data_dir), "CARI_PORT": str(port),
-           "CARI_HOST": "127.0.0.1", **(extra_env or {})}
+           "CARI_HOST": "127.0.0.1",
+           **{f"CARI_HIE_{code}_BASE_URL": DEAD_HIE for code in HIE_COUNTRIES},
+           **(extra_env or {})}
     if "CARI_DATABASE_URL" not in (extra_env or {}):
         env.pop("CARI_DATABASE_URL", None)  # the embedded default unless a test says otherwise
     log_path = data_dir.parent / f"server-{port}.log"
