@@ -14,17 +14,35 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, literal_column, or_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.tables import FhirResourceRow, FhirSearchIndexRow, PatientRow
 from resolvers.public_health.model import (
+    AGE_BANDS,
     EXCLUDED_STATUSES,
+    EXCLUDED_VERIFICATION,
+    ICD10,
+    IDSR_GROUPS,
     LOINC,
     MALARIA_RDT_LOINC,
     POSITIVE_CODES,
     POSITIVE_INTERPRETATIONS,
     POSITIVE_STRINGS,
+    SEXES,
+    UNKNOWN,
+    CaseCount,
     RdtCount,
 )
 
@@ -52,6 +70,21 @@ def _positive(dialect: str, alias: str) -> Any:
     return or_(func.upper(value("code")).in_([c.upper() for c in POSITIVE_CODES]),
                func.lower(func.trim(value("text"))).in_(POSITIVE_STRINGS),
                func.upper(value("interpretation")).in_(POSITIVE_INTERPRETATIONS))
+
+
+def _age(dialect: str, onset: Any, birth: Any) -> Any:
+    """Completed years between the birth date and the onset (a UTC timestamp)."""
+    if dialect == "postgresql":
+        return func.date_part("year", func.age(func.date(func.timezone("UTC", onset)), birth))
+    year = cast(func.strftime("%Y", onset), Integer) - cast(func.strftime("%Y", birth),
+                                                             Integer)
+    return year - case((func.strftime("%m-%d", onset) < func.strftime("%m-%d", birth), 1),
+                       else_=0)
+
+
+def _band(age: Any) -> Any:
+    low, middle, high = AGE_BANDS
+    return case((age.is_(None), UNKNOWN), (age < 5, low), (age < 15, middle), else_=high)
 
 
 def _midnight(day: date) -> datetime:
@@ -103,3 +136,45 @@ class SqlAggregates:
             rows = (await conn.execute(
                 self.malaria_rdt_statement(start, end, organization_ids))).all()
         return [RdtCount(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def idsr_statement(self, start: date, end: date, organization_ids: Sequence[str]) -> Any:
+        """One row per (facility, group, age band, sex): a derived table of each coded
+        Condition with its group, band and sex, grouped. The onset is the Condition's
+        ``sort_date``, the earliest of its indexed dates (onset, else recorded)."""
+        code, subject, doc = I.alias("c"), I.alias("s"), R.alias("r")
+        category = func.upper(func.substr(code.c.value, 1, 3))
+        group = case(*((category.in_(cats), name) for name, cats in IDSR_GROUPS.items()))
+        sex = case((P.c.gender.in_(SEXES), P.c.gender), else_=UNKNOWN)
+        verification = func.coalesce(_json_text(
+            self._dialect, "r", ("verificationStatus", "coding", "0", "code")), "")
+        each = (select(P.c.organization_id.label("org"), group.label("grp"),
+                       _band(_age(self._dialect, doc.c.sort_date, P.c.birth_date)).label("band"),
+                       sex.label("sex"), code.c.resource_id.label("rid"))
+                .select_from(code
+                             .join(doc, and_(doc.c.resource_type == "Condition",
+                                             doc.c.id == code.c.resource_id))
+                             .join(subject, and_(subject.c.resource_type == "Condition",
+                                                 subject.c.resource_id == code.c.resource_id,
+                                                 subject.c.param == "patient"))
+                             .join(P, P.c.id == func.substr(subject.c.value,
+                                                            len("Patient/") + 1)))
+                .where(code.c.resource_type == "Condition", code.c.param == "code",
+                       category.in_([c for cats in IDSR_GROUPS.values() for c in cats]),
+                       or_(code.c.system == ICD10, code.c.system.is_(None)),
+                       doc.c.sort_date >= _midnight(start), doc.c.sort_date < _midnight(end),
+                       doc.c.deleted.is_(False), subject.c.value.like("Patient/%"),
+                       P.c.organization_id.in_(list(organization_ids)),
+                       verification.notin_(EXCLUDED_VERIFICATION))
+                .subquery("each_case"))
+        return (select(each.c.org, each.c.grp, each.c.band, each.c.sex,
+                       func.count(distinct(each.c.rid)))
+                .group_by(each.c.org, each.c.grp, each.c.band, each.c.sex))
+
+    async def idsr_cases(self, start: date, end: date,
+                         organization_ids: Sequence[str]) -> list[CaseCount]:
+        if not organization_ids:
+            return []
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(
+                self.idsr_statement(start, end, organization_ids))).all()
+        return [CaseCount(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]

@@ -23,10 +23,12 @@ from typing import Any
 
 from resolvers.public_health.model import (
     INDICATORS,
+    UNKNOWN,
     DataSetMapping,
     Dhis2Mapping,
     IndicatorMapping,
     PeriodType,
+    disaggregation_keys,
 )
 
 UID = re.compile(r"[A-Za-z][A-Za-z0-9]{10}")
@@ -63,6 +65,27 @@ def _object(value: Any, at: str, problems: list[str]) -> dict[str, Any]:
     return value
 
 
+def _by_age_and_sex(code: str, raw: Any, at: str, problems: list[str]) -> dict[str, str]:
+    """IDSR indicators: every ``band|sex`` key (and optionally ``unknown``) to a combo."""
+    if not code.startswith("IDSR_"):
+        if raw is not None:
+            problems.append(f"{at}.categoryOptionCombos: only IDSR indicators are "
+                            "disaggregated (use categoryOptionCombo)")
+        return {}
+    combos = _object(raw, f"{at}.categoryOptionCombos", problems)
+    wanted = disaggregation_keys()
+    missing = [k for k in wanted if k not in combos]
+    if missing:
+        problems.append(f"{at}.categoryOptionCombos: missing {', '.join(missing)} (every age "
+                        "band and sex needs a category option combo)")
+    unexpected = sorted(set(combos) - set(wanted) - {UNKNOWN})
+    if unexpected:
+        problems.append(f"{at}.categoryOptionCombos: unknown keys {', '.join(unexpected)} "
+                        f"(expected band|sex: {', '.join(wanted)}, or {UNKNOWN})")
+    return {k: _uid(v, f"{at}.categoryOptionCombos.{k}", problems) for k, v in combos.items()
+            if k in wanted or k == UNKNOWN}
+
+
 def parse_mapping(raw: Any, problems: list[str], *, source: str = "") -> Dhis2Mapping:
     top = _object(raw, "the file", problems)
     country = top.get("country")
@@ -79,7 +102,8 @@ def parse_mapping(raw: Any, problems: list[str], *, source: str = "") -> Dhis2Ma
         combo = item.get("categoryOptionCombo")
         indicators[code] = IndicatorMapping(
             code, _uid(item.get("dataElement"), f"{at}.dataElement", problems),
-            _uid(combo, f"{at}.categoryOptionCombo", problems) if combo is not None else None)
+            _uid(combo, f"{at}.categoryOptionCombo", problems) if combo is not None else None,
+            _by_age_and_sex(code, item.get("categoryOptionCombos"), at, problems))
     data_sets: dict[str, DataSetMapping] = {}
     for key, entry in _object(top.get("dataSets"), "dataSets", problems).items():
         at = f"dataSets.{key}"

@@ -35,6 +35,30 @@ EXCLUDED_STATUSES: tuple[str, ...] = ("entered-in-error", "cancelled", "register
                                       "preliminary")
 
 
+# IDSR priority diseases (use case 1) by ICD-10 three-character category: a Condition coded
+# (system http://hl7.org/fhir/sid/icd-10, or none) within a group counts for it.
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+IDSR_GROUPS: dict[str, tuple[str, ...]] = {
+    "IDSR_MALARIA": ("B50", "B51", "B52", "B53", "B54"),
+    "IDSR_CHOLERA": ("A00",),
+    "IDSR_MEASLES": ("B05",),
+    "IDSR_MENINGITIS": ("A39", "G00", "G01", "G02", "G03"),
+    "IDSR_TB": ("A15", "A16", "A17", "A18", "A19"),
+    "IDSR_TYPHOID": ("A01",),
+}
+# Age at onset in completed years, and the patient's administrative gender.
+AGE_BANDS: tuple[str, ...] = ("0-4", "5-14", "15+")
+SEXES: tuple[str, ...] = ("female", "male")
+UNKNOWN = "unknown"  # age or sex not known (or another gender): only if the mapping has it
+# Conditions that do not count: refuted or entered in error.
+EXCLUDED_VERIFICATION: tuple[str, ...] = ("refuted", "entered-in-error")
+
+
+def disaggregation_keys() -> tuple[str, ...]:
+    """The ``band|sex`` keys a disaggregated indicator maps to category option combos."""
+    return tuple(f"{band}|{sex}" for band in AGE_BANDS for sex in SEXES)
+
+
 @dataclass(frozen=True)
 class Indicator:
     code: str
@@ -57,6 +81,12 @@ INDICATORS: dict[str, Indicator] = {i.code: i for i in (
     Indicator("MAL_RDT_POSITIVITY", "Malaria RDT positivity rate (%)",
               "MAL_RDT_POSITIVE x 100, one decimal", "MAL_RDT_TESTED (no value when 0)",
               ", ".join(MALARIA_RDT_LOINC), value_type="NUMBER"),
+    *(Indicator(code, f"IDSR {code[5:].lower()} cases",
+                "Conditions coded ICD-10 " + ", ".join(cats) + " (any subcategory), onset "
+                "(the earliest indexed date: onset, else recorded) in the period, of patients "
+                "whose facility is the org unit, not refuted or entered-in-error; by age band "
+                "at onset (" + ", ".join(AGE_BANDS) + ") and sex", "none (a count)",
+                ", ".join(cats)) for code, cats in IDSR_GROUPS.items()),
 )}
 
 
@@ -67,6 +97,8 @@ class IndicatorMapping:
     indicator: str
     data_element: str
     category_option_combo: str | None = None
+    # Disaggregated indicators (IDSR): ``band|sex`` -> category option combo
+    by_age_and_sex: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,17 @@ class RdtCount:
     organization_id: str
     tested: int
     positive: int
+
+
+@dataclass(frozen=True)
+class CaseCount:
+    """Cases of one IDSR group in one facility, age band and sex, counted by the database."""
+
+    organization_id: str
+    indicator: str
+    age_band: str  # one of AGE_BANDS, or UNKNOWN
+    sex: str  # one of SEXES, or UNKNOWN
+    cases: int
 
 
 @dataclass(frozen=True)

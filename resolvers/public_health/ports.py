@@ -8,7 +8,7 @@ from datetime import date
 from typing import Protocol
 
 from resolvers.public_health.dhis2.ports import Dhis2Instance, OutboundGuard, PushStore
-from resolvers.public_health.model import Dhis2Mapping, RdtCount
+from resolvers.public_health.model import CaseCount, Dhis2Mapping, RdtCount
 
 
 class Aggregates(Protocol):
@@ -16,6 +16,12 @@ class Aggregates(Protocol):
                           organization_ids: Sequence[str]) -> list[RdtCount]:
         """Malaria RDTs done and positive per facility (a patient's organization), for
         Observations effective in [start, end); one GROUP BY, no rows read into Python."""
+        ...
+
+    async def idsr_cases(self, start: date, end: date,
+                         organization_ids: Sequence[str]) -> list[CaseCount]:
+        """IDSR cases per facility, ICD-10 group, age band and sex, for Conditions with onset
+        in [start, end); one GROUP BY."""
         ...
 
 

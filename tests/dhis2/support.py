@@ -25,10 +25,20 @@ LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 
 
+IDSR_ELEMENTS = {"IDSR_MALARIA": "IdsrMalar01", "IDSR_CHOLERA": "IdsrChole01",
+                 "IDSR_MEASLES": "IdsrMeasl01", "IDSR_MENINGITIS": "IdsrMenin01",
+                 "IDSR_TB": "IdsrTuber01", "IDSR_TYPHOID": "IdsrTypho01"}
+AGE_SEX = {"0-4|female": "Fem0to4Cc01", "0-4|male": "Mal0to4Cc01",
+           "5-14|female": "Fem5to14C01", "5-14|male": "Mal5to14C01",
+           "15+|female": "Fem15plC001", "15+|male": "Mal15plC001", "unknown": "UnknAgeSx01"}
+
+
 def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDhis2:
     return FakeDhis2(
         data_elements={TESTED: "INTEGER_ZERO_OR_POSITIVE", POSITIVE: "INTEGER_ZERO_OR_POSITIVE",
-                       POSITIVITY: "NUMBER"},
+                       POSITIVITY: "NUMBER",
+                       **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IDSR_ELEMENTS.values()}},
+        category_option_combos={DEFAULT_COMBO, *AGE_SEX.values()},
         org_units={u: {"name": u, "level": 4} for u in org_units},
         data_sets={"MalRdtWk001": {"name": "Malaria RDT weekly", "periodType": "Weekly",
                                    "dataElements": [TESTED, POSITIVE, POSITIVITY]},

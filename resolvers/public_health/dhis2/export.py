@@ -20,7 +20,13 @@ from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.principal import Caller, Role, require_role
 from resolvers.public_health.dhis2.model import DataValue, DataValueSet
-from resolvers.public_health.model import DataSetMapping, Dhis2Mapping, RdtCount
+from resolvers.public_health.model import (
+    UNKNOWN,
+    CaseCount,
+    DataSetMapping,
+    Dhis2Mapping,
+    RdtCount,
+)
 from resolvers.public_health.periods import InvalidPeriod, Period, last_complete, parse_period
 from resolvers.public_health.ports import Aggregates
 
@@ -42,6 +48,16 @@ def _rate(numerator: int, denominator: int) -> str | None:
     if denominator <= 0:
         return None
     return f"{round(100 * numerator / denominator, 1):.1f}"
+
+
+def _disaggregated(combos: dict[str, str], found: Sequence[CaseCount]) -> list[tuple[str, int]]:
+    """(category option combo, cases) for every mapped ``band|sex`` (0 when none); cases of
+    unknown age or sex go to the ``unknown`` combo when the mapping has one."""
+    counts: dict[str, int] = {}
+    for c in found:
+        key = UNKNOWN if UNKNOWN in (c.age_band, c.sex) else f"{c.age_band}|{c.sex}"
+        counts[key] = counts.get(key, 0) + c.cases
+    return [(coc, counts.get(key, 0)) for key, coc in combos.items()]
 
 
 class Dhis2Export:
@@ -100,11 +116,17 @@ class Dhis2Export:
         parts = []
         for ds in self._data_sets(data_set):
             p = self._period(ds, period, today)
-            counts = {c.organization_id: c for c in await self._aggregates.malaria_rdt(
-                p.start, p.end, organizations)}
+            counts: dict[str, RdtCount] = {}
+            if any(code.startswith("MAL_RDT_") for code in ds.indicators):
+                counts = {c.organization_id: c for c in await self._aggregates.malaria_rdt(
+                    p.start, p.end, organizations)}
+            cases: dict[tuple[str, str], list[CaseCount]] = {}
+            if any(code.startswith("IDSR_") for code in ds.indicators):
+                for c in await self._aggregates.idsr_cases(p.start, p.end, organizations):
+                    cases.setdefault((c.organization_id, c.indicator), []).append(c)
             parts.append(ExportPart(ds, p, DataValueSet(
                 period=p.id, org_unit=self._single_unit(organizations), data_set=ds.uid,
-                values=tuple(self._values(ds, p, organizations, counts)))))
+                values=tuple(self._values(ds, p, organizations, counts, cases)))))
         return parts
 
     def _single_unit(self, organizations: Sequence[str]) -> str:
@@ -112,21 +134,28 @@ class Dhis2Export:
         return units.pop() if len(units) == 1 else ""
 
     def _values(self, ds: DataSetMapping, p: Period, organizations: Sequence[str],
-                counts: dict[str, RdtCount]) -> list[DataValue]:
+                counts: dict[str, RdtCount],
+                cases: dict[tuple[str, str], list[CaseCount]]) -> list[DataValue]:
         mapping = self.mapping
         values = []
         for org in organizations:
+            unit = mapping.org_units[org]
             c = counts.get(org, RdtCount(org, 0, 0))
             figures = {"MAL_RDT_TESTED": str(c.tested), "MAL_RDT_POSITIVE": str(c.positive),
                        "MAL_RDT_POSITIVITY": _rate(c.positive, c.tested)}
             for code in ds.indicators:
-                value = figures.get(code)
-                if value is None:
-                    continue
                 target = mapping.indicators[code]
-                values.append(DataValue(target.data_element, value,
-                                        category_option_combo=target.category_option_combo,
-                                        period=p.id, org_unit=mapping.org_units[org]))
+                if target.by_age_and_sex:
+                    values += [DataValue(target.data_element, str(n), category_option_combo=coc,
+                                         period=p.id, org_unit=unit)
+                               for coc, n in _disaggregated(target.by_age_and_sex,
+                                                            cases.get((org, code), []))]
+                    continue
+                value = figures.get(code)
+                if value is not None:
+                    values.append(DataValue(target.data_element, value,
+                                            category_option_combo=target.category_option_combo,
+                                            period=p.id, org_unit=unit))
         return values
 
     async def export(self, caller: Caller, data_set: str | None = None,
