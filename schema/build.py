@@ -23,6 +23,7 @@ from schema.limits import cost_limit_rule
 from schema.mpi_review import ReviewMutation, ReviewQuery
 from schema.mutations import Mutation
 from schema.payments import PaymentMutation, PaymentQueryRoot
+from schema.public_health import PublicHealthMutation, PublicHealthQuery
 from schema.queries import Query
 from schema.smart import SmartMutation, SmartQuery
 from schema.stripe import StripeQuery
@@ -52,10 +53,11 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
     return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery, CrossBorderQuery,
-                                       SmartQuery)),
+                                       SmartQuery, PublicHealthQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
-                                             PaymentMutation, SmartMutation)),
+                                             PaymentMutation, SmartMutation,
+                                             PublicHealthMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CollectableExecutionContext,
