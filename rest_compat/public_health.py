@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,6 +81,38 @@ class PushView(BaseModel):
     data_value_set: dict[str, Any] = Field(description="The dataValueSet sent")
 
 
+class NationalRow(BaseModel):
+    unit: str = Field(description="The Organization id (facility, district or region)")
+    name: str
+    cells: dict[str, int | None] = Field(description="Counts; null where suppressed")
+    total: int | None = Field(description="The row total; null only when held back")
+
+
+class NationalSuppression(BaseModel):
+    unit: str
+    column: str
+    reason: Literal["primary", "complementary"]
+    protects: str | None = Field(description="complementary: the row or column it protects")
+
+
+class NationalTable(BaseModel):
+    name: str
+    columns: list[str]
+    rows: list[NationalRow]
+    column_totals: dict[str, int | None]
+    suppressed: list[NationalSuppression]
+    suppressed_totals: list[str]
+
+
+class NationalDatasetView(BaseModel):
+    period: str
+    start: date
+    end: date = Field(description="Exclusive")
+    level: Literal["facility", "district", "region"]
+    threshold: int = Field(description="Cells from 1 to threshold - 1 are suppressed")
+    tables: list[NationalTable]
+
+
 def _view(p: PushRecord) -> PushView:
     return PushView(
         id=p.id, state=p.state.value, dhis2_url=p.instance_url, dataset=p.data_set,
@@ -120,6 +153,13 @@ async def push_state(request: Request) -> Response:
     return ok(_view(found))
 
 
+async def national_dataset(request: Request) -> Response:
+    q = request.query_params
+    found = await services(request).public_health.national.dataset(
+        caller(request), q.get("period") or None, q.get("level") or None)
+    return ok(NationalDatasetView.model_validate(asdict(found)))
+
+
 _DOCUMENT = {"type": "object", "properties": {
     "dataSet": {"type": "string"}, "period": {"type": "string"},
     "orgUnit": {"type": "string"}, "completeDate": {"type": "string"},
@@ -152,4 +192,12 @@ operations: list[Operation] = [
               summary="A DHIS2 push: state, DHIS2's counts and each conflict", roles=_ROLES,
               response_model=PushView, error_statuses=(404,), params=(
                   QueryParam("push_id", "The push id", location="path", required=True),)),
+    api_route("GET", "/api/public-health/national-dataset", national_dataset,
+              tag="public-health", summary="Aggregate, anonymised counts by facility, district "
+              "or region, small cells suppressed (with the reason of each)", roles=_ROLES,
+              response_model=NationalDatasetView, error_statuses=(422,), params=(
+                  QueryParam("period", "A DHIS2 period (2026W10, 202603, 2026Q1, 2026, ...); "
+                             "absent: the last complete month"),
+                  QueryParam("level", "facility (default), district or region",
+                             {"type": "string", "enum": ["facility", "district", "region"]}))),
 ]

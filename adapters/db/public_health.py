@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.db.tables import FhirResourceRow, FhirSearchIndexRow, PatientRow
+from adapters.db.tables import FhirResourceRow, FhirSearchIndexRow, OrganizationRow, PatientRow
 from resolvers.public_health.model import (
     AGE_BANDS,
     EXCLUDED_STATUSES,
@@ -43,12 +43,14 @@ from resolvers.public_health.model import (
     SEXES,
     UNKNOWN,
     CaseCount,
+    OrgNode,
     RdtCount,
 )
 
 I = FhirSearchIndexRow.__table__  # type: ignore[attr-defined]  # noqa: E741
 R = FhirResourceRow.__table__  # type: ignore[attr-defined]
 P = PatientRow.__table__  # type: ignore[attr-defined]
+O = OrganizationRow.__table__  # type: ignore[attr-defined]  # noqa: E741
 
 _PATHS = {"code": ("valueCodeableConcept", "coding", "0", "code"),
           "text": ("valueString",),
@@ -87,6 +89,13 @@ def _band(age: Any) -> Any:
     return case((age.is_(None), UNKNOWN), (age < 5, low), (age < 15, middle), else_=high)
 
 
+def _in(organization_ids: Sequence[str] | None) -> Any:
+    """The patient's facility among those asked for; None: any facility."""
+    if organization_ids is None:
+        return P.c.organization_id.is_not(None)
+    return P.c.organization_id.in_(list(organization_ids))
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -97,7 +106,7 @@ class SqlAggregates:
         self._dialect = engine.dialect.name
 
     def malaria_rdt_statement(self, start: date, end: date,
-                              organization_ids: Sequence[str]) -> Any:
+                              organization_ids: Sequence[str] | None) -> Any:
         code, when, subject, status = I.alias("c"), I.alias("d"), I.alias("s"), I.alias("st")
         doc = R.alias("r")
         positive = _positive(self._dialect, "r")
@@ -123,21 +132,21 @@ class SqlAggregates:
                        code.c.value.in_(MALARIA_RDT_LOINC),
                        or_(code.c.system == LOINC, code.c.system.is_(None)),
                        when.c.date_lo >= _midnight(start), when.c.date_lo < _midnight(end),
-                       subject.c.value.like("Patient/%"),
-                       P.c.organization_id.in_(list(organization_ids)),
+                       subject.c.value.like("Patient/%"), _in(organization_ids),
                        doc.c.deleted.is_(False), ~withdrawn)
                 .group_by(P.c.organization_id))
 
     async def malaria_rdt(self, start: date, end: date,
-                          organization_ids: Sequence[str]) -> list[RdtCount]:
-        if not organization_ids:
+                          organization_ids: Sequence[str] | None) -> list[RdtCount]:
+        if organization_ids is not None and not organization_ids:
             return []
         async with self._engine.connect() as conn:
             rows = (await conn.execute(
                 self.malaria_rdt_statement(start, end, organization_ids))).all()
         return [RdtCount(str(r[0]), int(r[1]), int(r[2])) for r in rows]
 
-    def idsr_statement(self, start: date, end: date, organization_ids: Sequence[str]) -> Any:
+    def idsr_statement(self, start: date, end: date,
+                       organization_ids: Sequence[str] | None) -> Any:
         """One row per (facility, group, age band, sex): a derived table of each coded
         Condition with its group, band and sex, grouped. The onset is the Condition's
         ``sort_date``, the earliest of its indexed dates (onset, else recorded)."""
@@ -163,18 +172,22 @@ class SqlAggregates:
                        or_(code.c.system == ICD10, code.c.system.is_(None)),
                        doc.c.sort_date >= _midnight(start), doc.c.sort_date < _midnight(end),
                        doc.c.deleted.is_(False), subject.c.value.like("Patient/%"),
-                       P.c.organization_id.in_(list(organization_ids)),
-                       verification.notin_(EXCLUDED_VERIFICATION))
+                       _in(organization_ids), verification.notin_(EXCLUDED_VERIFICATION))
                 .subquery("each_case"))
         return (select(each.c.org, each.c.grp, each.c.band, each.c.sex,
                        func.count(distinct(each.c.rid)))
                 .group_by(each.c.org, each.c.grp, each.c.band, each.c.sex))
 
     async def idsr_cases(self, start: date, end: date,
-                         organization_ids: Sequence[str]) -> list[CaseCount]:
-        if not organization_ids:
+                         organization_ids: Sequence[str] | None) -> list[CaseCount]:
+        if organization_ids is not None and not organization_ids:
             return []
         async with self._engine.connect() as conn:
             rows = (await conn.execute(
                 self.idsr_statement(start, end, organization_ids))).all()
         return [CaseCount(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+
+    async def organizations(self) -> list[OrgNode]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(O.c.id, O.c.name, O.c.part_of))).all()
+        return [OrgNode(str(r[0]), str(r[1]), r[2]) for r in rows]

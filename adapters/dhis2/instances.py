@@ -37,4 +37,5 @@ def dhis2_adapters(settings: Settings, client: httpx.AsyncClient, engine: AsyncE
         mapping=settings.dhis2.mapping, aggregates=SqlAggregates(read_engine),
         pushes=SqlDhis2Pushes(session_factory(engine), SystemClock().now, on_commit),
         instances=dhis2_instances(settings.dhis2, client, settings.http_timeout_seconds),
-        guard=Dhis2UrlGuard(OutboundPolicy(settings.outbound_allowlist)))
+        guard=Dhis2UrlGuard(OutboundPolicy(settings.outbound_allowlist)),
+        suppression_threshold=settings.dhis2.suppression_threshold)

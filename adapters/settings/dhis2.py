@@ -39,6 +39,8 @@ class Dhis2Settings:
     instances: tuple[Dhis2InstanceSettings, ...] = ()
     mapping_path: str = ""
     mapping: Dhis2Mapping | None = None
+    # CARI_NATIONAL_DATASET_THRESHOLD: national dataset cells below it are suppressed
+    suppression_threshold: int = 5
 
 
 def _instance(env: Mapping[str, str], name: str, prefix: str,
@@ -83,4 +85,11 @@ def load_dhis2_settings(env: Mapping[str, str], problems: list[str]) -> Dhis2Set
         problems.append("CARI_DHIS2_*_URL: two DHIS2 instances have the same URL")
     path = env.get("CARI_DHIS2_MAPPING", "").strip()
     mapping = load_mapping(path, problems) if path else None
-    return Dhis2Settings(instances=tuple(instances), mapping_path=path, mapping=mapping)
+    raw = env.get("CARI_NATIONAL_DATASET_THRESHOLD", "5").strip() or "5"
+    threshold = int(raw) if raw.isdigit() else 0
+    if not 1 <= threshold <= 1000:
+        problems.append(f"CARI_NATIONAL_DATASET_THRESHOLD={raw!r}: expected a whole number "
+                        "from 1 to 1000")
+        threshold = 5
+    return Dhis2Settings(instances=tuple(instances), mapping_path=path, mapping=mapping,
+                         suppression_threshold=threshold)

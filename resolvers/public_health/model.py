@@ -151,6 +151,16 @@ class CaseCount:
 
 
 @dataclass(frozen=True)
+class OrgNode:
+    """An Organization of the directory and its parent (the facility -> district -> region
+    tree of the national dataset)."""
+
+    id: str
+    name: str
+    part_of: str | None
+
+
+@dataclass(frozen=True)
 class DateRange:
     start: date  # inclusive
     end: date  # exclusive

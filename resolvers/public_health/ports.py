@@ -8,20 +8,25 @@ from datetime import date
 from typing import Protocol
 
 from resolvers.public_health.dhis2.ports import Dhis2Instance, OutboundGuard, PushStore
-from resolvers.public_health.model import CaseCount, Dhis2Mapping, RdtCount
+from resolvers.public_health.model import CaseCount, Dhis2Mapping, OrgNode, RdtCount
 
 
 class Aggregates(Protocol):
     async def malaria_rdt(self, start: date, end: date,
-                          organization_ids: Sequence[str]) -> list[RdtCount]:
+                          organization_ids: Sequence[str] | None) -> list[RdtCount]:
         """Malaria RDTs done and positive per facility (a patient's organization), for
-        Observations effective in [start, end); one GROUP BY, no rows read into Python."""
+        Observations effective in [start, end); one GROUP BY, no rows read into Python.
+        ``organization_ids`` None: every facility."""
         ...
 
     async def idsr_cases(self, start: date, end: date,
-                         organization_ids: Sequence[str]) -> list[CaseCount]:
+                         organization_ids: Sequence[str] | None) -> list[CaseCount]:
         """IDSR cases per facility, ICD-10 group, age band and sex, for Conditions with onset
-        in [start, end); one GROUP BY."""
+        in [start, end); one GROUP BY. ``organization_ids`` None: every facility."""
+        ...
+
+    async def organizations(self) -> list[OrgNode]:
+        """Every Organization with its parent (the hierarchy rolls facilities up)."""
         ...
 
 
@@ -36,3 +41,4 @@ class Dhis2Adapters:
     pushes: PushStore
     instances: Mapping[str, Dhis2Instance]
     guard: OutboundGuard
+    suppression_threshold: int = 5  # the national dataset's small-cell threshold

@@ -10,6 +10,7 @@ from resolvers.audit.trail import AuditTrail
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.public_health.dhis2.export import Dhis2Export
 from resolvers.public_health.dhis2.push import DHIS2_DESTINATION, Dhis2PushDelivery, Dhis2Pushes
+from resolvers.public_health.national import NationalDataset
 from resolvers.public_health.ports import Dhis2Adapters
 
 
@@ -17,6 +18,7 @@ from resolvers.public_health.ports import Dhis2Adapters
 class PublicHealthServices:
     dhis2_export: Dhis2Export
     dhis2_pushes: Dhis2Pushes
+    national: NationalDataset
     handlers: dict[str, DeliveryHandler]  # outbox destinations
 
 
@@ -27,5 +29,7 @@ def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
         dhis2_export=export,
         dhis2_pushes=Dhis2Pushes(export, adapters.pushes, adapters.instances, adapters.guard,
                                  audit, now),
+        national=NationalDataset(adapters.aggregates, audit, now,
+                                 threshold=adapters.suppression_threshold),
         handlers={DHIS2_DESTINATION: Dhis2PushDelivery(adapters.pushes, adapters.instances,
                                                        now)})

@@ -65,3 +65,11 @@ def test_the_example_is_clean() -> None:
     problems: list[str] = []
     parse_mapping(json.loads(EXAMPLE.read_text()), problems)
     assert problems == []
+
+
+def test_national_dataset_threshold() -> None:
+    assert load_settings({}).dhis2.suppression_threshold == 5
+    assert load_settings({"CARI_NATIONAL_DATASET_THRESHOLD": "11"}).dhis2.suppression_threshold \
+        == 11
+    with pytest.raises(SettingsError, match="CARI_NATIONAL_DATASET_THRESHOLD"):
+        load_settings({"CARI_NATIONAL_DATASET_THRESHOLD": "0"})
