@@ -160,6 +160,24 @@ async def national_dataset(request: Request) -> Response:
     return ok(NationalDatasetView.model_validate(asdict(found)))
 
 
+class MissingEntryView(BaseModel):
+    kind: Literal["dataSets", "dataElements", "categoryOptionCombos", "organisationUnits"]
+    uid: str
+    where: str = Field(description="The entry's place in the mapping file")
+
+
+class MetadataReportView(BaseModel):
+    dhis2_url: str
+    checked: dict[str, int] = Field(description="How many ids DHIS2 listed, by kind")
+    missing: list[MissingEntryView] = Field(description="Mapping entries pointing at nothing")
+
+
+async def metadata_check(request: Request) -> Response:
+    found = await services(request).public_health.metadata_check.check(
+        caller(request), request.query_params.get("dhis2_url") or None)
+    return ok(MetadataReportView.model_validate(asdict(found)))
+
+
 _DOCUMENT = {"type": "object", "properties": {
     "dataSet": {"type": "string"}, "period": {"type": "string"},
     "orgUnit": {"type": "string"}, "completeDate": {"type": "string"},
@@ -192,6 +210,11 @@ operations: list[Operation] = [
               summary="A DHIS2 push: state, DHIS2's counts and each conflict", roles=_ROLES,
               response_model=PushView, error_statuses=(404,), params=(
                   QueryParam("push_id", "The push id", location="path", required=True),)),
+    api_route("GET", "/api/public-health/dhis2/metadata-check", metadata_check,
+              tag="public-health", summary="Check the mapping against a configured DHIS2 "
+              "instance's metadata: every entry pointing at nothing", roles=_ROLES,
+              response_model=MetadataReportView, error_statuses=(422, 502), params=(
+                  QueryParam("dhis2_url", "A configured instance (default: the first)"),)),
     api_route("GET", "/api/public-health/national-dataset", national_dataset,
               tag="public-health", summary="Aggregate, anonymised counts by facility, district "
               "or region, small cells suppressed (with the reason of each)", roles=_ROLES,

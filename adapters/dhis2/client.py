@@ -81,6 +81,17 @@ class Dhis2Client:
             return found if isinstance(found, dict) else {}
         raise _refusal_or_outage(response)
 
+    async def metadata_ids(self, kind: str) -> set[str]:
+        """The ids of one metadata listing (``dataSets``, ``dataElements``,
+        ``organisationUnits``, ``categoryOptionCombos``), unpaged."""
+        response = await self._send("GET", f"/api/{kind}",
+                                    params={"fields": "id", "paging": "false"})
+        if response.status_code != 200:
+            raise _refusal_or_outage(response)
+        found = _json(response)
+        items = found.get(kind) if isinstance(found, dict) else None
+        return {str(i["id"]) for i in items or [] if isinstance(i, dict) and i.get("id")}
+
     async def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
                     body: Any = None) -> httpx.Response:
         headers = {"Authorization": self._auth, "Accept": "application/json"}

@@ -9,6 +9,7 @@ from datetime import datetime
 from resolvers.audit.trail import AuditTrail
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.public_health.dhis2.export import Dhis2Export
+from resolvers.public_health.dhis2.metadata import Dhis2MetadataCheck
 from resolvers.public_health.dhis2.push import DHIS2_DESTINATION, Dhis2PushDelivery, Dhis2Pushes
 from resolvers.public_health.national import NationalDataset
 from resolvers.public_health.ports import Dhis2Adapters
@@ -19,6 +20,7 @@ class PublicHealthServices:
     dhis2_export: Dhis2Export
     dhis2_pushes: Dhis2Pushes
     national: NationalDataset
+    metadata_check: Dhis2MetadataCheck
     handlers: dict[str, DeliveryHandler]  # outbox destinations
 
 
@@ -29,6 +31,7 @@ def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
         dhis2_export=export,
         dhis2_pushes=Dhis2Pushes(export, adapters.pushes, adapters.instances, adapters.guard,
                                  audit, now),
+        metadata_check=Dhis2MetadataCheck(adapters.mapping, adapters.instances, audit, now),
         national=NationalDataset(adapters.aggregates, audit, now,
                                  threshold=adapters.suppression_threshold),
         handlers={DHIS2_DESTINATION: Dhis2PushDelivery(adapters.pushes, adapters.instances,

@@ -195,6 +195,8 @@ NOT_AUDITED: dict[str, str] = {
     "each push is still recorded (Dhis2Push, tests/dhis2/test_push.py)",
     "GET /api/public-health/dhis2-push/{push_id}": "a push's state and DHIS2's counts: no "
     "patient data",
+    "GET /api/public-health/dhis2/metadata-check": "the mapping against DHIS2 metadata: no "
+    "patient data; recorded anyway (Dhis2MetadataCheck)",
     "GET /api/public-health/national-dataset": "aggregate counts by facility, district or "
     "region, small cells suppressed: no patient data; recorded anyway (NationalDataset)",
     "POST /api/smart/launch": "audited (a SmartLaunch record naming the patient) once a "

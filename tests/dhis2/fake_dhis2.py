@@ -222,6 +222,8 @@ class FakeDhis2:
             return self._listing(kind, [{"id": k, **v} for k, v in self.org_units.items()])
         if kind == "dataSets":
             return self._listing(kind, [{"id": k, **v} for k, v in self.data_sets.items()])
+        if kind == "categoryOptionCombos":
+            return self._listing(kind, [{"id": k} for k in sorted(self.category_option_combos)])
         return _message(404, "ERROR", "Not Found", f"no such endpoint: {kind}")
 
     async def tracker(self, request: Request) -> Response:

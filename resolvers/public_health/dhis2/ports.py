@@ -25,6 +25,11 @@ class Dhis2Instance(Protocol):
 
     async def system_info(self) -> dict[str, Any]: ...
 
+    async def metadata_ids(self, kind: str) -> set[str]:
+        """The ids of a metadata listing: dataSets, dataElements, organisationUnits or
+        categoryOptionCombos."""
+        ...
+
 
 class PushStore(Protocol):
     async def create(self, push: PushRecord, message: NewOutboxMessage) -> None:
