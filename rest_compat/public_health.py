@@ -156,7 +156,7 @@ async def push_state(request: Request) -> Response:
 async def national_dataset(request: Request) -> Response:
     q = request.query_params
     found = await services(request).public_health.national.dataset(
-        caller(request), q.get("period") or None, q.get("level") or None)
+        caller(request), q.get("period") or None, q.get("level"))  # level= is not absent
     return ok(NationalDatasetView.model_validate(asdict(found)))
 
 

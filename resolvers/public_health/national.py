@@ -92,7 +92,7 @@ class NationalDataset:
     async def dataset(self, caller: Caller, period: str | None = None,
                       level: str | None = None) -> NationalView:
         require_role(caller, Role.PUBLIC_HEALTH)
-        level = level or "facility"
+        level = "facility" if level is None else level
         if level not in LEVELS:
             raise InvalidInput(f"level must be one of {', '.join(LEVELS)}",
                                details=[{"field": "level", "message": "unknown level"}])

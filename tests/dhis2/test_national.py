@@ -89,7 +89,7 @@ async def test_district_and_region_roll_up_nothing_small(seeded: Harness) -> Non
 
 
 async def test_refusals(seeded: Harness) -> None:
-    for params in ({"level": "ward"}, {"period": "March"}):
+    for params in ({"level": "ward"}, {"level": ""}, {"period": "March"}):
         r = await seeded.client.get(URL, params=params, headers=seeded.auth("public_health"))
         assert r.status_code == 422, r.text
     assert (await seeded.client.get(URL, headers=seeded.auth("clinician"))).status_code == 403
