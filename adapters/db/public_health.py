@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
+    String,
     and_,
     case,
     cast,
@@ -31,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.db.tables import FhirResourceRow, FhirSearchIndexRow, OrganizationRow, PatientRow
 from resolvers.public_health.model import (
     AGE_BANDS,
+    ANTIGENS,
+    CVX,
     EXCLUDED_STATUSES,
     EXCLUDED_VERIFICATION,
     ICD10,
@@ -43,6 +46,7 @@ from resolvers.public_health.model import (
     SEXES,
     UNKNOWN,
     CaseCount,
+    DoseCount,
     OrgNode,
     RdtCount,
 )
@@ -186,6 +190,48 @@ class SqlAggregates:
             rows = (await conn.execute(
                 self.idsr_statement(start, end, organization_ids))).all()
         return [CaseCount(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+
+    def doses_statement(self, start: date, end: date,
+                        organization_ids: Sequence[str] | None) -> Any:
+        """One row per (facility, antigen, dose number): a derived table of each completed
+        Immunization with its antigen (by CVX code) and dose number (read from the document
+        by the database), grouped."""
+        code, subject, doc = I.alias("c"), I.alias("s"), R.alias("r")
+        antigen = case(*((code.c.value.in_(codes), name)
+                         for name, (codes, _doses) in ANTIGENS.items()))
+        dose = cast(_json_text(self._dialect, "r",
+                               ("protocolApplied", "0", "doseNumberPositiveInt")), String)
+        status = _json_text(self._dialect, "r", ("status",))
+        each = (select(P.c.organization_id.label("org"), antigen.label("antigen"),
+                       dose.label("dose"), code.c.resource_id.label("rid"))
+                .select_from(code
+                             .join(doc, and_(doc.c.resource_type == "Immunization",
+                                             doc.c.id == code.c.resource_id))
+                             .join(subject, and_(subject.c.resource_type == "Immunization",
+                                                 subject.c.resource_id == code.c.resource_id,
+                                                 subject.c.param == "patient"))
+                             .join(P, P.c.id == func.substr(subject.c.value,
+                                                            len("Patient/") + 1)))
+                .where(code.c.resource_type == "Immunization", code.c.param == "code",
+                       code.c.value.in_([c for codes, _d in ANTIGENS.values() for c in codes]),
+                       or_(code.c.system == CVX, code.c.system.is_(None)),
+                       doc.c.sort_date >= _midnight(start), doc.c.sort_date < _midnight(end),
+                       doc.c.deleted.is_(False), subject.c.value.like("Patient/%"),
+                       _in(organization_ids), status == "completed")
+                .subquery("each_dose"))
+        return (select(each.c.org, each.c.antigen, each.c.dose, func.count(distinct(each.c.rid)))
+                .group_by(each.c.org, each.c.antigen, each.c.dose))
+
+    async def vaccine_doses(self, start: date, end: date,
+                            organization_ids: Sequence[str] | None) -> list[DoseCount]:
+        if organization_ids is not None and not organization_ids:
+            return []
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(
+                self.doses_statement(start, end, organization_ids))).all()
+        return [DoseCount(str(r[0]), str(r[1]),
+                          int(r[2]) if r[2] is not None and str(r[2]).isdigit() else None,
+                          int(r[3])) for r in rows]
 
     async def organizations(self) -> list[OrgNode]:
         async with self._engine.connect() as conn:

@@ -54,6 +54,28 @@ UNKNOWN = "unknown"  # age or sex not known (or another gender): only if the map
 EXCLUDED_VERIFICATION: tuple[str, ...] = ("refuted", "entered-in-error")
 
 
+# Vaccination doses (use case 2), by CVX code (http://hl7.org/fhir/sid/cvx) of
+# Immunization.vaccineCode: antigen -> (CVX codes, dose numbers reported; () = one dose).
+CVX = "http://hl7.org/fhir/sid/cvx"
+ANTIGENS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "BCG": (("19",), ()),
+    "OPV": (("02", "178", "179"), (1, 2, 3)),
+    "IPV": (("10",), ()),
+    "PENTA": (("102",), (1, 2, 3)),  # DTwP-HepB-Hib
+    "PCV": (("133", "152", "215"), (1, 2, 3)),
+    "ROTA": (("116", "119", "122"), (1, 2)),
+    "MR": (("03", "04", "05"), (1, 2)),  # MMR, M/R, measles
+}
+
+
+def dose_indicator(antigen: str, dose: int | None) -> str | None:
+    """IMM_<ANTIGEN><dose> (IMM_BCG for a one-dose antigen); None for a dose not reported."""
+    _codes, doses = ANTIGENS[antigen]
+    if not doses:
+        return f"IMM_{antigen}"
+    return f"IMM_{antigen}{dose}" if dose in doses else None
+
+
 def disaggregation_keys() -> tuple[str, ...]:
     """The ``band|sex`` keys a disaggregated indicator maps to category option combos."""
     return tuple(f"{band}|{sex}" for band in AGE_BANDS for sex in SEXES)
@@ -87,6 +109,14 @@ INDICATORS: dict[str, Indicator] = {i.code: i for i in (
                 "whose facility is the org unit, not refuted or entered-in-error; by age band "
                 "at onset (" + ", ".join(AGE_BANDS) + ") and sex", "none (a count)",
                 ", ".join(cats)) for code, cats in IDSR_GROUPS.items()),
+    *(Indicator(f"IMM_{antigen}{dose or ''}",
+                f"{antigen} dose {dose}" if dose else f"{antigen} doses",
+                f"Immunizations with status completed, vaccineCode CVX {', '.join(codes)}, "
+                + (f"protocolApplied[0].doseNumberPositiveInt {dose}, " if dose else "")
+                + "occurrence in the period, of patients whose facility is the org unit",
+                "none (a count); coverage needs DHIS2's population, not pulled yet",
+                ", ".join(codes))
+      for antigen, (codes, doses) in ANTIGENS.items() for dose in (doses or (None,))),
 )}
 
 
@@ -148,6 +178,16 @@ class CaseCount:
     age_band: str  # one of AGE_BANDS, or UNKNOWN
     sex: str  # one of SEXES, or UNKNOWN
     cases: int
+
+
+@dataclass(frozen=True)
+class DoseCount:
+    """Completed doses of one antigen and dose number in one facility (the database's)."""
+
+    organization_id: str
+    antigen: str  # a key of ANTIGENS
+    dose: int | None
+    doses: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Protocol
 
 from resolvers.public_health.dhis2.ports import Dhis2Instance, OutboundGuard, PushStore
-from resolvers.public_health.model import CaseCount, Dhis2Mapping, OrgNode, RdtCount
+from resolvers.public_health.model import CaseCount, Dhis2Mapping, DoseCount, OrgNode, RdtCount
 
 
 class Aggregates(Protocol):
@@ -23,6 +23,12 @@ class Aggregates(Protocol):
                          organization_ids: Sequence[str] | None) -> list[CaseCount]:
         """IDSR cases per facility, ICD-10 group, age band and sex, for Conditions with onset
         in [start, end); one GROUP BY. ``organization_ids`` None: every facility."""
+        ...
+
+    async def vaccine_doses(self, start: date, end: date,
+                            organization_ids: Sequence[str] | None) -> list[DoseCount]:
+        """Completed Immunizations per facility, antigen and dose number, occurrence in
+        [start, end); one GROUP BY."""
         ...
 
     async def organizations(self) -> list[OrgNode]:

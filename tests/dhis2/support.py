@@ -32,18 +32,30 @@ AGE_SEX = {"0-4|female": "Fem0to4Cc01", "0-4|male": "Mal0to4Cc01",
            "5-14|female": "Fem5to14C01", "5-14|male": "Mal5to14C01",
            "15+|female": "Fem15plC001", "15+|male": "Mal15plC001", "unknown": "UnknAgeSx01"}
 
+IMM_ELEMENTS = {
+    "IMM_BCG": "ImmBcg00000", "IMM_OPV1": "ImmOpv10000", "IMM_OPV2": "ImmOpv20000",
+    "IMM_OPV3": "ImmOpv30000", "IMM_IPV": "ImmIpv00000", "IMM_PENTA1": "ImmPenta100",
+    "IMM_PENTA2": "ImmPenta200", "IMM_PENTA3": "ImmPenta300", "IMM_PCV1": "ImmPcv10000",
+    "IMM_PCV2": "ImmPcv20000", "IMM_PCV3": "ImmPcv30000", "IMM_ROTA1": "ImmRota1000",
+    "IMM_ROTA2": "ImmRota2000", "IMM_MR1": "ImmMr100000", "IMM_MR2": "ImmMr200000"}
+
 
 def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDhis2:
     return FakeDhis2(
         data_elements={TESTED: "INTEGER_ZERO_OR_POSITIVE", POSITIVE: "INTEGER_ZERO_OR_POSITIVE",
                        POSITIVITY: "NUMBER",
-                       **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IDSR_ELEMENTS.values()}},
+                       **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IDSR_ELEMENTS.values()},
+                       **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IMM_ELEMENTS.values()}},
         category_option_combos={DEFAULT_COMBO, *AGE_SEX.values()},
         org_units={u: {"name": u, "level": 4} for u in org_units},
         data_sets={"MalRdtWk001": {"name": "Malaria RDT weekly", "periodType": "Weekly",
                                    "dataElements": [TESTED, POSITIVE, POSITIVITY]},
                    "MalRdtMo001": {"name": "Malaria RDT monthly", "periodType": "Monthly",
-                                   "dataElements": [TESTED, POSITIVE]}})
+                                   "dataElements": [TESTED, POSITIVE]},
+                   "IdsrWeekly1": {"name": "IDSR weekly", "periodType": "Weekly",
+                                   "dataElements": list(IDSR_ELEMENTS.values())},
+                   "ImmMonthly1": {"name": "Immunization monthly", "periodType": "Monthly",
+                                   "dataElements": list(IMM_ELEMENTS.values())}})
 
 
 @contextlib.asynccontextmanager

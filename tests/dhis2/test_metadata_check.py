@@ -17,6 +17,7 @@ URL = "/api/public-health/dhis2/metadata-check"
 async def test_entries_pointing_at_nothing(tmp_path: Path, database_url: str) -> None:
     fake = stand_in(org_units=("KsmCrh00001", "SiyCrh00001"))  # Homa Bay unknown
     fake.data_sets.pop("MalRdtMo001")
+    fake.data_sets.pop("IdsrWeekly1")
     fake.category_option_combos.discard("UnknAgeSx01")
     async with serving(fake), dhis2_gateway(tmp_path, database_url, fake) as h:
         r = await h.client.get(URL, headers=h.auth("public_health"))

@@ -26,6 +26,7 @@ from resolvers.public_health.model import (
     DataSetMapping,
     Dhis2Mapping,
     RdtCount,
+    dose_indicator,
 )
 from resolvers.public_health.periods import InvalidPeriod, Period, last_complete, parse_period
 from resolvers.public_health.ports import Aggregates
@@ -121,12 +122,19 @@ class Dhis2Export:
                 counts = {c.organization_id: c for c in await self._aggregates.malaria_rdt(
                     p.start, p.end, organizations)}
             cases: dict[tuple[str, str], list[CaseCount]] = {}
+            counts_by: dict[tuple[str, str], int] = {}  # (facility, indicator) -> count
             if any(code.startswith("IDSR_") for code in ds.indicators):
                 for c in await self._aggregates.idsr_cases(p.start, p.end, organizations):
                     cases.setdefault((c.organization_id, c.indicator), []).append(c)
+            if any(code.startswith("IMM_") for code in ds.indicators):
+                for d in await self._aggregates.vaccine_doses(p.start, p.end, organizations):
+                    found = dose_indicator(d.antigen, d.dose)
+                    if found is not None:
+                        key = (d.organization_id, found)
+                        counts_by[key] = counts_by.get(key, 0) + d.doses
             parts.append(ExportPart(ds, p, DataValueSet(
                 period=p.id, org_unit=self._single_unit(organizations), data_set=ds.uid,
-                values=tuple(self._values(ds, p, organizations, counts, cases)))))
+                values=tuple(self._values(ds, p, organizations, counts, cases, counts_by)))))
         return parts
 
     def _single_unit(self, organizations: Sequence[str]) -> str:
@@ -135,7 +143,8 @@ class Dhis2Export:
 
     def _values(self, ds: DataSetMapping, p: Period, organizations: Sequence[str],
                 counts: dict[str, RdtCount],
-                cases: dict[tuple[str, str], list[CaseCount]]) -> list[DataValue]:
+                cases: dict[tuple[str, str], list[CaseCount]],
+                counts_by: dict[tuple[str, str], int]) -> list[DataValue]:
         mapping = self.mapping
         values = []
         for org in organizations:
@@ -151,7 +160,8 @@ class Dhis2Export:
                                for coc, n in _disaggregated(target.by_age_and_sex,
                                                             cases.get((org, code), []))]
                     continue
-                value = figures.get(code)
+                value = str(counts_by.get((org, code), 0)) if code.startswith("IMM_") \
+                    else figures.get(code)
                 if value is not None:
                     values.append(DataValue(target.data_element, value,
                                             category_option_combo=target.category_option_combo,
