@@ -195,7 +195,7 @@ operations: list[Operation] = [
               raw_responses={"200": {"description": "A DHIS2 dataValueSets document",
                                      "content": {"application/json": {"schema": _DOCUMENT},
                                                  "text/csv": {"schema": {"type": "string"}}}}},
-              error_statuses=(404, 422), params=(
+              error_statuses=(404, 422, 502), params=(
                   QueryParam("dataset", "A data set of the mapping (key or DHIS2 UID); "
                              "absent: every data set"),
                   QueryParam("period", "A DHIS2 period of the data set's type (2026W3, "
@@ -205,7 +205,7 @@ operations: list[Operation] = [
               summary="Push a dataValueSet to a configured DHIS2 instance through the outbox "
               "(202 with the push)", roles=_ROLES, request_model=PushBody,
               response_model=PushView, success_status=202,
-              error_statuses=(400, 404, 413, 415, 422)),
+              error_statuses=(400, 404, 413, 415, 422, 502)),
     api_route("GET", "/api/public-health/dhis2-push/{push_id}", push_state, tag="public-health",
               summary="A DHIS2 push: state, DHIS2's counts and each conflict", roles=_ROLES,
               response_model=PushView, error_statuses=(404,), params=(

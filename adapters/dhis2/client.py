@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,7 @@ class Dhis2Client:
                                ) -> ImportSummary:
         params = {"dryRun": "true" if dry_run else "false", "importStrategy": strategy.value,
                   "async": "false"}
-        response = await self._send("POST", "/api/dataValueSets", params=params,
+        response = await self._send("POST", "/api/dataValueSets", params=tuple(params.items()),
                                     body=data.as_json())
         if response.status_code in (200, 201, 409):
             return summary_of(_json(response), response.status_code)
@@ -81,18 +82,30 @@ class Dhis2Client:
             return found if isinstance(found, dict) else {}
         raise _refusal_or_outage(response)
 
+    async def data_values(self, data_set: str, period: str,
+                          org_units: Sequence[str]) -> list[dict[str, Any]]:
+        """``GET /api/dataValueSets?dataSet=&period=&orgUnit=...`` (one orgUnit per unit)."""
+        params = (("dataSet", data_set), ("period", period), *(("orgUnit", u) for u in org_units))
+        response = await self._send("GET", "/api/dataValueSets", params=params)
+        if response.status_code != 200:
+            raise _refusal_or_outage(response)
+        found = _json(response)
+        rows = found.get("dataValues") if isinstance(found, dict) else None
+        return [r for r in rows or [] if isinstance(r, dict)]
+
     async def metadata_ids(self, kind: str) -> set[str]:
         """The ids of one metadata listing (``dataSets``, ``dataElements``,
         ``organisationUnits``, ``categoryOptionCombos``), unpaged."""
         response = await self._send("GET", f"/api/{kind}",
-                                    params={"fields": "id", "paging": "false"})
+                                    params=(("fields", "id"), ("paging", "false")))
         if response.status_code != 200:
             raise _refusal_or_outage(response)
         found = _json(response)
         items = found.get(kind) if isinstance(found, dict) else None
         return {str(i["id"]) for i in items or [] if isinstance(i, dict) and i.get("id")}
 
-    async def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
+    async def _send(self, method: str, path: str, *,
+                    params: tuple[tuple[str, str], ...] = (),
                     body: Any = None) -> httpx.Response:
         headers = {"Authorization": self._auth, "Accept": "application/json"}
         content = None
@@ -100,7 +113,8 @@ class Dhis2Client:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body).encode()
         try:
-            return await self._http.request(method, self._base + path, params=params,
+            return await self._http.request(method, self._base + path,
+                                            params=httpx.QueryParams(params),
                                             content=content, headers=headers,
                                             timeout=self._timeout)
         except httpx.TimeoutException:

@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from resolvers.public_health.model import (
+    COVERAGE,
     INDICATORS,
     UNKNOWN,
     DataSetMapping,
     Dhis2Mapping,
     IndicatorMapping,
     PeriodType,
+    PopulationMapping,
     disaggregation_keys,
 )
 
@@ -126,6 +128,18 @@ def parse_mapping(raw: Any, problems: list[str], *, source: str = "") -> Dhis2Ma
                                         period_type, tuple(listed))
     if not data_sets:
         problems.append("dataSets: at least one data set is needed")
+    population = None
+    if top.get("population") is not None:
+        pop = _object(top.get("population"), "population", problems)
+        combo = pop.get("categoryOptionCombo")
+        population = PopulationMapping(
+            _uid(pop.get("dataSet"), "population.dataSet", problems),
+            _uid(pop.get("dataElement"), "population.dataElement", problems),
+            _uid(combo, "population.categoryOptionCombo", problems) if combo is not None
+            else None)
+    elif any(c.endswith(COVERAGE) for d in data_sets.values() for c in d.indicators):
+        problems.append("population: coverage indicators need the population's dataSet and "
+                        "dataElement")
     org_units: dict[str, str] = {}
     seen: dict[str, str] = {}
     for ours, uid in _object(top.get("orgUnits"), "orgUnits", problems).items():
@@ -135,4 +149,4 @@ def parse_mapping(raw: Any, problems: list[str], *, source: str = "") -> Dhis2Ma
         seen[checked] = ours
         org_units[ours] = checked
     return Dhis2Mapping(country=country, data_sets=data_sets, indicators=indicators,
-                        org_units=org_units, source=source)
+                        org_units=org_units, source=source, population=population)

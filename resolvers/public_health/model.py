@@ -68,6 +68,9 @@ ANTIGENS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 }
 
 
+COVERAGE = "_COVERAGE"  # IMM_<antigen><dose>_COVERAGE: that dose's coverage in percent
+
+
 def dose_indicator(antigen: str, dose: int | None) -> str | None:
     """IMM_<ANTIGEN><dose> (IMM_BCG for a one-dose antigen); None for a dose not reported."""
     _codes, doses = ANTIGENS[antigen]
@@ -117,6 +120,14 @@ INDICATORS: dict[str, Indicator] = {i.code: i for i in (
                 "none (a count); coverage needs DHIS2's population, not pulled yet",
                 ", ".join(codes))
       for antigen, (codes, doses) in ANTIGENS.items() for dose in (doses or (None,))),
+    *(Indicator(f"IMM_{antigen}{dose or ''}{COVERAGE}",
+                f"{antigen} dose {dose or ''} coverage (%)".replace("  ", " "),
+                f"IMM_{antigen}{dose or ''} x 100, one decimal",
+                "the org unit's target population for the year (pulled from DHIS2: the "
+                "mapping's population data element, yearly period), times the period's "
+                "share of the year in days; no value without a population",
+                ", ".join(codes), value_type="NUMBER")
+      for antigen, (codes, doses) in ANTIGENS.items() for dose in (doses or (None,))),
 )}
 
 
@@ -140,12 +151,23 @@ class DataSetMapping:
 
 
 @dataclass(frozen=True)
+class PopulationMapping:
+    """Where DHIS2 keeps the target population (a yearly value per org unit): coverage
+    indicators take their denominator from it."""
+
+    data_set: str
+    data_element: str
+    category_option_combo: str | None = None
+
+
+@dataclass(frozen=True)
 class Dhis2Mapping:
     country: str
     data_sets: dict[str, DataSetMapping]
     indicators: dict[str, IndicatorMapping]
     org_units: dict[str, str]  # our Organization id -> DHIS2 org unit uid
     source: str = ""  # the file it was read from
+    population: PopulationMapping | None = None
 
     def data_set(self, key_or_uid: str) -> DataSetMapping | None:
         found = self.data_sets.get(key_or_uid)

@@ -26,7 +26,9 @@ class PublicHealthServices:
 
 def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
                         now: Callable[[], datetime]) -> PublicHealthServices:
-    export = Dhis2Export(adapters.mapping, adapters.aggregates, audit, now)
+    # Coverage denominators come from the first configured instance.
+    export = Dhis2Export(adapters.mapping, adapters.aggregates, audit, now,
+                         population=next(iter(adapters.instances.values()), None))
     return PublicHealthServices(
         dhis2_export=export,
         dhis2_pushes=Dhis2Pushes(export, adapters.pushes, adapters.instances, adapters.guard,

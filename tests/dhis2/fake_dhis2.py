@@ -193,7 +193,7 @@ class FakeDhis2:
                  "categoryOptionCombo": k[3], "attributeOptionCombo": k[4], "value": v}
                 for k, v in self.values.items()
                 if (not p.get("period") or k[1] == p["period"])
-                and (not p.get("orgUnit") or k[2] == p["orgUnit"])
+                and (not p.get("orgUnit") or k[2] in p.getlist("orgUnit"))
                 and (not p.get("dataSet") or k[0] in
                      self.data_sets.get(p["dataSet"], {}).get("dataElements", []))]
         return JSONResponse({"dataSet": p.get("dataSet"), "period": p.get("period"),

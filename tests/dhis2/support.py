@@ -38,6 +38,8 @@ IMM_ELEMENTS = {
     "IMM_PENTA2": "ImmPenta200", "IMM_PENTA3": "ImmPenta300", "IMM_PCV1": "ImmPcv10000",
     "IMM_PCV2": "ImmPcv20000", "IMM_PCV3": "ImmPcv30000", "IMM_ROTA1": "ImmRota1000",
     "IMM_ROTA2": "ImmRota2000", "IMM_MR1": "ImmMr100000", "IMM_MR2": "ImmMr200000"}
+COVERAGE_ELEMENTS = {"IMM_PENTA3_COVERAGE": "ImmPenta3Cv", "IMM_MR1_COVERAGE": "ImmMr1Cover"}
+POPULATION = "PopSurvInf1"  # surviving infants, a yearly value per org unit
 
 
 def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDhis2:
@@ -45,7 +47,9 @@ def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDh
         data_elements={TESTED: "INTEGER_ZERO_OR_POSITIVE", POSITIVE: "INTEGER_ZERO_OR_POSITIVE",
                        POSITIVITY: "NUMBER",
                        **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IDSR_ELEMENTS.values()},
-                       **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IMM_ELEMENTS.values()}},
+                       **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IMM_ELEMENTS.values()},
+                       **{uid: "NUMBER" for uid in COVERAGE_ELEMENTS.values()},
+                       POPULATION: "INTEGER_ZERO_OR_POSITIVE"},
         category_option_combos={DEFAULT_COMBO, *AGE_SEX.values()},
         org_units={u: {"name": u, "level": 4} for u in org_units},
         data_sets={"MalRdtWk001": {"name": "Malaria RDT weekly", "periodType": "Weekly",
@@ -55,7 +59,12 @@ def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDh
                    "IdsrWeekly1": {"name": "IDSR weekly", "periodType": "Weekly",
                                    "dataElements": list(IDSR_ELEMENTS.values())},
                    "ImmMonthly1": {"name": "Immunization monthly", "periodType": "Monthly",
-                                   "dataElements": list(IMM_ELEMENTS.values())}})
+                                   "dataElements": list(IMM_ELEMENTS.values())},
+                   "ImmCoverMo1": {"name": "Immunization coverage", "periodType": "Monthly",
+                                   "dataElements": [*IMM_ELEMENTS.values(),
+                                                    *COVERAGE_ELEMENTS.values()]},
+                   "PopTargetDS": {"name": "Population targets", "periodType": "Yearly",
+                                   "dataElements": [POPULATION]}})
 
 
 @contextlib.asynccontextmanager

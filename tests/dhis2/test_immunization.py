@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 
 from tests.dhis2.fake_dhis2 import FakeDhis2, serving
-from tests.dhis2.support import IMM_ELEMENTS, KISUMU, dhis2_gateway, seed, settled, stand_in
+from tests.dhis2.support import (
+    COVERAGE_ELEMENTS,
+    HOMABAY,
+    IMM_ELEMENTS,
+    KISUMU,
+    POPULATION,
+    SIAYA,
+    dhis2_gateway,
+    seed,
+    settled,
+    stand_in,
+)
 from tests.support import Harness
 
 pytestmark = pytest.mark.db
@@ -72,3 +83,27 @@ async def test_doses_by_antigen_and_dose_number(seeded: Harness, fake: FakeDhis2
         headers=seeded.auth("public_health"))
     done = await settled(seeded, pushed.json()["data"]["id"])
     assert done["state"] == "success" and done["summary"]["import_count"]["imported"] == 15
+
+
+async def test_coverage_takes_its_denominator_from_dhis2(seeded: Harness,
+                                                         fake: FakeDhis2) -> None:
+    """Kisumu's 2026 target population is 365 surviving infants: 31 expected in March, so one
+    Penta 3 dose is 3.2% and one MR 1 dose 3.2%. Siaya has no population: no coverage."""
+    fake.values[(POPULATION, "2026", KISUMU, "HllvX50cXC0", "HllvX50cXC0")] = "365"
+    r = await seeded.client.get("/api/public-health/dhis2-export", params={
+        "dataset": "immunization_coverage_monthly", "period": "202603"},
+        headers=seeded.auth("public_health"))
+    assert r.status_code == 200, r.text
+    names = {uid: code for code, uid in {**IMM_ELEMENTS, **COVERAGE_ELEMENTS}.items()}
+    values = {(v["orgUnit"], names[v["dataElement"]]): v["value"] for v in r.json()["dataValues"]}
+    assert values == {(KISUMU, "IMM_PENTA3"): "1", (KISUMU, "IMM_PENTA3_COVERAGE"): "3.2",
+                      (KISUMU, "IMM_MR1"): "1", (KISUMU, "IMM_MR1_COVERAGE"): "3.2",
+                      (SIAYA, "IMM_PENTA3"): "0", (SIAYA, "IMM_MR1"): "0",
+                      (HOMABAY, "IMM_PENTA3"): "0", (HOMABAY, "IMM_MR1"): "0"}
+    method, path, _headers, _body = fake.requests[-1]
+    assert (method, path) == ("GET", "/api/dataValueSets")
+    fake.fail("/api/dataValueSets", 500)
+    r = await seeded.client.get("/api/public-health/dhis2-export", params={
+        "dataset": "immunization_coverage_monthly", "period": "202603"},
+        headers=seeded.auth("public_health"))
+    assert r.status_code == 502 and "population" in r.json()["error"]["message"]

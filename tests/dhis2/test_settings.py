@@ -73,3 +73,12 @@ def test_national_dataset_threshold() -> None:
         == 11
     with pytest.raises(SettingsError, match="CARI_NATIONAL_DATASET_THRESHOLD"):
         load_settings({"CARI_NATIONAL_DATASET_THRESHOLD": "0"})
+
+
+def test_coverage_needs_the_population() -> None:
+    raw = json.loads(EXAMPLE.read_text())
+    raw.pop("population")
+    problems: list[str] = []
+    parse_mapping(raw, problems)
+    assert problems == ["population: coverage indicators need the population's dataSet and "
+                        "dataElement"]

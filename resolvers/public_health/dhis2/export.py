@@ -19,8 +19,11 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.principal import Caller, Role, require_role
-from resolvers.public_health.dhis2.model import DataValue, DataValueSet
+from resolvers.public_health.dhis2.metadata import Dhis2Unreachable
+from resolvers.public_health.dhis2.model import DataValue, DataValueSet, Dhis2Error
+from resolvers.public_health.dhis2.ports import Dhis2Instance
 from resolvers.public_health.model import (
+    COVERAGE,
     UNKNOWN,
     CaseCount,
     DataSetMapping,
@@ -61,9 +64,19 @@ def _disaggregated(combos: dict[str, str], found: Sequence[CaseCount]) -> list[t
     return [(coc, counts.get(key, 0)) for key, coc in combos.items()]
 
 
+def _coverage(doses: int, population: float | None, p: Period) -> str | None:
+    """Doses x 100 over the year's population times the period's share of the year."""
+    if not population or population <= 0:
+        return None
+    year = (date(p.start.year + 1, 1, 1) - date(p.start.year, 1, 1)).days
+    expected = population * (p.end - p.start).days / year
+    return f"{round(100 * doses / expected, 1):.1f}"
+
+
 class Dhis2Export:
     def __init__(self, mapping: Dhis2Mapping | None, aggregates: Aggregates, audit: AuditTrail,
-                 now: Callable[[], Any]) -> None:
+                 now: Callable[[], Any], population: Dhis2Instance | None = None) -> None:
+        self._population_source = population  # where coverage denominators are pulled from
         self._mapping = mapping
         self._aggregates = aggregates
         self._audit = audit
@@ -132,10 +145,38 @@ class Dhis2Export:
                     if found is not None:
                         key = (d.organization_id, found)
                         counts_by[key] = counts_by.get(key, 0) + d.doses
+            population: dict[str, float] = {}
+            if any(code.endswith(COVERAGE) for code in ds.indicators):
+                population = await self._population(p, organizations)
             parts.append(ExportPart(ds, p, DataValueSet(
                 period=p.id, org_unit=self._single_unit(organizations), data_set=ds.uid,
-                values=tuple(self._values(ds, p, organizations, counts, cases, counts_by)))))
+                values=tuple(self._values(ds, p, organizations, counts, cases, counts_by,
+                                          population)))))
         return parts
+
+    async def _population(self, p: Period, organizations: Sequence[str]) -> dict[str, float]:
+        """The target population of each org unit for the period's year, from DHIS2."""
+        mapping = self.mapping
+        pop, source = mapping.population, self._population_source
+        if pop is None or source is None:
+            return {}
+        units = [mapping.org_units[o] for o in organizations]
+        try:
+            rows = await source.data_values(pop.data_set, str(p.start.year), units)
+        except Dhis2Error as exc:
+            raise Dhis2Unreachable(f"the population could not be read from DHIS2: {exc}"
+                                   ) from None
+        found: dict[str, float] = {}
+        for row in rows:
+            if row.get("dataElement") != pop.data_element or (
+                    pop.category_option_combo
+                    and row.get("categoryOptionCombo") != pop.category_option_combo):
+                continue
+            try:
+                found[str(row.get("orgUnit"))] = float(str(row.get("value")))
+            except ValueError:
+                continue
+        return found
 
     def _single_unit(self, organizations: Sequence[str]) -> str:
         units = {self.mapping.org_units[o] for o in organizations}
@@ -144,7 +185,8 @@ class Dhis2Export:
     def _values(self, ds: DataSetMapping, p: Period, organizations: Sequence[str],
                 counts: dict[str, RdtCount],
                 cases: dict[tuple[str, str], list[CaseCount]],
-                counts_by: dict[tuple[str, str], int]) -> list[DataValue]:
+                counts_by: dict[tuple[str, str], int],
+                population: dict[str, float]) -> list[DataValue]:
         mapping = self.mapping
         values = []
         for org in organizations:
@@ -160,8 +202,13 @@ class Dhis2Export:
                                for coc, n in _disaggregated(target.by_age_and_sex,
                                                             cases.get((org, code), []))]
                     continue
-                value = str(counts_by.get((org, code), 0)) if code.startswith("IMM_") \
-                    else figures.get(code)
+                if code.endswith(COVERAGE):
+                    value = _coverage(counts_by.get((org, code[:-len(COVERAGE)]), 0),
+                                      population.get(unit), p)
+                elif code.startswith("IMM_"):
+                    value = str(counts_by.get((org, code), 0))
+                else:
+                    value = figures.get(code)
                 if value is not None:
                     values.append(DataValue(target.data_element, value,
                                             category_option_combo=target.category_option_combo,

@@ -58,6 +58,13 @@ def _entries(mapping: Dhis2Mapping) -> list[MissingEntry]:
                   for key, coc in i.by_age_and_sex.items()]
     found += [MissingEntry("organisationUnits", uid, f"orgUnits.{ours}")
               for ours, uid in mapping.org_units.items()]
+    if mapping.population is not None:
+        pop = mapping.population
+        found += [MissingEntry("dataSets", pop.data_set, "population.dataSet"),
+                  MissingEntry("dataElements", pop.data_element, "population.dataElement")]
+        if pop.category_option_combo:
+            found.append(MissingEntry("categoryOptionCombos", pop.category_option_combo,
+                                      "population.categoryOptionCombo"))
     return found
 
 

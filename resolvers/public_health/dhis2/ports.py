@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -24,6 +25,11 @@ class Dhis2Instance(Protocol):
                                ) -> ImportSummary: ...
 
     async def system_info(self) -> dict[str, Any]: ...
+
+    async def data_values(self, data_set: str, period: str,
+                          org_units: Sequence[str]) -> list[dict[str, Any]]:
+        """The data values DHIS2 holds (``GET /api/dataValueSets``), as DHIS2 writes them."""
+        ...
 
     async def metadata_ids(self, kind: str) -> set[str]:
         """The ids of a metadata listing: dataSets, dataElements, organisationUnits or
