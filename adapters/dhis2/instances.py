@@ -38,4 +38,5 @@ def dhis2_adapters(settings: Settings, client: httpx.AsyncClient, engine: AsyncE
         pushes=SqlDhis2Pushes(session_factory(engine), SystemClock().now, on_commit),
         instances=dhis2_instances(settings.dhis2, client, settings.http_timeout_seconds),
         guard=Dhis2UrlGuard(OutboundPolicy(settings.outbound_allowlist)),
-        suppression_threshold=settings.dhis2.suppression_threshold)
+        suppression_threshold=settings.dhis2.suppression_threshold,
+        outbox_max_attempts=settings.outbox_max_attempts)

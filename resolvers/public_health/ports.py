@@ -48,3 +48,4 @@ class Dhis2Adapters:
     instances: Mapping[str, Dhis2Instance]
     guard: OutboundGuard
     suppression_threshold: int = 5  # the national dataset's small-cell threshold
+    outbox_max_attempts: int | None = None  # a push's last delivery attempt is its end

@@ -36,5 +36,6 @@ def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
         metadata_check=Dhis2MetadataCheck(adapters.mapping, adapters.instances, audit, now),
         national=NationalDataset(adapters.aggregates, audit, now,
                                  threshold=adapters.suppression_threshold),
-        handlers={DHIS2_DESTINATION: Dhis2PushDelivery(adapters.pushes, adapters.instances,
-                                                       now)})
+        handlers={DHIS2_DESTINATION: Dhis2PushDelivery(
+            adapters.pushes, adapters.instances, now,
+            max_attempts=adapters.outbox_max_attempts)})

@@ -71,14 +71,15 @@ def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDh
 async def dhis2_gateway(tmp_path: Path, database_url: str, fake: FakeDhis2, *,
                         api_token: str | None = None,
                         extra_instances: tuple[Dhis2InstanceSettings, ...] = (),
-                        ) -> AsyncIterator[Harness]:
+                        **overrides: Any) -> AsyncIterator[Harness]:
     env = {"CARI_DHIS2_MAPPING": str(EXAMPLE), "CARI_DHIS2_URL": fake.base_url,
            "CARI_DHIS2_API_TOKEN": api_token or fake.api_token}
     dhis2 = load_settings(env).dhis2
     settings = replace(make_settings(tmp_path / "var", database_url),
                        outbound_allowlist=("127.0.0.1",), outbox_backoff_base_seconds=0.05,
                        outbox_backoff_max_seconds=0.2,
-                       dhis2=replace(dhis2, instances=dhis2.instances + extra_instances))
+                       dhis2=replace(dhis2, instances=dhis2.instances + extra_instances),
+                       **overrides)
     async with running_app(settings) as harness:
         yield harness
 

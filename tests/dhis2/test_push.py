@@ -147,3 +147,15 @@ async def test_only_configured_allow_listed_instances(tmp_path: Path, database_u
         r = await h.client.get(f"{URL}/nope", headers=auth)
         assert r.status_code == 404
     assert fake.requests == []
+
+
+async def test_the_outbox_giving_up_makes_the_push_dead(tmp_path: Path,
+                                                       database_url: str) -> None:
+    async with serving(stand_in()) as fake, dhis2_gateway(
+            tmp_path, database_url, fake, outbox_max_attempts=2) as h:
+        await seed(h)
+        fake.fail("/api/dataValueSets", 503, times=5)
+        done = await settled(h, (await _push(h, fake))["id"])
+    assert done["state"] == "dead" and done["attempts"] == 2, done
+    assert done["last_error"].startswith("gave up after 2 attempts: DHIS2 answered 503")
+    assert fake.values == {}

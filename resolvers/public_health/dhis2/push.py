@@ -13,7 +13,7 @@ DHIS2's answer on the push:
 - 401, 403, 400, 415 (:class:`Dhis2Refused`): ``dead``, with DHIS2's reason; the outbox
   dead-letters the message;
 - unreachable, slow, 5xx (:class:`Dhis2Unavailable`): ``retrying``; the outbox sends again
-  with backoff.
+  with backoff, and after its last attempt the push is ``dead`` ("gave up after N attempts").
 Re-pushing the same data set, period and org unit sends the same data elements, category
 option combos, periods and org units, so DHIS2 updates those values and creates nothing new
 (``CREATE_AND_UPDATE``, the default strategy).
@@ -101,10 +101,11 @@ class Dhis2PushDelivery:
     """The outbox destination ``dhis2``: one push per message."""
 
     def __init__(self, store: PushStore, instances: Mapping[str, Dhis2Instance],
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], *, max_attempts: int | None = None) -> None:
         self._store = store
         self._instances = instances
         self._now = now
+        self._max_attempts = max_attempts  # the outbox's: its last attempt makes a dead push
 
     async def deliver(self, message: OutboxMessage) -> None:
         push_id = str(message.payload.get("push_id") or "")
@@ -126,8 +127,11 @@ class Dhis2PushDelivery:
                                      error=str(exc))
             raise PermanentDeliveryError(str(exc)) from None
         except Dhis2Unavailable as exc:
-            await self._store.record(push.id, state=PushState.RETRYING, at=self._now(),
-                                     error=str(exc))
+            last = self._max_attempts is not None and message.attempts + 1 >= self._max_attempts
+            await self._store.record(
+                push.id, state=PushState.DEAD if last else PushState.RETRYING, at=self._now(),
+                error=f"gave up after {message.attempts + 1} attempts: {exc}" if last
+                else str(exc))
             raise
         # Unchanged values come back ignored without a conflict: still a success.
         clean = summary.status == "SUCCESS" and not summary.conflicts
