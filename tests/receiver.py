@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support import free_port
+from tests.support import serving_app
 
 
 @dataclass
@@ -42,19 +41,10 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def running_receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
-    port = free_port()
     app = Starlette(routes=[Route("/events", receiver.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{port}/events"
-    try:
+    async with serving_app(app) as base_url:
+        receiver.url = f"{base_url}/events"
         yield receiver
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -63,6 +65,28 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
         yield f"postgresql+asyncpg://{host_part}/{name}"
     finally:
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.asynccontextmanager
+async def serving_app(app: Any, *, port: int | None = None,
+                      lifespan: str = "off") -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a loopback port (a free one unless given) for the
+    duration; yields its base URL. Stand-ins, receivers and whole gateways use it."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
+                                           lifespan=lifespan))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped before it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task
 
 
 HIE_COUNTRIES = ("KE", "GH", "NG", "ZA", "TZ", "UG", "RW", "ET")

@@ -30,13 +30,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support import free_port
+from tests.support import serving_app
 
 PERIOD = re.compile(r"\d{4}(\d{2}(\d{2}|B)?|(Wed|Thu|Sat|Sun|Bi)?W\d{1,2}|Q[1-4]|"
                     r"(April|Nov)?S[12]|April|July|Oct|Nov)?")
@@ -263,18 +262,6 @@ def _message(status: int, state: str, http_status: str, message: str) -> JSONRes
 @contextlib.asynccontextmanager
 async def serving(fake: FakeDhis2) -> AsyncIterator[FakeDhis2]:
     """Serve ``fake`` on a free loopback port; ``fake.base_url`` is set while it runs."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving_app(fake.app()) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await task

@@ -8,7 +8,6 @@ worker (the webhook inbox) but no reconciler task: tests run reconciliation pass
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import func, select, update
 
 from adapters.auth.keys import load_or_create_local_key
@@ -29,7 +27,7 @@ from tests.payments.fakes.daraja import FakeDaraja
 from tests.payments.fakes.momo import FakeMomo
 from tests.payments.fakes.orange import FakeOrange
 from tests.receiver import eventually
-from tests.support import Harness, free_port
+from tests.support import Harness, free_port, serving_app
 
 FINAL = ("succeeded", "failed", "cancelled", "expired")
 
@@ -77,22 +75,11 @@ async def live_gateway(tmp: Path, env: Mapping[str, str],
         "CARI_OUTBOX_POLL_SECONDS": "0.05", "CARI_PAYMENTS_RECONCILE_SECONDS": "0",
         "CARI_LOG_LEVEL": "WARNING", **env})
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the gateway stopped before it started")
-        await asyncio.sleep(0.01)
     issuer = TokenIssuer(load_or_create_local_key(settings.data_dir), settings.token_issuer,
                          settings.token_audience)
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            yield Harness(app=app, client=client, settings=settings, issuer=issuer)
-    finally:
-        server.should_exit = True
-        await task
+    async with serving_app(app, port=port, lifespan="on"), \
+            httpx.AsyncClient(base_url=base, timeout=30) as client:
+        yield Harness(app=app, client=client, settings=settings, issuer=issuer)
 
 
 async def start(h: Harness, body: Mapping[str, Any], key: str,

@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.support import free_port
+from tests.support import serving_app
 
 
 @dataclass
@@ -199,23 +198,13 @@ class FakeProvider:
 @contextlib.asynccontextmanager
 async def serving(fake: FakeProvider) -> AsyncIterator[FakeProvider]:
     """Serve ``fake`` on a free loopback port; ``fake.base_url`` is set while it runs."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        for pending in list(fake._tasks):
-            pending.cancel()
-        server.should_exit = True
-        server.force_exit = True
-        await task
+    async with serving_app(fake.app()) as base_url:
+        fake.base_url = base_url
+        try:
+            yield fake
+        finally:
+            for pending in list(fake._tasks):
+                pending.cancel()
 
 
 @dataclass
@@ -245,19 +234,10 @@ async def running_sink() -> AsyncIterator[CallbackSink]:
     from starlette.routing import Route
 
     sink = CallbackSink()
-    port = free_port()
     app = Starlette(routes=[Route("/{rest:path}", sink.handle, methods=["POST", "PUT"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    sink.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving_app(app) as base_url:
+        sink.url = base_url
         yield sink
-    finally:
-        server.should_exit = True
-        await task
 
 
 S = TypeVar("S")
