@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.dhis2_pushes import SqlDhis2Pushes
 from adapters.db.engine import session_factory
-from adapters.db.public_health import SqlAggregates
+from adapters.db.public_health_mch import HealthAggregates
 from adapters.dhis2.client import Dhis2Client, Dhis2Credentials
 from adapters.dhis2.guard import Dhis2UrlGuard
 from adapters.http.outbound import OutboundPolicy
@@ -34,7 +34,7 @@ def dhis2_adapters(settings: Settings, client: httpx.AsyncClient, engine: AsyncE
     """Aggregates run on the read engine; a push and its outbox message on the writer (a
     commit wakes this process's outbox worker)."""
     return Dhis2Adapters(
-        mapping=settings.dhis2.mapping, aggregates=SqlAggregates(read_engine),
+        mapping=settings.dhis2.mapping, aggregates=HealthAggregates(read_engine),
         pushes=SqlDhis2Pushes(session_factory(engine), SystemClock().now, on_commit),
         instances=dhis2_instances(settings.dhis2, client, settings.http_timeout_seconds),
         guard=Dhis2UrlGuard(OutboundPolicy(settings.outbound_allowlist)),

@@ -68,6 +68,20 @@ ANTIGENS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 }
 
 
+# Maternal and child health (use case 4): Encounter.type[0] coded SNOMED CT, birth weight
+# LOINC; MCH_* indicators, counted per facility by the database (see the README).
+SNOMED = "http://snomed.info/sct"
+ANC_INITIAL = ("424441002",)  # Prenatal initial visit
+ANC_VISITS = ("424441002", "424619006", "424525001")  # initial, prenatal, antenatal care
+DELIVERY = ("236973005",)  # Delivery procedure (a facility delivery encounter)
+BIRTH_WEIGHT_LOINC = ("8339-4",)  # Birth weight Measured
+LOW_BIRTH_WEIGHT_GRAMS = 2500
+ANC_WINDOW_DAYS = 300  # an ANC4 counts the visits from this many days before the period
+MCH_COUNTS: tuple[str, ...] = ("MCH_ANC1", "MCH_ANC4", "MCH_FACILITY_DELIVERIES",
+                               "MCH_BIRTHS_WEIGHED", "MCH_LBW", "MCH_U5_VISITS")
+EXCLUDED_ENCOUNTERS: tuple[str, ...] = ("planned", "cancelled", "entered-in-error")
+
+
 COVERAGE = "_COVERAGE"  # IMM_<antigen><dose>_COVERAGE: that dose's coverage in percent
 
 
@@ -112,6 +126,29 @@ INDICATORS: dict[str, Indicator] = {i.code: i for i in (
                 "whose facility is the org unit, not refuted or entered-in-error; by age band "
                 "at onset (" + ", ".join(AGE_BANDS) + ") and sex", "none (a count)",
                 ", ".join(cats)) for code, cats in IDSR_GROUPS.items()),
+    Indicator("MCH_ANC1", "ANC 1st visits",
+              "Encounters typed SNOMED 424441002 (prenatal initial visit), starting in the "
+              "period, not planned, cancelled or entered-in-error", "none (a count)",
+              "SNOMED 424441002"),
+    Indicator("MCH_ANC4", "ANC 4th visits (women reaching 4+ visits)",
+              "ANC Encounters (SNOMED 424441002, 424619006, 424525001) in the period that are "
+              f"the patient's 4th ANC Encounter counted from {ANC_WINDOW_DAYS} days before the "
+              "period start", "none (a count)", ", ".join(ANC_VISITS)),
+    Indicator("MCH_FACILITY_DELIVERIES", "Facility deliveries",
+              "Encounters typed SNOMED 236973005 (delivery procedure) starting in the period",
+              "none (a count)", "SNOMED 236973005"),
+    Indicator("MCH_BIRTHS_WEIGHED", "Births weighed",
+              "Observations LOINC 8339-4 (birth weight) with a valueQuantity, effective in the "
+              "period, not entered-in-error, cancelled, registered or preliminary",
+              "none (a count)", "LOINC 8339-4"),
+    Indicator("MCH_LBW", "Low birth weight (< 2500 g)",
+              "Of MCH_BIRTHS_WEIGHED, those below 2500 g (a value in kg is read x 1000)",
+              "none (a count)", "LOINC 8339-4"),
+    Indicator("MCH_LBW_RATE", "Low birth weight rate (%)", "MCH_LBW x 100, one decimal",
+              "MCH_BIRTHS_WEIGHED (no value when 0)", "LOINC 8339-4", value_type="NUMBER"),
+    Indicator("MCH_U5_VISITS", "Under-5 visits",
+              "Encounters of any type starting in the period of patients under 5 years "
+              "(completed years at the start)", "none (a count)", "any Encounter"),
     *(Indicator(f"IMM_{antigen}{dose or ''}",
                 f"{antigen} dose {dose}" if dose else f"{antigen} doses",
                 f"Immunizations with status completed, vaccineCode CVX {', '.join(codes)}, "
@@ -210,6 +247,15 @@ class DoseCount:
     antigen: str  # a key of ANTIGENS
     dose: int | None
     doses: int
+
+
+@dataclass(frozen=True)
+class IndicatorCount:
+    """One count indicator (e.g. MCH_ANC1) of one facility, counted by the database."""
+
+    organization_id: str
+    indicator: str
+    count: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,14 @@ from datetime import date
 from typing import Protocol
 
 from resolvers.public_health.dhis2.ports import Dhis2Instance, OutboundGuard, PushStore
-from resolvers.public_health.model import CaseCount, Dhis2Mapping, DoseCount, OrgNode, RdtCount
+from resolvers.public_health.model import (
+    CaseCount,
+    Dhis2Mapping,
+    DoseCount,
+    IndicatorCount,
+    OrgNode,
+    RdtCount,
+)
 
 
 class Aggregates(Protocol):
@@ -29,6 +36,12 @@ class Aggregates(Protocol):
                             organization_ids: Sequence[str] | None) -> list[DoseCount]:
         """Completed Immunizations per facility, antigen and dose number, occurrence in
         [start, end); one GROUP BY."""
+        ...
+
+    async def mch_counts(self, start: date, end: date,
+                         organization_ids: Sequence[str] | None) -> list[IndicatorCount]:
+        """Maternal and child health counts (MCH_COUNTS) per facility for [start, end); one
+        GROUP BY."""
         ...
 
     async def organizations(self) -> list[OrgNode]:

@@ -40,6 +40,10 @@ IMM_ELEMENTS = {
     "IMM_ROTA2": "ImmRota2000", "IMM_MR1": "ImmMr100000", "IMM_MR2": "ImmMr200000"}
 COVERAGE_ELEMENTS = {"IMM_PENTA3_COVERAGE": "ImmPenta3Cv", "IMM_MR1_COVERAGE": "ImmMr1Cover"}
 POPULATION = "PopSurvInf1"  # surviving infants, a yearly value per org unit
+MCH_ELEMENTS = {"MCH_ANC1": "MchAnc1Vis1", "MCH_ANC4": "MchAnc4Vis1",
+                "MCH_FACILITY_DELIVERIES": "MchFacDeliv", "MCH_BIRTHS_WEIGHED": "MchBirthsWt",
+                "MCH_LBW": "MchLowBirWt", "MCH_LBW_RATE": "MchLbwRate1",
+                "MCH_U5_VISITS": "MchU5Visits"}
 
 
 def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDhis2:
@@ -49,7 +53,9 @@ def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDh
                        **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IDSR_ELEMENTS.values()},
                        **{uid: "INTEGER_ZERO_OR_POSITIVE" for uid in IMM_ELEMENTS.values()},
                        **{uid: "NUMBER" for uid in COVERAGE_ELEMENTS.values()},
-                       POPULATION: "INTEGER_ZERO_OR_POSITIVE"},
+                       POPULATION: "INTEGER_ZERO_OR_POSITIVE",
+                       **{uid: "NUMBER" if code.endswith("_RATE") else "INTEGER_ZERO_OR_POSITIVE"
+                          for code, uid in MCH_ELEMENTS.items()}},
         category_option_combos={DEFAULT_COMBO, *AGE_SEX.values()},
         org_units={u: {"name": u, "level": 4} for u in org_units},
         data_sets={"MalRdtWk001": {"name": "Malaria RDT weekly", "periodType": "Weekly",
@@ -63,6 +69,9 @@ def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDh
                    "ImmCoverMo1": {"name": "Immunization coverage", "periodType": "Monthly",
                                    "dataElements": [*IMM_ELEMENTS.values(),
                                                     *COVERAGE_ELEMENTS.values()]},
+                   "MchMonthly1": {"name": "Maternal and child health monthly",
+                                   "periodType": "Monthly",
+                                   "dataElements": list(MCH_ELEMENTS.values())},
                    "PopTargetDS": {"name": "Population targets", "periodType": "Yearly",
                                    "dataElements": [POPULATION]}})
 

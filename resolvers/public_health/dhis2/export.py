@@ -145,6 +145,9 @@ class Dhis2Export:
                     if found is not None:
                         key = (d.organization_id, found)
                         counts_by[key] = counts_by.get(key, 0) + d.doses
+            if any(code.startswith("MCH_") for code in ds.indicators):
+                for m in await self._aggregates.mch_counts(p.start, p.end, organizations):
+                    counts_by[(m.organization_id, m.indicator)] = m.count
             population: dict[str, float] = {}
             if any(code.endswith(COVERAGE) for code in ds.indicators):
                 population = await self._population(p, organizations)
@@ -205,7 +208,10 @@ class Dhis2Export:
                 if code.endswith(COVERAGE):
                     value = _coverage(counts_by.get((org, code[:-len(COVERAGE)]), 0),
                                       population.get(unit), p)
-                elif code.startswith("IMM_"):
+                elif code == "MCH_LBW_RATE":
+                    value = _rate(counts_by.get((org, "MCH_LBW"), 0),
+                                  counts_by.get((org, "MCH_BIRTHS_WEIGHED"), 0))
+                elif code.startswith(("IMM_", "MCH_")):
                     value = str(counts_by.get((org, code), 0))
                 else:
                     value = figures.get(code)
