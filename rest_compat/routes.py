@@ -17,6 +17,7 @@ from rest_compat import (
     public_health,
     smart,
     stripe_subscriptions,
+    surveillance,
     webhooks,
 )
 from rest_compat.spec import Operation
@@ -37,4 +38,5 @@ OPERATIONS: list[Operation] = [
     *payments.operations,
     *payment_webhooks.operations,
     *public_health.operations,
+    *surveillance.operations,
 ]

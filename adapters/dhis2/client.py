@@ -75,6 +75,17 @@ class Dhis2Client:
             return summary_of(_json(response), response.status_code)
         raise _refusal_or_outage(response)
 
+    async def push_tracker(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``POST /api/tracker``: synchronous, CREATE_AND_UPDATE (a known event UID is
+        updated), each event on its own (atomicMode OBJECT). 200 or 409 with the report."""
+        params = (("async", "false"), ("importStrategy", "CREATE_AND_UPDATE"),
+                  ("atomicMode", "OBJECT"))
+        response = await self._send("POST", "/api/tracker", params=params, body=body)
+        if response.status_code in (200, 409):
+            found = _json(response)
+            return response.status_code, found if isinstance(found, dict) else {}
+        raise _refusal_or_outage(response)
+
     async def system_info(self) -> dict[str, Any]:
         response = await self._send("GET", "/api/system/info")
         if response.status_code == 200:

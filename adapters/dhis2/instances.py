@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.db.dhis2_pushes import SqlDhis2Pushes
 from adapters.db.engine import session_factory
 from adapters.db.public_health_mch import HealthAggregates
+from adapters.db.syndromic import SqlSyndromes
 from adapters.dhis2.client import Dhis2Client, Dhis2Credentials
 from adapters.dhis2.guard import Dhis2UrlGuard
 from adapters.http.outbound import OutboundPolicy
@@ -39,4 +40,5 @@ def dhis2_adapters(settings: Settings, client: httpx.AsyncClient, engine: AsyncE
         instances=dhis2_instances(settings.dhis2, client, settings.http_timeout_seconds),
         guard=Dhis2UrlGuard(OutboundPolicy(settings.outbound_allowlist)),
         suppression_threshold=settings.dhis2.suppression_threshold,
-        outbox_max_attempts=settings.outbox_max_attempts)
+        outbox_max_attempts=settings.outbox_max_attempts,
+        syndromes=SqlSyndromes(read_engine))

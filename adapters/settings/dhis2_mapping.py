@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from adapters.settings.dhis2_surveillance import parse_surveillance
 from resolvers.public_health.model import (
     COVERAGE,
     INDICATORS,
@@ -149,4 +150,6 @@ def parse_mapping(raw: Any, problems: list[str], *, source: str = "") -> Dhis2Ma
         seen[checked] = ours
         org_units[ours] = checked
     return Dhis2Mapping(country=country, data_sets=data_sets, indicators=indicators,
-                        org_units=org_units, source=source, population=population)
+                        org_units=org_units, source=source, population=population,
+                        surveillance=parse_surveillance(top.get("surveillance"), data_sets,
+                                                        problems, _uid))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from resolvers.public_health.periods import PeriodType as PeriodType  # re-exported for adapters
+from resolvers.public_health.surveillance.model import SurveillanceMapping
 
 # LOINC codes of malaria antigen tests (rapid diagnostic tests and antigen immunoassays):
 # 70569-9 P. falciparum + P. vivax Ag panel, 70568-1 P. falciparum Ag, 70567-3 P. vivax Ag,
@@ -205,6 +206,7 @@ class Dhis2Mapping:
     org_units: dict[str, str]  # our Organization id -> DHIS2 org unit uid
     source: str = ""  # the file it was read from
     population: PopulationMapping | None = None
+    surveillance: SurveillanceMapping | None = None  # use case 3's tracker program
 
     def data_set(self, key_or_uid: str) -> DataSetMapping | None:
         found = self.data_sets.get(key_or_uid)

@@ -16,6 +16,7 @@ from resolvers.public_health.model import (
     OrgNode,
     RdtCount,
 )
+from resolvers.public_health.surveillance.ports import SyndromeCounts
 
 
 class Aggregates(Protocol):
@@ -62,3 +63,4 @@ class Dhis2Adapters:
     guard: OutboundGuard
     suppression_threshold: int = 5  # the national dataset's small-cell threshold
     outbox_max_attempts: int | None = None  # a push's last delivery attempt is its end
+    syndromes: SyndromeCounts | None = None  # use case 3's daily syndrome counts

@@ -13,6 +13,8 @@ from resolvers.public_health.dhis2.metadata import Dhis2MetadataCheck
 from resolvers.public_health.dhis2.push import DHIS2_DESTINATION, Dhis2PushDelivery, Dhis2Pushes
 from resolvers.public_health.national import NationalDataset
 from resolvers.public_health.ports import Dhis2Adapters
+from resolvers.public_health.surveillance.export import SurveillanceExport
+from resolvers.public_health.surveillance.wiring import build_surveillance
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class PublicHealthServices:
     national: NationalDataset
     metadata_check: Dhis2MetadataCheck
     handlers: dict[str, DeliveryHandler]  # outbox destinations
+    surveillance: SurveillanceExport | None = None  # use case 3 (with a syndrome counter)
 
 
 def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
@@ -29,13 +32,15 @@ def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
     # Coverage denominators come from the first configured instance.
     export = Dhis2Export(adapters.mapping, adapters.aggregates, audit, now,
                          population=next(iter(adapters.instances.values()), None))
+    pushes = Dhis2Pushes(export, adapters.pushes, adapters.instances, adapters.guard, audit,
+                         now)
+    surveillance = build_surveillance(adapters, export, pushes, audit, now)
     return PublicHealthServices(
         dhis2_export=export,
-        dhis2_pushes=Dhis2Pushes(export, adapters.pushes, adapters.instances, adapters.guard,
-                                 audit, now),
+        dhis2_pushes=pushes, surveillance=surveillance[0],
         metadata_check=Dhis2MetadataCheck(adapters.mapping, adapters.instances, audit, now),
         national=NationalDataset(adapters.aggregates, audit, now,
                                  threshold=adapters.suppression_threshold),
         handlers={DHIS2_DESTINATION: Dhis2PushDelivery(
             adapters.pushes, adapters.instances, now,
-            max_attempts=adapters.outbox_max_attempts)})
+            max_attempts=adapters.outbox_max_attempts), **surveillance[1]})

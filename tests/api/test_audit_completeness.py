@@ -199,6 +199,8 @@ NOT_AUDITED: dict[str, str] = {
     "patient data; recorded anyway (Dhis2MetadataCheck)",
     "GET /api/public-health/national-dataset": "aggregate counts by facility, district or "
     "region, small cells suppressed: no patient data; recorded anyway (NationalDataset)",
+    "POST /api/surveillance/export/dhis2": "daily syndrome counts per org unit and alerts, no "
+    "patient data; recorded anyway (SurveillanceExport, tests/dhis2/test_surveillance.py)",
     "POST /api/smart/launch": "audited (a SmartLaunch record naming the patient) once a "
                               "registered app's launch URL is given: tests/smart cover it; "
                               "this table's world registers no app",

@@ -59,6 +59,7 @@ class FakeDhis2:
     base_url: str = ""
     values: dict[Key, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    tracker_params: list[dict[str, str]] = field(default_factory=list)  # each POST's query
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     _faults: dict[str, deque[int]] = field(default_factory=dict)
     _delays: dict[str, deque[float]] = field(default_factory=dict)
@@ -232,13 +233,22 @@ class FakeDhis2:
         events = body.get("events") if isinstance(body, dict) else None
         if not isinstance(events, list):
             return _message(400, "ERROR", "Bad Request", "events are missing")
+        self.tracker_params.append(dict(request.query_params))
         errors = [{"message": f"Organisation unit `{e.get('orgUnit')}` not found",
                    "errorCode": "E1011", "trackerType": "EVENT", "uid": e.get("event")}
                   for e in events if e.get("orgUnit") not in self.org_units]
-        if not errors:
-            self.events.extend(events)
+        created = updated = 0
+        for e in events if not errors else []:  # a known event UID is updated
+            known = [i for i, old in enumerate(self.events)
+                     if e.get("event") and old.get("event") == e.get("event")]
+            if known:
+                self.events[known[0]] = e
+                updated += 1
+            else:
+                self.events.append(e)
+                created += 1
         report = {"status": "ERROR" if errors else "OK",
-                  "stats": {"created": 0 if errors else len(events), "updated": 0,
+                  "stats": {"created": created, "updated": updated,
                             "deleted": 0, "ignored": len(events) if errors else 0,
                             "total": len(events)},
                   "validationReport": {"errorReports": errors, "warningReports": []}}

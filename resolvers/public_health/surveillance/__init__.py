@@ -1,0 +1,1 @@
+"""Syndromic surveillance (issue 14, use case 3)."""

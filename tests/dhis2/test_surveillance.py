@@ -1,0 +1,138 @@
+"""Use case 3 at the HTTP surface (SQLite and PostgreSQL): syndromic alerts (EARS C2, the
+example mapping's method) arrive at the DHIS2 stand-in's /api/tracker as events, IDSR counts
+as a dataValueSet; a 409 tracker report shows per event; a re-send updates, never duplicates.
+
+Week 2026W11 is Monday 9 to Sunday 15 March 2026. Kisumu: 5 fever cases (R50.9) on 12 March
+over a flat zero baseline (C2 = (5 - 0) / 1 = 5 > 3) and a malaria case (B50.9) on 10 March;
+Siaya: one fever case on 12 March (C2 = 1: no alert)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dhis2.fake_dhis2 import FakeDhis2, serving
+from tests.dhis2.support import (
+    AGE_SEX,
+    DEFAULT_COMBO,
+    IDSR_ELEMENTS,
+    KISUMU,
+    SIAYA,
+    dhis2_gateway,
+    seed,
+    settled,
+    stand_in,
+)
+from tests.dhis2.test_idsr import _condition
+from tests.support import Harness
+
+pytestmark = pytest.mark.db
+ROUTE = "/api/surveillance/export/dhis2"
+ELEMENTS = {"EarsSyndrom": "FEVER", "EarsCases01": "5", "EarsExpect1": "0.00",
+            "EarsStatis1": "5.00", "EarsMethod1": "C2"}
+
+
+async def _seeded(h: Harness) -> None:
+    await seed(h)
+    kisumu = [(await h.create_patient(organization_id="org-kisumu-crh", family=f"Fever{i}"))
+              ["id"] for i in range(5)]
+    siaya = (await h.create_patient(organization_id="org-siaya-crh", family="Fever"))["id"]
+    for patient in kisumu:
+        await _condition(h, patient, "R50.9", "2026-03-12T09:00:00Z")
+    await _condition(h, siaya, "R50.9", "2026-03-12T09:00:00Z")
+    await _condition(h, kisumu[0], "B50.9", "2026-03-10T09:00:00Z")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDhis2]:
+    async with serving(stand_in()) as running:
+        yield running
+
+
+async def _export(h: Harness, **body: Any) -> dict[str, Any]:
+    r = await h.client.post(ROUTE, json={"period": "2026W11", **body},
+                            headers=h.auth("public_health"))
+    assert r.status_code == 202, r.text
+    data: dict[str, Any] = r.json()["data"]
+    return data
+
+
+async def test_spike_is_an_event_and_idsr_a_data_value_set(
+        tmp_path: Path, database_url: str, fake: FakeDhis2) -> None:
+    async with dhis2_gateway(tmp_path, database_url, fake) as h:
+        await _seeded(h)
+        data = await _export(h)
+        assert [(a["org_unit"], a["syndrome"], a["day"], a["cases"]) for a in data["alerts"]] \
+            == [(KISUMU, "FEVER", "2026-03-12", 5)]
+        events = await settled(h, data["events_push"]["id"])
+        assert events["state"] == "success", events
+        values = await settled(h, data["data_values_push"]["id"])
+        assert values["state"] == "success", values
+    (event,) = fake.events
+    assert event["program"] == "EarsAlertPr" and event["programStage"] == "EarsAlertSt"
+    assert event["orgUnit"] == KISUMU and event["occurredAt"] == "2026-03-12"
+    assert {v["dataElement"]: v["value"] for v in event["dataValues"]} == ELEMENTS
+    assert fake.tracker_params[0] == {"async": "false", "importStrategy": "CREATE_AND_UPDATE",
+                                      "atomicMode": "OBJECT"}
+    key = (IDSR_ELEMENTS["IDSR_MALARIA"], "2026W11", KISUMU, AGE_SEX["unknown"], DEFAULT_COMBO)
+    assert fake.values[key] == "1"
+
+
+async def test_no_spike_no_event(tmp_path: Path, database_url: str, fake: FakeDhis2) -> None:
+    async with dhis2_gateway(tmp_path, database_url, fake) as h:
+        await _seeded(h)
+        data = await _export(h, org_unit=SIAYA)
+        assert data["alerts"] == [] and data["events_push"] is None
+        assert (await settled(h, data["data_values_push"]["id"]))["state"] == "success"
+        daily = await _export(h, period="20260311")  # the day before the spike
+        assert daily["alerts"] == [] and daily["data_values_push"] is None
+    assert fake.events == [] and fake.tracker_params == []
+
+
+async def test_resend_updates_the_same_event(tmp_path: Path, database_url: str,
+                                             fake: FakeDhis2) -> None:
+    async with dhis2_gateway(tmp_path, database_url, fake) as h:
+        await _seeded(h)
+        first = await settled(h, (await _export(h))["events_push"]["id"])
+        second = await settled(h, (await _export(h, period="20260312"))["events_push"]["id"])
+    assert first["summary"]["import_count"]["imported"] == 1
+    assert second["summary"]["import_count"] == {"imported": 0, "updated": 1, "ignored": 0,
+                                                 "deleted": 0}
+    assert len(fake.events) == 1
+    assert first["data_value_set"] == second["data_value_set"]
+
+
+async def test_tracker_409_shows_each_refused_event(tmp_path: Path,
+                                                    database_url: str) -> None:
+    async with serving(stand_in(org_units=(SIAYA,))) as fake, \
+            dhis2_gateway(tmp_path, database_url, fake) as h:
+        await _seeded(h)
+        data = await _export(h, period="20260312")
+        done = await settled(h, data["events_push"]["id"])
+    assert done["state"] == "partial", done
+    (conflict,) = done["summary"]["conflicts"]
+    assert conflict["object"] == data["events_push"]["data_value_set"]["events"][0]["event"]
+    assert conflict["error_code"] == "E1011" and conflict["indexes"] == [0]
+    assert fake.events == []
+
+
+async def test_refused_credentials_dead_letter(tmp_path: Path, database_url: str,
+                                               fake: FakeDhis2) -> None:
+    async with dhis2_gateway(tmp_path, database_url, fake, api_token="d2pat_wrong") as h:
+        await _seeded(h)
+        done = await settled(h, (await _export(h, period="20260312"))["events_push"]["id"])
+    assert done["state"] == "dead" and "401" in done["last_error"]
+
+
+async def test_unknown_period_and_instance(tmp_path: Path, database_url: str,
+                                           fake: FakeDhis2) -> None:
+    async with dhis2_gateway(tmp_path, database_url, fake) as h:
+        for body in ({"period": "2026X1"}, {"period": "20260312",
+                                            "dhis2_url": "https://other.example"}):
+            r = await h.client.post(ROUTE, json=body, headers=h.auth("public_health"))
+            assert r.status_code == 422, r.text
+        r = await h.client.post(ROUTE, json={"period": "20260312"}, headers=h.auth("clinician"))
+        assert r.status_code == 403
