@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.db.public_health import I, P, R, _json_text, _midnight
+from adapters.db.public_health import I, O, P, R, _json_text, _midnight
 from resolvers.public_health.model import EXCLUDED_VERIFICATION, ICD10
 from resolvers.public_health.surveillance.model import SYNDROMES, SyndromeCount
 
@@ -73,3 +73,8 @@ class SqlSyndromes:
             rows = (await conn.execute(self.statement(start, end, organization_ids))).all()
         return [SyndromeCount(str(r[0]), str(r[1]), date.fromisoformat(str(r[2])[:10]),
                               int(r[3])) for r in rows]
+
+    async def parents(self) -> dict[str, str | None]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(O.c.id, O.c.part_of))).all()
+        return {str(r[0]): r[1] for r in rows}

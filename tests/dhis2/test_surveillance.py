@@ -3,7 +3,9 @@ example mapping's method) arrive at the DHIS2 stand-in's /api/tracker as events,
 as a dataValueSet; a 409 tracker report shows per event; a re-send updates, never duplicates.
 
 Week 2026W11 is Monday 9 to Sunday 15 March 2026. Kisumu: 5 fever cases (R50.9) on 12 March
-over a flat zero baseline (C2 = (5 - 0) / 1 = 5 > 3) and a malaria case (B50.9) on 10 March;
+over a flat zero baseline (C2 = (5 - 0) / 1 = 5 > 3), 2 of them at a health centre whose
+partOf is the Kisumu hospital (rolled up to its org unit), and a malaria case (B50.9) on 10
+March;
 Siaya: one fever case on 12 March (C2 = 1: no alert)."""
 
 from __future__ import annotations
@@ -37,8 +39,14 @@ ELEMENTS = {"EarsSyndrom": "FEVER", "EarsCases01": "5", "EarsExpect1": "0.00",
 
 async def _seeded(h: Harness) -> None:
     await seed(h)
-    kisumu = [(await h.create_patient(organization_id="org-kisumu-crh", family=f"Fever{i}"))
-              ["id"] for i in range(5)]
+    r = await h.client.put("/api/fhir/Organization/org-kisumu-hc", json={
+        "resourceType": "Organization", "id": "org-kisumu-hc", "name": "Kisumu HC",
+        "partOf": {"reference": "Organization/org-kisumu-crh"}},
+        headers=h.auth("integrator"))
+    assert r.status_code in (200, 201), r.text
+    kisumu = [(await h.create_patient(organization_id="org-kisumu-crh" if i < 3
+                                      else "org-kisumu-hc", family=f"Fever{i}"))["id"]
+              for i in range(5)]
     siaya = (await h.create_patient(organization_id="org-siaya-crh", family="Fever"))["id"]
     for patient in kisumu:
         await _condition(h, patient, "R50.9", "2026-03-12T09:00:00Z")

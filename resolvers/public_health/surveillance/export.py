@@ -92,9 +92,25 @@ class SurveillanceExport:
         method = Method(mapping.method)
         first = period.start - timedelta(days=history_days(method))
         length = (period.end - first).days
+        parents = await self._counts.parents()
+        selected = set(organizations)
+
+        def mapped(org: str) -> str | None:
+            """The nearest mapped Organization at or above org (partOf), if selected."""
+            current: str | None = org
+            for _ in range(16):  # a bounded walk: a partOf cycle ends it
+                if current is None or current in dhis2.org_units:
+                    break
+                current = parents.get(current)
+            return current if current in selected else None
+
+        facilities = sorted(o for o in {*parents, *selected} if mapped(o) is not None)
         series: dict[tuple[str, str], list[int]] = {}
-        for c in await self._counts.syndrome_days(first, period.end, organizations):
-            unit = dhis2.org_units[c.organization_id]
+        for c in await self._counts.syndrome_days(first, period.end, facilities):
+            district = mapped(c.organization_id)
+            if district is None:
+                continue
+            unit = dhis2.org_units[district]
             row = series.setdefault((unit, c.syndrome), [0] * length)
             row[(c.day - first).days] += c.cases
         found = []

@@ -15,6 +15,10 @@ class SyndromeCounts(Protocol):
         """Conditions per facility, syndrome and day, onset in [start, end); one GROUP BY."""
         ...
 
+    async def parents(self) -> dict[str, str | None]:
+        """Every Organization's parent (``partOf``), to roll facilities up to districts."""
+        ...
+
 
 class TrackerInstance(Protocol):
     async def push_tracker(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
