@@ -15,6 +15,7 @@ from rest_compat import (
     payment_webhooks,
     payments,
     public_health,
+    public_health_feeds,
     smart,
     stripe_subscriptions,
     surveillance,
@@ -38,5 +39,6 @@ OPERATIONS: list[Operation] = [
     *payments.operations,
     *payment_webhooks.operations,
     *public_health.operations,
+    *public_health_feeds.operations,
     *surveillance.operations,
 ]

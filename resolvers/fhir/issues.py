@@ -13,7 +13,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "DiagnosticReport",
 )
 # Types that are validated but not stored as resources of their own.
-VALIDATE_ONLY_TYPES: tuple[str, ...] = ("Bundle", "OperationOutcome", "AuditEvent")
+VALIDATE_ONLY_TYPES: tuple[str, ...] = ("Bundle", "OperationOutcome", "AuditEvent", "MeasureReport")
 
 
 @dataclass(frozen=True)

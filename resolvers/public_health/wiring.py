@@ -8,6 +8,7 @@ from datetime import datetime
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.outbox.delivery import DeliveryHandler
+from resolvers.public_health.dashboard import IndicatorFeeds
 from resolvers.public_health.dhis2.export import Dhis2Export
 from resolvers.public_health.dhis2.metadata import Dhis2MetadataCheck
 from resolvers.public_health.dhis2.push import DHIS2_DESTINATION, Dhis2PushDelivery, Dhis2Pushes
@@ -24,6 +25,7 @@ class PublicHealthServices:
     national: NationalDataset
     metadata_check: Dhis2MetadataCheck
     handlers: dict[str, DeliveryHandler]  # outbox destinations
+    feeds: IndicatorFeeds | None = None  # use case 6, dashboard feeds
     surveillance: SurveillanceExport | None = None  # use case 3 (with a syndrome counter)
 
 
@@ -36,6 +38,7 @@ def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
                          now)
     surveillance = build_surveillance(adapters, export, pushes, audit, now)
     return PublicHealthServices(
+        feeds=IndicatorFeeds(adapters.mapping, adapters.aggregates, audit, now),
         dhis2_export=export,
         dhis2_pushes=pushes, surveillance=surveillance[0],
         metadata_check=Dhis2MetadataCheck(adapters.mapping, adapters.instances, audit, now),

@@ -199,6 +199,10 @@ NOT_AUDITED: dict[str, str] = {
     "patient data; recorded anyway (Dhis2MetadataCheck)",
     "GET /api/public-health/national-dataset": "aggregate counts by facility, district or "
     "region, small cells suppressed: no patient data; recorded anyway (NationalDataset)",
+    "GET /api/public-health/indicators/{code}/series": "an indicator's aggregate counts per "
+    "period, no patient data; recorded anyway (IndicatorSeries, tests/dhis2/test_feeds.py)",
+    "GET /api/public-health/indicators/{code}/measure-report": "an indicator's aggregate "
+    "counts as a MeasureReport, no patient data; recorded anyway (IndicatorMeasureReport)",
     "POST /api/surveillance/export/dhis2": "daily syndrome counts per org unit and alerts, no "
     "patient data; recorded anyway (SurveillanceExport, tests/dhis2/test_surveillance.py)",
     "POST /api/smart/launch": "audited (a SmartLaunch record naming the patient) once a "
