@@ -161,7 +161,8 @@ async def national_dataset(request: Request) -> Response:
 
 
 class MissingEntryView(BaseModel):
-    kind: Literal["dataSets", "dataElements", "categoryOptionCombos", "organisationUnits"]
+    kind: Literal["dataSets", "dataElements", "categoryOptionCombos", "organisationUnits",
+                  "programs", "programStages"]
     uid: str
     where: str = Field(description="The entry's place in the mapping file")
 

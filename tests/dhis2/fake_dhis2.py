@@ -60,6 +60,7 @@ class FakeDhis2:
     values: dict[Key, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     tracker_params: list[dict[str, str]] = field(default_factory=list)  # each POST's query
+    programs: dict[str, list[str]] = field(default_factory=dict)  # uid -> its stage uids
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     _faults: dict[str, deque[int]] = field(default_factory=dict)
     _delays: dict[str, deque[float]] = field(default_factory=dict)
@@ -224,6 +225,11 @@ class FakeDhis2:
             return self._listing(kind, [{"id": k, **v} for k, v in self.data_sets.items()])
         if kind == "categoryOptionCombos":
             return self._listing(kind, [{"id": k} for k in sorted(self.category_option_combos)])
+        if kind == "programs":
+            return self._listing(kind, [{"id": k} for k in sorted(self.programs)])
+        if kind == "programStages":
+            return self._listing(kind, [{"id": s} for k in sorted(self.programs)
+                                        for s in self.programs[k]])
         return _message(404, "ERROR", "Not Found", f"no such endpoint: {kind}")
 
     async def tracker(self, request: Request) -> Response:

@@ -39,6 +39,7 @@ IMM_ELEMENTS = {
     "IMM_PCV2": "ImmPcv20000", "IMM_PCV3": "ImmPcv30000", "IMM_ROTA1": "ImmRota1000",
     "IMM_ROTA2": "ImmRota2000", "IMM_MR1": "ImmMr100000", "IMM_MR2": "ImmMr200000"}
 COVERAGE_ELEMENTS = {"IMM_PENTA3_COVERAGE": "ImmPenta3Cv", "IMM_MR1_COVERAGE": "ImmMr1Cover"}
+EARS_ELEMENTS = ("EarsSyndrom", "EarsCases01", "EarsExpect1", "EarsStatis1", "EarsMethod1")
 POPULATION = "PopSurvInf1"  # surviving infants, a yearly value per org unit
 MCH_ELEMENTS = {"MCH_ANC1": "MchAnc1Vis1", "MCH_ANC4": "MchAnc4Vis1",
                 "MCH_FACILITY_DELIVERIES": "MchFacDeliv", "MCH_BIRTHS_WEIGHED": "MchBirthsWt",
@@ -55,7 +56,9 @@ def stand_in(*, org_units: tuple[str, ...] = (KISUMU, SIAYA, HOMABAY)) -> FakeDh
                        **{uid: "NUMBER" for uid in COVERAGE_ELEMENTS.values()},
                        POPULATION: "INTEGER_ZERO_OR_POSITIVE",
                        **{uid: "NUMBER" if code.endswith("_RATE") else "INTEGER_ZERO_OR_POSITIVE"
-                          for code, uid in MCH_ELEMENTS.items()}},
+                          for code, uid in MCH_ELEMENTS.items()},
+                       **{uid: "TEXT" for uid in EARS_ELEMENTS}},
+        programs={"EarsAlertPr": ["EarsAlertSt"]},  # the surveillance program (use case 3)
         category_option_combos={DEFAULT_COMBO, *AGE_SEX.values()},
         org_units={u: {"name": u, "level": 4} for u in org_units},
         data_sets={"MalRdtWk001": {"name": "Malaria RDT weekly", "periodType": "Weekly",

@@ -144,3 +144,19 @@ async def test_unknown_period_and_instance(tmp_path: Path, database_url: str,
             assert r.status_code == 422, r.text
         r = await h.client.post(ROUTE, json={"period": "20260312"}, headers=h.auth("clinician"))
         assert r.status_code == 403
+
+
+async def test_metadata_check_names_a_missing_program_stage(tmp_path: Path,
+                                                            database_url: str) -> None:
+    fake = stand_in()
+    fake.programs = {"EarsAlertPr": []}
+    fake.data_elements.pop("EarsMethod1")
+    async with serving(fake), dhis2_gateway(tmp_path, database_url, fake) as h:
+        r = await h.client.get("/api/public-health/dhis2/metadata-check",
+                               headers=h.auth("public_health"))
+    assert r.status_code == 200, r.text
+    report = r.json()["data"]
+    assert report["checked"]["programs"] == 1 and report["checked"]["programStages"] == 0
+    assert {(m["kind"], m["uid"], m["where"]) for m in report["missing"]} == {
+        ("programStages", "EarsAlertSt", "surveillance.programStage"),
+        ("dataElements", "EarsMethod1", "surveillance.dataElements.method")}

@@ -21,6 +21,7 @@ from resolvers.public_health.dhis2.ports import Dhis2Instance
 from resolvers.public_health.model import Dhis2Mapping
 
 KINDS = ("dataSets", "dataElements", "categoryOptionCombos", "organisationUnits")
+TRACKER_KINDS = ("programs", "programStages")  # read when the mapping has surveillance
 
 
 class Dhis2Unreachable(DomainError):
@@ -65,6 +66,12 @@ def _entries(mapping: Dhis2Mapping) -> list[MissingEntry]:
         if pop.category_option_combo:
             found.append(MissingEntry("categoryOptionCombos", pop.category_option_combo,
                                       "population.categoryOptionCombo"))
+    if mapping.surveillance is not None:
+        s = mapping.surveillance
+        found += [MissingEntry("programs", s.program, "surveillance.program"),
+                  MissingEntry("programStages", s.program_stage, "surveillance.programStage"),
+                  *(MissingEntry("dataElements", uid, f"surveillance.dataElements.{key}")
+                    for key, uid in s.data_elements.items())]
     return found
 
 
@@ -89,7 +96,7 @@ class Dhis2MetadataCheck:
                                          "message": "not a configured instance"}])
         known: dict[str, set[str]] = {}
         try:
-            for kind in KINDS:
+            for kind in KINDS + (TRACKER_KINDS if self._mapping.surveillance else ()):
                 known[kind] = await instance.metadata_ids(kind)
         except Dhis2Error as exc:
             raise Dhis2Unreachable(f"DHIS2 metadata could not be read: {exc}") from None
