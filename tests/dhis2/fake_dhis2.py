@@ -243,8 +243,14 @@ class FakeDhis2:
         errors = [{"message": f"Organisation unit `{e.get('orgUnit')}` not found",
                    "errorCode": "E1011", "trackerType": "EVENT", "uid": e.get("event")}
                   for e in events if e.get("orgUnit") not in self.org_units]
+        refused = {str(e["uid"]) for e in errors}
+        # atomicMode OBJECT: the valid events are imported; ALL (the default): none when any
+        # is refused.
+        taken = ([e for e in events if str(e.get("event")) not in refused]
+                 if request.query_params.get("atomicMode") == "OBJECT"
+                 else [] if errors else events)
         created = updated = 0
-        for e in events if not errors else []:  # a known event UID is updated
+        for e in taken:  # a known event UID is updated
             known = [i for i, old in enumerate(self.events)
                      if e.get("event") and old.get("event") == e.get("event")]
             if known:
@@ -255,7 +261,7 @@ class FakeDhis2:
                 created += 1
         report = {"status": "ERROR" if errors else "OK",
                   "stats": {"created": created, "updated": updated,
-                            "deleted": 0, "ignored": len(events) if errors else 0,
+                            "deleted": 0, "ignored": len(events) - len(taken),
                             "total": len(events)},
                   "validationReport": {"errorReports": errors, "warningReports": []}}
         return JSONResponse(report, status_code=409 if errors else 200)

@@ -115,16 +115,26 @@ async def test_resend_updates_the_same_event(tmp_path: Path, database_url: str,
 
 async def test_tracker_409_shows_each_refused_event(tmp_path: Path,
                                                     database_url: str) -> None:
+    """Kisumu's org unit is unknown to DHIS2; Siaya gets a spike too (1 + 4 fever cases).
+    With atomicMode OBJECT, Siaya's event is imported and Kisumu's refused."""
     async with serving(stand_in(org_units=(SIAYA,))) as fake, \
             dhis2_gateway(tmp_path, database_url, fake) as h:
         await _seeded(h)
+        for i in range(4):
+            patient = (await h.create_patient(organization_id="org-siaya-crh",
+                                              family=f"Siaya{i}"))["id"]
+            await _condition(h, patient, "R50", "2026-03-12T10:00:00Z")
         data = await _export(h, period="20260312")
         done = await settled(h, data["events_push"]["id"])
     assert done["state"] == "partial", done
+    sent = data["events_push"]["data_value_set"]["events"]
+    assert [e["orgUnit"] for e in sent] == [KISUMU, SIAYA]
     (conflict,) = done["summary"]["conflicts"]
-    assert conflict["object"] == data["events_push"]["data_value_set"]["events"][0]["event"]
+    assert conflict["object"] == sent[0]["event"]
     assert conflict["error_code"] == "E1011" and conflict["indexes"] == [0]
-    assert fake.events == []
+    assert done["summary"]["import_count"]["imported"] == 1
+    assert done["summary"]["import_count"]["ignored"] == 1
+    assert [e["event"] for e in fake.events] == [sent[1]["event"]]
 
 
 async def test_refused_credentials_dead_letter(tmp_path: Path, database_url: str,
