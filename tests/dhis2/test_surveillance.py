@@ -170,3 +170,13 @@ async def test_metadata_check_names_a_missing_program_stage(tmp_path: Path,
     assert {(m["kind"], m["uid"], m["where"]) for m in report["missing"]} == {
         ("programStages", "EarsAlertSt", "surveillance.programStage"),
         ("dataElements", "EarsMethod1", "surveillance.dataElements.method")}
+
+
+async def test_outage_is_retried_by_the_outbox(tmp_path: Path, database_url: str,
+                                               fake: FakeDhis2) -> None:
+    fake.fail("/api/tracker", 503)
+    async with dhis2_gateway(tmp_path, database_url, fake) as h:
+        await _seeded(h)
+        done = await settled(h, (await _export(h, period="20260312"))["events_push"]["id"])
+    assert done["state"] == "success" and done["attempts"] == 2, done
+    assert len(fake.events) == 1
