@@ -11,6 +11,7 @@ Siaya: one fever case on 12 March (C2 = 1: no alert)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,15 @@ async def test_outage_is_retried_by_the_outbox(tmp_path: Path, database_url: str
         done = await settled(h, (await _export(h, period="20260312"))["events_push"]["id"])
     assert done["state"] == "success" and done["attempts"] == 2, done
     assert len(fake.events) == 1
+
+
+async def test_a_period_not_started_is_refused(tmp_path: Path, database_url: str,
+                                              fake: FakeDhis2) -> None:
+    async with dhis2_gateway(tmp_path, database_url, fake) as h:
+        r = await h.client.post(ROUTE, json={"period": "2099W1"},
+                                headers=h.auth("public_health"))
+        assert r.status_code == 422, r.text
+        year, week, _day = datetime.now(UTC).date().isocalendar()
+        current = await h.client.post(ROUTE, json={"period": f"{year}W{week}"},
+                                      headers=h.auth("admin"))  # in progress: up to today
+        assert current.status_code == 202, current.text

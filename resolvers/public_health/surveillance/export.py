@@ -91,7 +91,8 @@ class SurveillanceExport:
                                details=[{"field": "org_unit", "message": "unmapped org unit"}])
         method = Method(mapping.method)
         first = period.start - timedelta(days=history_days(method))
-        length = (period.end - first).days
+        end = min(period.end, self._now().date() + timedelta(days=1))  # up to today
+        length = (end - first).days
         parents = await self._counts.parents()
         selected = set(organizations)
 
@@ -106,7 +107,7 @@ class SurveillanceExport:
 
         facilities = sorted(o for o in {*parents, *selected} if mapped(o) is not None)
         series: dict[tuple[str, str], list[int]] = {}
-        for c in await self._counts.syndrome_days(first, period.end, facilities):
+        for c in await self._counts.syndrome_days(first, end, facilities):
             district = mapped(c.organization_id)
             if district is None:
                 continue
@@ -133,7 +134,7 @@ class SurveillanceExport:
         except InvalidPeriod as exc:
             raise InvalidInput(str(exc), details=[{"field": "period",
                                                    "message": "not a DHIS2 period"}]) from None
-        if p.end > self._now().date() + timedelta(days=1):
+        if p.start > self._now().date():
             raise InvalidInput("the period has not started yet",
                                details=[{"field": "period", "message": "in the future"}])
         url = (dhis2_url or next(iter(self._instances), "")).strip().rstrip("/")
