@@ -1,6 +1,7 @@
 """/api/public-health/indicators: dashboard feeds (issue 14, use case 6). An indicator as a
 JSON time series (strong ETag, Cache-Control, 304 to a matching If-None-Match) and as a FHIR
-R4 MeasureReport. Role public_health (or admin)."""
+R4 MeasureReport; and the import of DHIS2's org unit hierarchy into Organizations. Role
+public_health (or admin)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import json
 from dataclasses import asdict
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -69,6 +71,32 @@ async def series(request: Request) -> Response:
     return response
 
 
+class ImportedUnitView(BaseModel):
+    uid: str = Field(description="The DHIS2 org unit UID")
+    organization_id: str
+    name: str
+    kind: Literal["facility", "district", "region"]
+    part_of: str | None
+    outcome: Literal["created", "updated", "unchanged"]
+
+
+class OrgUnitImportView(BaseModel):
+    dhis2_url: str
+    created: int
+    updated: int
+    unchanged: int
+    units: list[ImportedUnitView]
+
+
+async def import_org_units(request: Request) -> Response:
+    found = services(request).public_health.org_units
+    if found is None:
+        raise NotFound("the org unit import is not configured")
+    report = await found.run(caller(request), request.query_params.get("dhis2_url") or None,
+                             services(request).organizations)
+    return ok(OrgUnitImportView.model_validate(asdict(report)))
+
+
 async def measure_report(request: Request) -> Response:
     q = request.query_params
     report = await _feeds(request).measure_report(
@@ -111,4 +139,9 @@ operations: list[Operation] = [
                   _CODE, _ORG,
                   QueryParam("period", "A DHIS2 period (2026W10, 202603, 2026Q1, 2026, ...); "
                              "absent: the last complete month"))),
+    api_route("POST", "/api/public-health/dhis2/org-units/import", import_org_units,
+              tag="public-health", summary="Import DHIS2's org unit hierarchy into the "
+              "directory's Organizations (part_of, the UID as an identifier; idempotent)",
+              roles=_ROLES, response_model=OrgUnitImportView, error_statuses=(422, 502),
+              params=(QueryParam("dhis2_url", "A configured instance (default: the first)"),)),
 ]

@@ -115,6 +115,17 @@ class Dhis2Client:
         items = found.get(kind) if isinstance(found, dict) else None
         return {str(i["id"]) for i in items or [] if isinstance(i, dict) and i.get("id")}
 
+    async def org_units(self) -> list[dict[str, Any]]:
+        """Every org unit with its name, level and parent (``GET /api/organisationUnits``),
+        unpaged."""
+        response = await self._send("GET", "/api/organisationUnits", params=(
+            ("fields", "id,name,level,parent"), ("paging", "false")))
+        if response.status_code != 200:
+            raise _refusal_or_outage(response)
+        found = _json(response)
+        items = found.get("organisationUnits") if isinstance(found, dict) else None
+        return [i for i in items or [] if isinstance(i, dict) and i.get("id")]
+
     async def _send(self, method: str, path: str, *,
                     params: tuple[tuple[str, str], ...] = (),
                     body: Any = None) -> httpx.Response:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from resolvers.clock import Clock
+from resolvers.directory.fhir_twin import organization_twin
 from resolvers.directory.model import Organization, OrganizationDraft
 from resolvers.directory.ports import DirectoryUnitOfWorkFactory
 from resolvers.errors import InvalidInput, NotFound
@@ -97,3 +98,29 @@ class OrganizationUseCases:
                                  expected_version=None, now=now, mirror=self._mirror)
             await uow.commit()
         return org
+
+    async def upsert(self, caller: Caller, organization_id: str, draft: OrganizationDraft, *,
+                     roles: Sequence[Role] = WRITE_ROLES) -> bool | None:
+        """Create or replace the organization with this id, and its FHIR twin (an import's
+        write; ``roles``: who may). True: created; False: changed; None: already so."""
+        require_role(caller, *roles)
+        clean = validate_organization(draft)
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            current = (await uow.organizations.get_many([organization_id])).get(organization_id)
+            if current is not None and (
+                    current.name, current.identifiers, current.kind, current.part_of,
+                    current.country) == (clean.name, clean.identifiers, clean.kind,
+                                         clean.part_of, clean.country):
+                return None
+            stored = (await uow.fhir.get_many("Organization", [organization_id])).get(
+                organization_id)
+            doc = organization_to_fhir(Organization(
+                id=organization_id, name=clean.name, identifiers=clean.identifiers,
+                country=clean.country, kind=clean.kind, version=0, created_at=now,
+                updated_at=now, part_of=clean.part_of))
+            await write_resource(uow, doc, resource_id=organization_id,
+                                 expected_version=stored.version if stored else None, now=now,
+                                 mirror=self._mirror, twin=organization_twin(uow))
+            await uow.commit()
+        return current is None

@@ -11,6 +11,7 @@ from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.public_health.dashboard import IndicatorFeeds
 from resolvers.public_health.dhis2.export import Dhis2Export
 from resolvers.public_health.dhis2.metadata import Dhis2MetadataCheck
+from resolvers.public_health.dhis2.org_units import OrgUnitImport
 from resolvers.public_health.dhis2.push import DHIS2_DESTINATION, Dhis2PushDelivery, Dhis2Pushes
 from resolvers.public_health.national import NationalDataset
 from resolvers.public_health.ports import Dhis2Adapters
@@ -26,6 +27,7 @@ class PublicHealthServices:
     metadata_check: Dhis2MetadataCheck
     handlers: dict[str, DeliveryHandler]  # outbox destinations
     feeds: IndicatorFeeds | None = None  # use case 6, dashboard feeds
+    org_units: OrgUnitImport | None = None  # DHIS2's hierarchy into the directory
     surveillance: SurveillanceExport | None = None  # use case 3 (with a syndrome counter)
 
 
@@ -39,6 +41,7 @@ def build_public_health(adapters: Dhis2Adapters, audit: AuditTrail,
     surveillance = build_surveillance(adapters, export, pushes, audit, now)
     return PublicHealthServices(
         feeds=IndicatorFeeds(adapters.mapping, adapters.aggregates, audit, now),
+        org_units=OrgUnitImport(adapters.mapping, adapters.instances, adapters.guard, audit, now),
         dhis2_export=export,
         dhis2_pushes=pushes, surveillance=surveillance[0],
         metadata_check=Dhis2MetadataCheck(adapters.mapping, adapters.instances, audit, now),

@@ -203,6 +203,9 @@ NOT_AUDITED: dict[str, str] = {
     "period, no patient data; recorded anyway (IndicatorSeries, tests/dhis2/test_feeds.py)",
     "GET /api/public-health/indicators/{code}/measure-report": "an indicator's aggregate "
     "counts as a MeasureReport, no patient data; recorded anyway (IndicatorMeasureReport)",
+    "POST /api/public-health/dhis2/org-units/import": "writes Organizations (not patient "
+    "data) from DHIS2's org units; recorded anyway (Dhis2OrgUnitImport, "
+    "tests/dhis2/test_org_units.py)",
     "POST /api/surveillance/export/dhis2": "daily syndrome counts per org unit and alerts, no "
     "patient data; recorded anyway (SurveillanceExport, tests/dhis2/test_surveillance.py)",
     "POST /api/smart/launch": "audited (a SmartLaunch record naming the patient) once a "

@@ -31,6 +31,10 @@ class Dhis2Instance(Protocol):
         """The data values DHIS2 holds (``GET /api/dataValueSets``), as DHIS2 writes them."""
         ...
 
+    async def org_units(self) -> list[dict[str, Any]]:
+        """Every org unit: ``id``, ``name``, ``level``, ``parent: {id}`` (as DHIS2 writes)."""
+        ...
+
     async def metadata_ids(self, kind: str) -> set[str]:
         """The ids of a metadata listing: dataSets, dataElements, organisationUnits or
         categoryOptionCombos."""
