@@ -22,7 +22,7 @@ from tests.dhis2.support import (
     settled,
     stand_in,
 )
-from tests.support import Harness
+from tests.support import Harness, count_queries
 
 pytestmark = pytest.mark.db
 MONTH = {"dataset": "mch_monthly", "period": "202603"}
@@ -95,9 +95,11 @@ async def seeded(tmp_path: Path, database_url: str, fake: FakeDhis2) -> AsyncIte
 
 
 async def test_mch_indicators(seeded: Harness, fake: FakeDhis2) -> None:
-    r = await seeded.client.get("/api/public-health/dhis2-export", params=MONTH,
-                                headers=seeded.auth("public_health"))
+    with count_queries(*seeded.engines) as counted:
+        r = await seeded.client.get("/api/public-health/dhis2-export", params=MONTH,
+                                    headers=seeded.auth("public_health"))
     assert r.status_code == 200, r.text
+    assert len([s for s in counted.statements if "GROUP BY" in s.upper()]) == 1
     names = {uid: code for code, uid in MCH_ELEMENTS.items()}
     values = {(v["orgUnit"], names[v["dataElement"]]): v["value"]
               for v in r.json()["dataValues"]}

@@ -73,6 +73,11 @@ async def test_import_builds_the_tree_idempotently(gateway: Harness, fake: FakeD
         params={"org_unit": "dhis2-NyanzaReg01", "from": "2026-03-01", "to": "2026-03-31"},
         headers=auth)
     assert [p["value"] for p in series.json()["data"]["points"]] == [8]
+    national = await gateway.client.get("/api/public-health/national-dataset", params={
+        "period": "202603", "level": "district"}, headers=auth)
+    assert national.status_code == 200, national.text
+    rows = {row["unit"] for t in national.json()["data"]["tables"] for row in t["rows"]}
+    assert {"dhis2-KsmCounty01", "dhis2-SiyCounty01"} <= rows
 
 
 async def test_refusals(gateway: Harness, fake: FakeDhis2) -> None:
