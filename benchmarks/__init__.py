@@ -25,10 +25,12 @@ Modules:
                      Content-Length) to a public webhook and to /graphql
     cross_border     cross-border lookup p50/p99: one country vs a fan-out over eight HIE
                      stand-ins, one 2 s late with a 1 s timeout, with and without the breaker
+    dhis2_export     one quarter's DHIS2 export for 1,000 facilities over 1M Observations
+                     (PostgreSQL, in-process): time, SQL statements, peak Python memory
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
               "mpi_match_http",
               "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
-              "upload_memory", "cross_border")
+              "upload_memory", "cross_border", "dhis2_export")

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import text
 
 from adapters.settings import load_settings
+from benchmarks._support import Options, write_result
 from tests.support import count_queries, fresh_postgres_database, make_settings, running_app
 
 TESTED = "hfdmMSPBgLG"
@@ -86,7 +87,7 @@ def _mapping(path: Path, facilities: int) -> None:
         "orgUnits": {f"bench-f{i}": f"F{i:010d}" for i in range(facilities)}}))
 
 
-async def run(observations: int, facilities: int) -> dict[str, Any]:
+async def measure(observations: int, facilities: int) -> dict[str, Any]:
     with TemporaryDirectory() as tmp:
         mapping = Path(tmp) / "mapping.json"
         _mapping(mapping, facilities)
@@ -141,16 +142,30 @@ async def run(observations: int, facilities: int) -> dict[str, Any]:
             "runs": runs}
 
 
+NAME = "dhis2_export"
+
+
+def run(options: Options) -> dict[str, Any]:
+    """For ``python -m benchmarks dhis2_export``: the default sizes (needs PostgreSQL)."""
+    result = asyncio.run(measure(1_000_000, 1000))
+    write_result(NAME, result)
+    return result
+
+
+def rows(result: dict[str, Any]) -> list[list[str]]:
+    return [[NAME, f"{result['facilities']:,} facilities, {result['observations']:,} "
+             f"Observations, {PERIOD} [postgresql]",
+             f"{r['seconds'] * 1000:.0f} ms, {r['statements']} statements, peak "
+             f"{r['peak_python_mb']} MB"] for r in result["runs"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--observations", type=int, default=1_000_000)
     parser.add_argument("--facilities", type=int, default=1000)
     args = parser.parse_args()
-    result = asyncio.run(run(args.observations, args.facilities))
-    out = Path(__file__).parent / "results" / "dhis2_export.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_result(NAME, asyncio.run(measure(args.observations, args.facilities)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import httpx
@@ -69,7 +69,7 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def serving_app(app: Any, *, port: int | None = None,
-                      lifespan: str = "off") -> AsyncIterator[str]:
+                      lifespan: Literal["auto", "on", "off"] = "off") -> AsyncIterator[str]:
     """``app`` served by uvicorn on a loopback port (a free one unless given) for the
     duration; yields its base URL. Stand-ins, receivers and whole gateways use it."""
     port = port or free_port()
