@@ -106,6 +106,3 @@ class SearchPage:
                 last_updated=m.last_updated, deleted=False, document=decode(m.text) or {})
                 for m in self.matches]
         return self._resources
-
-    def __len__(self) -> int:
-        return len(self.matches) if self.matches is not None else len(self.resources)
