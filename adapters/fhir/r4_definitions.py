@@ -99,6 +99,12 @@ BACKBONES: dict[str, str] = {
     "ImmunizationReaction": "Immunization.reaction",
     "LocationHoursOfOperation": "Location.hoursOfOperation",
     "LocationPosition": "Location.position",
+    "MeasureReportGroup": "MeasureReport.group",
+    "MeasureReportGroupPopulation": "MeasureReport.group.population",
+    "MeasureReportGroupStratifier": "MeasureReport.group.stratifier",
+    "MeasureReportGroupStratifierStratum": "MeasureReport.group.stratifier.stratum",
+    "MeasureReportGroupStratifierStratumComponent": "MeasureReport.group.stratifier.stratum.component",
+    "MeasureReportGroupStratifierStratumPopulation": "MeasureReport.group.stratifier.stratum.population",
     "MedicationBatch": "Medication.batch",
     "MedicationIngredient": "Medication.ingredient",
     "MedicationRequestDispenseRequest": "MedicationRequest.dispenseRequest",
@@ -169,6 +175,9 @@ REQUIRED_BINDINGS: dict[str, str] = {
     "Location.hoursOfOperation.daysOfWeek": "http://hl7.org/fhir/ValueSet/days-of-week",
     "Location.mode": "http://hl7.org/fhir/ValueSet/location-mode",
     "Location.status": "http://hl7.org/fhir/ValueSet/location-status",
+    "MeasureReport.improvementNotation": "http://hl7.org/fhir/ValueSet/measure-improvement-notation",
+    "MeasureReport.status": "http://hl7.org/fhir/ValueSet/measure-report-status",
+    "MeasureReport.type": "http://hl7.org/fhir/ValueSet/measure-report-type",
     "Medication.status": "http://hl7.org/fhir/ValueSet/medication-status",
     "MedicationRequest.intent": "http://hl7.org/fhir/ValueSet/medicationrequest-intent",
     "MedicationRequest.priority": "http://hl7.org/fhir/ValueSet/request-priority",
@@ -398,6 +407,19 @@ VALUE_SETS: dict[str, dict[str, frozenset[str]]] = {
     "http://hl7.org/fhir/ValueSet/location-status": {
         "http://hl7.org/fhir/location-status": frozenset({"active", "inactive", "suspended"}),
     },
+    "http://hl7.org/fhir/ValueSet/measure-improvement-notation": {
+        "http://terminology.hl7.org/CodeSystem/measure-improvement-notation": frozenset({
+            "decrease", "increase",
+        }),
+    },
+    "http://hl7.org/fhir/ValueSet/measure-report-status": {
+        "http://hl7.org/fhir/measure-report-status": frozenset({"complete", "error", "pending"}),
+    },
+    "http://hl7.org/fhir/ValueSet/measure-report-type": {
+        "http://hl7.org/fhir/measure-report-type": frozenset({
+            "data-collection", "individual", "subject-list", "summary",
+        }),
+    },
     "http://hl7.org/fhir/ValueSet/medication-status": {
         "http://hl7.org/fhir/CodeSystem/medication-status": frozenset({
             "active", "entered-in-error", "inactive",
@@ -560,6 +582,13 @@ REFERENCE_TARGETS: dict[str, frozenset[str]] = {
     "Location.endpoint": frozenset({"Endpoint"}),
     "Location.managingOrganization": frozenset({"Organization"}),
     "Location.partOf": frozenset({"Location"}),
+    "MeasureReport.evaluatedResource": frozenset({"Resource"}),
+    "MeasureReport.group.population.subjectResults": frozenset({"List"}),
+    "MeasureReport.group.stratifier.stratum.population.subjectResults": frozenset({"List"}),
+    "MeasureReport.reporter": frozenset({"Location", "Organization", "Practitioner", "PractitionerRole"}),
+    "MeasureReport.subject": frozenset({
+        "Device", "Group", "Location", "Patient", "Practitioner", "PractitionerRole", "RelatedPerson",
+    }),
     "Medication.ingredient.itemReference": frozenset({"Medication", "Substance"}),
     "Medication.manufacturer": frozenset({"Organization"}),
     "MedicationRequest.basedOn": frozenset({
