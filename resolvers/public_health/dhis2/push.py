@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
@@ -44,6 +45,7 @@ from resolvers.public_health.dhis2.model import (
 from resolvers.public_health.dhis2.ports import Dhis2Instance, OutboundGuard, PushStore
 
 DHIS2_DESTINATION = "dhis2"
+I = TypeVar("I")  # noqa: E741  # the instance a delivery sends to
 AUDIT_TYPE = "Dhis2Push"
 
 
@@ -97,15 +99,21 @@ class Dhis2Pushes:
         return found
 
 
-class Dhis2PushDelivery:
-    """The outbox destination ``dhis2``: one push per message."""
+class PushDelivery(Generic[I]):
+    """An outbox destination that sends one stored push per message to its configured
+    instance: a push whose instance is gone, or that DHIS2 refuses, is dead; an outage is
+    retried until the outbox's last attempt (``max_attempts``) makes it dead too. Subclasses
+    say how the push is sent and what its answer means (``_send``)."""
 
-    def __init__(self, store: PushStore, instances: Mapping[str, Dhis2Instance],
+    def __init__(self, store: PushStore, instances: Mapping[str, I],
                  now: Callable[[], datetime], *, max_attempts: int | None = None) -> None:
         self._store = store
         self._instances = instances
         self._now = now
-        self._max_attempts = max_attempts  # the outbox's: its last attempt makes a dead push
+        self._max_attempts = max_attempts
+
+    async def _send(self, instance: I, push: PushRecord) -> tuple[PushState, dict[str, Any]]:
+        raise NotImplementedError
 
     async def deliver(self, message: OutboxMessage) -> None:
         push_id = str(message.payload.get("push_id") or "")
@@ -119,9 +127,7 @@ class Dhis2PushDelivery:
                                      error=reason)
             raise PermanentDeliveryError(reason)
         try:
-            summary = await instance.push_data_values(
-                data_value_set_of(push.payload), dry_run=push.dry_run,
-                strategy=push.import_strategy)
+            state, summary = await self._send(instance, push)
         except Dhis2Refused as exc:
             await self._store.record(push.id, state=PushState.DEAD, at=self._now(),
                                      error=str(exc))
@@ -133,8 +139,17 @@ class Dhis2PushDelivery:
                 error=f"gave up after {message.attempts + 1} attempts: {exc}" if last
                 else str(exc))
             raise
+        await self._store.record(push.id, state=state, at=self._now(), summary=summary)
+
+
+class Dhis2PushDelivery(PushDelivery[Dhis2Instance]):
+    """The outbox destination ``dhis2``: one data value set per message."""
+
+    async def _send(self, instance: Dhis2Instance,
+                    push: PushRecord) -> tuple[PushState, dict[str, Any]]:
+        summary = await instance.push_data_values(
+            data_value_set_of(push.payload), dry_run=push.dry_run,
+            strategy=push.import_strategy)
         # Unchanged values come back ignored without a conflict: still a success.
         clean = summary.status == "SUCCESS" and not summary.conflicts
-        state = PushState.SUCCESS if clean else PushState.PARTIAL
-        await self._store.record(push.id, state=state, at=self._now(),
-                                 summary=summary_view(summary))
+        return (PushState.SUCCESS if clean else PushState.PARTIAL), summary_view(summary)

@@ -27,19 +27,16 @@ from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.errors import InvalidInput
 from resolvers.ids import new_id
-from resolvers.outbox.delivery import PermanentDeliveryError
-from resolvers.outbox.model import NewOutboxMessage, OutboxMessage
+from resolvers.outbox.model import NewOutboxMessage
 from resolvers.principal import Caller, Role, require_role
 from resolvers.public_health.dhis2.export import Dhis2Export, NotConfigured
 from resolvers.public_health.dhis2.model import (
-    Dhis2Refused,
-    Dhis2Unavailable,
     ImportStrategy,
     PushRecord,
     PushState,
 )
 from resolvers.public_health.dhis2.ports import PushStore
-from resolvers.public_health.dhis2.push import Dhis2Pushes
+from resolvers.public_health.dhis2.push import Dhis2Pushes, PushDelivery
 from resolvers.public_health.ears import Method, history_days, statistic
 from resolvers.public_health.periods import InvalidPeriod, Period, parse_period
 from resolvers.public_health.surveillance.model import (
@@ -191,42 +188,13 @@ def tracker_summary(status: int, report: dict[str, Any],
             "conflicts": conflicts}
 
 
-class TrackerDelivery:
+class TrackerDelivery(PushDelivery[TrackerInstance]):
     """The outbox destination ``dhis2_tracker``: one alert push (its events) per message."""
 
-    def __init__(self, store: PushStore, instances: Mapping[str, TrackerInstance],
-                 now: Callable[[], datetime], *, max_attempts: int | None = None) -> None:
-        self._store = store
-        self._instances = instances
-        self._now = now
-        self._max_attempts = max_attempts
-
-    async def deliver(self, message: OutboxMessage) -> None:
-        push_id = str(message.payload.get("push_id") or "")
-        push = await self._store.get(push_id)
-        if push is None:
-            raise PermanentDeliveryError(f"no DHIS2 push {push_id!r}")
-        instance = self._instances.get(push.instance_url)
-        if instance is None:
-            reason = "the DHIS2 instance is no longer configured on the gateway"
-            await self._store.record(push.id, state=PushState.DEAD, at=self._now(),
-                                     error=reason)
-            raise PermanentDeliveryError(reason)
-        try:
-            status, report = await instance.push_tracker(push.payload)
-        except Dhis2Refused as exc:
-            await self._store.record(push.id, state=PushState.DEAD, at=self._now(),
-                                     error=str(exc))
-            raise PermanentDeliveryError(str(exc)) from None
-        except Dhis2Unavailable as exc:
-            last = self._max_attempts is not None and message.attempts + 1 >= self._max_attempts
-            await self._store.record(
-                push.id, state=PushState.DEAD if last else PushState.RETRYING, at=self._now(),
-                error=f"gave up after {message.attempts + 1} attempts: {exc}" if last
-                else str(exc))
-            raise
+    async def _send(self, instance: TrackerInstance,
+                    push: PushRecord) -> tuple[PushState, dict[str, Any]]:
+        status, report = await instance.push_tracker(push.payload)
         summary = tracker_summary(status, report, list(push.payload.get("events") or []))
         clean = status < 300 and not summary["conflicts"]
-        await self._store.record(push.id, state=PushState.SUCCESS if clean else PushState.PARTIAL,
-                                 at=self._now(), summary=summary)
+        return (PushState.SUCCESS if clean else PushState.PARTIAL), summary
 
