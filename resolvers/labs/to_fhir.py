@@ -34,9 +34,19 @@ def system_uri(code_system: str) -> str:
     return CODE_SYSTEMS.get(code_system.upper(), f"urn:cari:hl7-coding:{code_system or 'local'}")
 
 
+def _fhir_code(raw: str) -> str:
+    r"""A FHIR `code` from what a sender wrote: no padding and single inner spaces.
+
+    FHIR codes match `[^\s]+(\s[^\s]+)*`; senders pad CE components and some LIS exports
+    put two spaces inside local codes ("GLU  F"). Collapsing keeps the code readable and
+    matchable, where refusing it would lose the result.
+    """
+    return " ".join(raw.split())
+
+
 def _concept(code: str, text: str, system: str) -> dict[str, Any]:
     # FHIR codes and strings may not be blank or padded; senders pad CE components.
-    code, text = code.strip(), text.strip()
+    code, text = _fhir_code(code), text.strip()
     concept: dict[str, Any] = {}
     if code:
         coding: dict[str, Any] = {"system": system_uri(system), "code": code}
@@ -50,11 +60,12 @@ def _concept(code: str, text: str, system: str) -> dict[str, Any]:
 
 def _quantity(number: str, units: str, units_system: str) -> dict[str, Any]:
     quantity: dict[str, Any] = {"value": float(number) if "." in number else int(number)}
-    if units:
-        quantity["unit"] = units
+    code = _fhir_code(units)
+    if code:
+        quantity["unit"] = units.strip()
         if units_system.upper() in ("UCUM", "") or not units_system:
             quantity["system"] = "http://unitsofmeasure.org"
-            quantity["code"] = units
+            quantity["code"] = code
     return quantity
 
 

@@ -90,3 +90,13 @@ def test_any_obx_maps_to_valid_resources(obx: tuple[str, ...], obr_status: str) 
         "OBR|1|PLC1|FIL1|24323-8^Panel^LN|||20260115071500|||||||||||||||20260115082500|||"
         + obr_status, *obx, "NTE|1|L|a note with \\T\\ and \\F\\ escapes"])
     _assert_valid(raw)
+
+
+def test_codes_with_inner_runs_of_spaces_are_collapsed_not_refused() -> None:
+    # Found by hypothesis: a CE value "0  0" became a code FHIR's pattern refuses.
+    raw = messages.WORKED_EXAMPLE.replace(
+        "OBX|1|", "OBX|9|CE|LOCAL1^Culture^L||GLU  F^Growth   seen^L|mmol  /L^^UCUM|||||F\rOBX|1|", 1)
+    docs = _resources(raw)
+    concepts = [d["valueCodeableConcept"] for d in docs if "valueCodeableConcept" in d]
+    assert concepts and concepts[0]["coding"][0]["code"] == "GLU F"
+    _assert_valid(raw)
