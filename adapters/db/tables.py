@@ -293,6 +293,7 @@ class MpiLinkRow(SQLModel, table=True):
     undo_reason: str | None = Field(default=None, max_length=500)
 
 
+from adapters.db import tables_cds as _tables_cds  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_payments as _tables_payments  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_public_health as _tables_public_health  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_smart as _tables_smart  # noqa: E402,F401  (registers tables)
