@@ -42,6 +42,7 @@ from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.dhis2.instances import dhis2_adapters
+from adapters.fhir.lab_views import decode_lab_views
 from adapters.fhir.validator import FhirValidator
 from adapters.hie.client import HttpHieClient
 from adapters.hie.guard import AllowListGuard
@@ -348,7 +349,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             bundles=BundleProcessor(fhir, uow_factory, clock),
             patient_documents=PatientDocuments(fhir, remote=medplum),
             labs=lab_ingest,
-            lab_queries=LabQueries(uow_factory, fhir, clock, audit, reads=reads),
+            lab_queries=LabQueries(uow_factory, fhir, clock, audit, reads=reads,
+                                   views=decode_lab_views),
             lab_review=MatchReview(uow_factory, clock, lab_ingest, matcher),
             lab_alerts=LabAlerts(uow_factory, clock, EscalationPolicy(
                 escalate_after=timedelta(seconds=settings.labs.alert_escalate_seconds),

@@ -173,6 +173,8 @@ def patient_reference(reference: Any) -> str | None:
     """The bare patient id of a reference to a Patient, else None."""
     if not isinstance(reference, str):
         return None
+    if reference.startswith("Patient/") and reference.count("/") == 1:
+        return reference[8:]  # the usual relative form (every search result's audit asks)
     normal = _normalise_reference(reference)
     return normal.split("/", 1)[1] if normal.startswith("Patient/") else None
 

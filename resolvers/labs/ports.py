@@ -7,6 +7,7 @@ from typing import Protocol
 
 from resolvers.labs.oru import OruMessage
 from resolvers.labs.records import IngestResult, LabRepository
+from resolvers.labs.view import LabResultView
 from resolvers.mpi.ports import MatchingUnitOfWork, MpiUnitOfWork
 from resolvers.principal import Caller, Role
 
@@ -34,3 +35,10 @@ class LabUnitOfWork(MpiUnitOfWork, MatchingUnitOfWork, Protocol):
 
 
 LabUnitOfWorkFactory = Callable[[], LabUnitOfWork]
+
+
+class LabViewDecoder(Protocol):
+    """Decodes stored Observation JSON texts straight into lab views, reading only the
+    elements a view shows. ``rows`` are (id, version, text)."""
+
+    def __call__(self, rows: Sequence[tuple[str, int, str]]) -> list[LabResultView]: ...

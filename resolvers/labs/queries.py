@@ -9,11 +9,11 @@ from resolvers.audit.access import patients_or_none, require_role_audited
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
-from resolvers.fhir.model import StoredResource
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases
-from resolvers.labs.ports import LabUnitOfWorkFactory
+from resolvers.labs.ports import LabUnitOfWorkFactory, LabViewDecoder
 from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
+from resolvers.labs.view import LabResultView as LabResultView  # re-exported for surfaces
 from resolvers.principal import Caller, Role
 
 LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
@@ -27,54 +27,6 @@ class LabResultFilter:
     status: str | None = None
 
 
-@dataclass(frozen=True)
-class LabResultView:
-    """One laboratory Observation, flattened for REST and GraphQL."""
-
-    id: str
-    patient_id: str | None
-    code: str | None
-    code_system: str | None
-    display: str | None
-    value: str | None
-    numeric_value: float | None
-    unit: str | None
-    interpretation: tuple[str, ...]
-    reference_range: str | None
-    status: str
-    effective: str | None
-    version: int
-
-    @classmethod
-    def of(cls, stored: StoredResource) -> LabResultView:
-        doc = stored.document
-        coding = ((doc.get("code") or {}).get("coding") or [{}])[0]
-        quantity = doc.get("valueQuantity") or {}
-        number = quantity.get("value")
-        if "valueQuantity" in doc:
-            value = f"{quantity.get('comparator', '')}{number}"
-        elif "valueString" in doc:
-            value = str(doc["valueString"])
-        elif "valueCodeableConcept" in doc:
-            concept = doc["valueCodeableConcept"]
-            value = concept.get("text") or ((concept.get("coding") or [{}])[0]).get("code")
-        else:
-            value = None
-        subject = (doc.get("subject") or {}).get("reference", "")
-        ranges = doc.get("referenceRange") or []
-        return cls(
-            id=stored.id, patient_id=subject.split("/", 1)[1] if subject.startswith("Patient/")
-            else None, code=coding.get("code"), code_system=coding.get("system"),
-            display=coding.get("display") or (doc.get("code") or {}).get("text"),
-            value=value, numeric_value=float(number) if isinstance(number, int | float) else None,
-            unit=quantity.get("unit"),
-            interpretation=tuple(c.get("code") for i in doc.get("interpretation") or []
-                                 for c in i.get("coding") or [] if c.get("code")),
-            reference_range=ranges[0].get("text") if ranges else None,
-            status=str(doc.get("status")), effective=doc.get("effectiveDateTime"),
-            version=stored.version)
-
-
 def alert_targets(alert: LabAlert) -> list[tuple[str | None, str | None]]:
     """The patient an alert is about, or the candidates of its held result."""
     if alert.patient_id is not None or not alert.candidates:
@@ -86,8 +38,10 @@ def alert_targets(alert: LabAlert) -> list[tuple[str | None, str | None]]:
 class LabQueries:
     def __init__(self, uow_factory: LabUnitOfWorkFactory, fhir: FhirUseCases,
                  clock: Clock, audit: AuditTrail,
-                 reads: LabUnitOfWorkFactory | None = None) -> None:
+                 reads: LabUnitOfWorkFactory | None = None,
+                 views: LabViewDecoder | None = None) -> None:
         self._uow_factory = uow_factory
+        self._views = views
         self._fhir = fhir
         self._clock = clock
         self._audit = audit
@@ -120,8 +74,12 @@ class LabQueries:
                               count=per_patient * len(patient_ids), offset=0)
         page = await self._fhir.search(caller, request)
         grouped: dict[str, list[LabResultView]] = {p: [] for p in patient_ids}
-        for stored in page.resources:
-            view = LabResultView.of(stored)
+        if page.matches is not None and self._views is not None:
+            # The stored texts go straight into views: no whole-document decode.
+            views = self._views([(m.id, m.version, m.text) for m in page.matches])
+        else:
+            views = [LabResultView.of(stored) for stored in page.resources]
+        for view in views:
             if view.patient_id in grouped:
                 grouped[view.patient_id].append(view)
         return grouped, page.total
