@@ -42,6 +42,7 @@ from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.dhis2.instances import dhis2_adapters
+from adapters.dicom.instances import dicom_adapters
 from adapters.fhir.lab_views import decode_lab_views
 from adapters.fhir.validator import FhirValidator
 from adapters.hie.client import HttpHieClient
@@ -75,6 +76,7 @@ from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
+from resolvers.imaging.wiring import build_imaging
 from resolvers.labs.alerts import EscalationPolicy, LabAlertDispatcher, LabAlerts
 from resolvers.labs.ingest import LAB_ALERTS, LabIngest
 from resolvers.labs.panic_values import PanicValueCheck
@@ -371,9 +373,12 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             smart=_smart(settings, sessions, clock, audit, client, verifier),
             public_health=(public_health := build_public_health(dhis2_adapters(
                 settings, client, engine, read_engine, wake_worker), audit, clock.now)),
+            imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
+                                              patients, audit, FhirValidator(), clock.now)),
         )
         channels = _lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
+            **imaging.handlers,  # DICOM SRs of annotations
             INBOX_DESTINATION: InboxDispatcher(
                 uow_factory, clock,
                 _event_handlers(sessions, clock, payments, extensions.event_handlers),

@@ -31,9 +31,18 @@ MAX_PATH_SEGMENT = 64
 MAX_QUERY_NAME = 128
 
 
+# The one longer segment: a DICOM viewer token (a PASETO v4.local the gateway signed; viewers
+# put it in the path of every request). It is decrypted and verified, never looked up.
+VIEWER_PREFIX = "/api/clinical/dicom/viewer/"
+VIEWER_TOKEN_SEGMENT = 5  # "", api, clinical, dicom, viewer, <token>
+MAX_VIEWER_TOKEN = 1_024
+
+
 def check_path(path: str) -> None:
     check_text(path, "path", max_length=4_096)
-    if any(len(segment) > MAX_PATH_SEGMENT for segment in path.split("/")):
+    token_at = VIEWER_TOKEN_SEGMENT if path.startswith(VIEWER_PREFIX) else -1
+    if any(len(segment) > (MAX_VIEWER_TOKEN if index == token_at else MAX_PATH_SEGMENT)
+           for index, segment in enumerate(path.split("/"))):
         raise InputRuleViolation(
             f"a path segment is longer than {MAX_PATH_SEGMENT} characters", "path")
 

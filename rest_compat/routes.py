@@ -7,6 +7,7 @@ from rest_compat import (
     crossborder,
     fhir,
     health,
+    imaging,
     labs,
     mpi_review,
     openapi,
@@ -41,4 +42,5 @@ OPERATIONS: list[Operation] = [
     *public_health.operations,
     *public_health_feeds.operations,
     *surveillance.operations,
+    *imaging.operations,
 ]

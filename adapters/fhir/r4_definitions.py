@@ -93,6 +93,9 @@ BACKBONES: dict[str, str] = {
     "EncounterStatusHistory": "Encounter.statusHistory",
     "GroupCharacteristic": "Group.characteristic",
     "GroupMember": "Group.member",
+    "ImagingStudySeries": "ImagingStudy.series",
+    "ImagingStudySeriesInstance": "ImagingStudy.series.instance",
+    "ImagingStudySeriesPerformer": "ImagingStudy.series.performer",
     "ImmunizationEducation": "Immunization.education",
     "ImmunizationPerformer": "Immunization.performer",
     "ImmunizationProtocolApplied": "Immunization.protocolApplied",
@@ -171,6 +174,7 @@ REQUIRED_BINDINGS: dict[str, str] = {
     "Group.type": "http://hl7.org/fhir/ValueSet/group-type",
     "HumanName.use": "http://hl7.org/fhir/ValueSet/name-use",
     "Identifier.use": "http://hl7.org/fhir/ValueSet/identifier-use",
+    "ImagingStudy.status": "http://hl7.org/fhir/ValueSet/imagingstudy-status",
     "Immunization.status": "http://hl7.org/fhir/ValueSet/immunization-status",
     "Location.hoursOfOperation.daysOfWeek": "http://hl7.org/fhir/ValueSet/days-of-week",
     "Location.mode": "http://hl7.org/fhir/ValueSet/location-mode",
@@ -383,6 +387,11 @@ VALUE_SETS: dict[str, dict[str, frozenset[str]]] = {
     "http://hl7.org/fhir/ValueSet/identifier-use": {
         "http://hl7.org/fhir/identifier-use": frozenset({"official", "old", "secondary", "temp", "usual"}),
     },
+    "http://hl7.org/fhir/ValueSet/imagingstudy-status": {
+        "http://hl7.org/fhir/imagingstudy-status": frozenset({
+            "available", "cancelled", "entered-in-error", "registered", "unknown",
+        }),
+    },
     "http://hl7.org/fhir/ValueSet/immunization-status": {
         "http://hl7.org/fhir/event-status": frozenset({"completed", "entered-in-error", "not-done"}),
     },
@@ -571,6 +580,25 @@ REFERENCE_TARGETS: dict[str, frozenset[str]] = {
         "Device", "Group", "Medication", "Patient", "Practitioner", "PractitionerRole", "Substance",
     }),
     "Identifier.assigner": frozenset({"Organization"}),
+    "ImagingStudy.basedOn": frozenset({
+        "Appointment", "AppointmentResponse", "CarePlan", "ServiceRequest", "Task",
+    }),
+    "ImagingStudy.encounter": frozenset({"Encounter"}),
+    "ImagingStudy.endpoint": frozenset({"Endpoint"}),
+    "ImagingStudy.interpreter": frozenset({"Practitioner", "PractitionerRole"}),
+    "ImagingStudy.location": frozenset({"Location"}),
+    "ImagingStudy.procedureReference": frozenset({"Procedure"}),
+    "ImagingStudy.reasonReference": frozenset({
+        "Condition", "DiagnosticReport", "DocumentReference", "Media", "Observation",
+    }),
+    "ImagingStudy.referrer": frozenset({"Practitioner", "PractitionerRole"}),
+    "ImagingStudy.series.endpoint": frozenset({"Endpoint"}),
+    "ImagingStudy.series.performer.actor": frozenset({
+        "CareTeam", "Device", "Organization", "Patient", "Practitioner", "PractitionerRole",
+        "RelatedPerson",
+    }),
+    "ImagingStudy.series.specimen": frozenset({"Specimen"}),
+    "ImagingStudy.subject": frozenset({"Device", "Group", "Patient"}),
     "Immunization.encounter": frozenset({"Encounter"}),
     "Immunization.location": frozenset({"Location"}),
     "Immunization.manufacturer": frozenset({"Organization"}),

@@ -16,6 +16,7 @@ from adapters.settings import webhooks as webhook_settings
 from adapters.settings.dhis2 import Dhis2Settings, load_dhis2_settings
 from adapters.settings.hie import HieSettings, load_hie_settings
 from adapters.settings.labs import LabSettings, load_lab_settings
+from adapters.settings.pacs import PacsSettings, load_pacs_settings
 from adapters.settings.payments import (
     PaymentProviderSettings,
     load_payment_provider_settings,
@@ -103,6 +104,8 @@ class Settings:
     smart: SmartSettings = field(default_factory=SmartSettings)
     # CARI_DHIS2_*: DHIS2 instances and the country mapping (adapters/settings/dhis2.py)
     dhis2: Dhis2Settings = field(default_factory=Dhis2Settings)
+    # CARI_PACS_*: the PACS (DICOMweb), viewer tokens and URLs (adapters/settings/pacs.py)
+    pacs: PacsSettings = field(default_factory=PacsSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -282,6 +285,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                                                  int, 0)),
         hie=load_hie_settings(env, problems),
         dhis2=load_dhis2_settings(env, problems),
+        pacs=load_pacs_settings(env, problems),
     )
     webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)
     if bool(settings.livekit_api_key) != bool(settings.livekit_api_secret):

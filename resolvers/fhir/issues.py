@@ -13,7 +13,8 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "DiagnosticReport",
 )
 # Types that are validated but not stored as resources of their own.
-VALIDATE_ONLY_TYPES: tuple[str, ...] = ("Bundle", "OperationOutcome", "AuditEvent", "MeasureReport")
+VALIDATE_ONLY_TYPES: tuple[str, ...] = ("Bundle", "OperationOutcome", "AuditEvent", "MeasureReport",
+                                         "ImagingStudy")
 
 
 @dataclass(frozen=True)

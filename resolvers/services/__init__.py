@@ -13,6 +13,7 @@ from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
+from resolvers.imaging.wiring import ImagingServices
 from resolvers.labs.alerts import LabAlerts
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.panic_values import PanicValueCheck
@@ -54,3 +55,4 @@ class Services:
     cross_border: CrossBorderLookup
     cross_border_import: CrossBorderImport
     public_health: PublicHealthServices
+    imaging: ImagingServices

@@ -149,7 +149,35 @@ AUDITED: dict[str, Recipe] = {
     "POST /api/fhir/cross-border/Patient/{national_id}/$import": lambda w: Call(
         "/api/fhir/cross-border/Patient/NID9988/$import?country=XX", "clinician",
         outcome="failure", patient="NID9988"),
+    # No PACS is configured here: the access is refused (502) and audited as a failure naming
+    # the patient; tests/imaging has the accesses and annotations that succeed.
+    "POST /api/clinical/dicom/access": lambda w: Call(
+        "/api/clinical/dicom/access", "clinician", body={"study_uid": "1.2.3",
+                                                          "patient_id": w.patient_id},
+        outcome="failure", patient=w.patient_id),
+    "POST /api/clinical/dicom/annotate": lambda w: Call(
+        "/api/clinical/dicom/annotate", "clinician", outcome="not_found", body={
+            "study_uid": "1.2.3", "annotations": [{
+                "type": "text", "series_uid": "1.2.3.1", "instance_uid": "1.2.3.1.1",
+                "coordinates": [1, 2], "text": "audit"}]}),
+    "GET /api/clinical/dicom/studies/{study_uid}/annotations": lambda w: Call(
+        "/api/clinical/dicom/studies/1.2.3/annotations", "clinician", outcome="not_found"),
 }
+
+# The DICOM viewer proxy: the signed token in the path is the credential, not a bearer token.
+VIEWER_PROXY = ("the viewer's DICOMweb proxy, authenticated by the signed viewer token in its "
+                "path (no bearer token, so this table's no-role denial does not apply); every "
+                "token use is audited once per study and series, naming the patient and whom "
+                "the URL was issued to, and refusals each time: tests/imaging/test_proxy.py")
+DICOMWEB_TAILS = (
+    "studies", "studies/{study}", "studies/{study}/metadata", "studies/{study}/rendered",
+    "studies/{study}/series", "studies/{study}/series/{series}",
+    "studies/{study}/series/{series}/metadata", "studies/{study}/series/{series}/rendered",
+    "studies/{study}/series/{series}/instances",
+    "studies/{study}/series/{series}/instances/{instance}",
+    "studies/{study}/series/{series}/instances/{instance}/metadata",
+    "studies/{study}/series/{series}/instances/{instance}/rendered",
+    "studies/{study}/series/{series}/instances/{instance}/frames/{frames}")
 
 NOT_AUDITED: dict[str, str] = {
     "GET /healthz": "liveness; no data",
@@ -217,6 +245,11 @@ NOT_AUDITED: dict[str, str] = {
     "POST /api/smart/token": "issues tokens to an app; no patient data is read",
     "POST /api/smart/introspect": "describes a token; no patient data is read",
     "POST /api/smart/revoke": "revokes a token; no patient data is read",
+    **{f"GET /api/clinical/dicom/viewer/{{token}}/dicomweb/{tail}": VIEWER_PROXY
+       for tail in DICOMWEB_TAILS},
+    "GET /api/clinical/dicom/viewer/{token}/wado": VIEWER_PROXY,
+    "GET /api/clinical/dicom/viewer/{token}/ohif-datasource.json": "the viewer's data source "
+    "configuration: the token's own proxy URLs, no patient data",
 }
 
 
