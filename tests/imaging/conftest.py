@@ -70,6 +70,8 @@ async def patient_with_study(h: Harness, orthanc: Orthanc, study_uid: str | None
     mrn = f"MRN-{uuid.uuid4().hex[:10]}"
     patient = await h.create_patient(identifiers=[{"system": PACS_MRN, "value": mrn}])
     built = make_study(mrn, study_uid, **study)
+    if study_uid:  # a fixed UID (the documented one) may be there for another patient
+        orthanc.delete_study(study_uid)
     orthanc.upload(*(i.data for i in built.instances))
     return patient["id"], built
 

@@ -95,6 +95,15 @@ class Orthanc:
                                      headers={"Content-Type": "application/dicom"})
                 assert answer.status_code == 200, answer.text
 
+    def delete_study(self, study_uid: str) -> None:
+        """Forget a study (the documented UID is loaded by several tests, for several
+        patients)."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            found = client.post("/tools/lookup", content=study_uid).json()
+            for item in found:
+                if item["Type"] == "Study":
+                    assert client.delete(f"/studies/{item['ID']}").status_code == 200
+
     def series_of(self, study_uid: str) -> list[dict[str, object]]:
         answer = httpx.get(f"{self.dicomweb}/studies/{study_uid}/series", timeout=10)
         if answer.status_code == 204:
