@@ -60,6 +60,7 @@ from adapters.payments.stripe_api.client import StripeRefundClient
 from adapters.settings import Settings
 from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
+from adapters.webhooks_out.instances import delivery_policy, webhook_adapters, webhook_store
 from resolvers.audit.trail import AuditTrail
 from resolvers.audit.writer import GroupedAuditWriter
 from resolvers.authn import Authenticator
@@ -87,6 +88,8 @@ from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
+from resolvers.notifications.model import WEBHOOK_DELIVERY
+from resolvers.notifications.wiring import build_notifications
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
@@ -258,6 +261,8 @@ def build_worker(settings: Settings, store: SqlOutboxStore,
                     max_seconds=settings.outbox_backoff_max_seconds),
         WorkerConfig(poll_seconds=settings.outbox_poll_seconds,
                      lease_seconds=settings.outbox_lease_seconds),
+        # Webhook deliveries retry on their own schedule (days, not the outbox's minutes).
+        policies={WEBHOOK_DELIVERY: delivery_policy(settings.webhooks_out)},
     )
 
 
@@ -371,6 +376,9 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             cross_border_import=CrossBorderImport(cross_border, patients, matcher, audit,
                                                   clock.now),
             smart=_smart(settings, sessions, clock, audit, client, verifier),
+            notifications=(notifications := build_notifications(webhook_adapters(
+                settings.webhooks_out, client, policy, webhook_store(engine, wake_worker)),
+                audit, clock)),
             public_health=(public_health := build_public_health(dhis2_adapters(
                 settings, client, engine, read_engine, wake_worker), audit, clock.now)),
             imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
@@ -378,6 +386,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         )
         channels = _lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
+            **notifications.handlers,  # webhook fan-out and signed deliveries
             **imaging.handlers,  # DICOM SRs of annotations
             INBOX_DESTINATION: InboxDispatcher(
                 uow_factory, clock,

@@ -20,6 +20,7 @@ from rest_compat import (
     smart,
     stripe_subscriptions,
     surveillance,
+    webhook_endpoints,
     webhooks,
 )
 from rest_compat.spec import Operation
@@ -35,6 +36,7 @@ OPERATIONS: list[Operation] = [
     *fhir.operations,
     *labs.operations,
     *mpi_review.operations,
+    *webhook_endpoints.operations,
     *webhooks.operations,
     *stripe_subscriptions.operations,  # before /api/payments/{payment_id}
     *payments.operations,

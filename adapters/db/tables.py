@@ -299,4 +299,5 @@ from adapters.db import tables_payments as _tables_payments  # noqa: E402,F401  
 from adapters.db import tables_public_health as _tables_public_health  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_smart as _tables_smart  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_stripe as _tables_stripe  # noqa: E402,F401  (registers tables)
+from adapters.db import tables_webhook_subscriptions as _tables_webhook_subscriptions  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_webhooks as _tables_webhooks  # noqa: E402,F401  (registers tables)

@@ -22,6 +22,7 @@ from adapters.settings.payments import (
     load_payment_provider_settings,
 )
 from adapters.settings.smart import SmartSettings, load_smart_settings
+from adapters.settings.webhooks_out import WebhookOutSettings, load_webhook_out_settings
 
 ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -106,6 +107,8 @@ class Settings:
     dhis2: Dhis2Settings = field(default_factory=Dhis2Settings)
     # CARI_PACS_*: the PACS (DICOMweb), viewer tokens and URLs (adapters/settings/pacs.py)
     pacs: PacsSettings = field(default_factory=PacsSettings)
+    # CARI_WEBHOOK_*: outbound webhook subscriptions (adapters/settings/webhooks_out.py)
+    webhooks_out: WebhookOutSettings = field(default_factory=WebhookOutSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -285,6 +288,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                                                  int, 0)),
         hie=load_hie_settings(env, problems),
         dhis2=load_dhis2_settings(env, problems),
+        webhooks_out=load_webhook_out_settings(env, problems),
         pacs=load_pacs_settings(env, problems),
     )
     webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)

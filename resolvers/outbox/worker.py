@@ -13,6 +13,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from resolvers.clock import Clock
 from resolvers.ids import new_id
@@ -23,6 +24,15 @@ from resolvers.outbox.ports import OutboxStore
 log = logging.getLogger("cari.outbox")
 
 MAX_ERROR_LENGTH = 500
+
+
+class Retries(Protocol):
+    """How many attempts a message gets, and how long to wait after each failed one."""
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    def delay(self, attempts: int) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -53,11 +63,14 @@ class OutboxWorker:
         clock: Clock,
         policy: RetryPolicy,
         config: WorkerConfig | None = None,
+        policies: Mapping[str, Retries] | None = None,
     ) -> None:
         self._store = store
         self._handlers = dict(handlers)
         self._clock = clock
         self._policy = policy
+        # Destinations with a schedule of their own (webhook deliveries); the rest use policy.
+        self._policies: dict[str, Retries] = dict(policies or {})
         self._config = config or WorkerConfig()
         self._wake = asyncio.Event()
 
@@ -118,9 +131,10 @@ class OutboxWorker:
             await asyncio.wait_for(handler.deliver(message), self._config.lease_seconds * 0.8)
         except Exception as exc:
             permanent = isinstance(exc, PermanentDeliveryError)
-            dead = permanent or attempts >= self._policy.max_attempts
+            policy = self._policies.get(message.destination, self._policy)
+            dead = permanent or attempts >= policy.max_attempts
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
-            next_at = self._clock.now() + timedelta(seconds=self._policy.delay(attempts))
+            next_at = self._clock.now() + timedelta(seconds=policy.delay(attempts))
             await self._store.mark_failed(
                 message.id, token, error=error, next_attempt_at=next_at, dead=dead
             )

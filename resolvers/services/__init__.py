@@ -22,6 +22,7 @@ from resolvers.labs.review import MatchReview
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
+from resolvers.notifications.wiring import NotificationServices
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
 from resolvers.public_health.wiring import PublicHealthServices
@@ -55,4 +56,5 @@ class Services:
     cross_border: CrossBorderLookup
     cross_border_import: CrossBorderImport
     public_health: PublicHealthServices
+    notifications: NotificationServices
     imaging: ImagingServices

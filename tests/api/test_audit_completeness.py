@@ -179,6 +179,20 @@ DICOMWEB_TAILS = (
     "studies/{study}/series/{series}/instances/{instance}/rendered",
     "studies/{study}/series/{series}/instances/{instance}/frames/{frames}")
 
+WEBHOOK_SUBSCRIPTION_ROUTES = (
+    "POST /api/webhooks/endpoints", "GET /api/webhooks/endpoints",
+    "GET /api/webhooks/endpoints/{endpoint_id}", "PATCH /api/webhooks/endpoints/{endpoint_id}",
+    "DELETE /api/webhooks/endpoints/{endpoint_id}",
+    "POST /api/webhooks/endpoints/{endpoint_id}/enable",
+    "POST /api/webhooks/endpoints/{endpoint_id}/disable",
+    "POST /api/webhooks/endpoints/{endpoint_id}/rotate-secret",
+    "POST /api/webhooks/endpoints/{endpoint_id}/test",
+    "GET /api/webhooks/endpoints/{endpoint_id}/deliveries",
+    "GET /api/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}",
+    "POST /api/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/replay",
+    "POST /api/webhooks/endpoints/{endpoint_id}/replay",
+)
+
 NOT_AUDITED: dict[str, str] = {
     "GET /healthz": "liveness; no data",
     "GET /api/mpi/profile": "the register's kind: counts and a share, no patient data (admin)",
@@ -245,6 +259,10 @@ NOT_AUDITED: dict[str, str] = {
     "POST /api/smart/token": "issues tokens to an app; no patient data is read",
     "POST /api/smart/introspect": "describes a token; no patient data is read",
     "POST /api/smart/revoke": "revokes a token; no patient data is read",
+    "GET /api/webhooks/event-types": "the webhook event catalogue and its schemas: no data",
+    **{route: "webhook subscription management (admin, integrator): endpoints, events by "
+       "id and delivery attempts, no patient data; recorded anyway (WebhookEndpoint, "
+       "tests/notifications/test_audit.py)" for route in WEBHOOK_SUBSCRIPTION_ROUTES},
     **{f"GET /api/clinical/dicom/viewer/{{token}}/dicomweb/{tail}": VIEWER_PROXY
        for tail in DICOMWEB_TAILS},
     "GET /api/clinical/dicom/viewer/{token}/wado": VIEWER_PROXY,

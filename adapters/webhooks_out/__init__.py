@@ -1,0 +1,2 @@
+"""Outbound webhook delivery: the Standard Webhooks signer, the HTTP sender on the shared
+guarded client, and the endpoint URL guard."""
