@@ -27,10 +27,13 @@ Modules:
                      stand-ins, one 2 s late with a 1 s timeout, with and without the breaker
     dhis2_export     one quarter's DHIS2 export for 1,000 facilities over 1M Observations
                      (PostgreSQL, in-process): time, SQL statements, peak Python memory
+    cds_check        the drug-interaction checker alone (in-process) on 5 and 20 medications,
+                     by name and by code: load/index time, p50/p99 per check
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
               "mpi_match_http",
               "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
-              "upload_memory", "cross_border", "dhis2_export")
+              "upload_memory", "cross_border", "dhis2_export",
+              "cds_check")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,11 @@ def test_coverage(checker: InteractionChecker) -> None:
 
 
 def test_the_data_is_shipped_in_the_package() -> None:
-    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
-    assert 'resolvers = ["cds/knowledge/data/*.json"]' in pyproject
+    root = Path(__file__).resolve().parents[2]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["resolvers"]
+    shipped = {path for pattern in globs for path in (root / "resolvers").glob(pattern)}
+    assert set(DATA_DIRECTORY.glob("*.json")) <= shipped
 
 
 # ------------------------------------------------------------------ bad data is refused

@@ -26,6 +26,7 @@ then the position of the medications in the request, then the entry id: determin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from resolvers.cds.knowledge.entries import (
@@ -62,7 +63,8 @@ def _same_order(a: MedicationFacts, b: MedicationFacts) -> bool:
     return a == b
 
 
-def _summary(text: str, names: Sequence[str]) -> str:
+@lru_cache(maxsize=4096)
+def _summary(text: str, names: tuple[str, ...]) -> str:
     """The entry's summary, naming the medications when it does not already."""
     lowered = text.casefold()
     missing = [n for n in names if n.casefold() not in lowered]
@@ -104,6 +106,18 @@ class InteractionChecker:
             for ingredient in sorted(kb.side_ingredients(preg.applies_to, members)):
                 by_ingredient.setdefault(ingredient, []).append(preg)
         self._pregnancy = {i: tuple(entries) for i, entries in by_ingredient.items()}
+        # For each ingredient, every ingredient it can form a finding with (an interaction
+        # partner, a class-mate under a duplicate rule, itself): most pairs of a request are
+        # ruled out by one set test before any entry is looked at.
+        partners: dict[str, set[str]] = {i.id: {i.id} for i in kb.ingredients}
+        for x, y in self._pairs:
+            partners[x].add(y)
+            partners[y].add(x)
+        for ingredient, rules in self._duplicates.items():
+            for rule in rules:
+                if rule.class_id is not None:
+                    partners[ingredient] |= members[rule.class_id]
+        self._partners = {i: frozenset(p) for i, p in partners.items()}
 
     @classmethod
     def from_data(cls, directory: Path | None = None) -> InteractionChecker:
@@ -123,14 +137,17 @@ class InteractionChecker:
 
     def check(self, medications: Sequence[MedicationFacts], *, pregnant: bool = False) -> list[Finding]:
         recognised = [self._index.recognise(facts) for facts in medications]
+        contents = [frozenset(r.ingredient for r in recs) for recs in recognised]
+        reach = [frozenset().union(*(self._partners[i] for i in ingredients)) for ingredients in contents]
         found: dict[tuple[str, int, int], tuple[_SortKey, Finding]] = {}
         for i, first in enumerate(recognised):
             if not first:
                 continue
             for j in range(i + 1, len(recognised)):
-                second = recognised[j]
-                if second and not _same_order(medications[i], medications[j]):
-                    self._pair_findings(first, second, i, j, found)
+                if reach[i].isdisjoint(contents[j]):  # nothing in the knowledge base links them
+                    continue
+                if not _same_order(medications[i], medications[j]):
+                    self._pair_findings(first, recognised[j], i, j, found)
             if pregnant:
                 for rec in first:
                     for preg in self._pregnancy.get(rec.ingredient, ()):
@@ -163,7 +180,7 @@ class InteractionChecker:
         key = (text.id, i, j)
         if key in found:  # one finding per entry and pair of medications
             return
-        names = list(dict.fromkeys(self._names[m.ingredient] for m in meds))
+        names = tuple(dict.fromkeys(self._names[m.ingredient] for m in meds))
         effect = text.clinical_effect
         if fda_letter is not None:
             effect = f"{effect} {PLLR_NOTE.format(letter=fda_letter)}"

@@ -63,6 +63,8 @@ _CO_PREFIX = re.compile(r"^co-(?=[a-z])")
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # the usual case: nothing to decompose
+        return text.casefold().strip()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
