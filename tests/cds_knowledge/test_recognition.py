@@ -20,6 +20,8 @@ def ingredients(checker: InteractionChecker, facts: MedicationFacts) -> list[str
     (RXNORM, "1433868", ["dolutegravir"]),
     (RXNORM, "195085", ["efavirenz"]),
     (RXNORM, "10831", ["sulfamethoxazole", "trimethoprim"]),
+    (RXNORM, "1433879", ["dolutegravir"]),  # SBD: dolutegravir 50 MG Oral Tablet [Tivicay]
+    (RXNORM, "317150", ["ritonavir"]),  # SCD: ritonavir 100 MG Oral Capsule
     (ATC, "J04AB02", ["rifampicin"]),
     (ATC, "P01BF01", ["artemether", "lumefantrine"]),
     (ATC, "J05AR10", ["lopinavir", "ritonavir"]),
