@@ -33,11 +33,13 @@ from composition import (
     open_gateway,
     token_verifier,
 )
+from resolvers.cds.hooks.ports import MedicationChecker
 from resolvers.errors import DomainError
 from resolvers.fhir.capability import capability_statement
 from resolvers.payments.providers import PaymentProvider
 from resolvers.webhooks.model import EventHandler
 from rest_compat.body_limit import RequestBodyLimit
+from rest_compat.cds_cors import CdsCorsMiddleware
 from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.input_guard import InputGuardMiddleware
 from rest_compat.middleware import RequestContextMiddleware
@@ -110,6 +112,7 @@ def create_app(
     engine: AsyncEngine | None = None,
     extra_event_handlers: Mapping[str, EventHandler] | None = None,
     payment_providers: Mapping[str, PaymentProvider] | None = None,
+    cds_checker: MedicationChecker | None = None,
 ) -> Starlette:
     settings = settings or load_settings(os.environ)
     engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -117,7 +120,7 @@ def create_app(
     authenticator = token_verifier(settings)
     extensions = Extensions(handlers=extra_handlers, subscriptions=dict(extra_subscriptions or {}),
                             event_handlers=dict(extra_event_handlers or {}),
-                            payment_providers=payment_providers)
+                            payment_providers=payment_providers, cds_checker=cds_checker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -170,7 +173,9 @@ def create_app(
     routes: list[Route | Mount] = list(build_routes(OPERATIONS))
     routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics),
-                  Middleware(CloseWhenBodyUnread)]
+                  Middleware(CloseWhenBodyUnread),
+                  # CDS Hooks' own CORS (CARI_CDS_CORS_ORIGINS), outside the gateway-wide one
+                  Middleware(CdsCorsMiddleware, origins=settings.cds.cors_origins)]
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins),

@@ -28,6 +28,7 @@ from adapters.auth.jose_keys import (
 from adapters.auth.keys import load_or_create_local_key
 from adapters.auth.smart_tokens import SmartAccessTokens
 from adapters.auth.tokens import TokenIssuer, TokenVerifier
+from adapters.cds.instances import cds_adapters
 from adapters.db.audit_writes import SqlAuditWrites
 from adapters.db.engine import session_factory
 from adapters.db.health import DatabaseHealth
@@ -64,6 +65,8 @@ from adapters.webhooks_out.instances import delivery_policy, webhook_adapters, w
 from resolvers.audit.trail import AuditTrail
 from resolvers.audit.writer import GroupedAuditWriter
 from resolvers.authn import Authenticator
+from resolvers.cds.hooks.ports import MedicationChecker
+from resolvers.cds.hooks.wiring import build_cds_services
 from resolvers.clock import SystemClock
 from resolvers.crossborder.breaker import CircuitBreakers
 from resolvers.crossborder.cache import AnswerCache
@@ -123,6 +126,7 @@ class Extensions:
     subscriptions: Mapping[str, Sequence[str]] = field(default_factory=dict)  # patient events
     event_handlers: Mapping[str, EventHandler] = field(default_factory=dict)  # inbound webhooks
     payment_providers: Mapping[str, PaymentProvider] | None = None  # instead of the settings'
+    cds_checker: MedicationChecker | None = None  # instead of the shipped knowledge base
 
 
 @dataclass
@@ -376,6 +380,9 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             cross_border_import=CrossBorderImport(cross_border, patients, matcher, audit,
                                                   clock.now),
             smart=_smart(settings, sessions, clock, audit, client, verifier),
+            cds=build_cds_services(*cds_adapters(settings, client, sessions, clock.now),
+                                   extensions.cds_checker, fhir, audit, clock.now, verifier,
+                                   max_parallel=1 if sqlite else 2),
             notifications=(notifications := build_notifications(webhook_adapters(
                 settings.webhooks_out, client, policy, webhook_store(engine, wake_worker)),
                 audit, clock)),

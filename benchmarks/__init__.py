@@ -27,6 +27,8 @@ Modules:
                      stand-ins, one 2 s late with a 1 s timeout, with and without the breaker
     dhis2_export     one quarter's DHIS2 export for 1,000 facilities over 1M Observations
                      (PostgreSQL, in-process): time, SQL statements, peak Python memory
+    cds_hooks_http   CDS Hooks drug-interaction-check with 5 and 20 medications over HTTP:
+                     p50/p99 and req/s at 1 and 8 connections
     cds_check        the drug-interaction checker alone (in-process) on 5 and 20 medications,
                      by name and by code: load/index time, p50/p99 per check
 """
@@ -35,5 +37,5 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "mpi_match_http",
               "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
-              "upload_memory", "cross_border", "dhis2_export",
+              "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check")

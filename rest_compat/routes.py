@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_compat import (
     admin,
+    cds_hooks,
     crossborder,
     fhir,
     health,
@@ -44,5 +45,6 @@ OPERATIONS: list[Operation] = [
     *public_health.operations,
     *public_health_feeds.operations,
     *surveillance.operations,
+    *cds_hooks.operations,
     *imaging.operations,
 ]

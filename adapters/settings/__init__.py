@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from adapters.settings import webhooks as webhook_settings
+from adapters.settings.cds import CdsSettings, load_cds_settings
 from adapters.settings.dhis2 import Dhis2Settings, load_dhis2_settings
 from adapters.settings.hie import HieSettings, load_hie_settings
 from adapters.settings.labs import LabSettings, load_lab_settings
@@ -103,6 +104,8 @@ class Settings:
     org_scoping: bool = False  # confine clinician/lab/billing to their token's org (tenancy)
     # CARI_SMART_*: SMART on FHIR lifetimes (adapters/settings/smart.py)
     smart: SmartSettings = field(default_factory=SmartSettings)
+    # CARI_CDS_*: CDS Hooks CORS, client JWT issuers, feedback window (adapters/settings/cds.py)
+    cds: CdsSettings = field(default_factory=CdsSettings)
     # CARI_DHIS2_*: DHIS2 instances and the country mapping (adapters/settings/dhis2.py)
     dhis2: Dhis2Settings = field(default_factory=Dhis2Settings)
     # CARI_PACS_*: the PACS (DICOMweb), viewer tokens and URLs (adapters/settings/pacs.py)
@@ -272,6 +275,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         payment_providers=load_payment_provider_settings(env, problems),
         labs=load_lab_settings(env, problems),
         smart=load_smart_settings(env, problems),
+        cds=load_cds_settings(env, problems),
         org_scoping=_parse_bool("CARI_ORG_SCOPING", get("CARI_ORG_SCOPING", "false"), problems),
         stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(
             get("CARI_STRIPE_WEBHOOK_SECRETS", ""), problems),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.authn import Authenticator, HealthProbe
+from resolvers.cds.hooks.wiring import CdsServices
 from resolvers.crossborder.importing import CrossBorderImport
 from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.organizations import OrganizationUseCases
@@ -56,5 +57,6 @@ class Services:
     cross_border: CrossBorderLookup
     cross_border_import: CrossBorderImport
     public_health: PublicHealthServices
+    cds: CdsServices
     notifications: NotificationServices
     imaging: ImagingServices

@@ -53,6 +53,15 @@ Recipe = Callable[[World], Call]
 
 # ------------------------------------------------------------------------------ REST tables
 
+CDS_FEEDBACK = {"feedback": [{"card": "00000000-0000-4000-8000-000000000000",
+                              "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}]}
+
+
+def _cds_call(world: World, hook: str) -> dict[str, Any]:
+    return {"hookInstance": "audit-1", "hook": hook, "context": {
+        "patientId": world.patient_id, "medications": ["rifampicin", "dolutegravir"]}}
+
+
 AUDITED: dict[str, Recipe] = {
     "GET /api/patients": lambda w: Call("/api/patients?family=Odhiambo", "clinician"),
     "POST /api/patients": lambda w: Call("/api/patients", "clinician", body={
@@ -149,6 +158,20 @@ AUDITED: dict[str, Recipe] = {
     "POST /api/fhir/cross-border/Patient/{national_id}/$import": lambda w: Call(
         "/api/fhir/cross-border/Patient/NID9988/$import?country=XX", "clinician",
         outcome="failure", patient="NID9988"),
+    # CDS Hooks: a call names its patient (CdsService, execute); feedback about a card never
+    # issued is recorded not found (tests/cds_hooks has the cards and feedback that succeed).
+    "POST /cds-services/{service_id}": lambda w: Call(
+        "/cds-services/drug-interaction-check", "clinician", body=_cds_call(w, "patient-view"),
+        patient=w.patient_id),
+    "POST /cds-hooks/{service_id}": lambda w: Call(
+        "/cds-hooks/lab-critical-values", "clinician", body=_cds_call(w, "patient-view"),
+        patient=w.patient_id),
+    "POST /cds-services/{service_id}/feedback": lambda w: Call(
+        "/cds-services/drug-interaction-check/feedback", "clinician", body=CDS_FEEDBACK,
+        outcome="not_found"),
+    "POST /cds-hooks/{service_id}/feedback": lambda w: Call(
+        "/cds-hooks/drug-interaction-check/feedback", "integrator", body=CDS_FEEDBACK,
+        outcome="not_found"),
     # No PACS is configured here: the access is refused (502) and audited as a failure naming
     # the patient; tests/imaging has the accesses and annotations that succeed.
     "POST /api/clinical/dicom/access": lambda w: Call(
@@ -228,6 +251,7 @@ NOT_AUDITED: dict[str, str] = {
     "GET /.well-known/smart-configuration": "SMART discovery; public by specification",
     "GET /api/fhir/.well-known/smart-configuration": "as /.well-known/smart-configuration",
     "GET /.well-known/jwks.json": "the id_token signing key (public part); no data",
+    "GET /cds-services": "CDS Hooks discovery: the services offered; public by specification",
     "POST /api/smart/apps": "registers a SMART app (admin): no patient data",
     "GET /api/smart/apps": "registered SMART apps (admin): no patient data",
     "GET /api/smart/apps/{client_id}": "a registered SMART app (admin): no patient data",

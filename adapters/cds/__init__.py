@@ -1,0 +1,1 @@
+"""CDS Hooks adapters, built from settings (instances.py)."""

@@ -1,0 +1,125 @@
+"""CDS Hooks storage on SQL: issued cards, feedback, and used client JWT ids.
+
+A JWT id is recorded with one INSERT under its primary key (the SHA-256 of issuer and jti):
+of two processes presenting the same token at once, exactly one inserts, the other meets
+the key and is refused as a replay. Expired ids are deleted on the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.db.dialect import insert_for
+from adapters.db.tables_cds import CdsCardRow, CdsFeedbackRow, CdsJwtIdRow
+from resolvers.cds.hooks.model import FeedbackEntry, IssuedCard
+
+CARDS = CdsCardRow.__table__  # type: ignore[attr-defined]
+FEEDBACK = CdsFeedbackRow.__table__  # type: ignore[attr-defined]
+JWT_IDS = CdsJwtIdRow.__table__  # type: ignore[attr-defined]
+CLEAN_EVERY = 256  # delete expired JWT ids once every this many new ones
+
+
+def _card_row(card: IssuedCard) -> dict[str, Any]:
+    return {"uuid": card.uuid, "service_id": card.service_id, "hook": card.hook,
+            "hook_instance": card.hook_instance, "patient_id": card.patient_id,
+            "suggestions": list(card.suggestions),
+            "override_reasons": [{"system": s, "code": c} for s, c in card.override_reasons],
+            "issued_by": card.issued_by, "issued_at": card.issued_at,
+            "expires_at": card.expires_at}
+
+
+def _card(row: Any) -> IssuedCard:
+    return IssuedCard(
+        uuid=row["uuid"], service_id=row["service_id"], hook=row["hook"],
+        hook_instance=row["hook_instance"], patient_id=row["patient_id"],
+        suggestions=tuple(row["suggestions"] or ()),
+        override_reasons=tuple((r["system"], r["code"]) for r in row["override_reasons"] or ()),
+        issued_by=row["issued_by"], issued_at=row["issued_at"], expires_at=row["expires_at"])
+
+
+class SqlCdsStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def save_cards(self, cards: Sequence[IssuedCard]) -> None:
+        if not cards:
+            return
+        rows = list({c.uuid: _card_row(c) for c in cards}.values())
+        async with self._sessions() as session:
+            statement = insert_for(session)(CARDS).on_conflict_do_nothing(
+                index_elements=["uuid"])
+            await session.execute(statement, rows)
+            await session.commit()
+
+    async def find_cards(self, uuids: Sequence[str], now: datetime) -> dict[str, IssuedCard]:
+        if not uuids:
+            return {}
+        async with self._sessions() as session:
+            rows = (await session.execute(select(CARDS).where(
+                CARDS.c.uuid.in_(list(set(uuids))), CARDS.c.expires_at > now))).mappings()
+            return {row["uuid"]: _card(row) for row in rows}
+
+    async def save_feedback(self, entries: Sequence[FeedbackEntry]) -> None:
+        rows = [{"id": e.id, "card_uuid": e.card_uuid, "service_id": e.service_id,
+                 "patient_id": e.patient_id, "outcome": e.outcome,
+                 "accepted_suggestions": list(e.accepted_suggestions)
+                 if e.accepted_suggestions is not None else None,
+                 "override_reason": dict(e.override_reason)
+                 if e.override_reason is not None else None,
+                 "outcome_timestamp": e.outcome_timestamp, "received_by": e.received_by,
+                 "received_at": e.received_at} for e in entries]
+        async with self._sessions() as session:
+            await session.execute(insert(FEEDBACK), rows)
+            await session.commit()
+
+    async def purge_expired(self, now: datetime) -> int:
+        async with self._sessions() as session:
+            result = await session.execute(delete(CARDS).where(CARDS.c.expires_at <= now))
+            await session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def feedback_of(self, card_uuid: str) -> list[dict[str, Any]]:
+        """The feedback kept about a card, oldest first (for operators and tests)."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(FEEDBACK).where(
+                FEEDBACK.c.card_uuid == card_uuid).order_by(FEEDBACK.c.received_at,
+                                                            FEEDBACK.c.id))).mappings()
+            return [dict(r) for r in rows]
+
+
+class SqlJwtIdLedger:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._recorded = 0
+
+    async def first_use(self, issuer: str, jti: str, expires_at: datetime,
+                        now: datetime) -> bool:
+        key = hashlib.sha256(f"{issuer}\n{jti}".encode()).hexdigest()
+        async with self._sessions() as session:
+            # An expired entry for this very key no longer blocks it (its token is dead).
+            await session.execute(delete(JWT_IDS).where(JWT_IDS.c.key_hash == key,
+                                                        JWT_IDS.c.expires_at <= now))
+            try:
+                await session.execute(insert(JWT_IDS).values(
+                    key_hash=key, issuer=issuer[:500], expires_at=expires_at))
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return False
+        self._recorded += 1
+        if self._recorded % CLEAN_EVERY == 1:
+            await self.clean(now)
+        return True
+
+    async def clean(self, now: datetime) -> int:
+        async with self._sessions() as session:
+            result = await session.execute(delete(JWT_IDS).where(JWT_IDS.c.expires_at <= now))
+            await session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
