@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := tests/federation/node_modules/.installed
 MEDPLUM_STAMP := tests/medplum/server/node_modules/.installed
 
-.PHONY: run test test-fast bench lint migrate postgres node clean
+.PHONY: run test test-fast bench lint migrate postgres orthanc node clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -29,6 +29,10 @@ node: $(NODE_STAMP) $(MEDPLUM_STAMP)
 postgres:
 	@.ci/ensure-postgres
 
+## The DICOM tests run a real Orthanc with DICOMweb (Debian orthanc, orthanc-dicomweb).
+orthanc:
+	@.ci/ensure-orthanc
+
 ## Serve on http://127.0.0.1:8000 on the embedded SQLite database under ./var (migrates first).
 run: $(STAMP)
 	$(VENV)/bin/cari-gateway serve
@@ -37,14 +41,14 @@ migrate: $(STAMP)
 	$(VENV)/bin/cari-gateway migrate
 
 ## The whole suite: unit, contract, API, storage on SQLite and PostgreSQL, federation, schemathesis.
-test: $(STAMP) $(NODE_STAMP) $(MEDPLUM_STAMP) postgres
+test: $(STAMP) $(NODE_STAMP) $(MEDPLUM_STAMP) postgres orthanc
 	$(PY) -m pytest -q
 
 ## Everything but the tests that start processes (uvicorn, node).
-test-fast: $(STAMP) postgres
+test-fast: $(STAMP) postgres orthanc
 	$(PY) -m pytest -q -m "not slow"
 
-bench: $(STAMP) postgres
+bench: $(STAMP) postgres orthanc
 	$(PY) -m benchmarks
 
 lint: $(STAMP)

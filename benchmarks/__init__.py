@@ -31,6 +31,8 @@ Modules:
                      p50/p99 and req/s at 1 and 8 connections
     cds_check        the drug-interaction checker alone (in-process) on 5 and 20 medications,
                      by name and by code: load/index time, p50/p99 per check
+    dicom_access     POST /api/clinical/dicom/access against a real Orthanc, and study metadata
+                     through the viewer proxy vs Orthanc directly: p50/p99 over HTTP
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
@@ -38,4 +40,5 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
-              "cds_check")
+              "cds_check",
+              "dicom_access")
