@@ -2,8 +2,9 @@
 
 A write stores a new version (document, history row, search index), keeps the resource's
 twin in step when the caller gives its writer (the MPI patient of a Patient, the directory
-entry of an Organization), and enqueues the Medplum mirror delivery: all in the transaction
-of the unit of work, so a rollback undoes every part.
+entry of an Organization), and enqueues the Medplum mirror delivery and the
+``fhir.resource.*`` webhook event: all in the transaction of the unit of work, so a rollback
+undoes every part.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from resolvers.fhir.model import FHIR_DELETE, FHIR_UPSERT, IndexEntry, StoredRes
 from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 from resolvers.fhir.search_params import index_resource, sort_date
 from resolvers.ids import new_id
+from resolvers.notifications.events import webhook_event
 from resolvers.outbox.model import NewOutboxMessage
 
 
@@ -55,10 +57,7 @@ async def write_resource(
                       "read it again and retry")
     if twin is not None:  # the MPI patient or directory entry, in the same transaction
         await twin(stored, now)
-    await uow.outbox.enqueue([
-        NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
-                         f"fhir:{resource_type}/{rid}/_history/{version}")
-        for destination in mirror.destinations])
+    await uow.outbox.enqueue(mirror_messages(stored, mirror))
     return stored
 
 
@@ -81,11 +80,21 @@ def indexed(stored: StoredResource) -> NewResource:
 
 
 def mirror_messages(stored: StoredResource, mirror: MirrorConfig) -> list[NewOutboxMessage]:
-    """The deliveries that copy this version to each mirror."""
-    return [NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
-                             f"fhir:{stored.resource_type}/{stored.id}/_history/"
-                             f"{stored.version}")
-            for destination in mirror.destinations]
+    """The deliveries of this version: a copy to each mirror, and its webhook event."""
+    return [*(NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
+                               f"fhir:{stored.resource_type}/{stored.id}/_history/"
+                               f"{stored.version}")
+              for destination in mirror.destinations), resource_event(stored)]
+
+
+def resource_event(stored: StoredResource) -> NewOutboxMessage:
+    """``fhir.resource.created``/``updated``/``deleted``: the type, id and version only."""
+    kind = "deleted" if stored.deleted else "created" if stored.version == 1 else "updated"
+    return webhook_event(f"fhir.resource.{kind}", {
+        "resource_type": stored.resource_type, "resource_id": stored.id,
+        "version_id": str(stored.version)}, stored.last_updated,
+        key=f"{stored.resource_type}/{stored.id}/_history/{stored.version}",
+        resource_type=stored.resource_type)
 
 
 async def create_resources(uow: FhirWriteUnitOfWork, docs: Sequence[tuple[str, dict[str, Any]]], *,
@@ -112,8 +121,10 @@ async def delete_resource(uow: FhirWriteUnitOfWork, current: StoredResource, now
     if not await uow.fhir.put(tombstone, [], None, expected_version=current.version):
         raise problem(409, "conflict", "the resource was changed concurrently")
     await uow.outbox.enqueue([
-        NewOutboxMessage(destination, {"type": FHIR_DELETE, "resourceType": current.resource_type,
-                                       "id": current.id, "version": tombstone.version},
-                         f"fhir:{current.resource_type}/{current.id}/_history/{tombstone.version}")
-        for destination in mirror.destinations])
+        *(NewOutboxMessage(destination, {"type": FHIR_DELETE,
+                                         "resourceType": current.resource_type,
+                                         "id": current.id, "version": tombstone.version},
+                           f"fhir:{current.resource_type}/{current.id}/_history/"
+                           f"{tombstone.version}")
+          for destination in mirror.destinations), resource_event(tombstone)])
     return tombstone

@@ -28,6 +28,7 @@ from resolvers.errors import Conflict, NotFound
 from resolvers.labs.critical_alerts import alert_message
 from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.labs.records import ALERT_DELIVERED, ALERT_PENDING, ALERT_UNDELIVERED, LabAlert
+from resolvers.labs.webhook_events import alert_acknowledged, alert_raised
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.model import OutboxMessage
 from resolvers.principal import Caller, Role
@@ -76,6 +77,7 @@ class LabAlerts:
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.UPDATE, resource_type="LabAlert",
                 targets=[(alert_id, alert.patient_id)], outcome=AuditOutcome.SUCCESS, at=now))
+            await uow.outbox.enqueue([alert_acknowledged(alert, who, now)])
             await uow.commit()
         return replace(alert, acknowledged_at=now, acknowledged_by=who)
 
@@ -98,9 +100,11 @@ class LabAlerts:
                 if not await uow.labs.escalate_alert(alert, now):
                     continue  # another process took this step
                 level = alert.escalation_level + 1
+                escalated_alert = replace(alert, escalation_level=level)
                 await uow.outbox.enqueue([alert_message(
-                    replace(alert, escalation_level=level), "lab.critical.escalated",
-                    self.policy.recipient, f"lab-alert:{alert.id}:escalation:{level}")])
+                    escalated_alert, "lab.critical.escalated",
+                    self.policy.recipient, f"lab-alert:{alert.id}:escalation:{level}"),
+                    alert_raised(escalated_alert, now)])
                 escalated += 1
             await uow.commit()
         if escalated:

@@ -45,6 +45,7 @@ from resolvers.labs.to_fhir import (
     report_identifier,
     report_resource,
 )
+from resolvers.labs.webhook_events import alert_raised, ingest_events
 from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.matching import Match, MatchCandidate, MatchGrade, PatientMatcher
 from resolvers.principal import Caller
@@ -93,6 +94,7 @@ class _Writes:
     # (type, system, value) of results written in this transaction: a repeat updates them.
     pending: dict[tuple[str, str, str], int] = field(default_factory=dict)  # -> creates index
     written: dict[tuple[str, str, str], StoredResource] = field(default_factory=dict)
+    corrected: set[str] = field(default_factory=set)  # Observations a correction versioned
 
 
 class LabBatchWriter:
@@ -161,7 +163,10 @@ class LabBatchWriter:
             await uow.labs.add_links(writes.links)
             await uow.labs.add_alerts(writes.alerts)
             await uow.labs.add_conflicts(writes.conflicts)
-            await uow.outbox.enqueue([critical_alert_message(a) for a in writes.alerts])
+            await uow.outbox.enqueue([
+                *(critical_alert_message(a) for a in writes.alerts),
+                *ingest_events(writes.results, writes.corrected, writes.alerts, writes.tasks,
+                               writes.links, now)])
             await uow.audit.append(writes.audit)
             await uow.commit()
         if writes.results:
@@ -198,7 +203,8 @@ class LabBatchWriter:
             else:
                 fresh.append(alert)
         await uow.labs.add_alerts(fresh)
-        await uow.outbox.enqueue([critical_alert_message(a) for a in fresh])
+        await uow.outbox.enqueue([*(critical_alert_message(a) for a in fresh),
+                                  *(alert_raised(a, now) for a in fresh)])
         return reports, observations, alerts + fresh
 
     async def _match(self, uow: LabUnitOfWork, jobs: Sequence[IngestJob],
@@ -294,8 +300,10 @@ class LabBatchWriter:
                 resource = observation_resource(message, order, obx, patient_ref)
                 if job.encounter_id:
                     resource["encounter"] = {"reference": f"Encounter/{job.encounter_id}"}
-                oid = await self._upsert(uow, resource, existing.get(
-                    _key(observation_identifier(message, order, obx))), writes, now)
+                earlier = existing.get(_key(observation_identifier(message, order, obx)))
+                oid = await self._upsert(uow, resource, earlier, writes, now)
+                if earlier is not None and obx.status == "C":  # OBX-11 C: a correction
+                    writes.corrected.add(oid)
                 if oid not in observations:  # a repeated OBX is the same Observation
                     refs.append(f"Observation/{oid}")
                     observations.append(oid)

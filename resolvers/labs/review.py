@@ -30,6 +30,7 @@ from resolvers.labs.batch_writer import IngestJob, review_tasks
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
+from resolvers.labs.webhook_events import link_created, link_undone, review_created
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
 from resolvers.principal import Caller, Role
 
@@ -99,11 +100,13 @@ class MatchReview:
                 await uow.labs.update_task(replace(other, status="superseded", resolved_at=now,
                                                    resolved_by=caller.principal.subject),
                                            expected_status="open")
-        await uow.labs.add_links([MpiLink(
+        link = MpiLink(
             id=new_id(), lab_result_id=result.id, patient_id=task.candidate_patient_id,
             method="review", grade=task.grade, score=task.score,
             field_scores=dict(task.field_scores), review_task_id=task.id,
-            created_at=now, created_by=caller.principal.subject)])
+            created_at=now, created_by=caller.principal.subject)
+        await uow.labs.add_links([link])
+        await uow.outbox.enqueue([link_created(link, now)])
 
     async def undo(self, caller: Caller, link_id: str, reason: str) -> MpiLink:
         await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
@@ -131,6 +134,8 @@ class MatchReview:
                     if not stored.deleted:
                         await delete_resource(uow, stored, now, mirror=self._writer.mirror)
             tasks = await self._reopen(uow, caller, result, exclude=link.patient_id, now=now)
+            await uow.outbox.enqueue([link_undone(link, now),
+                                      *(review_created(t, now) for t in tasks)])
             # Its critical alerts no longer concern the unlinked patient: held again, naming
             # the candidates now under review (a later link adopts them).
             await uow.labs.hold_alerts(result.id, tuple(

@@ -61,6 +61,8 @@ class WebhookFanout:
             deliveries.append(delivery)
             if endpoint.enabled:
                 messages.append(delivery_message(delivery.id, f"{event.id}:{endpoint.id}"))
+        if not deliveries:
+            return  # nobody subscribes: nothing to store, nothing to replay later
         await self._store.record_fanout(event, deliveries, messages)
         if deliveries:
             log.info("webhook event fanned out", extra={

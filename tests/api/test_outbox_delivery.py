@@ -18,7 +18,9 @@ def _settings(tmp_path: Path, database_url: str, url: str, **over):
 
 
 async def _outbox(h: Harness, status: str) -> list[dict]:
-    r = await h.client.get(f"/api/admin/outbox?status={status}", headers=h.auth("admin"))
+    """The event webhook's messages (writes also queue webhook-subscription events)."""
+    r = await h.client.get(f"/api/admin/outbox?status={status}&destination=event_webhook",
+                           headers=h.auth("admin"))
     assert r.status_code == 200
     return r.json()["data"]["items"]
 

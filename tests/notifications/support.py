@@ -53,7 +53,7 @@ async def settled(h: Harness, endpoint_id: str, count: int, status: str = "succe
     async def check() -> bool:
         nonlocal found
         found = await deliveries(h, endpoint_id)
-        return sum(d["status"] == status for d in found) >= count
+        return len([d for d in found if d["status"] == status]) >= count
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -44,9 +44,13 @@ async def test_create_audits_and_enqueues_in_the_same_commit(patients, state) ->
     (record,) = state.audit
     assert (record.action, record.patient_id, record.outcome, record.subject, record.request_id) == (
         AuditAction.CREATE, p.id, AuditOutcome.SUCCESS, "u1", "req-1")
-    (message,) = state.outbox.values()
+    message, event = sorted(state.outbox.values(), key=lambda m: m.destination != "mirror")
     assert message.destination == "mirror" and message.payload["type"] == "patient.created"
     assert message.idempotency_key == f"patient.created:{p.id}:1"
+    # ... and the FHIR twin's webhook event, in the same commit.
+    assert event.destination == "webhook_fanout"
+    assert event.payload["type"] == "fhir.resource.created"
+    assert event.payload["data"]["resource_id"] == p.id
 
 
 async def test_invalid_patient_stores_nothing_and_lists_every_problem(patients, state) -> None:
@@ -93,7 +97,7 @@ async def test_update_bumps_version_and_checks_expected_version(patients, state)
     with pytest.raises(Conflict, match="version"):
         await patients.update(_caller("clinician"), p.id, PatientDraft(family="C"),
                               expected_version=1)
-    assert {m.idempotency_key for m in state.outbox.values()} == {
+    assert {m.idempotency_key for m in state.outbox.values() if m.destination == "mirror"} == {
         f"patient.created:{p.id}:1", f"patient.updated:{p.id}:2"}
 
 

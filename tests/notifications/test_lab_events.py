@@ -1,0 +1,96 @@
+"""Lab events at the source (SQLite and PostgreSQL): a critical HL7 ORU^R01 message leads to
+a signed ``lab.alert.raised`` delivery at a subscribed endpoint, with ids and no values; the
+result, its correction and the acknowledgement are announced too; wildcards and exact types
+select what each endpoint gets; every body validates against its schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.hl7v2 import messages
+from tests.notifications.receiver import running_webhook_receiver
+from tests.notifications.schemas import assert_valid
+from tests.notifications.support import subscribe, webhook_app
+from tests.receiver import wait_for
+from tests.support import Harness
+
+NATID = "urn:oid:1.3.6.1.4.1.9999.1"
+
+
+async def _ingest(h: Harness, text: str) -> dict[str, object]:
+    r = await h.client.post("/api/lab/hl7-ingest", content=(text + "\r").encode(),
+                            headers={**h.auth("lab"), "Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    data: dict[str, object] = r.json()["data"]
+    return data
+
+
+async def test_a_critical_hl7_result_reaches_subscribed_endpoints(tmp_path: Path,
+                                                                  database_url: str) -> None:
+    async with running_webhook_receiver() as receiver, \
+            webhook_app(tmp_path, database_url) as h:
+        alerts = await subscribe(h, receiver.url("alerts"), ["lab.alert.raised"])
+        labs = await subscribe(h, receiver.url("labs"), ["lab.*"])
+        fhir_obs = await subscribe(h, receiver.url("obs"), ["fhir.resource.*"],
+                                   resource_types=["Patient"])
+        patient = await h.create_patient(identifiers=[{"system": NATID, "value": "NID9988"}],
+                                         family="Odhiambo", given=["Grace"],
+                                         birth_date="1985-04-12", gender="female")
+        ingested = await _ingest(h, messages.WORKED_EXAMPLE)
+        assert ingested["patient_id"] == patient["id"]
+
+        await wait_for(lambda: receiver.hook("alerts").events(), timeout=10)
+        [raised] = receiver.hook("alerts").events()
+        hit = receiver.hook("alerts").ok_hits[0]
+        assert hit.verifies_with(alerts["secret"])
+        assert raised["type"] == "lab.alert.raised"
+        assert raised["data"]["lab_result_id"] == ingested["lab_result_id"]
+        assert raised["data"]["patient_id"] == patient["id"]
+        assert raised["data"]["escalation_level"] == 0
+        assert b"6.9" not in hit.body and b"ODHIAMBO" not in hit.body.upper()
+
+        alert_list = await h.client.get("/api/lab/alerts", params={"patient_id": patient["id"]},
+                                        headers=h.auth("clinician"))
+        [alert] = alert_list.json()["data"]["items"]
+        assert alert["id"] == raised["data"]["alert_id"]
+        ack = await h.client.post(f"/api/lab/alerts/{alert['id']}/acknowledge",
+                                  headers=h.auth("clinician", sub="dr-achieng"))
+        assert ack.status_code == 200, ack.text
+
+        corrected = messages.WORKED_EXAMPLE.replace("LAB000123", "LAB000124").replace(
+            "||6.9|", "||7.1|").replace("|HH|||F|", "|HH|||C|")
+        second = await _ingest(h, corrected)
+
+        def labs_types() -> list[str]:
+            return sorted(e["type"] for e in receiver.hook("labs").events())
+
+        await wait_for(lambda: labs_types().count("lab.result.created") == 2
+                       and "lab.result.corrected" in labs_types()
+                       and "lab.alert.acknowledged" in labs_types(), timeout=10)
+        events = receiver.hook("labs").events()
+        created = [e for e in events if e["type"] == "lab.result.created"]
+        assert {e["data"]["lab_result_id"] for e in created} == {
+            ingested["lab_result_id"], second["lab_result_id"]}
+        assert all(e["data"]["patient_matched"] for e in created)
+        [correction] = [e for e in events if e["type"] == "lab.result.corrected"]
+        assert correction["data"]["lab_result_id"] == second["lab_result_id"]
+        first_obs = next(e for e in created if e["data"]["lab_result_id"] ==
+                         ingested["lab_result_id"])["data"]["observation_ids"]
+        assert correction["data"]["observation_ids"] == [first_obs[0]]  # the potassium
+        [acked] = [e for e in events if e["type"] == "lab.alert.acknowledged"]
+        assert acked["data"]["alert_id"] == alert["id"]
+        assert acked["data"]["acknowledged_by"] == "dr-achieng"
+        assert all(hit.verifies_with(labs["secret"]) for hit in receiver.hook("labs").ok_hits)
+        # "alerts" wanted lab.alert.raised only: the corrected potassium raised a second one.
+        await wait_for(lambda: len(receiver.hook("alerts").events()) == 2, timeout=10)
+        assert {e["type"] for e in receiver.hook("alerts").events()} == {"lab.alert.raised"}
+
+        # fhir.resource.* filtered to Patient: the patient, never the lab Observations.
+        await wait_for(lambda: receiver.hook("obs").events(), timeout=10)
+        assert {e["data"]["resource_type"] for e in receiver.hook("obs").events()} == {
+            "Patient"}
+        assert receiver.hook("obs").ok_hits[0].verifies_with(fhir_obs["secret"])
+
+        for hook in receiver.hooks.values():
+            for body in hook.events():
+                assert_valid(body)
