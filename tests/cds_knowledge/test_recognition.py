@@ -29,6 +29,7 @@ def ingredients(checker: InteractionChecker, facts: MedicationFacts) -> list[str
     (SNOMED, "372756006", ["warfarin"]),
     (SNOMED, "387001004", ["efavirenz"]),
     (SNOMED, "776569000", ["lopinavir", "ritonavir"]),
+    (SNOMED, "423888002", ["darunavir"]),
     ("http://www.whocc.no/atc/", "B01AA03", ["warfarin"]),  # trailing slash tolerated
     ("", "M01AE01", ["ibuprofen"]),  # no system, but ATC's shape
 ])
