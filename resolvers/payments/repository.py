@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from resolvers.audit.ports import AuditLog
+from resolvers.outbox.ports import OutboxWriter
 from resolvers.payments.model import (
     Payment,
     PaymentQuery,
@@ -63,6 +64,8 @@ class PaymentsUnitOfWork(Transaction, Protocol):
     def patients(self) -> PatientLookup: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def outbox(self) -> OutboxWriter: ...  # webhook events, written with the transition
 
 
 PaymentsUnitOfWorkFactory = Callable[[], PaymentsUnitOfWork]

@@ -27,6 +27,7 @@ from resolvers.payments.model import (
 from resolvers.payments.providers import ProviderStatus
 from resolvers.payments.repository import PaymentsUnitOfWorkFactory
 from resolvers.payments.state import allowed, check
+from resolvers.payments.webhook_events import PAYMENT_EVENTS, payment_event
 
 log = logging.getLogger("cari.payments")
 S = PaymentStatus
@@ -133,6 +134,8 @@ class Settler:
                 source=source, at=now)
             async with self._uow_factory() as uow:
                 won = await uow.payments.transition(current.id, current.status, transition, fields)
+                if won and step in PAYMENT_EVENTS:
+                    await uow.outbox.enqueue([payment_event(current, step, now)])
                 await uow.commit()
             fresh = await self.load(current.id)
             if fresh is None:
