@@ -13,6 +13,7 @@ import pytest
 
 from resolvers.cds.knowledge import InteractionChecker, KnowledgeBaseError
 from resolvers.cds.knowledge.loading import DATA_DIRECTORY, FILES, schema
+from resolvers.cds.model import Coding, MedicationFacts
 
 
 def load(name: str) -> Any:
@@ -147,3 +148,22 @@ def test_a_duplicate_id_is_refused(data_copy: Path) -> None:
     edit(data_copy, "pregnancy.json", lambda d: d["pregnancy"][1].update(id="rifampicin-dolutegravir"))
     with pytest.raises(KnowledgeBaseError, match=r"'rifampicin-dolutegravir' is used twice"):
         InteractionChecker.from_data(data_copy)
+
+
+# ------------------------------------------------------------------ every name and code round-trips
+
+
+def test_every_name_in_the_data_is_recognised_as_its_medication(checker: InteractionChecker) -> None:
+    kb = checker.knowledge_base
+    for medication in kb.ingredients + kb.products:
+        for name in medication.names:
+            recognised = checker.recognise(MedicationFacts(text=name))
+            assert tuple(r.ingredient for r in recognised) == medication.ingredients, name
+
+
+def test_every_code_in_the_data_is_recognised_as_its_medication(checker: InteractionChecker) -> None:
+    kb = checker.knowledge_base
+    for medication in kb.ingredients + kb.products:
+        for system, code in medication.codes:
+            recognised = checker.recognise(MedicationFacts(codings=(Coding(system, code),)))
+            assert tuple(r.ingredient for r in recognised) == medication.ingredients, (system, code)

@@ -3,7 +3,8 @@
 Order, first success wins:
 
 1. **Codings, in the order sent.** RxNorm (``http://www.nlm.nih.gov/research/umls/rxnorm``:
-   ingredient RxCUIs, and the multiple-ingredient concept of co-trimoxazole), ATC
+   ingredient RxCUIs, the multiple-ingredient concept of co-trimoxazole, and the clinical and
+   branded drug codes of dolutegravir, raltegravir and ritonavir), ATC
    (``http://www.whocc.no/atc``: substance codes, and combination codes such as P01BF01
    artemether and lumefantrine) and SNOMED CT (``http://snomed.info/sct``: substance
    concepts, and the lopinavir/ritonavir product concept). A coding without a system is
