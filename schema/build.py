@@ -17,6 +17,7 @@ from schema.crossborder import CrossBorderQuery
 from schema.error_log import LoggedSchema, is_expected
 from schema.execution import CollectableExecutionContext
 from schema.fhir_queries import FhirMutation, FhirQuery
+from schema.imaging import ImagingMutation, ImagingQuery
 from schema.input_rule import StringLiteralRule
 from schema.labs import LabMutation, LabQuery
 from schema.limits import cost_limit_rule
@@ -53,11 +54,11 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
     return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery, CrossBorderQuery,
-                                       SmartQuery, PublicHealthQuery)),
+                                       SmartQuery, PublicHealthQuery, ImagingQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
                                              PaymentMutation, SmartMutation,
-                                             PublicHealthMutation)),
+                                             PublicHealthMutation, ImagingMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CollectableExecutionContext,

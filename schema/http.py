@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
+from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,6 +40,12 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
             return decode_checked_json(data)
         except InputRuleViolation as exc:
             raise HTTPException(400, exc.message) from None
+
+    def encode_json(self, data: object) -> bytes:
+        """pydantic-core, not json.dumps: a third of the time on a page of 50 patients with
+        their results. An answer holds JSON types only (graphql-core serialised every
+        scalar); non-ASCII text goes out as UTF-8 rather than \\u escapes."""
+        return to_json(data)
 
     async def get_context(self, request: Any, response: Any) -> GraphQLContext:
         assert isinstance(request, Request)

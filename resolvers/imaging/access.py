@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
-from resolvers.errors import NotFound
+from resolvers.errors import Forbidden, NotFound
 from resolvers.fhir.ports import ResourceValidator
 from resolvers.ids import new_id
 from resolvers.imaging.errors import PacsUnavailable
@@ -61,7 +61,11 @@ class StudyAccess:
                      base_url: str = "") -> AccessView:
         """A study of another patient is answered like a missing one (404, audited as
         denied): the answer does not tell a caller that the UID exists elsewhere."""
-        require_role(caller, *ROLES)
+        try:  # GraphQL reaches this without the REST router's check: record refusals here too
+            require_role(caller, *ROLES)
+        except Forbidden:
+            await self._record(caller, study_uid, patient_id, AuditOutcome.DENIED)
+            raise
         try:
             identifiers = await self._patients.identifiers(caller, patient_id)
             study = await self._pacs.find_study(study_uid)

@@ -456,6 +456,8 @@ GQL_AUDITED: dict[str, Callable[[World], tuple[str, str | None]]] = {
 GQL_AUDITED["crossBorderPatients"] = lambda w: (  # refused (no HIE here), still audited
     '{ crossBorderPatients(nationalId: "NID9988", hieEndpoint: "http://169.254.169.254/x") '
     '{ __typename } }', "NID9988")
+GQL_AUDITED["imagingAnnotations"] = lambda w: (  # a study never opened: audited not_found
+    '{ imagingAnnotations(studyUid: "1.2.3") { nodes { id } } }', None)
 GQL_NOT_AUDITED = {
     "auditEvents": "the trail itself (admin only), as GET /api/admin/audit-events",
 }

@@ -184,3 +184,15 @@ async def test_entities_resolve_through_dataloaders(quiet_gateway: Harness) -> N
         body = await gateway.gql(q, {"r": reps}, roles=("clinician",))
     assert [e["id"] for e in body["data"]["_entities"]] == [p["id"] for p in patients]
     assert counter.count <= 4  # one batch, not ten lookups
+
+
+async def test_answers_are_utf8_json_with_names_as_written(gateway: Harness) -> None:
+    """The answer is encoded by pydantic-core: non-ASCII names go out as UTF-8, not
+    escapes, and decode back to exactly what was registered."""
+    p = await gateway.create_patient(family="Ọkàfọ̀r", given=["Ngozi", "Ésaïe"])
+    r = await gateway.client.post("/graphql", json={
+        "query": "query($id: ID!) { patient(id: $id) { family given } }",
+        "variables": {"id": p["id"]}}, headers=gateway.auth("clinician"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert "Ọkàfọ̀r".encode() in r.content and b"\\u" not in r.content
+    assert r.json() == {"data": {"patient": {"family": "Ọkàfọ̀r", "given": ["Ngozi", "Ésaïe"]}}}

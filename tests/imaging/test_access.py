@@ -3,6 +3,9 @@ ImagingStudy, and refusals (another patient's study, an unknown one, the PACS do
 
 from __future__ import annotations
 
+import asyncio
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,30 @@ async def test_the_pacs_down_answers_502_with_a_clear_message(
         assert error["code"] == "bad_gateway" and "PACS" in error["message"]
         rows = await _rows(h, answer.headers["x-request-id"])
         assert ("failure", patient["id"]) in [(r["outcome"], r["patient_id"]) for r in rows]
+
+
+async def test_a_slow_pacs_times_out_with_502(tmp_path: Path, sqlite_url: str) -> None:
+    """A PACS that accepts the connection and never answers: 502 once the timeout passes."""
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = pacs_settings(tmp_path / "var", sqlite_url, None)
+    settings = replace(settings, outbound_allowlist=(f"127.0.0.1:{port}",), pacs=replace(
+        settings.pacs, base_url=f"http://127.0.0.1:{port}/dicom-web", timeout_seconds=0.5))
+    try:
+        async with running_app(settings) as h:
+            patient = await h.create_patient()
+            started = time.monotonic()
+            answer = await h.client.post("/api/clinical/dicom/access", json={
+                "study_uid": "1.2.3", "patient_id": patient["id"]}, headers=h.auth("clinician"))
+            assert answer.status_code == 502, answer.text
+            assert "did not answer within 0.5 s" in answer.json()["error"]["message"]
+            assert time.monotonic() - started < 5
+    finally:
+        server.close()
 
 
 async def test_no_pacs_configured_answers_502(gateway: Harness) -> None:
