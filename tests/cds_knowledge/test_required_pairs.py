@@ -102,3 +102,10 @@ def test_a_combination_never_interacts_with_itself(checker: InteractionChecker) 
 
 def test_a_pair_that_does_not_interact_gives_nothing(checker: InteractionChecker) -> None:
     assert checker.check(orders("dolutegravir", "lamivudine", "paracetamol")) == []
+
+
+def test_a_class_entry_names_the_medications_it_fired_for(checker: InteractionChecker) -> None:
+    finding = only(checker.check(orders("Coartem", "moxifloxacin")), "lumefantrine-qt")
+    assert finding.severity is MAJ
+    assert [m.ingredient for m in finding.medications] == ["lumefantrine", "moxifloxacin"]
+    assert finding.summary.casefold().startswith("lumefantrine + moxifloxacin: ")
