@@ -111,3 +111,14 @@ def test_each_pair_is_reported_once(checker: InteractionChecker) -> None:
         ("MedicationRequest/mr-1", "MedicationRequest/mr-2"),
         ("MedicationRequest/mr-1", "MedicationRequest/mr-3"),
         ("MedicationRequest/mr-2", "MedicationRequest/mr-3")]
+
+
+def test_a_repeated_order_gives_its_findings_once(checker: InteractionChecker) -> None:
+    warfarin = named("warfarin", "MedicationRequest/1")
+    ibuprofen = named("ibuprofen", "MedicationRequest/2")
+    again = named("Brufen 400 mg", "MedicationRequest/2")  # the same order, described again
+    findings = checker.check([warfarin, ibuprofen, again, ibuprofen], pregnant=True)
+    assert [(f.entry_id, [m.facts for m in f.medications]) for f in findings] == [
+        ("pregnancy-warfarin", [warfarin]),
+        ("warfarin-nsaid", [warfarin, ibuprofen]),
+        ("pregnancy-nsaid", [ibuprofen])]

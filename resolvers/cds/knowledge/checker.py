@@ -15,8 +15,8 @@ What ``check`` reports, each once, most severe first:
   lumefantrine is one finding);
 * **duplicate therapy** for two medications with ingredients of one class that has a rule
   (two NSAIDs, two NNRTIs, ...), and for the same ingredient in two different orders
-  (different references, or different texts or codings); the same facts sent twice are one
-  order, not a duplicate;
+  (different references, or different texts or codings); an order sent twice (the same
+  reference, or identical facts) is one order: not a duplicate, and its findings come once;
 * a **pregnancy** finding per medication when ``pregnant`` is true.
 
 Order: severity (contraindicated first), then kind (interaction, duplicate, pregnancy),
@@ -56,11 +56,19 @@ PLLR_NOTE = ("Former US FDA pregnancy category {letter}; the letter categories w
 _SortKey = tuple[int, int, int, int, str]
 
 
-def _same_order(a: MedicationFacts, b: MedicationFacts) -> bool:
-    """Two facts that describe one order: the same reference, or identical in every field."""
-    if a.reference is not None and a.reference == b.reference:
-        return True
-    return a == b
+def _first_of_each_order(medications: Sequence[MedicationFacts]) -> list[bool]:
+    """False for facts that repeat an earlier order: the same reference, or identical in every
+    field. A repeated order is one order: no duplicate of itself, no second set of findings."""
+    references: set[str] = set()
+    seen: set[MedicationFacts] = set()
+    first: list[bool] = []
+    for facts in medications:
+        repeated = facts in seen or (facts.reference is not None and facts.reference in references)
+        first.append(not repeated)
+        seen.add(facts)
+        if facts.reference is not None:
+            references.add(facts.reference)
+    return first
 
 
 @lru_cache(maxsize=4096)
@@ -136,7 +144,8 @@ class InteractionChecker:
         return self._index.recognise(facts)
 
     def check(self, medications: Sequence[MedicationFacts], *, pregnant: bool = False) -> list[Finding]:
-        recognised = [self._index.recognise(facts) for facts in medications]
+        recognised = [self._index.recognise(facts) if first else ()
+                      for facts, first in zip(medications, _first_of_each_order(medications), strict=True)]
         contents = [frozenset(r.ingredient for r in recs) for recs in recognised]
         reach = [frozenset().union(*(self._partners[i] for i in ingredients)) for ingredients in contents]
         found: dict[tuple[str, int, int], tuple[_SortKey, Finding]] = {}
@@ -144,9 +153,7 @@ class InteractionChecker:
             if not first:
                 continue
             for j in range(i + 1, len(recognised)):
-                if reach[i].isdisjoint(contents[j]):  # nothing in the knowledge base links them
-                    continue
-                if not _same_order(medications[i], medications[j]):
+                if not reach[i].isdisjoint(contents[j]):  # else nothing in the knowledge base links them
                     self._pair_findings(first, recognised[j], i, j, found)
             if pregnant:
                 for rec in first:
