@@ -29,6 +29,7 @@ from schema.queries import Query
 from schema.smart import SmartMutation, SmartQuery
 from schema.stripe import StripeQuery
 from schema.validation_cache import TextValidationCache, ValidationResults
+from schema.webhook_endpoints import WebhookEndpointMutation, WebhookEndpointQuery
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 MAX_TOKENS = 5000
@@ -54,11 +55,13 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
     return LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery, CrossBorderQuery,
-                                       SmartQuery, PublicHealthQuery, ImagingQuery)),
+                                       SmartQuery, PublicHealthQuery, ImagingQuery,
+                                       WebhookEndpointQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
                                              PaymentMutation, SmartMutation,
-                                             PublicHealthMutation, ImagingMutation)),
+                                             PublicHealthMutation, ImagingMutation,
+                                             WebhookEndpointMutation)),
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CollectableExecutionContext,
