@@ -32,6 +32,10 @@ def ingredients(checker: InteractionChecker, facts: MedicationFacts) -> list[str
     (SNOMED, "423888002", ["darunavir"]),
     ("http://www.whocc.no/atc/", "B01AA03", ["warfarin"]),  # trailing slash tolerated
     ("", "M01AE01", ["ibuprofen"]),  # no system, but ATC's shape
+    (ATC, "j04ab02", ["rifampicin"]),  # ATC in lower case
+    ("urn:oid:2.16.840.1.113883.6.88", "9384", ["rifampicin"]),  # HL7 OIDs
+    ("urn:oid:2.16.840.1.113883.6.73", "B01AA03", ["warfarin"]),
+    ("urn:oid:2.16.840.1.113883.6.96", "372756006", ["warfarin"]),
 ])
 def test_by_code(checker: InteractionChecker, system: str, code: str, expected: list[str]) -> None:
     recognised = checker.recognise(coded(system, code))

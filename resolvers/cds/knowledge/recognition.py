@@ -7,7 +7,8 @@ Order, first success wins:
    branded drug codes of dolutegravir, raltegravir and ritonavir), ATC
    (``http://www.whocc.no/atc``: substance codes, and combination codes such as P01BF01
    artemether and lumefantrine) and SNOMED CT (``http://snomed.info/sct``: substance
-   concepts, and the lopinavir/ritonavir product concept). A coding without a system is
+   concepts, and the lopinavir/ritonavir product concept); the HL7 OIDs of the three
+   systems are accepted too, and ATC codes in any case. A coding without a system is
    tried as ATC only when it has ATC's shape (letter, two digits, two letters, two digits):
    a bare number could be RxNorm or SNOMED CT and is not guessed. ``matched_by`` is that coding.
 2. **The text, then each coding's display, by name** (``names.normalise_name``): the whole
@@ -40,6 +41,10 @@ _SYSTEM_ALIASES = {
     "https://www.whocc.no/atc": ATC,
     "http://snomed.info/sct": "http://snomed.info/sct",
     "https://snomed.info/sct": "http://snomed.info/sct",
+    # HL7 OIDs, as documents converted from CDA or HL7v2 carry them
+    "urn:oid:2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "urn:oid:2.16.840.1.113883.6.73": ATC,
+    "urn:oid:2.16.840.1.113883.6.96": "http://snomed.info/sct",
 }
 _ATC_SHAPE = re.compile(r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$")
 _MIN_WORD_MATCH = 4  # a single word inside a longer name counts only from this length
@@ -83,7 +88,8 @@ class MedicationIndex:
     def _lookup_code(self, coding: Coding) -> tuple[str, ...]:
         code = coding.code.strip()
         if coding.system:
-            return self._by_code.get((canonical_system(coding.system), code), ())
+            system = canonical_system(coding.system)
+            return self._by_code.get((system, code.upper() if system == ATC else code), ())
         if _ATC_SHAPE.match(code.upper()):
             return self._by_code.get((ATC, code.upper()), ())
         return ()
