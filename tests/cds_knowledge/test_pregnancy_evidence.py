@@ -52,6 +52,7 @@ def test_snomed_pregnancy_condition_active() -> None:
     ("http://hl7.org/fhir/sid/icd-10", "Z33"), ("http://hl7.org/fhir/sid/icd-10-cm", "Z34.90"),
     ("http://hl7.org/fhir/sid/icd-10-cm", "Z3A.20"), ("http://hl7.org/fhir/sid/icd-10", "O24.4"),
     ("http://hl7.org/fhir/sid/icd-10-cm", "O9A.119"), (None, "O14.1"),
+    ("urn:oid:2.16.840.1.113883.6.96", "77386006"), ("urn:oid:2.16.840.1.113883.6.90", "Z34.00"),
 ])
 def test_pregnancy_conditions(system: str | None, code: str) -> None:
     found = evidence(condition(system, code))

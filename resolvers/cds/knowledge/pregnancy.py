@@ -2,7 +2,8 @@
 
 ``pregnancy_evidence(resources)`` returns a short description of the first resource that
 shows a current pregnancy, or None. Liberal with shapes (a coding without a system is read
-by the shape of its code; dates with or without a time), strict with meaning:
+by the shape of its code; the HL7 OIDs of SNOMED CT, LOINC and ICD-10 stand for their URIs;
+dates with or without a time), strict with meaning:
 
 **Condition**, with a code that means pregnancy:
 
@@ -63,8 +64,18 @@ def _codings(concept: Any) -> list[Mapping[str, Any]]:
     return [c for c in codings if isinstance(c, Mapping)] if isinstance(codings, list) else []
 
 
+# HL7 OIDs of the same systems, as documents converted from CDA or HL7v2 carry them.
+_OID_SYSTEMS = {
+    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
+    "urn:oid:2.16.840.1.113883.6.1": LOINC,
+    "urn:oid:2.16.840.1.113883.6.3": "http://hl7.org/fhir/sid/icd-10",
+    "urn:oid:2.16.840.1.113883.6.90": "http://hl7.org/fhir/sid/icd-10-cm",
+}
+
+
 def _code_of(coding: Mapping[str, Any]) -> tuple[str, str]:
-    return str(coding.get("system") or "").strip().rstrip("/"), str(coding.get("code") or "").strip()
+    system = str(coding.get("system") or "").strip().rstrip("/")
+    return _OID_SYSTEMS.get(system, system), str(coding.get("code") or "").strip()
 
 
 def _status_code(concept: Any) -> str | None:
