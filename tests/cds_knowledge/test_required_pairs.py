@@ -109,3 +109,27 @@ def test_a_class_entry_names_the_medications_it_fired_for(checker: InteractionCh
     assert finding.severity is MAJ
     assert [m.ingredient for m in finding.medications] == ["lumefantrine", "moxifloxacin"]
     assert finding.summary.casefold().startswith("lumefantrine + moxifloxacin: ")
+
+
+@pytest.mark.parametrize(("first", "second", "entry_id", "severity"), [
+    ("efavirenz", "rifabutin", "efavirenz-rifabutin", MOD),
+    ("rifabutin", "Kaletra", "rifabutin-boosted-pi", MOD),
+    ("bedaquiline", "clofazimine", "bedaquiline-clofazimine", MOD),
+    ("bedaquiline", "moxifloxacin", "bedaquiline-qt", MOD),
+    ("dolutegravir", "metformin", "dolutegravir-metformin", MOD),
+    ("TLD", "ferrous sulphate", "dolutegravir-polyvalent-cations", MOD),
+    ("ASAQ", "efavirenz", "artesunate-amodiaquine-efavirenz", MAJ),
+    ("ASAQ", "zidovudine", "amodiaquine-zidovudine", MAJ),
+    ("rifampicin", "levonorgestrel/ethinylestradiol", "rifampicin-hormonal-contraceptives", MAJ),
+    ("carbamazepine", "levonorgestrel", "enzyme-inducing-anticonvulsants-contraceptives", MAJ),
+    ("methotrexate", "diclofenac", "methotrexate-nsaid", MAJ),
+    ("digoxin", "amiodarone", "digoxin-amiodarone", MAJ),
+    ("lisinopril", "spironolactone", "ace-inhibitor-potassium", MOD),
+    ("allopurinol", "azathioprine", "allopurinol-thiopurines", MAJ),
+    ("tramadol", "fluoxetine", "tramadol-ssri", MOD),
+    ("Cipro", "calcium carbonate", "ciprofloxacin-polyvalent-cations", MOD),
+])
+def test_further_pairs(checker: InteractionChecker, first: str, second: str, entry_id: str,
+                       severity: Severity) -> None:
+    finding = only(checker.check(orders(first, second)), entry_id)
+    assert finding.severity is severity and finding.sources
