@@ -389,7 +389,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             public_health=(public_health := build_public_health(dhis2_adapters(
                 settings, client, engine, read_engine, wake_worker), audit, clock.now)),
             imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
-                                              patients, audit, FhirValidator(), clock.now)),
+                                              patients, fhir, audit, FhirValidator(), clock.now)),
         )
         channels = _lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes

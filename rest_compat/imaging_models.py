@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from resolvers.imaging.fhir_copy import observation_id
 from resolvers.imaging.model import (
     AccessView,
     AnnotationDraft,
@@ -118,6 +119,8 @@ class AnnotationView(BaseModel):
     created_at: datetime
     sr_state: str = Field(description="The DICOM SR copy in the PACS: pending (queued), "
                                       "stored, or disabled")
+    fhir_observation: str = Field(description="The Observation in the FHIR store that holds "
+                                  "this annotation's latest version (written by the outbox)")
 
     @classmethod
     def of(cls, v: AnnotationVersion) -> AnnotationView:
@@ -125,7 +128,8 @@ class AnnotationView(BaseModel):
                    type=v.kind.value, series_uid=v.series_uid, instance_uid=v.instance_uid,
                    frame=v.frame, coordinates=list(v.coordinates), label=v.label, text=v.text,
                    value=v.value, unit=v.unit, author=v.author, created_at=v.created_at,
-                   sr_state=v.sr_state.value)
+                   sr_state=v.sr_state.value,
+                   fhir_observation=f"Observation/{observation_id(v.annotation_id)}")
 
 
 class AnnotateAnswer(BaseModel):

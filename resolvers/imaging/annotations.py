@@ -3,8 +3,9 @@ regions and text on a study whose ownership an access call checked.
 
 Annotating needs no PACS round trip: the study's patient is the one the access call
 checked, kept by the gateway. The versions are committed with one outbox message that
-writes their DICOM SR to the PACS later, so a PACS outage delays the SR and loses nothing;
-the answer says ``sr_state: pending``.
+writes their DICOM SR to the PACS later, so a PACS outage delays the SR and loses nothing
+(the answer says ``sr_state: pending``), and one that writes them to the gateway's FHIR store
+as Observations derived from the ImagingStudy.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from resolvers.outbox.model import NewOutboxMessage
 from resolvers.principal import Caller, Role, require_role
 
 SR_DESTINATION = "pacs-sr"
+FHIR_DESTINATION = "imaging-fhir"  # resolvers/imaging/fhir_copy.py
 ANNOTATION = "ImagingAnnotation"
 MAX_PER_CALL = 200
 
@@ -82,11 +84,12 @@ class AnnotationUseCases:
                 frame=draft.frame, coordinates=draft.coordinates, label=draft.label,
                 text=draft.text, value=draft.value, unit=draft.unit,
                 author=caller.principal.subject, created_at=now, sr_state=state))
-        messages = [NewOutboxMessage(
-            destination=SR_DESTINATION,
-            payload={"study_uid": study_uid,
-                     "versions": [[v.annotation_id, v.version] for v in versions]},
-            idempotency_key=new_id())] if self._config.write_sr and versions else []
+        payload = {"study_uid": study_uid,
+                   "versions": [[v.annotation_id, v.version] for v in versions]}
+        # The FHIR Observations always; the PACS's SR unless CARI_PACS_WRITE_SR is off.
+        destinations = [FHIR_DESTINATION, *([SR_DESTINATION] if self._config.write_sr else [])]
+        messages = [NewOutboxMessage(destination=d, payload=payload, idempotency_key=new_id())
+                    for d in destinations]
         await self._store.add_versions(versions, messages)
         await self._record(caller, AuditAction.CREATE,
                            [(v.annotation_id, known.patient_id) for v in versions]

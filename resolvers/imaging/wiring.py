@@ -8,8 +8,10 @@ from datetime import datetime
 
 from resolvers.audit.trail import AuditTrail
 from resolvers.fhir.ports import ResourceValidator
+from resolvers.fhir.service import FhirUseCases
 from resolvers.imaging.access import StudyAccess
-from resolvers.imaging.annotations import SR_DESTINATION, AnnotationUseCases
+from resolvers.imaging.annotations import FHIR_DESTINATION, SR_DESTINATION, AnnotationUseCases
+from resolvers.imaging.fhir_copy import AnnotationObservations
 from resolvers.imaging.model import ImagingConfig
 from resolvers.imaging.ports import ImagingAdapters, PatientIdentifiers
 from resolvers.imaging.proxy import ViewerProxy
@@ -35,13 +37,14 @@ class ImagingServices:
     access: StudyAccess
     proxy: ViewerProxy
     annotations: AnnotationUseCases
-    handlers: dict[str, DeliveryHandler]  # the SR writer, for the outbox worker
+    handlers: dict[str, DeliveryHandler]  # the SR and FHIR writers, for the outbox worker
     configured: bool  # a PACS is configured (CARI_PACS_BASE_URL)
 
 
 def build_imaging(adapters: ImagingAdapters, config: ImagingConfig,
-                  patients: PatientIdentifiers | PatientUseCases, audit: AuditTrail,
-                  validator: ResourceValidator, now: Callable[[], datetime]) -> ImagingServices:
+                  patients: PatientIdentifiers | PatientUseCases, fhir: FhirUseCases,
+                  audit: AuditTrail, validator: ResourceValidator,
+                  now: Callable[[], datetime]) -> ImagingServices:
     identifiers = MpiIdentifiers(patients) if isinstance(patients, PatientUseCases) \
         else patients
     return ImagingServices(
@@ -50,5 +53,6 @@ def build_imaging(adapters: ImagingAdapters, config: ImagingConfig,
         proxy=ViewerProxy(adapters.pacs, adapters.tokens, audit, now),
         annotations=AnnotationUseCases(adapters.store, audit, config, now),
         handlers={SR_DESTINATION: StructuredReportDelivery(adapters.store, adapters.pacs,
-                                                           adapters.reports)},
+                                                           adapters.reports),
+                  FHIR_DESTINATION: AnnotationObservations(adapters.store, fhir)},
         configured=adapters.configured)

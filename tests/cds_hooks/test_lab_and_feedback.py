@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from adapters.db.cds import SqlCdsStore
-from adapters.db.engine import session_factory
 from tests.cds_hooks.support import (
     cds_gateway,
     cds_settings,
@@ -107,7 +106,7 @@ async def test_feedback_is_stored_and_audited(gateway: Harness) -> None:
         "overrideReason": {"reason": reason, "userComment": "short course only"}}],
         path="/cds-hooks")
     assert overridden.status_code == 200, overridden.text
-    store = SqlCdsStore(session_factory(gateway.engine))  # read back from the database
+    store = SqlCdsStore(gateway.engine)  # read back from the database
     kept = await store.feedback_of(card["uuid"])
     assert [(k["outcome"], k["accepted_suggestions"], k["override_reason"], k["patient_id"],
              k["received_by"]) for k in kept] == [
@@ -160,7 +159,7 @@ async def test_refused_feedback_stores_nothing(gateway: Harness, status: int, fi
     response = await _feedback(gateway, "drug-interaction-check", [good, make(card)])
     assert response.status_code == status, response.text
     assert outcome_field(response) == field.replace("feedback[0]", "feedback[1]")
-    store = SqlCdsStore(session_factory(gateway.engine))
+    store = SqlCdsStore(gateway.engine)
     assert await store.feedback_of(card["uuid"]) == []  # not even the good entry
 
 

@@ -71,16 +71,30 @@ async def test_prefetched_medications_are_used(gateway: Harness) -> None:
     assert "(MedicationRequest/a-1)" in card["detail"]
 
 
-async def test_pregnancy_from_prefetched_conditions(gateway: Harness,
-                                                    checker: FakeChecker) -> None:
+async def test_pregnancy_from_prefetched_conditions(gateway: Harness) -> None:
     body = patient_view(medications=["valproate"],
                         prefetch={"conditions": _bundle(PREGNANT), "pregnancy": _bundle()})
     (card,) = checked_cards(await _post(gateway, body))
     assert card["indicator"] == "critical" and card["source"]["topic"]["code"] == "pregnancy"
-    assert checker.calls[-1][1] is True
     not_pregnant = patient_view(medications=["valproate"], prefetch={"conditions": _bundle()})
     assert checked_cards(await _post(gateway, not_pregnant)) == []
-    assert checker.calls[-1][1] is False
+
+
+async def test_the_record_is_read_for_pregnancy_only_when_it_matters(tmp_path: Path,
+                                                                       sqlite_url: str) -> None:
+    ehr = EhrFhir()
+    async with serving_app(ehr.app()) as base, cds_gateway(cds_settings(
+            tmp_path, sqlite_url)) as h:
+        # Medications sent, none with a pregnancy rule: the FHIR server is not needed.
+        body = {**patient_view(medications=["rifampicin", "dolutegravir"]),
+                "fhirServer": f"{base}/fhir"}
+        assert len(checked_cards(await _post(h, body))) == 1
+        # Valproate has one: the Conditions are needed and the server is not allowed.
+        body["context"]["medications"] = ["valproate"]
+        response = await _post(h, body)
+        assert response.status_code == 412
+        assert "Condition" in response.json()["issue"][0]["diagnostics"]
+    assert ehr.seen == []
 
 
 async def test_the_gateway_store_when_nothing_is_prefetched(gateway: Harness) -> None:
@@ -125,7 +139,8 @@ class EhrFhir:
 
 
 def _from_ehr(base: str, **body: Any) -> dict[str, Any]:
-    return {**order_hook("order-sign", [draft("mr-1", "Dolutegravir")]),
+    return {**order_hook("order-sign", [draft("mr-1", "Dolutegravir"),
+                                        draft("mr-2", "Valproate")]),
             "fhirServer": f"{base}/fhir",
             "fhirAuthorization": {"access_token": "ehr-token", "token_type": "Bearer",
                                   "expires_in": 300, "scope": "patient/*.read",
@@ -138,8 +153,9 @@ async def test_the_ehr_fhir_server_with_its_token(tmp_path: Path, sqlite_url: st
         settings = replace(cds_settings(tmp_path, sqlite_url),
                            outbound_allowlist=("127.0.0.1",))
         async with cds_gateway(settings) as h:
-            (card,) = checked_cards(await _post(h, _from_ehr(base)))
-            assert "(MedicationRequest/e-1)" in card["detail"]
+            pregnancy, interaction = checked_cards(await _post(h, _from_ehr(base)))
+            assert "(MedicationRequest/e-1)" in interaction["detail"]
+            assert pregnancy["source"]["topic"]["code"] == "pregnancy"  # the EHR's Condition
     kinds = sorted(kind for kind, _query, _auth in ehr.seen)
     assert kinds == ["Condition", "MedicationRequest", "Observation"]
     assert all(auth == "Bearer ehr-token" for *_, auth in ehr.seen)

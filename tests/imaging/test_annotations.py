@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pydicom
 
+from adapters.fhir.validator import FhirValidator
 from tests.imaging.conftest import Imaging, patient_with_study
 from tests.imaging.dicom_files import DOCUMENTED_STUDY
 from tests.support import ROOT
@@ -198,3 +199,38 @@ async def test_an_annotation_id_of_another_study_is_a_conflict(imaging: Imaging)
         {**first, "series_uid": o.series_uid, "instance_uid": o.instance_uid}]})
     assert clash.status_code == 409
     assert clash.json()["error"]["details"][0]["field"] == "annotations.0.id"
+
+
+async def test_annotations_are_observations_in_the_fhir_store(imaging_any_db: Imaging) -> None:
+    imaging = imaging_any_db
+    ct = imaging.study.series("CT")[0]
+    assert (await imaging.access()).status_code == 200
+    first = _annotations(ct.series_uid, ct.instance_uid)[0]
+    made = await _annotate(imaging, {"study_uid": imaging.study.study_uid,
+                                     "annotations": [first]})
+    assert made.status_code == 201, made.text
+    reference = made.json()["data"]["annotations"][0]["fhir_observation"]
+    assert (await _annotate(imaging, {"study_uid": imaging.study.study_uid, "annotations": [
+        {**first, "value": 9.25}]})).status_code == 201
+    found: dict[str, Any] = {}
+    for _ in range(200):  # the outbox worker writes the latest version
+        answer = await imaging.h.client.get(f"/api/fhir/{reference}",
+                                            headers=imaging.h.auth("clinician"))
+        found = answer.json() if answer.status_code == 200 else {}
+        if found.get("valueQuantity", {}).get("value") == 9.25:
+            break
+        await asyncio.sleep(0.05)
+    assert found["valueQuantity"] == {"value": 9.25, "unit": "mm",
+                                      "system": "http://unitsofmeasure.org", "code": "mm"}
+    assert found["status"] == "amended"
+    assert found["subject"] == {"reference": f"Patient/{imaging.patient_id}"}
+    assert found["derivedFrom"] == [{"type": "ImagingStudy", "identifier": {
+        "system": "urn:dicom:uid", "value": f"urn:oid:{imaging.study.study_uid}"}}]
+    assert found["category"][0]["coding"][0]["code"] == "imaging"
+    assert {"system": "urn:cari:imaging-annotation-version", "value": "2"} in found["identifier"]
+    assert FhirValidator().validate(found) == []
+    # Found by the patient's FHIR search like any of their Observations.
+    bundle = (await imaging.h.client.get(
+        f"/api/fhir/Observation?subject=Patient/{imaging.patient_id}",
+        headers=imaging.h.auth("clinician"))).json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [found["id"]]

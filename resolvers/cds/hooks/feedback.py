@@ -11,7 +11,7 @@ role (denied) and feedback about an unknown card (not found) are audited too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -86,10 +86,12 @@ def _override(entry: Mapping[str, Any], card: IssuedCard,
 
 
 class CdsFeedback:
-    def __init__(self, store: CdsStore, audit: AuditTrail, now: Callable[[], datetime]) -> None:
+    def __init__(self, store: CdsStore, audit: AuditTrail, now: Callable[[], datetime],
+                 settled: Callable[[], Awaitable[None]]) -> None:
         self._store = store
         self._audit = audit
         self._now = now
+        self._settled = settled  # the card writes of earlier answers, still in flight
 
     async def receive(self, caller: Caller, service_id: str, body: Any) -> int:
         """Check and keep the feedback; the number of entries kept."""
@@ -105,6 +107,7 @@ class CdsFeedback:
             raise BadHookRequest("feedback", "is required: a non-empty array of entries")
         if len(entries) > MAX_ENTRIES:
             raise BadHookRequest("feedback", f"at most {MAX_ENTRIES} entries per call")
+        await self._settled()
         now = self._now()
         uuids = [e.get("card") if isinstance(e, dict) else None for e in entries]
         known = await self._store.find_cards([u for u in uuids if isinstance(u, str)], now)

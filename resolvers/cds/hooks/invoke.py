@@ -6,13 +6,20 @@ system with its own platform token) and CDS clients authenticated by their JWT (
 integrators); admin, as everywhere. Every call names its patient in an audit record (action
 execute, resource ``CdsService/<id>``), refused calls included.
 
-Issued cards are written through a group commit (calls that arrive together share one
-transaction), at the same time as the audit record, so a call costs one shared write.
+Issued cards are kept through a group commit (calls that arrive together share one
+transaction) that the answer does not wait for: the audit record is committed before the
+answer, the cards follow within milliseconds. Feedback first waits for this process's card
+writes still in flight (``settled``), so it always finds the cards of an earlier answer.
+
+The pregnancy rule costs two reads of the patient's record, so they are made only when a
+medication has a pregnancy entry: the checker is asked as if the patient were pregnant, and
+the pregnancy findings are kept only if the record shows a pregnancy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,12 +41,14 @@ from resolvers.cds.hooks.model import (
 from resolvers.cds.hooks.patient_data import PatientData
 from resolvers.cds.hooks.ports import CdsStore, MedicationChecker, PregnancyEvidence
 from resolvers.cds.hooks.validation import parse_hook_request
-from resolvers.cds.model import MedicationFacts
+from resolvers.cds.model import FindingKind, MedicationFacts
 from resolvers.errors import Forbidden
 from resolvers.group_commit import GroupCommit
 from resolvers.principal import Caller, Role, require_role
 
+log = logging.getLogger("cari.cds")
 CALLER_ROLES = (Role.CLINICIAN, Role.INTEGRATOR)
+PURGE_EVERY = 500  # forget expired cards once every this many card writes
 PREGNANCY_OBSERVATIONS = ("code", PREGNANCY_CODES)
 INACTIVE = frozenset({"completed", "stopped", "cancelled", "entered-in-error", "draft",
                       "on-hold", "not-taken"})
@@ -60,6 +69,8 @@ class CdsHooks:
         self._cards: GroupCommit[Sequence[IssuedCard], None] = GroupCommit(
             write=self._save_cards, conflict_keys=lambda job: frozenset(),
             max_parallel=max_parallel)
+        self._in_flight: set[asyncio.Future[None]] = set()
+        self._writes = 0
 
     @staticmethod
     def discovery() -> dict[str, Any]:
@@ -77,9 +88,14 @@ class CdsHooks:
         except PreconditionFailed:
             await self._record(caller, request, AuditOutcome.FAILURE)
             raise
-        await asyncio.gather(self._record(caller, request, AuditOutcome.SUCCESS),
-                             self._keep(caller, request, cards))
+        self._keep(caller, request, cards)
+        await self._record(caller, request, AuditOutcome.SUCCESS)
         return {"cards": cards}
+
+    async def settled(self) -> None:
+        """Wait for the card writes this process has in flight."""
+        if self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
     async def _record(self, caller: Caller, request: HookRequest,
                       outcome: AuditOutcome) -> None:
@@ -88,23 +104,32 @@ class CdsHooks:
             targets=[(request.service_id, request.patient_id)], outcome=outcome,
             at=self._now()))
 
-    async def _keep(self, caller: Caller, request: HookRequest,
-                    cards: list[dict[str, Any]]) -> None:
+    def _keep(self, caller: Caller, request: HookRequest, cards: list[dict[str, Any]]) -> None:
         if not cards:
             return
         now = self._now()
         expires = now + timedelta(seconds=self.config.card_seconds)
-        await self._cards.submit(tuple(IssuedCard(
+        write = asyncio.ensure_future(self._cards.submit(tuple(IssuedCard(
             uuid=c["uuid"], service_id=request.service_id, hook=request.hook,
             hook_instance=request.hook_instance, patient_id=request.patient_id,
             suggestions=tuple(s["uuid"] for s in c.get("suggestions", ())),
             override_reasons=tuple((r["system"], r["code"]) for r in c.get("overrideReasons",
                                                                              ())),
             issued_by=caller.principal.subject, issued_at=now, expires_at=expires)
-            for c in cards))
+            for c in cards)))
+        self._in_flight.add(write)
+        write.add_done_callback(self._written)
+
+    def _written(self, write: asyncio.Future[None]) -> None:
+        self._in_flight.discard(write)
+        if not write.cancelled() and write.exception() is not None:
+            log.error("issued CDS cards were not kept", exc_info=write.exception())
 
     async def _save_cards(self, jobs: Sequence[Sequence[IssuedCard]]) -> list[None]:
         await self._store.save_cards([card for job in jobs for card in job])
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 0:
+            await self._store.purge_expired(self._now())
         return [None] * len(jobs)
 
     def _context(self, request: HookRequest) -> CardContext:
@@ -127,13 +152,15 @@ class CdsHooks:
         if request.hook != PATIENT_VIEW:
             selections = context.get("selections") if request.hook == ORDER_SELECT else None
             drafts = draft_orders(context.get("draftOrders"), selections)
-        active, pregnant = await asyncio.gather(self._active(caller, request),
-                                                self._pregnant(caller, request))
+        active = await self._active(caller, request)
         ordered = {d.reference for d in drafts if d.reference}
         medications = [m for m in active if m.reference not in ordered] + drafts
         if not medications:
             return []
-        findings = self._checker.check(medications, pregnant=pregnant)
+        findings = self._checker.check(medications, pregnant=self._pregnancy is not None)
+        if any(f.kind is FindingKind.PREGNANCY for f in findings) and not await \
+                self._pregnant(caller, request):
+            findings = [f for f in findings if f.kind is not FindingKind.PREGNANCY]
         return finding_cards(findings, self._context(request),
                              drafts_only=request.hook != PATIENT_VIEW)
 

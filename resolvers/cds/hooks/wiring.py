@@ -62,9 +62,9 @@ def build_cds_services(adapters: CdsAdapters, config: CdsConfig,
     (a test may give its own checker)."""
     if checker is None:
         checker = InteractionChecker.from_data()
+    hooks = CdsHooks(checker, pregnancy, PatientData(fhir, adapters.remote), adapters.store,
+                     audit, now, config, max_parallel=max_parallel)
     return CdsServices(
-        hooks=CdsHooks(checker, pregnancy, PatientData(fhir, adapters.remote), adapters.store,
-                       audit, now, config, max_parallel=max_parallel),
-        feedback=CdsFeedback(adapters.store, audit, now),
+        hooks=hooks, feedback=CdsFeedback(adapters.store, audit, now, hooks.settled),
         platform_tokens=platform_tokens, client_tokens=adapters.client_tokens)
 
