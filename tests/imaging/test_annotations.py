@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pydicom
 
 from adapters.fhir.validator import FhirValidator
-from tests.imaging.conftest import Imaging, patient_with_study
+from tests.imaging.conftest import Imaging, imaging_gateway, patient_with_study
 from tests.imaging.dicom_files import DOCUMENTED_STUDY
+from tests.imaging.orthanc import Orthanc
 from tests.support import ROOT
 
 # "DICOM Imaging" in ../shared/reference/product-docs.md, as written there; its "[...]" is
@@ -234,3 +236,18 @@ async def test_annotations_are_observations_in_the_fhir_store(imaging_any_db: Im
         f"/api/fhir/Observation?subject=Patient/{imaging.patient_id}",
         headers=imaging.h.auth("clinician"))).json()
     assert [e["resource"]["id"] for e in bundle["entry"]] == [found["id"]]
+
+
+async def test_with_sr_writing_off_only_the_fhir_copy_is_queued(
+        tmp_path: Path, sqlite_url: str, orthanc: Orthanc) -> None:
+    async with imaging_gateway(tmp_path, sqlite_url, orthanc, write_sr=False) as imaging:
+        ct = imaging.study.series("CT")[0]
+        assert (await imaging.access()).status_code == 200
+        made = await _annotate(imaging, {"study_uid": imaging.study.study_uid,
+                                         "annotations": _annotations(ct.series_uid,
+                                                                     ct.instance_uid)[2:]})
+        assert [a["sr_state"] for a in made.json()["data"]["annotations"]] == ["disabled"]
+        outbox = (await imaging.h.client.get("/api/admin/outbox",
+                                             headers=imaging.h.auth("admin"))).json()
+        destinations = {m["destination"] for m in outbox["data"]["items"]}
+        assert "imaging-fhir" in destinations and "pacs-sr" not in destinations
