@@ -380,7 +380,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             cross_border_import=CrossBorderImport(cross_border, patients, matcher, audit,
                                                   clock.now),
             smart=_smart(settings, sessions, clock, audit, client, verifier),
-            cds=build_cds_services(*cds_adapters(settings, client, sessions, clock.now),
+            cds=build_cds_services(*cds_adapters(settings, client, engine, clock.now),
                                    extensions.cds_checker, fhir, audit, clock.now, verifier,
                                    max_parallel=1 if sqlite else 2),
             notifications=(notifications := build_notifications(webhook_adapters(
@@ -412,6 +412,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                           channels, read_engine=read_engine)
         yield gateway
     finally:
+        if gateway is not None:  # the CDS cards of answers already sent are kept
+            await gateway.services.cds.hooks.settled()
         # Readers still waiting for their audit commit are answered before the pool closes.
         await audit_writer.drain(settings.shutdown_timeout_seconds)
         audit_writes.close()
