@@ -55,7 +55,7 @@ from adapters.medplum.mirror import MEDPLUM, IsDeleted, MedplumMirror
 from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.metrics import Metrics
 from adapters.observability.payment_metrics import PaymentMetrics
-from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
+from adapters.outbox.webhook import WebhookDelivery
 from adapters.payments.registry import build_payment_providers
 from adapters.payments.stripe_api.client import StripeRefundClient
 from adapters.settings import Settings
@@ -91,6 +91,7 @@ from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
+from resolvers.notifications.endpoints import WebhookEndpoints
 from resolvers.notifications.model import WEBHOOK_DELIVERY
 from resolvers.notifications.wiring import build_notifications
 from resolvers.outbox.admin import OutboxAdmin
@@ -233,6 +234,16 @@ def _lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[D
     return channels
 
 
+async def _event_webhook_endpoint(settings: Settings, endpoints: WebhookEndpoints) -> None:
+    """CARI_EVENT_WEBHOOK_URL: a subscription to every catalogue event, signed."""
+    endpoint, generated = await endpoints.from_settings(
+        settings.event_webhook_url, settings.webhooks_out.event_webhook_secret or None)
+    if generated:
+        log.warning("CARI_EVENT_WEBHOOK_URL's deliveries are signed with a generated secret: "
+                    "set CARI_EVENT_WEBHOOK_SECRET, or rotate it (POST /api/webhooks/endpoints/"
+                    f"{endpoint.id}/rotate-secret) to read one")
+
+
 def _locally_deleted(sessions: async_sessionmaker[AsyncSession]) -> IsDeleted:
     """For the Medplum mirror: is the gateway's current version of a resource a delete?"""
     async def is_deleted(resource_type: str, resource_id: str) -> bool:
@@ -331,8 +342,6 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                provisional_patients=settings.labs.provisional_patients)
         scoping = OrganizationScoping(settings.org_scoping)
         subscriptions: dict[str, Sequence[str]] = dict(extensions.subscriptions)
-        if settings.event_webhook_url:
-            subscriptions[EVENT_WEBHOOK] = ("*",)
         # REST and FHIR registrations share one grouped writer (resolvers/mpi/registration.py).
         patients = PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions),
                                    mirror, scoping, reads=reads, max_parallel=1 if sqlite else 2)
@@ -391,6 +400,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
                                               patients, fhir, audit, FhirValidator(), clock.now)),
         )
+        if settings.event_webhook_url:
+            await _event_webhook_endpoint(settings, notifications.endpoints)
         channels = _lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
             **notifications.handlers,  # webhook fan-out and signed deliveries
@@ -402,8 +413,6 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             LAB_ALERTS: LabAlertDispatcher(uow_factory, channels,
                                            metrics.lab_alerts_undelivered.inc),
         }
-        if settings.event_webhook_url:
-            handlers[EVENT_WEBHOOK] = WebhookDelivery(client, settings.event_webhook_url)
         if medplum is not None:
             handlers[MEDPLUM] = MedplumMirror(medplum, _locally_deleted(sessions))
         if extensions.handlers is not None:

@@ -27,7 +27,8 @@ class Receiver:
 
     async def handle(self, request: Request) -> JSONResponse:
         body = await request.json()
-        key = request.headers.get("idempotency-key", "")
+        # Outbox destinations send Idempotency-Key; webhook subscriptions webhook-id.
+        key = request.headers.get("idempotency-key") or request.headers.get("webhook-id", "")
         self.attempts.append({"key": key, "body": body, "headers": dict(request.headers)})
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)

@@ -111,11 +111,14 @@ class SqlWebhookStore:
         async with self._sessions() as session:
             return [_endpoint(r) for r in (await session.execute(select(E))).all()]
 
-    async def find_managed_endpoint(self) -> Endpoint | None:
-        stmt = select(E).where(E.c.managed_by_settings.is_(True)).order_by(E.c.id).limit(1)
-        async with self._sessions() as session:
-            row = (await session.execute(stmt)).first()
-        return _endpoint(row) if row is not None else None
+    async def add_endpoint_once(self, endpoint: Endpoint) -> Endpoint:
+        async with self._sessions() as session, session.begin():
+            await session.execute(insert_for(session)(E).values(
+                id=endpoint.id, created_by=endpoint.created_by,
+                created_at=endpoint.created_at, **_endpoint_values(endpoint),
+            ).on_conflict_do_nothing(index_elements=["id"]))
+            row = (await session.execute(select(E).where(E.c.id == endpoint.id))).one()
+        return _endpoint(row)
 
     async def save_endpoint(self, endpoint: Endpoint) -> bool:
         async with self._sessions() as session, session.begin():

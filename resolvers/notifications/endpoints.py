@@ -33,6 +33,7 @@ from resolvers.notifications.ports import (
 from resolvers.principal import Caller, Role, require_role
 
 RESOURCE = "WebhookEndpoint"
+SETTINGS_ENDPOINT = "event-webhook-from-settings"  # CARI_EVENT_WEBHOOK_URL's endpoint id
 MAX_PAGE = 200
 MANAGERS = (Role.INTEGRATOR,)  # and admin, always
 
@@ -151,6 +152,26 @@ class WebhookEndpoints:
                           updated_at=now)
         await self._save(caller, rotated)
         return RotatedSecret(rotated, rotated.secret, expires)
+
+    async def from_settings(self, url: str, secret: str | None) -> tuple[Endpoint, bool]:
+        """CARI_EVENT_WEBHOOK_URL as a subscription to every event: one endpoint, whatever the
+        number of processes starting, made at the first start and kept in step with the
+        settings after (a new URL enables it again). True when its secret was generated
+        because none was given. The URL is the operator's: the delivery guard judges it."""
+        now = self._clock.now()
+        wanted = Endpoint(id=SETTINGS_ENDPOINT, url=url, event_types=("*",), resource_types=(),
+                          description="CARI_EVENT_WEBHOOK_URL", enabled=True,
+                          secret=secret or self._signer.new_secret(), previous_secret=None,
+                          created_by="settings", created_at=now, updated_at=now,
+                          managed_by_settings=True)
+        stored = await self._store.add_endpoint_once(wanted)
+        moved = stored.url != url
+        current = replace(stored, url=url, secret=secret or stored.secret,
+                          enabled=stored.enabled or moved,
+                          disabled_reason=None if moved else stored.disabled_reason)
+        if current != stored:
+            await self._store.save_endpoint(replace(current, updated_at=now))
+        return current, not secret and stored.secret == wanted.secret
 
     async def send_test(self, caller: Caller, endpoint_id: str) -> str:
         """Queue a ``webhook.test`` event for this endpoint alone; its event id."""

@@ -1,20 +1,41 @@
 """Outbox end to end: a patient write is delivered to a real HTTP endpoint, with retries,
-dead letters, replay over REST and GraphQL, and an allow-list that refuses loopback."""
+dead letters, replay over REST and GraphQL, and an allow-list that refuses loopback.
+
+The destination is an outbox handler added the way a deployment adds one (``extra_handlers``
+with the patient events routed to it): CARI_EVENT_WEBHOOK_URL is now a webhook subscription
+of its own, tested in tests/notifications/test_settings_endpoint.py."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
+from adapters.settings import Settings
 from tests.receiver import eventually, running_receiver, wait_for
 from tests.support import Harness, make_settings, running_app
 
 
-def _settings(tmp_path: Path, database_url: str, url: str, **over):
-    return make_settings(tmp_path / "var", database_url, event_webhook_url=url,
-                         outbound_allowlist=("127.0.0.1",), outbox_backoff_base_seconds=0.05,
-                         outbox_backoff_max_seconds=0.2, outbox_max_attempts=3, **over)
+def _settings(tmp_path: Path, database_url: str, url: str, **over: Any) -> Settings:
+    return make_settings(tmp_path / "var", database_url, outbound_allowlist=("127.0.0.1",),
+                         outbox_backoff_base_seconds=0.05, outbox_backoff_max_seconds=0.2,
+                         outbox_max_attempts=3, **over)
+
+
+@contextlib.asynccontextmanager
+async def _app(settings: Settings, url: str) -> AsyncIterator[Harness]:
+    """The gateway with an HTTP destination of every patient event at ``url``."""
+    def handlers(client: httpx.AsyncClient) -> dict[str, WebhookDelivery]:
+        return {EVENT_WEBHOOK: WebhookDelivery(client, url)}
+
+    async with running_app(settings, extra_handlers=handlers,
+                           extra_subscriptions={EVENT_WEBHOOK: ["*"]}) as h:
+        yield h
 
 
 async def _outbox(h: Harness, status: str) -> list[dict]:
@@ -31,7 +52,7 @@ async def test_patient_write_reaches_the_destination_with_idempotency_key(
 ) -> None:
     async with running_receiver() as receiver:
         receiver.fail_next = 2  # an outage: two 503s, then it recovers
-        async with running_app(_settings(tmp_path, database_url, receiver.url)) as h:
+        async with _app(_settings(tmp_path, database_url, receiver.url), receiver.url) as h:
             p = await h.create_patient()
             await wait_for(lambda: len(receiver.accepted) == 1)
             key = f"patient.created:{p['id']}:1"
@@ -46,7 +67,7 @@ async def test_patient_write_reaches_the_destination_with_idempotency_key(
 async def test_dead_letter_then_replay_over_rest_and_graphql(tmp_path: Path, sqlite_url: str) -> None:
     async with running_receiver() as receiver:
         receiver.fail_next = 100
-        async with running_app(_settings(tmp_path, sqlite_url, receiver.url)) as h:
+        async with _app(_settings(tmp_path, sqlite_url, receiver.url), receiver.url) as h:
             first = await h.create_patient()
             await wait_for(lambda: len(receiver.attempts) >= 3)
             dead = await eventually(lambda: _outbox(h, "dead"), bool)
@@ -77,8 +98,8 @@ async def test_loopback_destination_is_refused_without_allowlist(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     async with running_receiver() as receiver:
-        settings = make_settings(tmp_path / "var", sqlite_url, event_webhook_url=receiver.url)
-        async with running_app(settings) as h:
+        settings = make_settings(tmp_path / "var", sqlite_url)
+        async with _app(settings, receiver.url) as h:
             await h.create_patient()
             dead = await eventually(lambda: _outbox(h, "dead"), bool)
             assert "allow" in dead[0]["last_error"].lower()
@@ -88,7 +109,7 @@ async def test_loopback_destination_is_refused_without_allowlist(
 async def test_4xx_from_destination_dead_letters_at_once(tmp_path: Path, sqlite_url: str) -> None:
     async with running_receiver() as receiver:
         receiver.fail_next, receiver.fail_status = 1, 422
-        async with running_app(_settings(tmp_path, sqlite_url, receiver.url)) as h:
+        async with _app(_settings(tmp_path, sqlite_url, receiver.url), receiver.url) as h:
             await h.create_patient()
             await wait_for(lambda: len(receiver.attempts) == 1)
             dead = await eventually(lambda: _outbox(h, "dead"), bool)

@@ -19,13 +19,16 @@ FAST_SCHEDULE = (0.05, 0.1, 0.1, 0.1, 0.1)  # six attempts within half a second
 
 @contextlib.asynccontextmanager
 async def webhook_app(tmp_path: Path, database_url: str, *,
-                      payments_reconcile_seconds: float | None = None, **webhooks: Any,
+                      payments_reconcile_seconds: float | None = None,
+                      settings_changes: dict[str, Any] | None = None, **webhooks: Any,
                       ) -> AsyncIterator[Harness]:
-    """The gateway allowed to reach loopback; ``webhooks`` are WebhookOutSettings fields."""
+    """The gateway allowed to reach loopback; ``webhooks`` are WebhookOutSettings fields,
+    ``settings_changes`` other Settings fields."""
     out = WebhookOutSettings(**{"retry_schedule": FAST_SCHEDULE, "timeout_seconds": 5.0,
                                 **webhooks})
-    extra = ({} if payments_reconcile_seconds is None
-             else {"payments_reconcile_seconds": payments_reconcile_seconds})
+    extra = dict(settings_changes or {})
+    if payments_reconcile_seconds is not None:
+        extra["payments_reconcile_seconds"] = payments_reconcile_seconds
     settings = make_settings(tmp_path / "var", database_url,
                              outbound_allowlist=("127.0.0.1",), webhooks_out=out, **extra)
     async with running_app(settings) as harness:

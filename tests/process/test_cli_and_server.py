@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from svix.webhooks import Webhook
 
 from tests.receiver import running_receiver, wait_for
 from tests.support import ROOT, fresh_postgres_database, live_server
 
 pytestmark = pytest.mark.slow
 APP = str(ROOT / "cli.py")
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes, base64
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -102,7 +105,8 @@ async def test_separate_worker_processes_drain_a_shared_postgres_outbox(tmp_path
     async with fresh_postgres_database() as url, running_receiver() as receiver:
         env = {"CARI_DATABASE_URL": url, "CARI_OUTBOX_WORKER": "false",
                "CARI_EVENT_WEBHOOK_URL": receiver.url, "CARI_OUTBOUND_ALLOWLIST": "127.0.0.1",
-               "CARI_OUTBOX_POLL_SECONDS": "0.1"}
+               "CARI_OUTBOX_POLL_SECONDS": "0.1", "CARI_WEBHOOK_RETRY_SCHEDULE": "0.2,0.5,1",
+               "CARI_EVENT_WEBHOOK_SECRET": SECRET}
         receiver.fail_next = 3  # a short outage while the workers run
         with live_server(tmp_path / "var", env) as server:
             token = await asyncio.to_thread(server.token, "clinician")
@@ -127,3 +131,9 @@ async def test_separate_worker_processes_drain_a_shared_postgres_outbox(tmp_path
         assert len(per_key) == 30
         # Each message delivered once; only the three refused attempts were retried.
         assert sum(per_key.values()) == 33
+        # CARI_EVENT_WEBHOOK_URL is a subscription to every event, signed with its secret:
+        # here the fhir.resource.created of each Patient.
+        for attempt in receiver.attempts:  # svix raises unless a signature matches
+            Webhook(SECRET).verify(json.dumps(attempt["body"], separators=(",", ":")),
+                                   attempt["headers"])
+            assert attempt["body"]["type"] == "fhir.resource.created"
