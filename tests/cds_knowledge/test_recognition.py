@@ -112,6 +112,7 @@ def test_the_display_of_an_unknown_code_is_read_as_a_name(checker: InteractionCh
 
 @pytest.mark.parametrize("facts", [
     named("Vitamin B complex"), named("Amoxicillin 500 mg"), named("   "), named("500 mg tablet"),
+    named("DHA 200 mg"),  # docosahexaenoic acid, not dihydroartemisinin
     coded(RXNORM, "723"), coded("http://example.org/formulary", "J04AB02"), MedicationFacts(),
 ])
 def test_unknown_medications_are_not_recognised(checker: InteractionChecker,

@@ -128,6 +128,8 @@ def test_a_class_entry_names_the_medications_it_fired_for(checker: InteractionCh
     ("allopurinol", "azathioprine", "allopurinol-thiopurines", MAJ),
     ("tramadol", "fluoxetine", "tramadol-ssri", MOD),
     ("Cipro", "calcium carbonate", "ciprofloxacin-polyvalent-cations", MOD),
+    ("DHA-PPQ", "azithromycin", "piperaquine-qt", C),
+    ("Eurartesim", "Coartem", "duplicate-artemisinin", MOD),
 ])
 def test_further_pairs(checker: InteractionChecker, first: str, second: str, entry_id: str,
                        severity: Severity) -> None:
