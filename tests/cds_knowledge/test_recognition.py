@@ -128,6 +128,7 @@ def test_unknown_medications_are_ignored_by_check(checker: InteractionChecker) -
     ("Rifampicin 150 mg tablet", "rifampicin"),
     ("Efavirenz 600mg tabs", "efavirenz"),
     ("co-trimoxazole", "cotrimoxazole"),
+    ("Septrin (co-trimoxazole) 480 mg", "septrin / cotrimoxazole"),
     ("Artemether-Lumefantrine 20mg/120mg film-coated tablets", "artemether / lumefantrine"),
     ("Lamivudine 10 mg/ml oral solution", "lamivudine"),
     ("3TC", "3tc"),

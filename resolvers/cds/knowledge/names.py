@@ -5,7 +5,7 @@ meet on one key.
 Steps (``normalise_name``), in order:
 
 1. Unicode NFKD, combining marks dropped (accents: "Éfavirenz" -> "efavirenz"), case-folded.
-2. A leading British-approved "co-" joins its word ("co-trimoxazole" -> "cotrimoxazole"),
+2. A British-approved "co-" at the start of a word joins it ("co-trimoxazole" -> "cotrimoxazole"),
    since there the hyphen is part of the name, not a separator between two drugs.
 3. Separators between components are unified: "/", "+", "&", ",", ";", brackets, " and ",
    " with " and a hyphen between words all split the text into components; a component is
@@ -59,7 +59,7 @@ _UNIT = r"(?:%|mg|mcg|µg|ug|g|kg|ml|l|iu|units?|mmol|meq)"
 # an abbreviation such as "3TC" (a letter or digit may not touch either end).
 _STRENGTH = re.compile(rf"(?<![a-z0-9])\d+(?:\.\d+)?\s*{_UNIT}?(?![a-z0-9])")
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
-_CO_PREFIX = re.compile(r"^co-(?=[a-z])")
+_CO_PREFIX = re.compile(r"(?<![a-z0-9])co-(?=[a-z])")
 
 
 def _fold(text: str) -> str:
