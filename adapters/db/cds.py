@@ -53,6 +53,26 @@ def _card(row: Any) -> IssuedCard:
         issued_by=row["issued_by"], issued_at=row["issued_at"], expires_at=row["expires_at"])
 
 
+def _bound(compiled: Compiled, rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Positional parameters of ``rows``. The cards of one call share their times, issuer
+    and override reasons, so each distinct value goes through its bind processor (JSON,
+    UTC datetimes) once per batch, not once per card."""
+    memo: dict[tuple[int, str], Any] = {}
+    out = []
+    for row in rows:
+        values = []
+        for i, (name, proc) in enumerate(zip(compiled.names, compiled.binds, strict=True)):
+            value = row[name]
+            if proc is not None:
+                key = (i, repr(value))
+                if key not in memo:
+                    memo[key] = proc(value)
+                value = memo[key]
+            values.append(value)
+        out.append(values)
+    return out
+
+
 class SqlCdsStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -71,8 +91,7 @@ class SqlCdsStore:
         if not cards:
             return
         compiled = self._compiled(self._engine.dialect)
-        args = [compiled.positional(row) for row in {c.uuid: _card_row(c)
-                                                     for c in cards}.values()]
+        args = _bound(compiled, list({c.uuid: _card_row(c) for c in cards}.values()))
         raw = await self._engine.raw_connection()
         try:
             driver: Any = raw.driver_connection
