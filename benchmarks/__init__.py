@@ -31,6 +31,8 @@ Modules:
                      p50/p99 and req/s at 1 and 8 connections
     cds_check        the drug-interaction checker alone (in-process) on 5 and 20 medications,
                      by name and by code: load/index time, p50/p99 per check
+    webhook_fanout   1,000 events to 10 webhook endpoints (a local receiver): deliveries/s
+                     and end-to-end latency p50/p99, on SQLite and (if reachable) PostgreSQL
     dicom_access     POST /api/clinical/dicom/access against a real Orthanc, and study metadata
                      through the viewer proxy vs Orthanc directly: p50/p99 over HTTP
 """
@@ -41,4 +43,4 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check",
-              "dicom_access")
+              "dicom_access", "webhook_fanout")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -23,6 +24,7 @@ from adapters.db.tables_webhook_subscriptions import (
 )
 from resolvers.notifications.model import (
     Attempt,
+    AttemptOutcome,
     Delivery,
     DeliveryDetail,
     DeliveryQuery,
@@ -167,36 +169,49 @@ class SqlWebhookStore:
 
     async def delivery_context(self, delivery_id: str,
                                ) -> tuple[Delivery, Endpoint, WebhookEvent] | None:
+        # One statement per delivery (it runs for every attempt): columns prefixed by table.
+        stmt = (select(*(c.label(f"d_{c.name}") for c in D.c),
+                       *(c.label(f"e_{c.name}") for c in E.c),
+                       *(c.label(f"v_{c.name}") for c in V.c))
+                .join(E, E.c.id == D.c.endpoint_id).join(V, V.c.id == D.c.event_id)
+                .where(D.c.id == delivery_id))
         async with self._sessions() as session:
-            d = (await session.execute(select(D).where(D.c.id == delivery_id))).first()
-            if d is None:
-                return None
-            e = (await session.execute(select(E).where(E.c.id == d.endpoint_id))).first()
-            v = (await session.execute(select(V).where(V.c.id == d.event_id))).first()
-        if e is None or v is None:
+            row = (await session.execute(stmt)).mappings().first()
+        if row is None:
             return None
+        d = SimpleNamespace(**{c.name: row[f"d_{c.name}"] for c in D.c})
+        e = SimpleNamespace(**{c.name: row[f"e_{c.name}"] for c in E.c})
         return _delivery(d), _endpoint(e), WebhookEvent(
-            id=v.id, type=v.type, version=v.version, occurred_at=v.occurred_at, data=v.data,
-            resource_type=v.resource_type)
+            id=row["v_id"], type=row["v_type"], version=row["v_version"],
+            occurred_at=row["v_occurred_at"], data=row["v_data"],
+            resource_type=row["v_resource_type"])
 
-    async def record_attempt(self, attempt: Attempt, status: DeliveryStatus, *,
-                             failing_since: datetime | None) -> None:
+    async def record_attempts(self, outcomes: Sequence[AttemptOutcome]) -> None:
+        if not outcomes:
+            return
         async with self._sessions() as session, session.begin():
-            await session.execute(insert(A).values(
-                id=attempt.id, delivery_id=attempt.delivery_id,
-                endpoint_id=attempt.endpoint_id, attempted_at=attempt.attempted_at,
-                status_code=attempt.status_code, duration_ms=attempt.duration_ms,
-                response_excerpt=attempt.response_excerpt, error=attempt.error))
-            await session.execute(update(D).where(D.c.id == attempt.delivery_id).values(
-                status=status.value, attempts=D.c.attempts + 1,
-                last_status_code=attempt.status_code, last_error=attempt.error,
-                updated_at=attempt.attempted_at))
-            endpoint = update(E).where(E.c.id == attempt.endpoint_id)
-            if failing_since is None:  # a success: the endpoint is healthy again
-                await session.execute(endpoint.values(failing_since=None))
-            else:  # keep the first failure's time: the auto-disable clock runs from it
-                await session.execute(endpoint.where(E.c.failing_since.is_(None))
-                                      .values(failing_since=failing_since))
+            await session.execute(insert(A), [
+                {"id": o.attempt.id, "delivery_id": o.attempt.delivery_id,
+                 "endpoint_id": o.attempt.endpoint_id, "attempted_at": o.attempt.attempted_at,
+                 "status_code": o.attempt.status_code, "duration_ms": o.attempt.duration_ms,
+                 "response_excerpt": o.attempt.response_excerpt, "error": o.attempt.error}
+                for o in outcomes])
+            for o in outcomes:
+                attempt = o.attempt
+                await session.execute(update(D).where(D.c.id == attempt.delivery_id).values(
+                    status=o.status.value, attempts=D.c.attempts + 1,
+                    last_status_code=attempt.status_code, last_error=attempt.error,
+                    updated_at=attempt.attempted_at))
+            healthy = {o.attempt.endpoint_id for o in outcomes if o.failing_since is None}
+            if healthy:  # a success: the endpoint is healthy again
+                await session.execute(update(E).where(E.c.id.in_(sorted(healthy)))
+                                      .values(failing_since=None))
+            for o in outcomes:
+                if o.failing_since is not None and o.attempt.endpoint_id not in healthy:
+                    # Keep the first failure's time: the auto-disable clock runs from it.
+                    await session.execute(update(E).where(
+                        E.c.id == o.attempt.endpoint_id, E.c.failing_since.is_(None))
+                        .values(failing_since=o.failing_since))
 
     async def set_delivery_status(self, delivery_id: str, status: DeliveryStatus,
                                   at: datetime) -> None:

@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from resolvers.clock import Clock
+from resolvers.group_commit import GroupCommit
 from resolvers.ids import new_id
 from resolvers.notifications.events import webhook_event
-from resolvers.notifications.model import Attempt, DeliveryStatus, Endpoint, SendResult
+from resolvers.notifications.model import (
+    Attempt,
+    AttemptOutcome,
+    DeliveryStatus,
+    Endpoint,
+    SendResult,
+)
 from resolvers.notifications.policy import DeliveryPolicy, retryable, succeeded
 from resolvers.notifications.ports import WebhookSender, WebhookSigner, WebhookStore
 from resolvers.outbox.delivery import PermanentDeliveryError
@@ -37,12 +45,21 @@ class EndpointFailed(Exception):
 
 class WebhookDeliveryHandler:
     def __init__(self, store: WebhookStore, sender: WebhookSender, signer: WebhookSigner,
-                 clock: Clock, policy: DeliveryPolicy) -> None:
+                 clock: Clock, policy: DeliveryPolicy, *, max_parallel: int = 1) -> None:
         self._store = store
         self._sender = sender
         self._signer = signer
         self._clock = clock
         self._policy = policy
+        # The worker sends a batch at once; their attempt records share transactions (one
+        # commit per delivery capped SQLite at about 200 deliveries/s).
+        self._records: GroupCommit[AttemptOutcome, None] = GroupCommit(
+            write=self._write, conflict_keys=lambda o: frozenset({o.attempt.delivery_id}),
+            max_parallel=max_parallel)
+
+    async def _write(self, outcomes: Sequence[AttemptOutcome]) -> list[BaseException | None]:
+        await self._store.record_attempts(outcomes)
+        return [None] * len(outcomes)
 
     async def deliver(self, message: OutboxMessage) -> None:
         delivery_id = str(message.payload.get("delivery_id", ""))
@@ -76,14 +93,14 @@ class WebhookDeliveryHandler:
                                                 self._policy.response_excerpt_chars),
                           error=_cut(result.error, 500))
         if succeeded(result.status_code):
-            await self._store.record_attempt(attempt, DeliveryStatus.SUCCEEDED, failing_since=None)
+            await self._records.submit(AttemptOutcome(attempt, DeliveryStatus.SUCCEEDED, None))
             return
         failing_since = endpoint.failing_since or now
         last = message.attempts + 1 >= self._policy.max_attempts
         give_up = not retryable(result.status_code)
         status = (DeliveryStatus.FAILED if give_up else
                   DeliveryStatus.EXHAUSTED if last else DeliveryStatus.PENDING)
-        await self._store.record_attempt(attempt, status, failing_since=failing_since)
+        await self._records.submit(AttemptOutcome(attempt, status, failing_since))
         why = f"answered {result.status_code}" if result.status_code else str(result.error)
         if give_up:
             await self._disable(endpoint, "the endpoint answered 410 Gone", now)

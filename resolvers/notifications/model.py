@@ -108,6 +108,16 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class AttemptOutcome:
+    """An attempt to record, the delivery's new status and the endpoint's failing_since
+    (None: healthy again)."""
+
+    attempt: Attempt
+    status: DeliveryStatus
+    failing_since: datetime | None
+
+
+@dataclass(frozen=True)
 class DeliveryDetail:
     delivery: Delivery
     attempts: list[Attempt] = field(default_factory=list)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from resolvers.notifications.model import (
-    Attempt,
+    AttemptOutcome,
     Delivery,
     DeliveryDetail,
     DeliveryPolicy,
@@ -46,9 +46,9 @@ class WebhookStore(Protocol):
         ...
     async def delivery_context(self, delivery_id: str,
                                ) -> tuple[Delivery, Endpoint, WebhookEvent] | None: ...
-    async def record_attempt(self, attempt: Attempt, status: DeliveryStatus, *,
-                             failing_since: datetime | None) -> None:
-        """The attempt, the delivery's new status and the endpoint's failing_since."""
+    async def record_attempts(self, outcomes: Sequence[AttemptOutcome]) -> None:
+        """Each attempt, its delivery's new status and its endpoint's failing_since (kept
+        at the first failure), all in one transaction."""
         ...
     async def set_delivery_status(self, delivery_id: str, status: DeliveryStatus,
                                   at: datetime) -> None: ...
