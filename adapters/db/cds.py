@@ -40,7 +40,7 @@ def _card_row(card: IssuedCard) -> dict[str, Any]:
             "hook_instance": card.hook_instance, "patient_id": card.patient_id,
             "suggestions": list(card.suggestions),
             "override_reasons": [{"system": s, "code": c} for s, c in card.override_reasons],
-            "issued_by": card.issued_by, "issued_at": card.issued_at,
+            "issued_by": card.issued_by[:200], "issued_at": card.issued_at,
             "expires_at": card.expires_at}
 
 
@@ -125,7 +125,7 @@ class SqlCdsStore:
                  if e.accepted_suggestions is not None else None,
                  "override_reason": dict(e.override_reason)
                  if e.override_reason is not None else None,
-                 "outcome_timestamp": e.outcome_timestamp, "received_by": e.received_by,
+                 "outcome_timestamp": e.outcome_timestamp, "received_by": e.received_by[:200],
                  "received_at": e.received_at} for e in entries]
         async with self._sessions() as session:
             await session.execute(insert(FEEDBACK), rows)
