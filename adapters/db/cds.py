@@ -35,11 +35,20 @@ JWT_IDS = CdsJwtIdRow.__table__  # type: ignore[attr-defined]
 CLEAN_EVERY = 256  # delete expired JWT ids once every this many new ones
 
 
+def _reasons(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"system": system, "code": code} for system, code in pairs]
+
+
+# Column values as the table stores them, from the hashable forms the rows carry.
+_STORED: dict[str, Any] = {"suggestions": list, "override_reasons": _reasons}
+
+
 def _card_row(card: IssuedCard) -> dict[str, Any]:
+    """The row, its values hashable (tuples): ``_bound`` converts each distinct one once."""
     return {"uuid": card.uuid, "service_id": card.service_id, "hook": card.hook,
             "hook_instance": card.hook_instance, "patient_id": card.patient_id,
-            "suggestions": list(card.suggestions),
-            "override_reasons": [{"system": s, "code": c} for s, c in card.override_reasons],
+            "suggestions": tuple(card.suggestions),
+            "override_reasons": tuple(card.override_reasons),
             "issued_by": card.issued_by[:200], "issued_at": card.issued_at,
             "expires_at": card.expires_at}
 
@@ -57,17 +66,21 @@ def _bound(compiled: Compiled, rows: Sequence[dict[str, Any]]) -> list[list[Any]
     """Positional parameters of ``rows``. The cards of one call share their times, issuer
     and override reasons, so each distinct value goes through its bind processor (JSON,
     UTC datetimes) once per batch, not once per card."""
-    memo: dict[tuple[int, str], Any] = {}
+    memo: dict[tuple[int, Any], Any] = {}
+    columns = [(i, name, proc, _STORED.get(name)) for i, (name, proc) in enumerate(
+        zip(compiled.names, compiled.binds, strict=True))]
     out = []
     for row in rows:
         values = []
-        for i, (name, proc) in enumerate(zip(compiled.names, compiled.binds, strict=True)):
+        for i, name, proc, stored in columns:
             value = row[name]
-            if proc is not None:
-                key = (i, repr(value))
-                if key not in memo:
-                    memo[key] = proc(value)
-                value = memo[key]
+            if proc is not None or stored is not None:
+                key = (i, value)
+                found = memo.get(key, memo)
+                if found is memo:
+                    found = value if stored is None else stored(value)
+                    found = memo[key] = found if proc is None else proc(found)
+                value = found
             values.append(value)
         out.append(values)
     return out
