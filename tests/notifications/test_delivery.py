@@ -14,6 +14,7 @@ from adapters.settings.webhooks_out import WebhookOutSettings
 from composition import build_worker, open_gateway
 from resolvers.principal import Caller, Principal
 from tests.notifications.receiver import running_webhook_receiver
+from tests.notifications.schemas import assert_valid
 from tests.notifications.support import BASE, deliveries, settled, subscribe, webhook_app
 from tests.receiver import wait_for
 from tests.support import Harness, make_settings
@@ -67,6 +68,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_announced(
         assert announced["type"] == "webhook.endpoint.disabled"
         assert announced["data"]["endpoint_id"] == dead["id"]
         assert "every attempt failed since" in announced["data"]["reason"]
+        assert_valid(announced)
         assert receiver.hook("watcher").ok_hits[0].verifies_with(watcher["secret"])
         got = (await h.client.get(f"{BASE}/{dead['id']}",
                                   headers=h.auth("integrator"))).json()["data"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.notifications.receiver import running_webhook_receiver
+from tests.notifications.schemas import assert_valid
 from tests.notifications.support import BASE, settled, subscribe, webhook_app
 
 
@@ -43,6 +44,7 @@ async def test_endpoint_lifecycle_and_a_signed_test_event(tmp_path: Path,
         assert hit.verifies_with(secret)
         assert hit.headers["webhook-id"] == event_id
         assert hit.json["type"] == "webhook.test"
+        assert_valid(hit.json)
         assert hit.json["data"] == {"endpoint_id": made["id"],
                                     "message": "a test event sent on request"}
 
