@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters.settings.labs import LabSettings
 from tests.hl7v2 import messages
 from tests.notifications.receiver import running_webhook_receiver
 from tests.notifications.schemas import assert_valid
@@ -94,3 +95,51 @@ async def test_a_critical_hl7_result_reaches_subscribed_endpoints(tmp_path: Path
         for hook in receiver.hooks.values():
             for body in hook.events():
                 assert_valid(body)
+
+
+async def test_an_unacknowledged_alert_is_raised_again_at_each_escalation(
+        tmp_path: Path, sqlite_url: str) -> None:
+    labs = LabSettings(alert_escalate_seconds=0.3, alert_max_escalations=2)
+    async with running_webhook_receiver() as receiver, \
+            webhook_app(tmp_path, sqlite_url, settings_changes={"labs": labs}) as h:
+        made = await subscribe(h, receiver.url("alerts"), ["lab.alert.raised"])
+        await h.create_patient(identifiers=[{"system": NATID, "value": "NID9988"}],
+                               family="Odhiambo", given=["Grace"], birth_date="1985-04-12",
+                               gender="female")
+        await _ingest(h, messages.WORKED_EXAMPLE)
+        hook = receiver.hook("alerts")
+        await wait_for(lambda: len(hook.events()) == 3, timeout=15)
+        levels = sorted(e["data"]["escalation_level"] for e in hook.events())
+        assert levels == [0, 1, 2]
+        assert len({e["data"]["alert_id"] for e in hook.events()}) == 1
+        assert all(hit.verifies_with(made["secret"]) for hit in hook.ok_hits)
+
+
+async def test_fhir_writes_announce_created_updated_deleted(tmp_path: Path,
+                                                            sqlite_url: str) -> None:
+    async with running_webhook_receiver() as receiver, webhook_app(tmp_path, sqlite_url) as h:
+        await subscribe(h, receiver.url("obs"), ["fhir.resource.*"],
+                        resource_types=["Observation"])
+        patient = await h.create_patient()
+        headers = {**h.auth("clinician"), "Content-Type": "application/fhir+json"}
+        body = {"resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
+                "subject": {"reference": f"Patient/{patient['id']}"},
+                "valueQuantity": {"value": 4.1, "unit": "mmol/L"}}
+        created = await h.client.post("/api/fhir/Observation", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        oid = created.json()["id"]
+        updated = await h.client.put(f"/api/fhir/Observation/{oid}", headers=headers,
+                                     json={**body, "id": oid, "status": "amended"})
+        assert updated.status_code == 200, updated.text
+        deleted = await h.client.delete(f"/api/fhir/Observation/{oid}", headers=headers)
+        assert deleted.status_code == 204, deleted.text
+        hook = receiver.hook("obs")
+        await wait_for(lambda: len(hook.events()) == 3, timeout=10)
+        got = sorted((e["data"]["version_id"], e["type"]) for e in hook.events())
+        assert got == [("1", "fhir.resource.created"), ("2", "fhir.resource.updated"),
+                       ("3", "fhir.resource.deleted")]
+        assert {e["data"]["resource_id"] for e in hook.events()} == {oid}
+        assert b"4.1" not in b"".join(hit.body for hit in hook.hits)
+        for event in hook.events():
+            assert_valid(event)

@@ -157,3 +157,22 @@ async def test_the_fan_out_is_idempotent_and_respects_filters() -> None:
     nobody = MemoryStore([_endpoint("pay", types=("payment.*",))])
     await WebhookFanout(nobody, FixedClock()).deliver(message)  # type: ignore[arg-type]
     assert nobody.events == {} and nobody.outbox == {}  # nothing stored for nobody
+
+
+def test_payment_events_name_ids_provider_and_status_only() -> None:
+    from resolvers.payments.model import PaymentStatus
+    from resolvers.payments.webhook_events import PAYMENT_EVENTS, payment_event
+    from tests.notifications.schemas import assert_valid
+
+    class Paid:
+        id = "pay-1"
+        provider = "mpesa"
+
+    for status, event_type in PAYMENT_EVENTS.items():
+        message = payment_event(Paid(), status, NOW)  # type: ignore[arg-type]
+        body = {k: message.payload[k] for k in ("id", "type", "version", "data")}
+        body["timestamp"] = NOW.isoformat().replace("+00:00", "Z")
+        assert body["type"] == event_type and body["data"] == {
+            "payment_id": "pay-1", "provider": "mpesa", "status": status.value}
+        assert_valid(body)
+    assert PAYMENT_EVENTS[PaymentStatus.REFUNDED] == "payment.refunded"
