@@ -6,7 +6,10 @@ adapters/db/audit_writes.py), not through a Session, which spent about 70 us of 
 row. On a SQLite file the transaction runs on the event loop, on a connection of its own, when
 the write lock is free at once (``BEGIN IMMEDIATE`` without a busy wait; that connection never
 checkpoints): a few hundred microseconds instead of hand-offs to aiosqlite's thread. When
-another writer holds the lock, the cards go the engine's way, on its driver connection.
+another writer holds the lock, the cards go the engine's way, on its driver connection; so
+does one batch in ``CHECKPOINT_EVERY``, whose commit on the engine's connection checkpoints
+the log (in aiosqlite's thread) when it has grown: with only inline writers it would grow
+without bound, and reads and the next checkpoint would slow down with it.
 
 A JWT id is recorded with one INSERT under its primary key (the SHA-256 of issuer and jti):
 of two processes presenting the same token at once, exactly one inserts, the other meets
@@ -37,6 +40,7 @@ CARDS = CdsCardRow.__table__  # type: ignore[attr-defined]
 FEEDBACK = CdsFeedbackRow.__table__  # type: ignore[attr-defined]
 JWT_IDS = CdsJwtIdRow.__table__  # type: ignore[attr-defined]
 CLEAN_EVERY = 256  # delete expired JWT ids once every this many new ones
+CHECKPOINT_EVERY = 16  # one card batch in this many goes through the engine's connection
 
 
 def _reasons(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -99,6 +103,7 @@ class SqlCdsStore:
         self._path = (url.database if url.get_backend_name() == "sqlite"
                       and url.database not in (None, "", ":memory:") else None)
         self._inline: sqlite3.Connection | None = None
+        self._batches = 0
 
     def _locked_inline(self) -> sqlite3.Connection | None:
         """The loop's own SQLite connection holding the write lock, if it was free."""
@@ -131,7 +136,8 @@ class SqlCdsStore:
             return
         compiled = self._compiled(self._engine.dialect)
         args = _bound(compiled, list({c.uuid: _card_row(c) for c in cards}.values()))
-        inline = self._locked_inline()
+        self._batches += 1
+        inline = self._locked_inline() if self._batches % CHECKPOINT_EVERY else None
         if inline is not None:
             try:
                 inline.executemany(compiled.sql, args)  # no await: the lock is held briefly
