@@ -49,7 +49,11 @@ def _instant(claims: Mapping[str, Any], name: str) -> datetime:
 
 
 class JwksCache:
-    """JWKS fetched from URLs, each kept ``seconds``; one forced refresh for an unknown kid."""
+    """JWKS fetched from URLs, each kept ``seconds``. An unknown kid may force a refresh (the
+    client rotated its keys), at most once per ``MIN_REFRESH_SECONDS`` per URL: tokens with
+    made-up kids must not turn the gateway into a client hammering the EHR's JWKS URL."""
+
+    MIN_REFRESH_SECONDS = 10.0
 
     def __init__(self, http: httpx.AsyncClient, policy: OutboundPolicy, seconds: int,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -61,8 +65,10 @@ class JwksCache:
 
     async def get(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
         found = self._cached.get(url)
-        if found is not None and not refresh and self._monotonic() - found[0] < self._seconds:
-            return found[1]
+        if found is not None:
+            age = self._monotonic() - found[0]
+            if age < (self.MIN_REFRESH_SECONDS if refresh else self._seconds):
+                return found[1]
         try:
             await self._policy.check(url, caller_supplied=True)
             response = await self._http.get(url, headers={"Accept": "application/json"})

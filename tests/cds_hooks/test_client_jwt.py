@@ -6,14 +6,17 @@ a replayed jti. A JWKS URL is read through the allow-list and cached."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
@@ -22,7 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.auth.cds_jwt import CdsJwtVerifier, JwksCache
+from adapters.http.outbound import OutboundPolicy
 from adapters.settings.cds import CdsClient
+from resolvers.errors import Unauthenticated
 from tests.cds_hooks.support import (
     BASE,
     EHR,
@@ -151,4 +157,66 @@ async def test_jwks_url_is_read_through_the_allow_list_and_cached(
             unknown = await _post(h, client_jwt(ec_key("k2"), AUD))
             assert unknown.status_code == 401
             assert outcome_field(unknown) == ""
-        assert served == ["/jwks.json", "/jwks.json"]  # cached; one refresh for the new kid
+        assert served == ["/jwks.json"]  # cached; a refresh for an unknown kid waits 10 s
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_rotated_key_is_picked_up_and_refreshes_are_spaced() -> None:
+    """JwksCache over an httpx MockTransport standing in for the EHR's JWKS URL."""
+    keys = [KEY]
+    fetched: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(200, json={"keys": [k.as_dict(private=False) for k in keys]})
+
+    async def resolve(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address("192.0.2.10")]
+
+    clock = Clock()
+    policy = OutboundPolicy(["jwks.ehr.test"], resolver=resolve)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        cache = JwksCache(http, policy, seconds=300, monotonic=clock)
+        url = "https://jwks.ehr.test/keys"
+        verifier = CdsJwtVerifier({EHR: CdsClient(iss=EHR, jwks_url=url)}, cache,
+                                  MemoryLedger(), lambda: datetime.now(UTC))
+        assert (await verifier.verify(client_jwt(KEY, AUD), [AUD])).subject == EHR
+        rotated = ec_key("k2")
+        keys.append(rotated)
+        with pytest.raises(Unauthenticated):  # fetched a moment ago: not again yet
+            await verifier.verify(client_jwt(rotated, AUD), [AUD])
+        clock.now += JwksCache.MIN_REFRESH_SECONDS
+        assert (await verifier.verify(client_jwt(rotated, AUD), [AUD])).subject == EHR
+        clock.now += 60
+        for _ in range(3):  # unknown kids within the interval cost nothing
+            with pytest.raises(Unauthenticated):
+                await verifier.verify(client_jwt(ec_key("k9"), AUD), [AUD])
+    assert fetched == [url, url, url]
+    refused = OutboundPolicy([], resolver=resolve)  # not allow-listed: never fetched
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        cache = JwksCache(http, refused, seconds=300, monotonic=clock)
+        with pytest.raises(Unauthenticated, match="allow-list"):
+            await cache.get("https://jwks.ehr.test/keys")
+    assert len(fetched) == 3
+
+
+class MemoryLedger:
+    """The JwtIdLedger port in memory."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], datetime] = {}
+
+    async def first_use(self, issuer: str, jti: str, expires_at: datetime,
+                        now: datetime) -> bool:
+        known = self.seen.get((issuer, jti))
+        if known is not None and known > now:
+            return False
+        self.seen[(issuer, jti)] = expires_at
+        return True
