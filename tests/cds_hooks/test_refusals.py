@@ -28,6 +28,8 @@ CASES = [
     ("context", lambda: _without(patient_view(medications=[]), "context")),
     ("context.patientId", lambda: _without(patient_view(medications=[]), "context",
                                            "patientId")),
+    ("context.patientId", lambda: patient_view("p-1,p-2", medications=[])),
+    ("context.patientId", lambda: patient_view("Patient/p-1", medications=[])),
     ("context.userId", lambda: {**patient_view(medications=[]), "context": {
         "patientId": "p-1", "userId": "Device/d-1"}}),
     ("context.medications", lambda: {**patient_view(), "context": {

@@ -7,6 +7,7 @@ hook's other required context fields are. Each refusal names the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from resolvers.cds.hooks.model import (
 )
 
 MAX_ID = 200
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id: it goes into searches as it is
 USER_TYPES = {
     PATIENT_VIEW: ("Practitioner/", "PractitionerRole/", "Patient/", "RelatedPerson/"),
     ORDER_SELECT: ("Practitioner/", "PractitionerRole/"),
@@ -56,7 +58,10 @@ def _object(body: Mapping[str, Any], name: str, where: str = "", *,
 
 
 def _context(hook: str, context: Mapping[str, Any]) -> None:
-    _text(context, "patientId", "context.")
+    patient = _text(context, "patientId", "context.")
+    if patient is not None and not FHIR_ID.fullmatch(patient):
+        raise BadHookRequest("context.patientId", "must be a FHIR id (letters, digits, '-' "
+                             "and '.', at most 64)")
     user = _text(context, "userId", "context.", required=False)
     if user is not None and not user.startswith(USER_TYPES[hook]):
         raise BadHookRequest("context.userId", "must be a reference to one of "
