@@ -23,7 +23,7 @@ from rest_compat.body import read_body
 from rest_compat.envelope import FHIR_ISSUE_CODE, JSONResponse, NativeJSONResponse
 from rest_compat.errors import WWW_AUTHENTICATE
 from rest_compat.json_input import JsonInputError, decode_json
-from rest_compat.request_context import request_id, services
+from rest_compat.request_context import UnsupportedMediaType, request_id, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 log = logging.getLogger("cari.http")
@@ -66,15 +66,18 @@ async def _caller(request: Request, tail: str) -> Caller:
 async def _body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
-        raise _Unsupported("the request body must be application/json")
+        raise UnsupportedMediaType("the request body must be application/json")
     try:
         return decode_json(await read_body(request, MAX_BODY))
     except JsonInputError as exc:
         raise BadHookRequest(exc.field, exc.message) from None
 
 
-class _Unsupported(DomainError):
-    code = "unsupported_media_type"
+def _refused(request: Request, exc: DomainError) -> Response:
+    if exc.code in ("unauthenticated", "forbidden"):  # as the router logs its refusals
+        log.info("access refused", extra={"error_code": exc.code,
+                                          "request_id": request_id(request)})
+    return outcome(exc)
 
 
 async def discovery(request: Request) -> Response:
@@ -88,10 +91,7 @@ async def invoke(request: Request) -> Response:
         answer = await services(request).cds.hooks.invoke(
             who, request.path_params["service_id"], body)
     except DomainError as exc:
-        if exc.code in ("unauthenticated", "forbidden"):
-            log.info("access refused", extra={"error_code": exc.code,
-                                              "request_id": request_id(request)})
-        return outcome(exc)
+        return _refused(request, exc)
     return NativeJSONResponse(answer)
 
 
@@ -102,7 +102,7 @@ async def feedback(request: Request) -> Response:
         await services(request).cds.feedback.receive(who, request.path_params["service_id"],
                                                      body)
     except DomainError as exc:
-        return outcome(exc)
+        return _refused(request, exc)
     return Response(status_code=200)
 
 
