@@ -41,6 +41,8 @@ CASES = [
     ("context.selections", lambda: order_hook("order-select", [draft("m", "x")])),
     ("context.selections", lambda: order_hook("order-select", [draft("m", "x")],
                                               selections=[])),
+    ("context.selections", lambda: order_hook("order-select", [draft("m", "x")],
+                                              selections=["MedicationRequest/other"])),
     ("context.userId", lambda: order_hook("order-sign", [draft("m", "x")],
                                           userId="Patient/p-1")),
     ("fhirServer", lambda: patient_view(medications=[], fhirAuthorization={

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resolvers.cds.hooks.catalog import HOOKS_OF
+from resolvers.cds.hooks.medications import bundle_resources
 from resolvers.cds.hooks.model import (
     ORDER_SELECT,
     ORDER_SIGN,
@@ -82,6 +83,11 @@ def _context(hook: str, context: Mapping[str, Any]) -> None:
                 isinstance(s, str) and "/" in s for s in selections):
             raise BadHookRequest("context.selections", "is required: a non-empty array of "
                                  "'Type/id' references into draftOrders")
+        drafted = {f"{r.get('resourceType')}/{r.get('id')}"
+                   for r in bundle_resources(context.get("draftOrders"))}
+        missing = [s for s in selections if s not in drafted]
+        if missing:
+            raise BadHookRequest("context.selections", f"{missing[0]} is not in draftOrders")
 
 
 def _authorization(body: Mapping[str, Any]) -> FhirAuthorization | None:
