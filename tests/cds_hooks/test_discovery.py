@@ -61,3 +61,20 @@ async def test_simple_request_carries_the_allowed_origin_only(cds: Harness) -> N
     # Outside the CDS paths the CDS origins mean nothing.
     elsewhere = await cds.client.get("/healthz", headers={"Origin": "https://ehr.example.org"})
     assert "access-control-allow-origin" not in elsewhere.headers
+
+
+async def test_a_browser_call_from_an_allowed_origin_can_read_the_cards(cds: Harness) -> None:
+    preflight = await cds.client.options("/cds-hooks/drug-interaction-check/feedback", headers={
+        "Origin": "https://ehr.example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 200
+    body = {"hookInstance": "h-cors", "hook": "patient-view",
+            "context": {"patientId": "p-1", "medications": []}}
+    answer = await cds.client.post("/cds-services/drug-interaction-check", json=body, headers={
+        **cds.auth("clinician"), "Origin": "https://ehr.example.org"})
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == "https://ehr.example.org"
+    refused = await cds.client.post("/cds-services/drug-interaction-check", json=body,
+                                    headers={"Origin": "https://ehr.example.org"})
+    assert refused.status_code == 401  # the browser can read why, too
+    assert refused.headers["access-control-allow-origin"] == "https://ehr.example.org"

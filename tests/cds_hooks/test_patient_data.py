@@ -71,6 +71,22 @@ async def test_prefetched_medications_are_used(gateway: Harness) -> None:
     assert "(MedicationRequest/a-1)" in card["detail"]
 
 
+async def test_a_failed_prefetch_counts_as_not_prefetched(gateway: Harness) -> None:
+    patient = (await gateway.create_patient())["id"]
+    stored = await gateway.client.post("/api/fhir/MedicationRequest", json={
+        **{k: v for k, v in _active("", "Rifampicin").items() if k != "id"},
+        "subject": {"reference": f"Patient/{patient}"}}, headers={
+        **gateway.auth("clinician"), "Content-Type": "application/fhir+json"})
+    assert stored.status_code == 201, stored.text
+    body = order_hook("order-sign", [draft("mr-1", "Dolutegravir")], patient=patient)
+    body["prefetch"] = {"medications": {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "timeout"}]}}
+    (card,) = checked_cards(await _post(gateway, body))  # read from the store instead
+    assert f"(MedicationRequest/{stored.json()['id']})" in card["detail"]
+    body["prefetch"] = {"medications": None}  # null: the client's search found nothing
+    assert checked_cards(await _post(gateway, body)) == []
+
+
 async def test_pregnancy_from_prefetched_conditions(gateway: Harness) -> None:
     body = patient_view(medications=["valproate"],
                         prefetch={"conditions": _bundle(PREGNANT), "pregnancy": _bundle()})
