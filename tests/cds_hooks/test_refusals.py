@@ -119,3 +119,13 @@ async def test_a_role_that_may_not_call_is_403_and_audited(cds: Harness) -> None
                                    headers=cds.auth("admin"))).json()["data"]["items"]
     assert [(e["resource_type"], e["subject"], e["outcome"]) for e in events] == [
         ("CdsService", "clerk", "denied")]
+
+
+async def test_a_smart_app_token_is_refused(cds: Harness) -> None:
+    token = cds.issuer.issue("app-user", ["clinician"], ["patient/*.read"],
+                             extra={"smart": {"client_id": "app-1", "patient": "p-1"},
+                                    "jti": "smart-1"})
+    response = await cds.client.post(PATH, json=patient_view("p-1", medications=[]),
+                                     headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert "SMART" in response.json()["issue"][0]["diagnostics"]

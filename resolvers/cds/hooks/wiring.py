@@ -21,7 +21,7 @@ from resolvers.cds.hooks.ports import (
 )
 from resolvers.cds.knowledge.checker import InteractionChecker
 from resolvers.cds.knowledge.pregnancy import pregnancy_evidence
-from resolvers.errors import Unauthenticated
+from resolvers.errors import Forbidden, Unauthenticated
 from resolvers.fhir.service import FhirUseCases
 from resolvers.principal import Principal
 
@@ -46,7 +46,11 @@ class CdsServices:
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
         if token.startswith(PASETO_PREFIX):
-            return self.platform_tokens.verify(token)
+            principal = self.platform_tokens.verify(token)
+            if principal.smart is not None:  # as the router rules for every other route
+                raise Forbidden("a SMART app's access token is accepted by the FHIR API "
+                                "(/api/fhir) only")
+            return principal
         if token.count(".") != 2:
             raise Unauthenticated("the bearer token is neither a PASETO v4.public token nor "
                                   "a JWT")
