@@ -112,3 +112,12 @@ async def test_the_call_is_audited_with_patient_and_service(cds: Harness) -> Non
     executed = [e for e in events if e["resource_type"] == "CdsService"]
     assert [(e["resource_id"], e["action"], e["subject"], e["outcome"]) for e in executed] == [
         ("drug-interaction-check", "E", "dr-a", "success")]
+
+
+async def test_an_order_without_medications_needs_no_data(cds: Harness) -> None:
+    service_request = {"resource": {"resourceType": "ServiceRequest", "id": "sr-1",
+                                    "status": "draft", "intent": "order",
+                                    "subject": {"reference": "Patient/p-123"}}}
+    body = {**order_hook("order-sign", [service_request]),
+            "fhirServer": "https://ehr.example.org/fhir"}  # not allow-listed, and not needed
+    assert await _call(cds, body) == []

@@ -152,6 +152,8 @@ class CdsHooks:
         if request.hook != PATIENT_VIEW:
             selections = context.get("selections") if request.hook == ORDER_SELECT else None
             drafts = draft_orders(context.get("draftOrders"), selections)
+            if not any(d.draft for d in drafts):  # no medication is being ordered: no advice
+                return []
         active = await self._active(caller, request)
         ordered = {d.reference for d in drafts if d.reference}
         medications = [m for m in active if m.reference not in ordered] + drafts
