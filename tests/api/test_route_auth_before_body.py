@@ -28,6 +28,12 @@ PUBLIC = {  # public by specification, or authenticated by the provider's signat
     ("GET", "/.well-known/smart-configuration"),
     ("GET", "/api/fhir/.well-known/smart-configuration"), ("GET", "/.well-known/jwks.json"),
     ("POST", "/api/smart/token"), ("POST", "/api/smart/revoke"),
+    # CDS Hooks: discovery is public by specification; calls and feedback authenticate in
+    # the endpoint, before the body, by a PASETO or a CDS client's JWT whose aud is the URL
+    # called (tests/cds_hooks/test_refusals.py probes them like this file does).
+    ("GET", "/cds-services"),
+    *{("POST", f"{prefix}/{{service_id}}{tail}") for prefix in ("/cds-services", "/cds-hooks")
+      for tail in ("", "/feedback")},
 }
 BAD_BODY = [b"\x00{not json" * 6000] * 4  # ~240 kB offered, 100 MB declared
 BAD_HEADERS = [("content-type", "text/plain"), ("content-length", str(100 * 1024 * 1024))]

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_route_auth_before_body import BAD_BODY, BAD_HEADERS
+from tests.asgi_probe import probe
 from tests.cds_hooks.support import draft, order_hook, outcome_field, patient_view
 from tests.support import Harness
 
@@ -129,3 +131,13 @@ async def test_a_smart_app_token_is_refused(cds: Harness) -> None:
                                      headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert "SMART" in response.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize("path", [
+    "/cds-services/drug-interaction-check", "/cds-hooks/drug-interaction-check",
+    "/cds-services/drug-interaction-check/feedback", "/cds-hooks/lab-critical-values/feedback"])
+async def test_no_token_is_401_before_the_body(cds: Harness, path: str) -> None:
+    result = await probe(cds.app, "POST", path, headers=BAD_HEADERS, chunks=BAD_BODY)
+    assert result.status == 401 and result.bytes_read == 0
+    assert "www-authenticate" in result.headers
+    assert result.json()["resourceType"] == "OperationOutcome"
