@@ -137,7 +137,9 @@ def create_app(
             if not gateway.lab_alert_channels:
                 log.warning("critical lab alerts have no delivery channel: set "
                             "CARI_LAB_ALERT_WEBHOOK_URL. Until then they are listed at "
-                            "GET /api/lab/alerts and counted as undelivered on /metrics")
+                            "GET /api/lab/alerts and counted as undelivered on /metrics "
+                            "(webhook endpoints subscribed to lab.alert.raised get them "
+                            "either way)")
             mllp = await _start_mllp(gateway)
             app.state.mllp = mllp
             log.info("gateway started", extra={"database": engine.url.get_backend_name()})
