@@ -34,6 +34,19 @@ PUBLIC = {  # public by specification, or authenticated by the provider's signat
     ("GET", "/cds-services"),
     *{("POST", f"{prefix}/{{service_id}}{tail}") for prefix in ("/cds-services", "/cds-hooks")
       for tail in ("", "/feedback")},
+    # DICOM viewer proxy: the signed, expiring token in the path is the credential (a
+    # viewer cannot send a bearer header); it grants one study (tests/imaging probes them).
+    *{("GET", f"/api/clinical/dicom/viewer/{{token}}{tail}") for tail in (
+        "/wado", "/ohif-datasource.json", "/dicomweb/studies", "/dicomweb/studies/{study}",
+        "/dicomweb/studies/{study}/metadata", "/dicomweb/studies/{study}/rendered",
+        "/dicomweb/studies/{study}/series", "/dicomweb/studies/{study}/series/{series}",
+        "/dicomweb/studies/{study}/series/{series}/metadata",
+        "/dicomweb/studies/{study}/series/{series}/rendered",
+        "/dicomweb/studies/{study}/series/{series}/instances",
+        "/dicomweb/studies/{study}/series/{series}/instances/{instance}",
+        "/dicomweb/studies/{study}/series/{series}/instances/{instance}/metadata",
+        "/dicomweb/studies/{study}/series/{series}/instances/{instance}/rendered",
+        "/dicomweb/studies/{study}/series/{series}/instances/{instance}/frames/{frames}")},
 }
 BAD_BODY = [b"\x00{not json" * 6000] * 4  # ~240 kB offered, 100 MB declared
 BAD_HEADERS = [("content-type", "text/plain"), ("content-length", str(100 * 1024 * 1024))]
