@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.db.dialect import insert_for
 from adapters.db.tables import OutboxRow
 from resolvers.ids import new_id
+from resolvers.notifications.model import batch_fanout
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
 
 T = OutboxRow.__table__  # type: ignore[attr-defined]
@@ -39,6 +40,7 @@ class SqlOutboxWriter:
     async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
         if not messages:
             return []
+        messages = batch_fanout(messages)  # a write's webhook events: one row
         now: datetime = self._now()
         rows = [
             {"id": new_id(), "destination": m.destination, "payload": m.payload,

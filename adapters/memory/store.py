@@ -22,6 +22,7 @@ from resolvers.audit.model import AuditQuery, AuditRecord
 from resolvers.directory.model import Organization
 from resolvers.ids import new_id
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
+from resolvers.notifications.model import batch_fanout
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
 
 
@@ -168,7 +169,7 @@ class _OutboxWriter:
                                                                *self._staged)}
         ids = []
         now = self._now()
-        for m in messages:
+        for m in batch_fanout(messages):  # as the SQL writer does: a write's events, one row
             if (m.destination, m.idempotency_key) in taken:
                 continue
             taken.add((m.destination, m.idempotency_key))

@@ -5,6 +5,7 @@ endpoints never slows a write."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,14 +13,18 @@ from resolvers.ids import new_id
 from resolvers.notifications.model import WEBHOOK_FANOUT, WebhookEvent
 from resolvers.outbox.model import NewOutboxMessage
 
+EVENT_IDS = uuid.UUID("6f1c2a4e-8d3b-5e7f-9a10-000000000001")  # namespace of keyed event ids
+
 
 def webhook_event(event_type: str, data: dict[str, Any], at: datetime, *,
                   key: str | None = None, resource_type: str | None = None,
                   only_endpoint: str | None = None,
                   not_endpoint: str | None = None) -> NewOutboxMessage:
     """The outbox row of one event. ``key`` names the change (``lab-alert:<id>``) so writing
-    the same change twice makes one event; absent, every call is a new event."""
-    event_id = f"evt_{new_id().replace('-', '')}"
+    the same change twice makes one event (its id is derived from the key); absent, every
+    call is a new event."""
+    event_id = (f"evt_{uuid.uuid5(EVENT_IDS, f'{event_type}:{key}').hex}" if key
+                else f"evt_{new_id().replace('-', '')}")
     event = WebhookEvent(event_id, event_type, 1, at, data, resource_type, only_endpoint,
                          not_endpoint)
     return NewOutboxMessage(WEBHOOK_FANOUT, event_payload(event),

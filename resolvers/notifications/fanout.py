@@ -1,4 +1,7 @@
-"""The outbox handler of ``webhook_fanout``: one event becomes one delivery per endpoint.
+"""The outbox handler of ``webhook_fanout``: each event becomes one delivery per endpoint.
+
+A row carries one event, or the events of one write (``model.batch_fanout``); the endpoints
+are read once per row.
 
 Runs in the worker, after the source's transaction committed. It stores the event once and,
 in the same transaction, one delivery per subscribed endpoint with its outbox row to
@@ -10,12 +13,14 @@ sent) so that replaying "since" after re-enabling it sends what it missed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from resolvers.clock import Clock
 from resolvers.ids import new_id
 from resolvers.notifications.catalogue import subscribed
 from resolvers.notifications.events import event_from_payload
 from resolvers.notifications.model import (
+    FANOUT_BATCH,
     WEBHOOK_DELIVERY,
     Delivery,
     DeliveryStatus,
@@ -47,11 +52,16 @@ class WebhookFanout:
         self._clock = clock
 
     async def deliver(self, message: OutboxMessage) -> None:
-        event = event_from_payload(message.payload)
+        payloads = message.payload.get(FANOUT_BATCH, [message.payload])
+        endpoints = await self._store.all_endpoints()
+        for payload in payloads:
+            await self._fan_out(event_from_payload(payload), endpoints)
+
+    async def _fan_out(self, event: WebhookEvent, endpoints: Sequence[Endpoint]) -> None:
         now = self._clock.now()
         deliveries: list[Delivery] = []
         messages: list[NewOutboxMessage] = []
-        for endpoint in await self._store.all_endpoints():
+        for endpoint in endpoints:
             if not wants(endpoint, event):
                 continue
             status = DeliveryStatus.PENDING if endpoint.enabled else DeliveryStatus.SKIPPED

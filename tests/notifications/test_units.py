@@ -20,12 +20,14 @@ from resolvers.notifications.events import webhook_event
 from resolvers.notifications.fanout import WebhookFanout
 from resolvers.notifications.model import (
     DEFAULT_SCHEDULE,
+    FANOUT_BATCH,
     Delivery,
     DeliveryPolicy,
     DeliveryStatus,
     Endpoint,
     EndpointSecret,
     WebhookEvent,
+    batch_fanout,
 )
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxStatus
 
@@ -157,6 +159,35 @@ async def test_the_fan_out_is_idempotent_and_respects_filters() -> None:
     nobody = MemoryStore([_endpoint("pay", types=("payment.*",))])
     await WebhookFanout(nobody, FixedClock()).deliver(message)  # type: ignore[arg-type]
     assert nobody.events == {} and nobody.outbox == {}  # nothing stored for nobody
+
+
+async def test_the_events_of_one_write_are_one_fan_out_row_and_keep_their_ids() -> None:
+    """A write's events go out as one outbox row (batch_fanout); each event keeps an id
+    derived from its change's key, so a change announced by two writes is delivered once."""
+    created = webhook_event("lab.result.created", {"lab_result_id": "r1"}, NOW, key="r1")
+    resources = [webhook_event("fhir.resource.created", {"resource_id": f"o{n}"}, NOW,
+                               key=f"Observation/o{n}/_history/1",
+                               resource_type="Observation") for n in range(3)]
+    medplum = NewOutboxMessage("medplum", {"type": "upsert"}, "fhir:Observation/o0")
+    rows = batch_fanout([medplum, created, *resources])
+    assert [r.destination for r in rows] == ["medplum", "webhook_fanout"]
+    batch = rows[1]
+    assert [e["id"] for e in batch.payload[FANOUT_BATCH]] == [
+        m.payload["id"] for m in (created, *resources)]
+    assert batch_fanout([created]) == [created]  # one event: its own row, as before
+    again = webhook_event("lab.result.created", {"lab_result_id": "r1"}, NOW, key="r1")
+    assert again.payload["id"] == created.payload["id"]
+    assert webhook_event("webhook.test", {}, NOW).payload["id"] != webhook_event(
+        "webhook.test", {}, NOW).payload["id"]  # no key: a new event each time
+
+    store = MemoryStore([_endpoint("labs", types=("lab.*",)),
+                         _endpoint("obs", types=("fhir.resource.*",))])
+    fanout = WebhookFanout(store, FixedClock())  # type: ignore[arg-type]
+    await fanout.deliver(_message(batch))
+    await fanout.deliver(_message(batch_fanout([again, resources[0]])[0]))  # announced again
+    assert sorted(store.deliveries) == sorted(
+        [(created.payload["id"], "labs"), *((r.payload["id"], "obs") for r in resources)])
+    assert len(store.outbox) == 4
 
 
 def test_payment_events_name_ids_provider_and_status_only() -> None:
