@@ -31,8 +31,8 @@ from composition import (
     HandlerFactory,
     build_worker,
     open_gateway,
-    token_verifier,
 )
+from composition_builders import token_verifier
 from resolvers.cds.hooks.ports import MedicationChecker
 from resolvers.errors import DomainError
 from resolvers.fhir.capability import capability_statement

@@ -11,23 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import adapters.hl7v2.parser as hl7_parser
-from adapters.auth.jose_keys import (
-    ClientAssertionVerifier,
-    IdTokenSigner,
-    load_or_create_id_token_key,
-)
-from adapters.auth.keys import load_or_create_local_key
-from adapters.auth.smart_tokens import SmartAccessTokens
-from adapters.auth.tokens import TokenIssuer, TokenVerifier
+from adapters.auth.tokens import TokenVerifier
 from adapters.cds.instances import cds_adapters
 from adapters.db.audit_writes import SqlAuditWrites
 from adapters.db.engine import session_factory
@@ -38,46 +30,43 @@ from adapters.db.outbox import SqlOutboxStore
 from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
 from adapters.db.read_uow import SqlReadUnitOfWork
-from adapters.db.smart import SqlSmartStore
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.uow import SqlUnitOfWork
-from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
 from adapters.dhis2.instances import dhis2_adapters
 from adapters.dicom.instances import dicom_adapters
 from adapters.fhir.lab_views import decode_lab_views
 from adapters.fhir.validator import FhirValidator
-from adapters.hie.client import HttpHieClient
-from adapters.hie.guard import AllowListGuard
-from adapters.hie.mtls import mtls_clients
 from adapters.http.outbound import OutboundPolicy, build_http_client
-from adapters.medplum.client import MedplumClient
-from adapters.medplum.mirror import MEDPLUM, IsDeleted, MedplumMirror
+from adapters.medplum.mirror import MEDPLUM, MedplumMirror
 from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.metrics import Metrics
 from adapters.observability.payment_metrics import PaymentMetrics
-from adapters.outbox.webhook import WebhookDelivery
 from adapters.payments.registry import build_payment_providers
-from adapters.payments.stripe_api.client import StripeRefundClient
 from adapters.settings import Settings
 from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from adapters.webhooks_out.instances import delivery_policy, webhook_adapters, webhook_store
+from composition_builders import (
+    SqlTwins,
+    cross_border_lookup,
+    event_handlers,
+    event_webhook_endpoint,
+    lab_alert_channels,
+    locally_deleted,
+    medplum_client,
+    smart_services,
+    stripe_api,
+    token_verifier,
+)
 from resolvers.audit.trail import AuditTrail
 from resolvers.audit.writer import GroupedAuditWriter
-from resolvers.authn import Authenticator
 from resolvers.cds.hooks.ports import MedicationChecker
 from resolvers.cds.hooks.wiring import build_cds_services
 from resolvers.clock import SystemClock
-from resolvers.crossborder.breaker import CircuitBreakers
-from resolvers.crossborder.cache import AnswerCache
-from resolvers.crossborder.countries import DEFAULT_PROFILES
 from resolvers.crossborder.importing import CrossBorderImport
-from resolvers.crossborder.lookup import CrossBorderLookup
-from resolvers.directory.fhir_twin import organization_twin
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
-from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.imaging.wiring import build_imaging
@@ -87,11 +76,9 @@ from resolvers.labs.panic_values import PanicValueCheck
 from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
-from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
-from resolvers.notifications.endpoints import WebhookEndpoints
 from resolvers.notifications.model import WEBHOOK_DELIVERY
 from resolvers.notifications.wiring import build_notifications
 from resolvers.outbox.admin import OutboxAdmin
@@ -100,15 +87,12 @@ from resolvers.outbox.events import EventRouter
 from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
 from resolvers.payments.config import PaymentConfig
 from resolvers.payments.providers import PaymentProvider
-from resolvers.payments.wiring import PaymentServices, build_payment_services
+from resolvers.payments.wiring import build_payment_services
 from resolvers.public_health.wiring import build_public_health
 from resolvers.services import Services
-from resolvers.smart.config import SmartConfig
-from resolvers.smart.wiring import SmartServices, build_smart_services
 from resolvers.tenancy import OrganizationScoping
 from resolvers.webhooks.admin import WebhookAdmin
 from resolvers.webhooks.dispatch import InboxDispatcher
-from resolvers.webhooks.handlers import LeadCapture, ResendSuppressions, livekit_event, stripe_events
 from resolvers.webhooks.intake import WebhookIntake
 from resolvers.webhooks.model import INBOX_DESTINATION, EventHandler
 from resolvers.webhooks.service import WebhookUseCases
@@ -144,127 +128,12 @@ class Gateway:
     read_engine: AsyncEngine | None = None  # reads' own connections (SQLite), else engine
 
 
-class SqlTwins:
-    """The twins of FHIR resources, bound to the SQL unit of work the write runs in."""
-
-    def bound(self, resource_type: str, uow: FhirWriteUnitOfWork) -> TwinWriter | None:
-        if resource_type not in ("Patient", "Organization"):
-            return None
-        if not isinstance(uow, SqlUnitOfWork):  # the only unit of work this root builds
-            raise TypeError(f"no {resource_type} twin for {type(uow).__name__}")
-        return patient_twin(uow) if resource_type == "Patient" else organization_twin(uow)
-
-
-def trusted_issuers(settings: Settings) -> list[tuple[str, str]]:
-    trusted = [(t.issuer, t.public_paserk) for t in settings.trusted_issuers]
-    if settings.local_signing_key:
-        trusted.append((settings.token_issuer,
-                        load_or_create_local_key(settings.data_dir).public_paserk))
-    return trusted
-
-
-def token_verifier(settings: Settings) -> TokenVerifier:
-    return TokenVerifier(trusted_issuers(settings), settings.token_audience)
-
-
-def _smart(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: SystemClock,
-           audit: AuditTrail, client: httpx.AsyncClient,
-           authenticator: Authenticator) -> SmartServices:
-    """SMART on FHIR: access tokens signed with the local key (which the verifier trusts
-    when CARI_LOCAL_SIGNING_KEY is on, the default), id_tokens with the ES384 key."""
-    smart = settings.smart
-    issuer = TokenIssuer(load_or_create_local_key(settings.data_dir), settings.token_issuer,
-                         settings.token_audience)
-    return build_smart_services(
-        SqlSmartStore(sessions), clock,
-        SmartConfig(base_url=settings.public_base_url, launch_seconds=smart.launch_seconds,
-                    code_seconds=smart.code_seconds,
-                    access_token_seconds=smart.access_token_seconds,
-                    refresh_token_seconds=smart.refresh_token_seconds,
-                    assertion_max_seconds=smart.assertion_max_seconds),
-        audit, SmartAccessTokens(issuer),
-        IdTokenSigner(load_or_create_id_token_key(settings.data_dir)),
-        ClientAssertionVerifier(client), authenticator)
-
-
 async def migrate_engine(engine: AsyncEngine) -> None:
     """The schema's migrations, then the derived data they do not build (frozen migrations
     run no live code): patients missing from the match index are indexed."""
     async with engine.begin() as conn:
         await upgrade_connection(conn)
     await _index_unindexed_patients(session_factory(engine))
-
-
-def _medplum(settings: Settings, client: httpx.AsyncClient) -> MedplumClient | None:
-    if not settings.medplum_base_url:
-        return None
-    # One Medplum client for reads and the mirror: one OAuth2 token cache.
-    return MedplumClient(client, settings.medplum_base_url, settings.medplum_client_id,
-                         settings.medplum_client_secret)
-
-
-def _stripe_api(settings: Settings, client: httpx.AsyncClient) -> StripeRefundClient | None:
-    """Stripe's API (refunds) on the shared, allow-listed client; None without a key."""
-    if not settings.stripe_api_key:
-        return None
-    return StripeRefundClient(client, settings.stripe_api_key, settings.stripe_api_base,
-                              timeout_seconds=settings.http_timeout_seconds)
-
-
-def _cross_border(settings: Settings, client: httpx.AsyncClient, policy: OutboundPolicy,
-                  audit: AuditTrail, clock: SystemClock,
-                  owned: list[httpx.AsyncClient]) -> CrossBorderLookup:
-    """The HIE profiles (defaults, CARI_HIE_<CC>_*); its mTLS clients join ``owned``."""
-    profiles = {code: replace(profile, **settings.hie.overrides.get(code, {}))  # type: ignore[arg-type]
-                for code, profile in DEFAULT_PROFILES.items()}
-    owned.extend((certified := mtls_clients(policy, profiles.values())).values())
-    return CrossBorderLookup(profiles, HttpHieClient(client, mtls_clients=certified),
-                             AllowListGuard(policy), FhirValidator(), audit,
-                             clock.now, breakers=CircuitBreakers(
-                                 time.monotonic, threshold=settings.hie.breaker_failures,
-                                 reset_seconds=settings.hie.breaker_reset_seconds),
-                             cache=AnswerCache(settings.hie.cache_seconds, time.monotonic))
-
-
-def _lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[DeliveryHandler]:
-    """Where critical lab alerts go. WhatsApp and webhook subscriptions will join here."""
-    channels: list[DeliveryHandler] = []
-    if settings.labs.alert_webhook_url:
-        channels.append(WebhookDelivery(client, settings.labs.alert_webhook_url))
-    return channels
-
-
-async def _event_webhook_endpoint(settings: Settings, endpoints: WebhookEndpoints) -> None:
-    """CARI_EVENT_WEBHOOK_URL: a subscription to every catalogue event, signed."""
-    endpoint, generated = await endpoints.from_settings(
-        settings.event_webhook_url, settings.webhooks_out.event_webhook_secret or None)
-    if generated:
-        log.warning("CARI_EVENT_WEBHOOK_URL's deliveries are signed with a generated secret: "
-                    "set CARI_EVENT_WEBHOOK_SECRET, or rotate it (POST /api/webhooks/endpoints/"
-                    f"{endpoint.id}/rotate-secret) to read one")
-
-
-def _locally_deleted(sessions: async_sessionmaker[AsyncSession]) -> IsDeleted:
-    """For the Medplum mirror: is the gateway's current version of a resource a delete?"""
-    async def is_deleted(resource_type: str, resource_id: str) -> bool:
-        async with SqlUnitOfWork(sessions, SystemClock().now) as uow:
-            current = (await uow.fhir.get_many(resource_type, [resource_id])).get(resource_id)
-        return current is not None and current.deleted
-    return is_deleted
-
-
-def _event_handlers(sessions: async_sessionmaker[AsyncSession], clock: SystemClock,
-                    payments: PaymentServices,
-                    extra: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
-    """Inbound webhook handlers by provider (one line per provider); ``extra`` wins."""
-    return {
-        "stripe": stripe_events(payments.stripe_routes()),
-        "livekit": livekit_event,
-        "resend": ResendSuppressions(SqlSuppressionList(sessions, clock.now)),
-        "lead": LeadCapture(SqlLeadStore(sessions, clock.now)),
-        **payments.inbox_handlers(),  # the mobile-money callbacks
-        **extra,
-    }
 
 
 def build_worker(settings: Settings, store: SqlOutboxStore,
@@ -327,7 +196,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     audit_writer = GroupedAuditWriter(
         audit_writes, max_parallel=1 if engine.dialect.name == "sqlite" else 2)
     try:
-        medplum = _medplum(settings, client)
+        medplum = medplum_client(settings, client)
         store = SqlOutboxStore(sessions)
         audit = AuditTrail(uow_factory, writer=audit_writer, reads=reads)
         mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else ())
@@ -355,9 +224,9 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             providers=extensions.payment_providers
             if extensions.payment_providers is not None
             else build_payment_providers(settings, client),
-            stripe_api=_stripe_api(settings, client))
+            stripe_api=stripe_api(settings, client))
         verifier = authenticator or token_verifier(settings)
-        cross_border = _cross_border(settings, client, policy, audit, clock, owned_clients)
+        cross_border = cross_border_lookup(settings, client, policy, audit, clock, owned_clients)
         services = Services(
             patients=patients,
             organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
@@ -388,7 +257,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             cross_border=cross_border,
             cross_border_import=CrossBorderImport(cross_border, patients, matcher, audit,
                                                   clock.now),
-            smart=_smart(settings, sessions, clock, audit, client, verifier),
+            smart=smart_services(settings, sessions, clock, audit, client, verifier),
             cds=build_cds_services(*cds_adapters(settings, client, engine, clock.now),
                                    extensions.cds_checker, fhir, audit, clock.now, verifier,
                                    max_parallel=1 if sqlite else 2),
@@ -401,20 +270,20 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                               patients, fhir, audit, FhirValidator(), clock.now)),
         )
         if settings.event_webhook_url:
-            await _event_webhook_endpoint(settings, notifications.endpoints)
-        channels = _lab_alert_channels(settings, client)
+            await event_webhook_endpoint(settings, notifications.endpoints)
+        channels = lab_alert_channels(settings, client)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
             **notifications.handlers,  # webhook fan-out and signed deliveries
             **imaging.handlers,  # DICOM SRs of annotations
             INBOX_DESTINATION: InboxDispatcher(
                 uow_factory, clock,
-                _event_handlers(sessions, clock, payments, extensions.event_handlers),
+                event_handlers(sessions, clock, payments, extensions.event_handlers),
                 max_attempts=settings.outbox_max_attempts),
             LAB_ALERTS: LabAlertDispatcher(uow_factory, channels,
                                            metrics.lab_alerts_undelivered.inc),
         }
         if medplum is not None:
-            handlers[MEDPLUM] = MedplumMirror(medplum, _locally_deleted(sessions))
+            handlers[MEDPLUM] = MedplumMirror(medplum, locally_deleted(sessions))
         if extensions.handlers is not None:
             handlers.update(extensions.handlers(client))
         gateway = Gateway(settings, engine, sessions, client, services, store, handlers,
