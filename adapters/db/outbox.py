@@ -16,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.dialect import insert_for
 from adapters.db.tables import OutboxRow
+from adapters.db.tables_webhook_subscriptions import WebhookEndpointRow
 from resolvers.ids import new_id
-from resolvers.notifications.model import batch_fanout
+from resolvers.notifications.model import WEBHOOK_FANOUT, batch_fanout, wanted_events
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
 
 T = OutboxRow.__table__  # type: ignore[attr-defined]
+_ENDPOINTS = WebhookEndpointRow.__table__  # type: ignore[attr-defined]
+# Every endpoint's filters, read in the writing transaction (a handful of rows).
+_SUBSCRIPTIONS = select(_ENDPOINTS.c.event_types, _ENDPOINTS.c.resource_types)
 
 
 def _to_domain(r: Any) -> OutboxMessage:
@@ -40,7 +44,12 @@ class SqlOutboxWriter:
     async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
         if not messages:
             return []
-        messages = batch_fanout(messages)  # a write's webhook events: one row
+        if any(m.destination == WEBHOOK_FANOUT for m in messages):
+            # Only events some endpoint wants, then a write's events as one row.
+            subscribed = (await self._session.execute(_SUBSCRIPTIONS)).all()
+            messages = batch_fanout(wanted_events(messages, subscribed))
+            if not messages:
+                return []
         now: datetime = self._now()
         rows = [
             {"id": new_id(), "destination": m.destination, "payload": m.payload,

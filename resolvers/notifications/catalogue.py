@@ -18,8 +18,9 @@ from importlib import resources
 from typing import Any
 
 from resolvers.errors import InvalidInput
-
-WILDCARD = "*"
+from resolvers.notifications.model import WILDCARD
+from resolvers.notifications.model import matches as matches  # re-exported
+from resolvers.notifications.model import subscribed as subscribed  # re-exported
 
 
 @dataclass(frozen=True)
@@ -62,23 +63,6 @@ NAMES = (
 def catalogue() -> dict[str, EventType]:
     """Read on first use (no file is opened at import time)."""
     return {n: _event(n, filterable=n.startswith("fhir.resource.")) for n in NAMES}
-
-
-def matches(pattern: str, event_type: str) -> bool:
-    if pattern == WILDCARD:
-        return True
-    if pattern.endswith(".*"):
-        return event_type.startswith(pattern[:-1])
-    return pattern == event_type
-
-
-def subscribed(patterns: tuple[str, ...], resource_types: tuple[str, ...], event_type: str,
-               resource_type: str | None) -> bool:
-    """Does an endpoint with these filters want this event? The resource-type filter applies
-    to events that have a resource type (fhir.resource.*) and to nothing else."""
-    if not any(matches(p, event_type) for p in patterns):
-        return False
-    return not resource_types or resource_type is None or resource_type in resource_types
 
 
 def check_filters(patterns: list[str], resource_types: list[str]) -> tuple[tuple[str, ...],

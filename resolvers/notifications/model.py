@@ -14,6 +14,49 @@ from resolvers.outbox.model import NewOutboxMessage
 WEBHOOK_FANOUT = "webhook_fanout"  # outbox destination: the events one write announces
 WEBHOOK_DELIVERY = "webhook_delivery"  # outbox destination: one row per (event, endpoint)
 FANOUT_BATCH = "events"  # a fan-out row's payload key when it carries several events
+WILDCARD = "*"
+Subscriptions = Sequence[tuple[Sequence[str], Sequence[str]]]  # endpoints' (types, resource types)
+
+
+def matches(pattern: str, event_type: str) -> bool:
+    if pattern == WILDCARD:
+        return True
+    if pattern.endswith(".*"):
+        return event_type.startswith(pattern[:-1])
+    return pattern == event_type
+
+
+def subscribed(patterns: tuple[str, ...], resource_types: tuple[str, ...], event_type: str,
+               resource_type: str | None) -> bool:
+    """Does an endpoint with these filters want this event? The resource-type filter applies
+    to events that have a resource type (fhir.resource.*) and to nothing else."""
+    if not any(matches(p, event_type) for p in patterns):
+        return False
+    return not resource_types or resource_type is None or resource_type in resource_types
+
+
+def wanted_events(messages: Sequence[NewOutboxMessage],
+                  subscriptions: Subscriptions) -> list[NewOutboxMessage]:
+    """The messages to write: every one but the webhook events no endpoint subscribes to.
+
+    Read in the writing transaction, so it is exact, not a cache: an endpoint committed
+    before the write gets its events, and a gateway with no endpoints (or none that want
+    ``fhir.resource.*``) writes nothing for a lab result's Observations. Disabled endpoints
+    count: their fan-out records what they missed, for a replay. An event for one endpoint
+    (``webhook.test``) is always written.
+    """
+    def wanted(message: NewOutboxMessage) -> bool:
+        if message.destination != WEBHOOK_FANOUT:
+            return True
+        payload = message.payload
+        if payload.get("only_endpoint"):
+            return True
+        if FANOUT_BATCH in payload:  # already batched: the fan-out filters it
+            return True
+        return any(subscribed(tuple(types), tuple(resource_types), str(payload["type"]),
+                              payload.get("resource_type"))
+                   for types, resource_types in subscriptions)
+    return [m for m in messages if wanted(m)]
 
 
 def batch_fanout(messages: Sequence[NewOutboxMessage]) -> list[NewOutboxMessage]:

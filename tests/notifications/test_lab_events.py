@@ -143,3 +143,34 @@ async def test_fhir_writes_announce_created_updated_deleted(tmp_path: Path,
         assert b"4.1" not in b"".join(hit.body for hit in hook.hits)
         for event in hook.events():
             assert_valid(event)
+
+
+async def test_events_nobody_subscribes_to_are_not_written(tmp_path: Path,
+                                                           database_url: str) -> None:
+    """The filters are read in the writing transaction: with no endpoint, an ingest writes
+    no fan-out row at all; with one for lab.* only, the lab events are written (one row for
+    the ingest's events) and the Observations' fhir.resource.created are not."""
+    async def fanout_rows(h: Harness) -> list[dict[str, object]]:
+        r = await h.client.get("/api/admin/outbox", params={
+            "destination": "webhook_fanout", "limit": 200}, headers=h.auth("admin"))
+        assert r.status_code == 200, r.text
+        items: list[dict[str, object]] = r.json()["data"]["items"]
+        return items
+
+    async with running_webhook_receiver() as receiver, \
+            webhook_app(tmp_path, database_url) as h:
+        await h.create_patient(identifiers=[{"system": NATID, "value": "NID9988"}],
+                               family="Odhiambo", given=["Grace"], birth_date="1985-04-12",
+                               gender="female")
+        await _ingest(h, messages.WORKED_EXAMPLE)
+        assert await fanout_rows(h) == []
+
+        await subscribe(h, receiver.url("labs"), ["lab.*"])
+        await _ingest(h, messages.WORKED_EXAMPLE.replace("LAB000123", "LAB000124")
+                      .replace("FIL552", "FIL553"))
+        await wait_for(lambda: receiver.hook("labs").events(), timeout=10)
+        types = {e["type"] for e in receiver.hook("labs").events()}
+        assert "lab.result.created" in types
+        # One row: the ingest's lab events (batched). The Observations' and the report's
+        # fhir.resource.created would have been a second (nobody subscribes to them).
+        assert len(await fanout_rows(h)) == 1
