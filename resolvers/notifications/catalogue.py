@@ -19,8 +19,6 @@ from typing import Any
 
 from resolvers.errors import InvalidInput
 from resolvers.notifications.model import WILDCARD
-from resolvers.notifications.model import matches as matches  # re-exported
-from resolvers.notifications.model import subscribed as subscribed  # re-exported
 
 
 @dataclass(frozen=True)

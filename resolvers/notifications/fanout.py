@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from resolvers.clock import Clock
 from resolvers.ids import new_id
-from resolvers.notifications.catalogue import subscribed
 from resolvers.notifications.events import event_from_payload
 from resolvers.notifications.model import (
     FANOUT_BATCH,
@@ -26,6 +25,7 @@ from resolvers.notifications.model import (
     DeliveryStatus,
     Endpoint,
     WebhookEvent,
+    subscribed,
 )
 from resolvers.notifications.ports import WebhookStore
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage

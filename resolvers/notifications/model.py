@@ -51,8 +51,6 @@ def wanted_events(messages: Sequence[NewOutboxMessage],
         payload = message.payload
         if payload.get("only_endpoint"):
             return True
-        if FANOUT_BATCH in payload:  # already batched: the fan-out filters it
-            return True
         return any(subscribed(tuple(types), tuple(resource_types), str(payload["type"]),
                               payload.get("resource_type"))
                    for types, resource_types in subscriptions)

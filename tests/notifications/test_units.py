@@ -15,7 +15,7 @@ from adapters.settings import SettingsError, load_settings
 from adapters.webhooks_out.signer import StandardWebhooksSigner
 from resolvers.clock import Clock
 from resolvers.errors import InvalidInput
-from resolvers.notifications.catalogue import catalogue, check_filters, matches, subscribed
+from resolvers.notifications.catalogue import catalogue, check_filters
 from resolvers.notifications.events import webhook_event
 from resolvers.notifications.fanout import WebhookFanout
 from resolvers.notifications.model import (
@@ -28,6 +28,8 @@ from resolvers.notifications.model import (
     EndpointSecret,
     WebhookEvent,
     batch_fanout,
+    matches,
+    subscribed,
 )
 from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxStatus
 
