@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from adapters.db.engine import create_engine
 from adapters.db.health import DatabaseHealth
@@ -36,6 +36,7 @@ from composition_builders import token_verifier
 from resolvers.cds.hooks.ports import MedicationChecker
 from resolvers.errors import DomainError
 from resolvers.fhir.capability import capability_statement
+from resolvers.messaging.ports import MessageScheduler
 from resolvers.payments.providers import PaymentProvider
 from resolvers.webhooks.model import EventHandler
 from rest_compat.body_limit import RequestBodyLimit
@@ -113,6 +114,7 @@ def create_app(
     extra_event_handlers: Mapping[str, EventHandler] | None = None,
     payment_providers: Mapping[str, PaymentProvider] | None = None,
     cds_checker: MedicationChecker | None = None,
+    lab_alert_scheduler: MessageScheduler | None = None,
 ) -> Starlette:
     settings = settings or load_settings(os.environ)
     engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -120,7 +122,8 @@ def create_app(
     authenticator = token_verifier(settings)
     extensions = Extensions(handlers=extra_handlers, subscriptions=dict(extra_subscriptions or {}),
                             event_handlers=dict(extra_event_handlers or {}),
-                            payment_providers=payment_providers, cds_checker=cds_checker)
+                            payment_providers=payment_providers, cds_checker=cds_checker,
+                            lab_alert_scheduler=lab_alert_scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -169,11 +172,13 @@ def create_app(
 
     schema = build_schema(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
     # Authentication first, then the size limit: Strawberry buffers the body it reads.
-    graphql = GraphQLAuthGate(RequestBodyLimit(CariGraphQL(schema, graphiql=settings.graphiql),
-                                               GRAPHQL_MAX_BODY_BYTES, payload_too_large),
+    view = CariGraphQL(schema, graphiql=settings.graphiql, allowed_origins=settings.cors_origins)
+    graphql = GraphQLAuthGate(RequestBodyLimit(view, GRAPHQL_MAX_BODY_BYTES, payload_too_large),
                               authenticator, graphiql=settings.graphiql)
-    routes: list[Route | Mount] = list(build_routes(OPERATIONS))
+    routes: list[Route | Mount | WebSocketRoute] = list(build_routes(OPERATIONS))
     routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
+    # Subscriptions: the socket authenticates at connection_init (schema/ws_auth.py).
+    routes.append(WebSocketRoute("/graphql", view, name="graphql-ws"))
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics),
                   Middleware(CloseWhenBodyUnread),
                   # CDS Hooks' own CORS (CARI_CDS_CORS_ORIGINS), outside the gateway-wide one

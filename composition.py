@@ -9,6 +9,7 @@ they need, so a worker process runs exactly the handlers the server runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -52,6 +53,8 @@ from composition_builders import (
     event_handlers,
     event_webhook_endpoint,
     lab_alert_channels,
+    lab_alert_feed,
+    lab_alert_routes,
     locally_deleted,
     medplum_client,
     smart_services,
@@ -70,12 +73,17 @@ from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
 from resolvers.imaging.wiring import build_imaging
-from resolvers.labs.alerts import EscalationPolicy, LabAlertDispatcher, LabAlerts
+from resolvers.labs.alerting.channels import AlertChannel
+from resolvers.labs.alerting.dispatch import LabAlertDispatcher
+from resolvers.labs.alerting.model import ChannelSpec
+from resolvers.labs.alerting.subscription import LabAlertSubscriptions
+from resolvers.labs.alerts import EscalationPolicy, LabAlerts
 from resolvers.labs.ingest import LAB_ALERTS, LabIngest
 from resolvers.labs.panic_values import PanicValueCheck
 from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
+from resolvers.messaging.ports import MessageScheduler
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
@@ -112,6 +120,7 @@ class Extensions:
     event_handlers: Mapping[str, EventHandler] = field(default_factory=dict)  # inbound webhooks
     payment_providers: Mapping[str, PaymentProvider] | None = None  # instead of the settings'
     cds_checker: MedicationChecker | None = None  # instead of the shipped knowledge base
+    lab_alert_scheduler: MessageScheduler | None = None  # WhatsApp lab alerts' (tests)
 
 
 @dataclass
@@ -123,7 +132,7 @@ class Gateway:
     services: Services
     outbox_store: SqlOutboxStore
     delivery_handlers: dict[str, DeliveryHandler]
-    lab_alert_channels: list[DeliveryHandler]
+    lab_alert_channels: Mapping[ChannelSpec, AlertChannel]
     worker: OutboxWorker | None = None  # the one this process runs, if any
     read_engine: AsyncEngine | None = None  # reads' own connections (SQLite), else engine
 
@@ -174,6 +183,12 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     client = build_http_client(policy, settings.http_timeout_seconds)
     owned_clients: list[httpx.AsyncClient] = []  # further clients closed with it (mTLS)
     gateway: Gateway | None = None
+    # Live lab alerts: across processes on PostgreSQL, over a listening connection held
+    # until the gateway closes.
+    alert_feed, pg_alert_feed = lab_alert_feed(engine)
+    feed_stop = asyncio.Event()
+    feed_task = (asyncio.create_task(pg_alert_feed.run(feed_stop), name="lab-alert-feed")
+                 if pg_alert_feed is not None else None)
 
     def wake_worker() -> None:  # a commit in this process wakes its worker at once
         if gateway is not None and gateway.worker is not None:
@@ -245,6 +260,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                 escalate_after=timedelta(seconds=settings.labs.alert_escalate_seconds),
                 max_escalations=settings.labs.alert_max_escalations,
                 recipient=settings.labs.alert_escalation_recipient)),
+            lab_alert_subscriptions=LabAlertSubscriptions(alert_feed, verifier, audit,
+                                                          uow_factory, clock),
             panic_values=PanicValueCheck(audit, clock),
             patient_match=PatientMatchService(matcher, fhir),
             mpi_profile=RegisterProfiling(matcher),
@@ -271,7 +288,10 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         )
         if settings.event_webhook_url:
             await event_webhook_endpoint(settings, notifications.endpoints)
-        channels = lab_alert_channels(settings, client)
+        routes = lab_alert_routes(settings)
+        channels = lab_alert_channels(settings, routes, client,
+                                      webhook_store(engine, wake_worker), sessions,
+                                      extensions.lab_alert_scheduler)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
             **notifications.handlers,  # webhook fan-out and signed deliveries
             **imaging.handlers,  # DICOM SRs of annotations
@@ -279,7 +299,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                 uow_factory, clock,
                 event_handlers(sessions, clock, payments, extensions.event_handlers),
                 max_attempts=settings.outbox_max_attempts),
-            LAB_ALERTS: LabAlertDispatcher(uow_factory, channels,
+            LAB_ALERTS: LabAlertDispatcher(uow_factory, clock, routes, channels, alert_feed,
                                            metrics.lab_alerts_undelivered.inc),
         }
         if medplum is not None:
@@ -292,6 +312,10 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
     finally:
         if gateway is not None:  # the CDS cards of answers already sent are kept
             await gateway.services.cds.hooks.settled()
+        feed_stop.set()
+        if feed_task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(feed_task, settings.shutdown_timeout_seconds)
         # Readers still waiting for their audit commit are answered before the pool closes.
         await audit_writer.drain(settings.shutdown_timeout_seconds)
         audit_writes.close()

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.auth.jose_keys import (
     ClientAssertionVerifier,
@@ -28,6 +28,9 @@ from adapters.hie.client import HttpHieClient
 from adapters.hie.guard import AllowListGuard
 from adapters.hie.mtls import mtls_clients
 from adapters.http.outbound import OutboundPolicy
+from adapters.lab_alerts.clinician_phones import DirectoryAndPractitionerPhones
+from adapters.lab_alerts.pg_feed import PostgresAlertFeed
+from adapters.lab_alerts.subscribers import EndpointList, EndpointSubscribers
 from adapters.medplum.client import MedplumClient
 from adapters.medplum.mirror import IsDeleted
 from adapters.outbox.webhook import WebhookDelivery
@@ -42,9 +45,24 @@ from resolvers.crossborder.countries import DEFAULT_PROFILES
 from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.fhir_twin import organization_twin
 from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
+from resolvers.labs.alerting.channels import (
+    AlertChannel,
+    SubscriptionsChannel,
+    WebhookChannel,
+    WhatsAppChannel,
+)
+from resolvers.labs.alerting.feed import InMemoryAlertFeed
+from resolvers.labs.alerting.model import (
+    SUBSCRIPTIONS,
+    WEBHOOK,
+    AlertRoutes,
+    ChannelSpec,
+    WhatsAppAlertTemplate,
+)
+from resolvers.labs.alerting.ports import LabAlertFeed
+from resolvers.messaging.ports import MessageScheduler
 from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.notifications.endpoints import WebhookEndpoints
-from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.payments.wiring import PaymentServices
 from resolvers.smart.config import SmartConfig
 from resolvers.smart.wiring import SmartServices, build_smart_services
@@ -128,12 +146,44 @@ def cross_border_lookup(settings: Settings, client: httpx.AsyncClient, policy: O
                              cache=AnswerCache(settings.hie.cache_seconds, time.monotonic))
 
 
-def lab_alert_channels(settings: Settings, client: httpx.AsyncClient) -> list[DeliveryHandler]:
-    """Where critical lab alerts go. WhatsApp and webhook subscriptions will join here."""
-    channels: list[DeliveryHandler] = []
-    if settings.labs.alert_webhook_url:
-        channels.append(WebhookDelivery(client, settings.labs.alert_webhook_url))
+def lab_alert_routes(settings: Settings) -> AlertRoutes:
+    """CARI_LAB_ALERT_ROUTES, or the one route the legacy settings imply."""
+    labs = settings.labs
+    return AlertRoutes.of(labs.alert_routing.effective_routes(labs.alert_webhook_url))
+
+
+def lab_alert_channels(settings: Settings, routes: AlertRoutes, client: httpx.AsyncClient,
+                       endpoints: EndpointList, sessions: async_sessionmaker[AsyncSession],
+                       scheduler: MessageScheduler | None,
+                       ) -> dict[ChannelSpec, AlertChannel]:
+    """The channels the routes name. WhatsApp ones need patient messaging's scheduler: without
+    it they are left out, and the dispatcher hands over to the next channel."""
+    routing = settings.labs.alert_routing
+    template = WhatsAppAlertTemplate(routing.whatsapp_template, routing.whatsapp_language,
+                                     settings.public_base_url + routing.link_path)
+    phones = DirectoryAndPractitionerPhones(dict(routing.clinician_phones), sessions)
+    channels: dict[ChannelSpec, AlertChannel] = {}
+    for spec in routes.all_channels():
+        if spec.kind == SUBSCRIPTIONS:
+            channels[spec] = SubscriptionsChannel(spec, EndpointSubscribers(endpoints))
+        elif spec.kind == WEBHOOK:
+            channels[spec] = WebhookChannel(spec, WebhookDelivery(client, spec.target))
+        elif scheduler is not None:
+            channels[spec] = WhatsAppChannel(spec, scheduler, phones, template)
+        else:
+            log.warning("lab alert routes name WhatsApp, but patient messaging is not "
+                        "configured: those channels are skipped")
     return channels
+
+
+def lab_alert_feed(engine: AsyncEngine) -> tuple[LabAlertFeed, PostgresAlertFeed | None]:
+    """In-process on SQLite; across processes (LISTEN/NOTIFY) on PostgreSQL, whose listening
+    connection the caller runs (``PostgresAlertFeed.run``) for as long as the gateway."""
+    local = InMemoryAlertFeed()
+    if engine.dialect.name != "postgresql":
+        return local, None
+    shared = PostgresAlertFeed(engine, local)
+    return shared, shared
 
 
 async def event_webhook_endpoint(settings: Settings, endpoints: WebhookEndpoints) -> None:

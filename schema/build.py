@@ -19,6 +19,7 @@ from schema.execution import CollectableExecutionContext
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.imaging import ImagingMutation, ImagingQuery
 from schema.input_rule import StringLiteralRule
+from schema.lab_alert_subscription import LabSubscription
 from schema.labs import LabMutation, LabQuery
 from schema.limits import cost_limit_rule
 from schema.mpi_review import ReviewMutation, ReviewQuery
@@ -62,6 +63,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
                                              PaymentMutation, SmartMutation,
                                              PublicHealthMutation, ImagingMutation,
                                              WebhookEndpointMutation)),
+        subscription=LabSubscription,
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CollectableExecutionContext,

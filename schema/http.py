@@ -5,6 +5,7 @@ only the GraphiQL page itself (a GET without a query) is served to anonymous bro
 """
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from cross_web import HTTPException
@@ -12,8 +13,10 @@ from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from resolvers.authn import principal_from_authorization
 from resolvers.errors import Unauthenticated
@@ -23,15 +26,22 @@ from resolvers.principal import Caller, Principal
 from resolvers.services import Authenticator, Services
 from rest_compat.input_guard import input_violation
 from schema.graphql_context import GraphQLContext, build_loaders
+from schema.ws_auth import SocketContext, authenticate_socket
 
 ANONYMOUS = Principal(subject="anonymous", roles=frozenset())
 WWW_AUTHENTICATE = 'Bearer realm="cari-gateway", error="invalid_token"'
 
 
 class CariGraphQL(GraphQL[GraphQLContext, None]):
-    def __init__(self, schema: Schema, *, graphiql: bool) -> None:
+    def __init__(self, schema: Schema, *, graphiql: bool,
+                 allowed_origins: Sequence[str] = ()) -> None:
+        # WebSockets (subscriptions): graphql-transport-ws only; a browser's Origin must be
+        # this host's or one of CARI_CORS_ORIGINS; a ping every 20 s keeps proxies from
+        # closing a quiet subscription.
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None,
-                         allow_queries_via_get=True)
+                         allow_queries_via_get=True, keep_alive=True, keep_alive_interval=20,
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+                         allowed_origins=allowed_origins)
 
     def decode_json(self, data: str | bytes) -> object:
         """The gateway's one input rule (NUL, surrogates, depth, sizes), not bare json.loads:
@@ -41,6 +51,9 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
         except InputRuleViolation as exc:
             raise HTTPException(400, exc.message) from None
 
+    async def on_ws_connect(self, context: GraphQLContext) -> dict[str, object]:
+        return await authenticate_socket(context)
+
     def encode_json(self, data: object) -> bytes:
         """pydantic-core, not json.dumps: a third of the time on a page of 50 patients with
         their results. An answer holds JSON types only (graphql-core serialised every
@@ -48,6 +61,13 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
         return to_json(data)
 
     async def get_context(self, request: Any, response: Any) -> GraphQLContext:
+        if isinstance(request, WebSocket):  # anonymous until connection_init (ws_auth.py)
+            services_: Services = request.app.state.services
+            anonymous = Caller(principal=ANONYMOUS, surface="graphql-ws",
+                               request_id=str(request.scope.get("state", {})
+                                              .get("request_id", "")))
+            return SocketContext(request=request, caller=anonymous,  # type: ignore[arg-type]
+                                 services=services_, loaders=build_loaders(services_, anonymous))
         assert isinstance(request, Request)
         state = request.scope["state"]
         principal: Principal = state["principal"]

@@ -17,6 +17,7 @@ from adapters.settings.cds import CdsSettings, load_cds_settings
 from adapters.settings.dhis2 import Dhis2Settings, load_dhis2_settings
 from adapters.settings.hie import HieSettings, load_hie_settings
 from adapters.settings.labs import LabSettings, load_lab_settings
+from adapters.settings.messaging_uses import load_messaging_uses_settings
 from adapters.settings.pacs import PacsSettings, load_pacs_settings
 from adapters.settings.payments import (
     PaymentProviderSettings,
@@ -24,6 +25,7 @@ from adapters.settings.payments import (
 )
 from adapters.settings.smart import SmartSettings, load_smart_settings
 from adapters.settings.webhooks_out import WebhookOutSettings, load_webhook_out_settings
+from resolvers.messaging_uses.model import MessagingUsesConfig
 
 ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -112,6 +114,9 @@ class Settings:
     pacs: PacsSettings = field(default_factory=PacsSettings)
     # CARI_WEBHOOK_*: outbound webhook subscriptions (adapters/settings/webhooks_out.py)
     webhooks_out: WebhookOutSettings = field(default_factory=WebhookOutSettings)
+    # CARI_APPOINTMENT_*, CARI_LAB_RESULT_NOTIFY_*, CARI_REFILL_*, CARI_PATIENT_MESSAGE_*
+    # (adapters/settings/messaging_uses.py)
+    messaging_uses: MessagingUsesConfig = field(default_factory=MessagingUsesConfig)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -293,6 +298,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         hie=load_hie_settings(env, problems),
         dhis2=load_dhis2_settings(env, problems),
         webhooks_out=load_webhook_out_settings(env, problems),
+        messaging_uses=load_messaging_uses_settings(env, problems),
         pacs=load_pacs_settings(env, problems),
     )
     webhook_settings.check_resend_secret(settings.resend_webhook_secret, problems)

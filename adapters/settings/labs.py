@@ -7,9 +7,10 @@ to the caller's list so an operator sees them all at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from adapters.settings.lab_alert_routes import LabAlertRouteSettings, load_lab_alert_routes
 from adapters.settings.pairs import parse_pairs
 
 
@@ -23,6 +24,8 @@ class LabSettings:
     alert_max_escalations: int = 3
     alert_escalation_recipient: str = "lab-supervisor"
     alert_webhook_url: str = ""  # a delivery channel for critical alerts (JSON POST)
+    # CARI_LAB_ALERT_ROUTES, CARI_CLINICIAN_PHONES, the clinician template (lab_alert_routes.py)
+    alert_routing: LabAlertRouteSettings = field(default_factory=LabAlertRouteSettings)
 
 
 def _parse_systems(raw: str, problems: list[str]) -> tuple[tuple[str, str], ...]:
@@ -68,4 +71,5 @@ def load_lab_settings(env: Mapping[str, str], problems: list[str]) -> LabSetting
         alert_max_escalations=int(number("CARI_LAB_ALERT_MAX_ESCALATIONS", "3", 0.0)),
         alert_escalation_recipient=recipient[:200] or "lab-supervisor",
         alert_webhook_url=webhook,
+        alert_routing=load_lab_alert_routes(env, problems),
     )

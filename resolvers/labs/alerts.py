@@ -1,13 +1,15 @@
 """Critical-value alerts after they are raised: delivery, acknowledgement, escalation.
 
 * **Delivery.** Ingest enqueues each alert for the outbox destination ``lab_alerts``;
-  :class:`LabAlertDispatcher` hands it to every configured channel (the port is the outbox's
-  own :class:`DeliveryHandler`: a webhook today, WhatsApp and subscriptions later). With no
-  channel the alert is marked ``undelivered``, never a dead letter: it stays listed at
-  ``GET /api/lab/alerts``, is counted on ``/metrics`` and was warned about at start.
+  :class:`resolvers.labs.alerting.dispatch.LabAlertDispatcher` sends it to the first
+  channel of its facility's route (webhook subscriptions, WhatsApp, a webhook URL) and to
+  live GraphQL subscribers. When no channel reaches anybody the alert is marked
+  ``undelivered``, never a dead letter: it stays listed at ``GET /api/lab/alerts`` and is
+  counted on ``/metrics``.
 * **Acknowledgement** records who and when, once (compare-and-set).
-* **Escalation.** An alert nobody acknowledged within ``escalate_after`` is sent again to the
-  escalation recipient, then again every ``escalate_after``, up to ``max_escalations`` times.
+* **Escalation.** An alert nobody acknowledged within ``escalate_after`` is sent again, to
+  the next channel of its facility's route (``recipient`` names the escalation recipient in
+  the payload), then again every ``escalate_after``, up to ``max_escalations`` times.
   Each step is a compare-and-set on the level, so several gateway processes escalate once.
 """
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -29,8 +30,6 @@ from resolvers.labs.critical_alerts import alert_message
 from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.labs.records import ALERT_DELIVERED, ALERT_PENDING, ALERT_UNDELIVERED, LabAlert
 from resolvers.labs.webhook_events import alert_acknowledged, alert_raised
-from resolvers.outbox.delivery import DeliveryHandler
-from resolvers.outbox.model import OutboxMessage
 from resolvers.principal import Caller, Role
 
 log = logging.getLogger("cari.labs.alerts")
@@ -121,31 +120,3 @@ class LabAlerts:
                 log.error("lab alert escalation pass failed", exc_info=exc)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_seconds)
-
-
-class LabAlertDispatcher:
-    """The outbox handler of ``lab_alerts``: to every channel, or recorded as undelivered."""
-
-    def __init__(self, uow_factory: LabUnitOfWorkFactory, channels: Sequence[DeliveryHandler],
-                 on_undelivered: Callable[[], None] | None = None) -> None:
-        self._uow_factory = uow_factory
-        self._channels = tuple(channels)
-        self._on_undelivered = on_undelivered
-
-    @property
-    def has_channels(self) -> bool:
-        return bool(self._channels)
-
-    async def deliver(self, message: OutboxMessage) -> None:
-        # Each channel gets the message's idempotency key, so a retry after a partial failure
-        # does not notify twice on a channel that honours it.
-        for channel in self._channels:
-            await channel.deliver(message)
-        status = ALERT_DELIVERED if self._channels else ALERT_UNDELIVERED
-        alert_id = str(message.payload.get("alert_id", ""))
-        if alert_id:
-            async with self._uow_factory() as uow:
-                await uow.labs.set_alert_delivery(alert_id, status)
-                await uow.commit()
-        if not self._channels and self._on_undelivered is not None:
-            self._on_undelivered()

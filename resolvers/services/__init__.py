@@ -15,6 +15,7 @@ from resolvers.fhir.bundles import BundleProcessor
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.imaging.wiring import ImagingServices
+from resolvers.labs.alerting.subscription import LabAlertSubscriptions
 from resolvers.labs.alerts import LabAlerts
 from resolvers.labs.ingest import LabIngest
 from resolvers.labs.panic_values import PanicValueCheck
@@ -48,6 +49,7 @@ class Services:
     lab_queries: LabQueries
     lab_review: MatchReview
     lab_alerts: LabAlerts
+    lab_alert_subscriptions: LabAlertSubscriptions  # GraphQL labAlertRaised
     panic_values: PanicValueCheck
     patient_match: PatientMatchService
     mpi_profile: RegisterProfiling
