@@ -115,6 +115,7 @@ def create_app(
     payment_providers: Mapping[str, PaymentProvider] | None = None,
     cds_checker: MedicationChecker | None = None,
     lab_alert_scheduler: MessageScheduler | None = None,
+    message_scheduler: MessageScheduler | None = None,
 ) -> Starlette:
     settings = settings or load_settings(os.environ)
     engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -123,7 +124,8 @@ def create_app(
     extensions = Extensions(handlers=extra_handlers, subscriptions=dict(extra_subscriptions or {}),
                             event_handlers=dict(extra_event_handlers or {}),
                             payment_providers=payment_providers, cds_checker=cds_checker,
-                            lab_alert_scheduler=lab_alert_scheduler)
+                            lab_alert_scheduler=lab_alert_scheduler,
+                            message_scheduler=message_scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

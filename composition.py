@@ -84,6 +84,7 @@ from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
 from resolvers.messaging.ports import MessageScheduler
+from resolvers.messaging_uses.wiring import MessagingUses, build_messaging_uses, watchers
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
@@ -121,6 +122,9 @@ class Extensions:
     payment_providers: Mapping[str, PaymentProvider] | None = None  # instead of the settings'
     cds_checker: MedicationChecker | None = None  # instead of the shipped knowledge base
     lab_alert_scheduler: MessageScheduler | None = None  # WhatsApp lab alerts' (tests)
+    # Patient messages' (appointment, lab-result-ready and refill reminders); None: WhatsApp
+    # messaging's own scheduler when it is configured, else those uses are off.
+    message_scheduler: MessageScheduler | None = None
 
 
 @dataclass
@@ -135,6 +139,7 @@ class Gateway:
     lab_alert_channels: Mapping[ChannelSpec, AlertChannel]
     worker: OutboxWorker | None = None  # the one this process runs, if any
     read_engine: AsyncEngine | None = None  # reads' own connections (SQLite), else engine
+    messaging_uses: MessagingUses | None = None  # patient uses of messaging, when on
 
 
 async def migrate_engine(engine: AsyncEngine) -> None:
@@ -214,7 +219,11 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         medplum = medplum_client(settings, client)
         store = SqlOutboxStore(sessions)
         audit = AuditTrail(uow_factory, writer=audit_writer, reads=reads)
-        mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else ())
+        # Appointment and MedicationRequest versions announce themselves (in their write's
+        # transaction) to the reminders, when patient messaging is on.
+        scheduler = extensions.message_scheduler
+        mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else (),
+                              watchers=watchers(settings.messaging_uses) if scheduler else {})
         matcher = SqlPatientMatcher(sessions, read_sessions=session_factory(read_engine)
                                     if read_engine is not engine else None)
         # Parameters an operator stored, else the defaults for the register's kind.
@@ -223,7 +232,9 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         lab_ingest = LabIngest(uow_factory, clock, hl7_parser, matcher, mirror,
                                max_parallel=1 if sqlite else 2,
                                systems=IdentifierSystems(settings.labs.identifier_systems),
-                               provisional_patients=settings.labs.provisional_patients)
+                               provisional_patients=settings.labs.provisional_patients,
+                               notify_linked=scheduler is not None
+                               and settings.messaging_uses.lab_results_on)
         scoping = OrganizationScoping(settings.org_scoping)
         subscriptions: dict[str, Sequence[str]] = dict(extensions.subscriptions)
         # REST and FHIR registrations share one grouped writer (resolvers/mpi/registration.py).
@@ -304,10 +315,15 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         }
         if medplum is not None:
             handlers[MEDPLUM] = MedplumMirror(medplum, locally_deleted(sessions))
+        uses = build_messaging_uses(settings.messaging_uses, scheduler, fhir_writes=uow_factory,
+                                    fhir_reads=reads, labs=uow_factory, mirror=mirror,
+                                    clock=clock) if scheduler is not None else None
+        if uses is not None:  # appointment and refill reminders, lab results ready
+            handlers.update(uses.handlers)
         if extensions.handlers is not None:
             handlers.update(extensions.handlers(client))
         gateway = Gateway(settings, engine, sessions, client, services, store, handlers,
-                          channels, read_engine=read_engine)
+                          channels, read_engine=read_engine, messaging_uses=uses)
         yield gateway
     finally:
         if gateway is not None:  # the CDS cards of answers already sent are kept

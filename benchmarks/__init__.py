@@ -35,6 +35,9 @@ Modules:
                      and end-to-end latency p50/p99, on SQLite and (if reachable) PostgreSQL
     dicom_access     POST /api/clinical/dicom/access against a real Orthanc, and study metadata
                      through the viewer proxy vs Orthanc directly: p50/p99 over HTTP
+    appointment_reminders  1,000 Appointments on SQLite, in process: FHIR writes/s with and
+                     without the reminders' watch notice; reminders computed and scheduled
+                     per second (new and rescheduled), p50/p99 per appointment
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
@@ -43,4 +46,4 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check",
-              "dicom_access", "webhook_fanout")
+              "dicom_access", "webhook_fanout", "appointment_reminders")

@@ -30,7 +30,7 @@ TABLE_RESOURCES = (
     "Practitioner", "Organization", "Procedure", "Immunization", "DiagnosticReport", "Bundle",
     "OperationOutcome", "AuditEvent",
     "Medication", "Location", "Provenance", "Specimen", "Device", "Substance", "PractitionerRole",
-    "RelatedPerson", "Group", "MeasureReport", "ImagingStudy",
+    "RelatedPerson", "Group", "MeasureReport", "ImagingStudy", "Appointment",
 )
 SKIPPED_DATATYPES = ("ElementDefinition",)  # never reachable from the types above
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"

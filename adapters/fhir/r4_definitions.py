@@ -63,6 +63,7 @@ R4B_INCOMPATIBLE: frozenset[str] = frozenset({
 # fhir.resources class of each backbone element -> the element's R4 path
 BACKBONES: dict[str, str] = {
     "AllergyIntoleranceReaction": "AllergyIntolerance.reaction",
+    "AppointmentParticipant": "Appointment.participant",
     "AuditEventAgent": "AuditEvent.agent",
     "AuditEventAgentNetwork": "AuditEvent.agent.network",
     "AuditEventEntity": "AuditEvent.entity",
@@ -148,6 +149,9 @@ REQUIRED_BINDINGS: dict[str, str] = {
     "AllergyIntolerance.reaction.severity": "http://hl7.org/fhir/ValueSet/reaction-event-severity",
     "AllergyIntolerance.type": "http://hl7.org/fhir/ValueSet/allergy-intolerance-type",
     "AllergyIntolerance.verificationStatus": "http://hl7.org/fhir/ValueSet/allergyintolerance-verification",
+    "Appointment.participant.required": "http://hl7.org/fhir/ValueSet/participantrequired",
+    "Appointment.participant.status": "http://hl7.org/fhir/ValueSet/participationstatus",
+    "Appointment.status": "http://hl7.org/fhir/ValueSet/appointmentstatus",
     "AuditEvent.action": "http://hl7.org/fhir/ValueSet/audit-event-action",
     "AuditEvent.agent.network.type": "http://hl7.org/fhir/ValueSet/network-type",
     "AuditEvent.outcome": "http://hl7.org/fhir/ValueSet/audit-event-outcome",
@@ -297,6 +301,12 @@ VALUE_SETS: dict[str, dict[str, frozenset[str]]] = {
     "http://hl7.org/fhir/ValueSet/allergyintolerance-verification": {
         "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification": frozenset({
             "confirmed", "entered-in-error", "refuted", "unconfirmed",
+        }),
+    },
+    "http://hl7.org/fhir/ValueSet/appointmentstatus": {
+        "http://hl7.org/fhir/appointmentstatus": frozenset({
+            "arrived", "booked", "cancelled", "checked-in", "entered-in-error", "fulfilled", "noshow",
+            "pending", "proposed", "waitlist",
         }),
     },
     "http://hl7.org/fhir/ValueSet/audit-event-action": {
@@ -466,6 +476,14 @@ VALUE_SETS: dict[str, dict[str, frozenset[str]]] = {
     "http://hl7.org/fhir/ValueSet/operation-parameter-use": {
         "http://hl7.org/fhir/operation-parameter-use": frozenset({"in", "out"}),
     },
+    "http://hl7.org/fhir/ValueSet/participantrequired": {
+        "http://hl7.org/fhir/participantrequired": frozenset({"information-only", "optional", "required"}),
+    },
+    "http://hl7.org/fhir/ValueSet/participationstatus": {
+        "http://hl7.org/fhir/participationstatus": frozenset({
+            "accepted", "declined", "needs-action", "tentative",
+        }),
+    },
     "http://hl7.org/fhir/ValueSet/provenance-entity-role": {
         "http://hl7.org/fhir/provenance-entity-role": frozenset({
             "derivation", "quotation", "removal", "revision", "source",
@@ -527,6 +545,16 @@ REFERENCE_TARGETS: dict[str, frozenset[str]] = {
         "Patient", "Practitioner", "PractitionerRole", "RelatedPerson",
     }),
     "Annotation.authorReference": frozenset({"Organization", "Patient", "Practitioner", "RelatedPerson"}),
+    "Appointment.basedOn": frozenset({"ServiceRequest"}),
+    "Appointment.participant.actor": frozenset({
+        "Device", "HealthcareService", "Location", "Patient", "Practitioner", "PractitionerRole",
+        "RelatedPerson",
+    }),
+    "Appointment.reasonReference": frozenset({
+        "Condition", "ImmunizationRecommendation", "Observation", "Procedure",
+    }),
+    "Appointment.slot": frozenset({"Slot"}),
+    "Appointment.supportingInformation": frozenset({"Resource"}),
     "AuditEvent.agent.location": frozenset({"Location"}),
     "AuditEvent.agent.who": frozenset({
         "Device", "Organization", "Patient", "Practitioner", "PractitionerRole", "RelatedPerson",

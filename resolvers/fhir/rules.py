@@ -14,6 +14,7 @@ carried only by an extension (``_status``), ``null``, ``""``, ``[]`` or ``{}`` i
   (``medicationReference`` or ``medicationCodeableConcept``);
 * Condition: ``code`` and ``subject``;
 * AllergyIntolerance: ``patient``;
+* Appointment: ``start`` and ``end`` unless proposed, cancelled or waitlisted (app-3);
 * Bundle: ``type``; in a transaction or batch every entry has a ``request`` (bdl-3), in a
   transaction-response or batch-response a ``response`` (bdl-4).
 
@@ -77,6 +78,14 @@ def allergy_patient(resource: Mapping[str, Any], base: str) -> list[Issue]:
     return _require(resource, base, "patient")
 
 
+def appointment_times(resource: Mapping[str, Any], base: str) -> list[Issue]:
+    """app-3: only a proposed, cancelled or waitlisted appointment may lack start and end
+    (reminders are computed from the start)."""
+    if resource.get("status") in ("proposed", "cancelled", "waitlist"):
+        return []
+    return _require(resource, base, "start", "end")
+
+
 def bundle_type(resource: Mapping[str, Any], base: str) -> list[Issue]:
     return _require(resource, base, "type")
 
@@ -107,6 +116,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "MedicationRequest": (medication_request_essentials,),
     "Condition": (condition_code_subject,),
     "AllergyIntolerance": (allergy_patient,),
+    "Appointment": (appointment_times,),
     "Bundle": (bundle_type, bundle_entry_requests),
 }
 

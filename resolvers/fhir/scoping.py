@@ -25,7 +25,7 @@ from resolvers.tenancy import OrganizationScoping, patients_outside
 # Types whose resources are about one patient (subject or patient reference).
 PATIENT_COMPARTMENT = frozenset(("Observation", "DiagnosticReport", "Encounter",
                                  "MedicationRequest", "Condition", "AllergyIntolerance",
-                                 "Procedure", "Immunization"))
+                                 "Procedure", "Immunization", "Appointment"))
 
 
 def _managing_organization(doc: dict[str, Any]) -> str | None:

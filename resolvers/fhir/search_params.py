@@ -74,6 +74,15 @@ SEARCH_PARAMS: dict[str, list[SearchParam]] = {
     "Immunization": [IDENTIFIER, _p("patient", "reference", "patient", target="Patient"),
                      _p("code", "token", "vaccineCode"), _p("status", "token", "status"),
                      _p("date", "date", "occurrenceDateTime")],
+    # The patient is one of the participants (participant.actor), as in R4's own parameters.
+    "Appointment": [IDENTIFIER, _p("actor", "reference", "participant.actor",
+                                   doc="Any participant (patient, practitioner, location)"),
+                    _p("patient", "reference", "participant.actor",
+                       doc="The patient among the participants", target="Patient"),
+                    _p("practitioner", "reference", "participant.actor",
+                       doc="A practitioner among the participants", target="Practitioner"),
+                    _p("date", "date", "start"), _p("status", "token", "status"),
+                    _p("service-type", "token", "serviceType")],
 }
 # Which date parameter also orders results for _sort=date / birthdate.
 SORT_DATE = {t: next((p for p in ps if p.kind == "date"), None) for t, ps in SEARCH_PARAMS.items()}
@@ -187,4 +196,9 @@ def patient_of(resource: dict[str, Any]) -> str | None:
         ref = resource.get(key)
         if isinstance(ref, dict) and (found := patient_reference(ref.get("reference"))):
             return found
+    if resource.get("resourceType") == "Appointment":  # the first participant who is one
+        for participant in resource.get("participant") or []:
+            actor = participant.get("actor") if isinstance(participant, dict) else None
+            if isinstance(actor, dict) and (found := patient_reference(actor.get("reference"))):
+                return found
     return None

@@ -10,8 +10,8 @@ undoes every part.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,10 @@ from resolvers.outbox.model import NewOutboxMessage
 @dataclass(frozen=True)
 class MirrorConfig:
     destinations: Sequence[str] = ()  # e.g. ("medplum",) when Medplum is configured
+    # Resource type -> outbox destinations told of each of its versions (type, id, version
+    # only), in the write's transaction: capabilities that act on a type's changes
+    # (appointment reminders on Appointment) lose none of them to a crash.
+    watchers: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def _with_meta(doc: dict[str, Any], resource_id: str, version: int, at: datetime, *,
@@ -80,11 +84,22 @@ def indexed(stored: StoredResource) -> NewResource:
 
 
 def mirror_messages(stored: StoredResource, mirror: MirrorConfig) -> list[NewOutboxMessage]:
-    """The deliveries of this version: a copy to each mirror, and its webhook event."""
+    """The deliveries of this version: a copy to each mirror, its watchers' notices and its
+    webhook event."""
     return [*(NewOutboxMessage(destination, {"type": FHIR_UPSERT, "resource": stored.document},
                                f"fhir:{stored.resource_type}/{stored.id}/_history/"
                                f"{stored.version}")
-              for destination in mirror.destinations), resource_event(stored)]
+              for destination in mirror.destinations), *watch_messages(stored, mirror),
+            resource_event(stored)]
+
+
+def watch_messages(stored: StoredResource, mirror: MirrorConfig) -> list[NewOutboxMessage]:
+    """A notice of this version to each watcher of its type; the watcher reads the resource."""
+    key = f"{stored.resource_type}/{stored.id}/_history/{stored.version}"
+    return [NewOutboxMessage(destination, {"resource_type": stored.resource_type,
+                                           "id": stored.id, "version": stored.version,
+                                           "deleted": stored.deleted}, key)
+            for destination in mirror.watchers.get(stored.resource_type, ())]
 
 
 def resource_event(stored: StoredResource) -> NewOutboxMessage:
@@ -126,5 +141,6 @@ async def delete_resource(uow: FhirWriteUnitOfWork, current: StoredResource, now
                                          "id": current.id, "version": tombstone.version},
                            f"fhir:{current.resource_type}/{current.id}/_history/"
                            f"{tombstone.version}")
-          for destination in mirror.destinations), resource_event(tombstone)])
+          for destination in mirror.destinations), *watch_messages(tombstone, mirror),
+        resource_event(tombstone)])
     return tombstone

@@ -26,6 +26,7 @@ from resolvers.labs.critical_alerts import alert_value, critical_alert_message, 
 from resolvers.labs.critical_values import assess
 from resolvers.labs.oru import OruMessage
 from resolvers.labs.patient_identity import provisional_patient
+from resolvers.labs.patient_notices import linked_notice
 from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import (
     NEW_GRADE,
@@ -99,12 +100,15 @@ class _Writes:
 
 class LabBatchWriter:
     def __init__(self, uow_factory: LabUnitOfWorkFactory, clock: Clock, matcher: PatientMatcher,
-                 mirror: MirrorConfig, *, provisional_patients: bool = True) -> None:
+                 mirror: MirrorConfig, *, provisional_patients: bool = True,
+                 notify_linked: bool = False) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._matcher = matcher
         self._mirror = mirror
         self._provisional_patients = provisional_patients
+        # A LAB_RESULT_LINKED notice per result given a patient (patient messaging is on).
+        self.notify_linked = notify_linked
 
     @property
     def mirror(self) -> MirrorConfig:
@@ -166,7 +170,9 @@ class LabBatchWriter:
             await uow.outbox.enqueue([
                 *(critical_alert_message(a) for a in writes.alerts),
                 *ingest_events(writes.results, writes.corrected, writes.alerts, writes.tasks,
-                               writes.links, now)])
+                               writes.links, now),
+                *(linked_notice(r.id, r.patient_id) for r in writes.results
+                  if self.notify_linked and r.patient_id is not None)])
             await uow.audit.append(writes.audit)
             await uow.commit()
         if writes.results:

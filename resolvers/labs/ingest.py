@@ -36,13 +36,14 @@ class LabIngest:
     def __init__(self, uow_factory: LabUnitOfWorkFactory, clock: Clock, parser: Hl7Parser,
                  matcher: PatientMatcher, mirror: MirrorConfig, *, max_batch: int = 64,
                  max_parallel: int = 1, systems: IdentifierSystems | None = None,
-                 provisional_patients: bool = True) -> None:
+                 provisional_patients: bool = True, notify_linked: bool = False) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._parser = parser
         self.systems = systems or IdentifierSystems()
         self.writer = LabBatchWriter(uow_factory, clock, matcher, mirror,
-                                     provisional_patients=provisional_patients)
+                                     provisional_patients=provisional_patients,
+                                     notify_linked=notify_linked)
         self._commit: GroupCommit[IngestJob, IngestResult] = GroupCommit(
             self.writer.write, _conflict_keys,
             max_batch=max_batch, max_parallel=max_parallel)

@@ -28,6 +28,7 @@ from resolvers.fhir.writer import delete_resource
 from resolvers.ids import new_id
 from resolvers.labs.batch_writer import IngestJob, review_tasks
 from resolvers.labs.ingest import LabIngest
+from resolvers.labs.patient_notices import linked_notice
 from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
 from resolvers.labs.webhook_events import link_created, link_undone, review_created
@@ -106,7 +107,8 @@ class MatchReview:
             field_scores=dict(task.field_scores), review_task_id=task.id,
             created_at=now, created_by=caller.principal.subject)
         await uow.labs.add_links([link])
-        await uow.outbox.enqueue([link_created(link, now)])
+        await uow.outbox.enqueue([link_created(link, now), *(
+            [linked_notice(result.id, link.patient_id)] if self._writer.notify_linked else [])])
 
     async def undo(self, caller: Caller, link_id: str, reason: str) -> MpiLink:
         await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,

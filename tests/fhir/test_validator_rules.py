@@ -138,6 +138,17 @@ def test_an_allergy_needs_a_patient() -> None:
 # ------------------------------------------------------------------ Bundle
 
 
+@pytest.mark.parametrize("status", ["booked", "pending", "arrived", "fulfilled", "noshow"])
+def test_an_appointment_needs_start_and_end_unless_proposed_cancelled_or_waitlisted(
+        status: str) -> None:
+    assert _found(rules.appointment_times({"status": status}, "Appointment")) == {
+        ("required", "Appointment.start"), ("required", "Appointment.end")}
+    for open_status in ("proposed", "cancelled", "waitlist"):
+        assert rules.appointment_times({"status": open_status}, "Appointment") == []
+    timed = {"status": status, "start": "2026-12-10T09:00:00Z", "end": "2026-12-10T09:30:00Z"}
+    assert rules.appointment_times(timed, "Appointment") == []
+
+
 def test_a_bundle_needs_a_type() -> None:
     assert rules.bundle_type({"resourceType": "Bundle", "type": "collection"}, "Bundle") == []
     assert _found(rules.bundle_type({"resourceType": "Bundle"}, "Bundle")) == {
@@ -178,7 +189,7 @@ def test_check_dispatches_on_the_resource_type() -> None:
 
 def test_every_rule_is_registered_for_its_type() -> None:
     assert set(rules.RULES) == {"Patient", "Encounter", "Observation", "MedicationRequest",
-                                "Condition", "AllergyIntolerance", "Bundle"}
+                                "Condition", "AllergyIntolerance", "Appointment", "Bundle"}
 
 
 # ------------------------------------------------------------------ through the validator

@@ -1,0 +1,1 @@
+"""Patient uses of messaging: appointment reminders, lab-result-ready, refill reminders."""
