@@ -107,7 +107,9 @@ async def _run_worker(settings: Settings) -> None:
             gateway.worker = build_worker(settings, gateway.outbox_store,
                                           gateway.delivery_handlers)
             log.info("outbox worker started")
-            await gateway.worker.run(stop)
+            sender = gateway.services.messaging.sender  # scheduled WhatsApp messages
+            await asyncio.gather(gateway.worker.run(stop),
+                                 *([sender.run(stop)] if sender is not None else []))
     finally:
         await engine.dispose()
     log.info("outbox worker stopped")

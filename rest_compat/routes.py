@@ -11,6 +11,7 @@ from rest_compat import (
     imaging,
     labs,
     mpi_review,
+    notifications,
     openapi,
     organizations,
     patients,
@@ -23,6 +24,7 @@ from rest_compat import (
     surveillance,
     webhook_endpoints,
     webhooks,
+    whatsapp_webhook,
 )
 from rest_compat.spec import Operation
 
@@ -39,6 +41,8 @@ OPERATIONS: list[Operation] = [
     *mpi_review.operations,
     *webhook_endpoints.operations,
     *webhooks.operations,
+    *whatsapp_webhook.operations,
+    *notifications.operations,
     *stripe_subscriptions.operations,  # before /api/payments/{payment_id}
     *payments.operations,
     *payment_webhooks.operations,

@@ -28,6 +28,7 @@ from resolvers.labs.alerting.ports import LabAlertFeed
 log = logging.getLogger("cari.labs.alert_feed")
 CHANNEL = "cari_lab_alerts"
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
+APPLICATION_NAME = "cari-lab-alert-feed"  # the listening connection, in pg_stat_activity
 
 
 class PostgresAlertFeed:
@@ -62,7 +63,8 @@ class PostgresAlertFeed:
         failures = 0
         while not stop.is_set():
             try:
-                conn = await asyncpg.connect(self._dsn)
+                conn = await asyncpg.connect(self._dsn, server_settings={
+                    "application_name": APPLICATION_NAME})
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("lab alert feed: cannot connect to listen", exc_info=exc)
             else:

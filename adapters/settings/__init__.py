@@ -25,6 +25,7 @@ from adapters.settings.payments import (
 )
 from adapters.settings.smart import SmartSettings, load_smart_settings
 from adapters.settings.webhooks_out import WebhookOutSettings, load_webhook_out_settings
+from adapters.settings.whatsapp import WhatsAppSettings, load_whatsapp_settings
 from resolvers.messaging_uses.model import MessagingUsesConfig
 
 ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -114,6 +115,8 @@ class Settings:
     pacs: PacsSettings = field(default_factory=PacsSettings)
     # CARI_WEBHOOK_*: outbound webhook subscriptions (adapters/settings/webhooks_out.py)
     webhooks_out: WebhookOutSettings = field(default_factory=WebhookOutSettings)
+    # CARI_WHATSAPP_*: the WhatsApp Cloud API channel (adapters/settings/whatsapp.py)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     # CARI_APPOINTMENT_*, CARI_LAB_RESULT_NOTIFY_*, CARI_REFILL_*, CARI_PATIENT_MESSAGE_*
     # (adapters/settings/messaging_uses.py)
     messaging_uses: MessagingUsesConfig = field(default_factory=MessagingUsesConfig)
@@ -298,6 +301,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         hie=load_hie_settings(env, problems),
         dhis2=load_dhis2_settings(env, problems),
         webhooks_out=load_webhook_out_settings(env, problems),
+        whatsapp=load_whatsapp_settings(env, problems),
         messaging_uses=load_messaging_uses_settings(env, problems),
         pacs=load_pacs_settings(env, problems),
     )

@@ -21,6 +21,7 @@ from resolvers.labs.ingest import LabIngest
 from resolvers.labs.panic_values import PanicValueCheck
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
+from resolvers.messaging.wiring import MessagingServices
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
@@ -62,3 +63,4 @@ class Services:
     cds: CdsServices
     notifications: NotificationServices
     imaging: ImagingServices
+    messaging: MessagingServices

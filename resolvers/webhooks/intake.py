@@ -87,6 +87,18 @@ class WebhookIntake:
         """Store the event and its processing job, or return the first copy of a repeat."""
         return await self._commit.submit(event)
 
+    async def receive_many(self, events: Sequence[InboundEvent]) -> list[IntakeResult]:
+        """The items of one delivery (a WhatsApp POST carries many) stored in ONE transaction
+        with their processing jobs, or none of them; repeats answered as duplicates."""
+        unique = list({(e.provider, e.event_id): e for e in events}.values())
+        if not unique:
+            return []
+        results = await self._store(unique)
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [r for r in results if isinstance(r, IntakeResult)]
+
     async def _store(self, events: Sequence[InboundEvent],
                      ) -> list[IntakeResult | BaseException]:
         now = self._clock.now()
