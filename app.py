@@ -90,6 +90,13 @@ def _background(gateway: Gateway, stop: asyncio.Event) -> list[asyncio.Task[None
     tasks: list[asyncio.Task[None]] = []
     if gateway.worker is not None:
         tasks.append(asyncio.create_task(gateway.worker.run(stop), name="outbox-worker"))
+        # Scheduled WhatsApp messages go where outbox deliveries go: workers.
+        if services.messaging.sender is not None:
+            tasks.append(asyncio.create_task(services.messaging.sender.run(stop),
+                                             name="whatsapp-sender"))
+    if services.messaging.sender is not None and settings.whatsapp.template_sync_seconds > 0:
+        tasks.append(asyncio.create_task(services.messaging.use_cases.sync_every(
+            stop, settings.whatsapp.template_sync_seconds), name="whatsapp-template-sync"))
     keeper = StatisticsKeeper(gateway.engine)
     if keeper.applies:
         tasks.append(asyncio.create_task(keeper.run(stop), name="planner-statistics"))

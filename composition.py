@@ -47,6 +47,7 @@ from adapters.settings import Settings
 from adapters.webhooks.metrics import WebhookRejections
 from adapters.webhooks.verifiers import webhook_verifiers
 from adapters.webhooks_out.instances import delivery_policy, webhook_adapters, webhook_store
+from adapters.whatsapp.instances import whatsapp_adapters
 from composition_builders import (
     SqlTwins,
     cross_border_lookup,
@@ -84,6 +85,7 @@ from resolvers.labs.patient_identity import IdentifierSystems
 from resolvers.labs.queries import LabQueries
 from resolvers.labs.review import MatchReview
 from resolvers.messaging.ports import MessageScheduler
+from resolvers.messaging.wiring import build_messaging
 from resolvers.messaging_uses.wiring import MessagingUses, build_messaging_uses, watchers
 from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
@@ -219,9 +221,12 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         medplum = medplum_client(settings, client)
         store = SqlOutboxStore(sessions)
         audit = AuditTrail(uow_factory, writer=audit_writer, reads=reads)
+        messaging = build_messaging(whatsapp_adapters(settings.whatsapp, client, engine,
+                                                      wake_worker), audit, clock.now)
+        whatsapp = messaging.scheduler if messaging.config.configured else None
         # Appointment and MedicationRequest versions announce themselves (in their write's
         # transaction) to the reminders, when patient messaging is on.
-        scheduler = extensions.message_scheduler
+        scheduler = extensions.message_scheduler or whatsapp
         mirror = MirrorConfig(destinations=(MEDPLUM,) if medplum is not None else (),
                               watchers=watchers(settings.messaging_uses) if scheduler else {})
         matcher = SqlPatientMatcher(sessions, read_sessions=session_factory(read_engine)
@@ -294,6 +299,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                 audit, clock)),
             public_health=(public_health := build_public_health(dhis2_adapters(
                 settings, client, engine, read_engine, wake_worker), audit, clock.now)),
+            messaging=messaging,
             imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
                                               patients, fhir, audit, FhirValidator(), clock.now)),
         )
@@ -302,13 +308,14 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         routes = lab_alert_routes(settings)
         channels = lab_alert_channels(settings, routes, client,
                                       webhook_store(engine, wake_worker), sessions,
-                                      extensions.lab_alert_scheduler)
+                                      extensions.lab_alert_scheduler or whatsapp)
         handlers: dict[str, DeliveryHandler] = {**public_health.handlers,  # DHIS2 pushes
             **notifications.handlers,  # webhook fan-out and signed deliveries
             **imaging.handlers,  # DICOM SRs of annotations
             INBOX_DESTINATION: InboxDispatcher(
                 uow_factory, clock,
-                event_handlers(sessions, clock, payments, extensions.event_handlers),
+                event_handlers(sessions, clock, payments,
+                               {"whatsapp": messaging.inbox, **extensions.event_handlers}),
                 max_attempts=settings.outbox_max_attempts),
             LAB_ALERTS: LabAlertDispatcher(uow_factory, clock, routes, channels, alert_feed,
                                            metrics.lab_alerts_undelivered.inc),

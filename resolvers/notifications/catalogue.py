@@ -54,6 +54,7 @@ NAMES = (
     "payment.succeeded", "payment.failed", "payment.refunded",
     "fhir.resource.created", "fhir.resource.updated", "fhir.resource.deleted",
     "webhook.test", "webhook.endpoint.disabled",
+    "notification.sent", "notification.failed", "notification.opted_out",
     "appointment.confirmed", "appointment.cancelled",
 )
 
