@@ -38,6 +38,9 @@ Modules:
     appointment_reminders  1,000 Appointments on SQLite, in process: FHIR writes/s with and
                      without the reminders' watch notice; reminders computed and scheduled
                      per second (new and rescheduled), p50/p99 per appointment
+    lab_alert_fanout critical HL7 results to 10 live GraphQL subscribers (graphql-transport-ws):
+                     HL7 POST -> subscription event p50/p99, events/s in a burst; SQLite and
+                     (if reachable) PostgreSQL
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
@@ -46,4 +49,5 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check",
-              "dicom_access", "webhook_fanout", "appointment_reminders")
+              "dicom_access", "webhook_fanout", "appointment_reminders",
+              "lab_alert_fanout")

@@ -12,6 +12,8 @@ from typing import Any
 from adapters.settings.lab_alert_routes import LabAlertRouteSettings
 from adapters.settings.labs import LabSettings
 from resolvers.messaging.model import MessageRequest, ScheduledMessage
+from tests.messaging.conftest import whatsapp_settings
+from tests.messaging.fake_graph import FakeGraph
 from tests.support import Harness, make_settings, running_app, serving_app
 
 CRITICAL = (
@@ -71,14 +73,26 @@ def alert_settings(*, routes: dict[str, list[str]] | None = None,
                        alert_routing=routing)
 
 
+ALERT_TEMPLATE = "Cari: a critical lab result needs your attention. Open {{1}}"
+
+
 @contextlib.asynccontextmanager
 async def served_gateway(tmp_path: Path, database_url: str, labs: LabSettings, *,
-                         scheduler: FakeScheduler | None = None, **settings: Any,
-                         ) -> AsyncIterator[tuple[Harness, str]]:
-    """The gateway (lifespan running) over ASGI and over a real loopback port."""
+                         scheduler: FakeScheduler | None = None, graph: FakeGraph | None = None,
+                         **settings: Any) -> AsyncIterator[tuple[Harness, str]]:
+    """The gateway (lifespan running) over ASGI and over a real loopback port; WhatsApp
+    messaging against the fake Graph API when ``graph`` is given (the clinician template
+    registered there and synced)."""
+    if graph is not None:
+        settings["whatsapp"] = whatsapp_settings(graph)
+        graph.add_template("critical_lab_alert", "en", ALERT_TEMPLATE)
     base = make_settings(tmp_path / "var", database_url, outbound_allowlist=("127.0.0.1",),
                          labs=labs, **settings)
     base = replace(base, public_base_url="https://cari.example")
     async with running_app(base, lab_alert_scheduler=scheduler) as h, \
             serving_app(h.app) as url:
+        if graph is not None:
+            synced = await h.client.post("/api/notifications/templates/sync",
+                                         headers=h.auth("integrator"))
+            assert synced.status_code == 200, synced.text
         yield h, url

@@ -1,9 +1,9 @@
 """A critical HL7 result reaches people (SQLite and PostgreSQL): the signed
 ``lab.alert.raised`` delivery at a subscribed endpoint (verified with svix), a live
 ``labAlertRaised`` event, and, unacknowledged, escalation along the facility's route: the
-ordering clinician's WhatsApp (phone from the FHIR store's Practitioner), then the on-call
-number. An acknowledged alert escalates no further. The WhatsApp template carries a link,
-never a value or a name."""
+ordering clinician's WhatsApp (phone from the FHIR store's Practitioner) sent by patient
+messaging to the fake Graph API, then the on-call number. An acknowledged alert escalates no
+further. The WhatsApp template carries a link, never a value or a name."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from tests.lab_alerts.support import (
     served_gateway,
 )
 from tests.lab_alerts.ws import subscriber
+from tests.messaging.fake_graph import serving_graph
 from tests.notifications.receiver import running_webhook_receiver
 from tests.notifications.support import subscribe
 from tests.receiver import wait_for
 from tests.support import Harness
 
 ON_CALL = "+254700000999"
+CLINICIAN = "+254711000111"
 ROUTES = {"KNH_LAB": ["subscriptions", "whatsapp:ordering-clinician", f"whatsapp:{ON_CALL}"],
           "*": ["subscriptions"]}
 
@@ -41,19 +43,18 @@ async def _practitioner(h: Harness, provider_id: str, phone: str) -> None:
     assert r.status_code == 201, r.text
 
 
-def _sent(scheduler: FakeScheduler, alert_id: str) -> list[Any]:
-    return sorted((r for r in scheduler.requests.values() if f":{alert_id}:" in r.key),
-                  key=lambda r: r.key)
+def _link(accepted: Any) -> str:
+    [body] = [c for c in accepted.body["template"]["components"] if c["type"] == "body"]
+    return str(body["parameters"][0]["text"])
 
 
 async def test_a_critical_result_reaches_endpoint_subscriber_and_escalates_by_route(
         tmp_path: Path, database_url: str) -> None:
-    scheduler = FakeScheduler()
-    labs = alert_settings(routes=ROUTES, escalate_seconds=1.0, max_escalations=2)
-    async with running_webhook_receiver() as receiver, \
-            served_gateway(tmp_path, database_url, labs, scheduler=scheduler) as (h, url):
+    labs = alert_settings(routes=ROUTES, escalate_seconds=1.5, max_escalations=2)
+    async with running_webhook_receiver() as receiver, serving_graph() as graph, \
+            served_gateway(tmp_path, database_url, labs, graph=graph) as (h, url):
         endpoint = await subscribe(h, receiver.url("alerts"), ["lab.alert.raised"])
-        await _practitioner(h, "DR7", "0711 000 111")
+        await _practitioner(h, "DR7", "0711 000 111")  # national form, read as Kenyan
         async with subscriber(url, {"token": h.token("clinician")}, facility="KNH_LAB") as sub:
             kept = await ingest(h, critical("F1"))
             acked = await ingest(h, critical("F2", pid="K2"))
@@ -67,37 +68,36 @@ async def test_a_critical_result_reaches_endpoint_subscriber_and_escalates_by_ro
             assert all(hit.verifies_with(endpoint["secret"]) for hit in hook.ok_hits)
             assert {e["data"]["alert_id"] for e in hook.events()} == {kept_id, acked_id}
             assert not any(b"7.1" in hit.body or b"WANJIRU" in hit.body for hit in hook.ok_hits)
-            assert _sent(scheduler, kept_id) == []
+            assert graph.accepted == []
             delivered = {a["id"]: a["delivery_status"] for a in await alerts(h)}
             assert delivered == {kept_id: "delivered", acked_id: "delivered"}
 
             # First escalation: the ordering clinician on WhatsApp, a link and nothing else.
-            await wait_for(lambda: _sent(scheduler, acked_id), timeout=10)
-            [to_clinician] = _sent(scheduler, acked_id)
-            assert to_clinician.phone == "0711 000 111"
-            assert to_clinician.purpose == "lab_alert" and not to_clinician.requires_consent
-            assert to_clinician.template.name == "critical_lab_alert"
-            assert to_clinician.template.body_params == (
-                f"https://cari.example/console/lab-alerts/{acked_id}",)
+            await wait_for(lambda: len(graph.sent_to(CLINICIAN)) == 2, timeout=15)
+            links = {_link(a) for a in graph.sent_to(CLINICIAN)}
+            assert links == {f"https://cari.example/console/lab-alerts/{i}"
+                             for i in (kept_id, acked_id)}
+            assert {a.body["template"]["name"] for a in graph.accepted} == {
+                "critical_lab_alert"}
             ack = await h.client.post(f"/api/lab/alerts/{acked_id}/acknowledge",
                                       headers=h.auth("clinician", sub="dr-kamau"))
             assert ack.status_code == 200, ack.text
 
-            # Second escalation of the unacknowledged one: the on-call number.
-            await wait_for(lambda: len(_sent(scheduler, kept_id)) == 2, timeout=10)
-            phones = [r.phone for r in _sent(scheduler, kept_id)]
-            assert phones == ["0711 000 111", ON_CALL]
+            # Second escalation of the unacknowledged one only: the on-call number.
+            await wait_for(lambda: graph.sent_to(ON_CALL), timeout=15)
+            [to_on_call] = graph.sent_to(ON_CALL)
+            assert _link(to_on_call).endswith(kept_id)
             await wait_for(lambda: len([e for e in sub.events if e["id"] == kept_id]) == 3,
                            timeout=10)
             assert sorted(e["escalationLevel"] for e in sub.events if e["id"] == kept_id) \
                 == [0, 1, 2]
-            await asyncio.sleep(2.5)  # past another escalate_after: acknowledged, capped
-            assert len(_sent(scheduler, acked_id)) == 1
-            assert len(_sent(scheduler, kept_id)) == 2
+            await asyncio.sleep(3.5)  # past more escalate_after: acknowledged, capped
+            assert len(graph.accepted) == 3
             levels = {a["id"]: a["escalation_level"] for a in await alerts(h)}
             assert levels == {kept_id: 2, acked_id: 1}
-            for request in scheduler.requests.values():
-                assert "7.1" not in str(request) and "WANJIRU" not in str(request).upper()
+            for accepted in graph.accepted:
+                assert "7.1" not in str(accepted.body)
+                assert "WANJIRU" not in str(accepted.body).upper()
 
 
 async def test_a_channel_that_reaches_nobody_hands_over_and_undelivered_is_counted(
