@@ -327,6 +327,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                     clock=clock) if scheduler is not None else None
         if uses is not None:  # appointment and refill reminders, lab results ready
             handlers.update(uses.handlers)
+            for prefix, reply_handler in uses.quick_replies.items():  # appointment: buttons
+                messaging.quick_replies.register(prefix, reply_handler)
         if extensions.handlers is not None:
             handlers.update(extensions.handlers(client))
         gateway = Gateway(settings, engine, sessions, client, services, store, handlers,
