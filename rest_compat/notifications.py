@@ -12,7 +12,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from resolvers.errors import InvalidInput
 from resolvers.messaging.model import (
     ConsentState,
     MessageQuery,
@@ -24,6 +23,7 @@ from resolvers.messaging.model import (
     placeholders,
 )
 from resolvers.messaging.service import ConsentView, SendRequest, registered
+from rest_compat.admin import _enum
 from rest_compat.envelope import ok
 from rest_compat.models import page_cursor
 from rest_compat.request_context import caller, parse_body, query_int, services
@@ -169,17 +169,6 @@ async def send(request: Request) -> Response:
         header_params=tuple(body.header_params), button_payloads=tuple(body.button_payloads),
         text=body.text, send_at=body.send_at, key=body.key))
     return ok(NotificationView.of(stored), 201 if new else 200)
-
-
-def _enum(request: Request, name: str, kind: Any) -> Any:
-    raw = request.query_params.get(name) or None
-    if raw is None:
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        raise InvalidInput(f"unknown {name}", details=[{"field": name,
-                                                        "message": f"not a {name}"}]) from None
 
 
 async def list_notifications(request: Request) -> Response:

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from resolvers.audit.model import AuditAction, AuditOutcome
 from resolvers.audit.trail import AuditTrail, audit_records
-from resolvers.errors import Conflict, InvalidInput, NotFound
+from resolvers.errors import Conflict, DomainError, InvalidInput, NotFound
 from resolvers.ids import new_id
 from resolvers.messaging.errors import NotSendable, OutsideWindow
 from resolvers.messaging.events import consent_event
@@ -92,8 +92,19 @@ class MessagingUseCases:
     # ------------------------------------------------------------------ messages
 
     async def send(self, caller: Caller, request: SendRequest) -> tuple[StoredMessage, bool]:
-        """The stored message and whether it is new (False: the key was used before)."""
+        """The stored message and whether it is new (False: the key was used before). A
+        refusal is audited too (failure, naming the patient)."""
         require_role(caller, *SENDERS)
+        try:
+            return await self._send(caller, request)
+        except NotFound:
+            raise
+        except DomainError:
+            await self._record(caller, AuditAction.CREATE, MESSAGE,
+                               [(None, request.patient_id)], AuditOutcome.FAILURE)
+            raise
+
+    async def _send(self, caller: Caller, request: SendRequest) -> tuple[StoredMessage, bool]:
         if (request.text is None) == (request.template is None):
             raise InvalidInput("give either template (with language and params) or text",
                                details={"field": "template"})
@@ -145,11 +156,18 @@ class MessagingUseCases:
                 "free-form text can only be sent within 24 hours of the recipient's last "
                 "message (WhatsApp's customer service window); send an approved template")
 
-    async def get(self, caller: Caller, message_id: str) -> StoredMessage:
-        require_role(caller, *SENDERS)
+    async def _found(self, caller: Caller, message_id: str,
+                     action: AuditAction) -> StoredMessage:
         found = await self._store.get(message_id)
         if found is None:
+            await self._record(caller, action, MESSAGE, [(message_id, None)],
+                               AuditOutcome.NOT_FOUND)
             raise NotFound("no message with this id")
+        return found
+
+    async def get(self, caller: Caller, message_id: str) -> StoredMessage:
+        require_role(caller, *SENDERS)
+        found = await self._found(caller, message_id, AuditAction.READ)
         await self._record(caller, AuditAction.READ, MESSAGE, [(found.id, found.patient_id)])
         return found
 
@@ -157,15 +175,15 @@ class MessagingUseCases:
         require_role(caller, *SENDERS)
         found = await self._store.search(replace(query, limit=max(1, min(query.limit,
                                                                         MAX_PAGE))))
-        await self._record(caller, AuditAction.READ, MESSAGE,
-                           [(m.id, m.patient_id) for m in found if m.patient_id])
+        targets: list[tuple[str | None, str | None]] = [(m.id, m.patient_id) for m in found]
+        if query.patient_id is not None and not found:
+            targets = [(None, query.patient_id)]  # asked about a patient: recorded anyway
+        await self._record(caller, AuditAction.READ, MESSAGE, targets)
         return found
 
     async def cancel(self, caller: Caller, message_id: str) -> StoredMessage:
         require_role(caller, *SENDERS)
-        found = await self._store.get(message_id)
-        if found is None:
-            raise NotFound("no message with this id")
+        found = await self._found(caller, message_id, AuditAction.UPDATE)
         if not await self._store.cancel(message_id=message_id, at=self._now()):
             raise Conflict(f"the message is {found.status.value}: only a scheduled message "
                            "can be cancelled")
@@ -218,6 +236,8 @@ class MessagingUseCases:
                 await self._record(caller, action, CONSENT, [(None, patient_id)],
                                    AuditOutcome.NOT_FOUND)
                 raise NotFound("no patient with this id")
+            await self._record(caller, action, CONSENT, [(None, patient_id)],
+                               AuditOutcome.FAILURE)
             raise InvalidInput(reason or "no phone number", details={"field": "phone"})
         return found
 

@@ -129,6 +129,22 @@ AUDITED: dict[str, Recipe] = {
         "/api/mpi/links/no-such-link/undo", "clinician", body={"reason": "audit test"},
         outcome="not_found"),
     "GET /api/webhooks/events": lambda w: Call("/api/webhooks/events", "admin"),
+    # WhatsApp messaging (not configured here; the patient has no phone: refusals, audited).
+    "POST /api/notifications": lambda w: Call(
+        "/api/notifications", "clinician", outcome="failure", patient=w.patient_id,
+        body={"patient_id": w.patient_id, "template": "t", "language": "en"}),
+    "GET /api/notifications": lambda w: Call(f"/api/notifications?patient_id={w.patient_id}",
+                                             "clinician", patient=w.patient_id),
+    "GET /api/notifications/{notification_id}": lambda w: Call(
+        "/api/notifications/no-such-message", "clinician", outcome="not_found"),
+    "POST /api/notifications/{notification_id}/cancel": lambda w: Call(
+        "/api/notifications/no-such-message/cancel", "clinician", outcome="not_found"),
+    "GET /api/patients/{patient_id}/messaging-consent": lambda w: Call(
+        f"/api/patients/{w.patient_id}/messaging-consent", "clinician", outcome="failure",
+        patient=w.patient_id),
+    "PUT /api/patients/{patient_id}/messaging-consent": lambda w: Call(
+        f"/api/patients/{w.patient_id}/messaging-consent", "clinician", outcome="failure",
+        patient=w.patient_id, body={"state": "opted_in"}),
     "GET /api/webhooks/events/{event_id}": lambda w: Call(
         "/api/webhooks/events/no-such-event", "admin", outcome="not_found"),
     "POST /api/webhooks/events/{event_id}/replay": lambda w: Call(
@@ -243,6 +259,12 @@ NOT_AUDITED: dict[str, str] = {
     "POST /api/webhooks/livekit": "as /api/webhooks/stripe",
     "POST /api/gtm/webhooks/resend": "as /api/webhooks/stripe",
     "POST /api/gtm/webhooks/inbound": "as /api/webhooks/stripe",
+    "POST /api/webhooks/whatsapp": "as /api/webhooks/stripe",
+    "GET /api/webhooks/whatsapp": "Meta's verification handshake: echoes a challenge",
+    "GET /api/notifications/templates": "WhatsApp message templates: no patient data",
+    "POST /api/notifications/templates": "registers a message template: no patient data",
+    "POST /api/notifications/templates/sync": "syncs templates from the Graph API: no "
+    "patient data",
     "POST /api/payments/webhooks/mpesa": "a provider callback authenticated by its token; "
                                          "every transition is kept in the payment history",
     "POST /api/payments/webhooks/mtn-momo": "as /api/payments/webhooks/mpesa",
