@@ -7,6 +7,11 @@ handled as the outbox worker would (read the history, compute the runs and the r
 schedule them), against a scheduler that only counts: appointments/s and reminders/s. Then
 all 1,000 are rescheduled and reconciled again (old run cancelled, new one scheduled).
 
+Last, HL7 ingest in process (``LabIngest.ingest``, no HTTP, no worker): 1 OBX messages for a
+matched patient, through two gateways built by the composition root on two SQLite files,
+one with the lab-result-ready use on (one ``lab_result_linked`` outbox row per result) and
+one with it off, interleaved slice by slice: messages/s each way.
+
 The scheduler stands in for WhatsApp messaging's, whose own storage is not measured here.
 A measurement, not a test.
 """
@@ -14,6 +19,7 @@ A measurement, not a test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
@@ -125,9 +131,52 @@ async def _measure(data_dir: Path) -> dict[str, Any]:
     }
 
 
+HL7_MESSAGES = 1000
+
+
+async def _hl7_ingest(data_dir: Path) -> dict[str, Any]:
+    """Messages/s of LabIngest.ingest with the lab-result-ready notice off and on."""
+    from adapters.db.engine import create_engine
+    from composition import Extensions, open_gateway
+    from resolvers.messaging_uses.model import MessagingUsesConfig
+    from resolvers.mpi.model import Identifier, PatientDraft
+    from resolvers.principal import Caller, Principal
+    from tests.hl7v2 import messages
+    from tests.support import make_settings
+
+    lab = Caller(Principal("bench-lab", frozenset({"lab", "clinician"})))
+    seconds: dict[str, float] = {"off": 0.0, "on": 0.0}
+    async with contextlib.AsyncExitStack() as stack:
+        gateways = {}
+        for name, template in (("off", ""), ("on", "results_ready")):
+            settings = make_settings(data_dir / name, f"sqlite+aiosqlite:///{data_dir / name}"
+                                     "/cari.sqlite3", messaging_uses=MessagingUsesConfig(
+                                         lab_result_template=template))
+            engine = create_engine(settings.database_url)
+            gateway = await stack.enter_async_context(open_gateway(
+                settings, engine, extensions=Extensions(message_scheduler=CountingScheduler())))
+            await gateway.services.patients.create(lab, PatientDraft(
+                identifiers=(Identifier("urn:oid:1.3.6.1.4.1.9999.1", "NID9988"),),
+                family="Odhiambo", given=("Grace",)))
+            gateways[name] = gateway
+        text = messages.WORKED_EXAMPLE.replace("LAB000123", "{}")
+        per_slice = HL7_MESSAGES // SLICES
+        for part in range(SLICES):
+            for name, gateway in gateways.items():
+                began = time.perf_counter()
+                await asyncio.gather(*(gateway.services.labs.ingest(
+                    lab, text.format(f"B{part}-{i}")) for i in range(per_slice)))
+                seconds[name] += time.perf_counter() - began
+        counts = {name: (await gateway.outbox_store.counts()) for name, gateway in
+                  gateways.items()}
+    return {"messages": HL7_MESSAGES, "per_s": {k: HL7_MESSAGES / v for k, v in seconds.items()},
+            "outbox_counts": counts}
+
+
 def run(options: Options) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cari-bench-reminders-") as tmp:
         result = asyncio.run(_measure(Path(tmp)))
+        result["hl7_ingest"] = asyncio.run(_hl7_ingest(Path(tmp)))
     path = write_result(NAME, result)
     w, r = result["writes_per_s"], result["reconcile"]
     print(f"[{NAME}] {COUNT} appointments: writes {w['without_watch']:.0f}/s without the watch "
@@ -135,6 +184,9 @@ def run(options: Options) -> dict[str, Any]:
           f" appointments/s ({r['reminders_per_s_new']:.0f} reminders/s), rescheduled "
           f"{r['appointments_per_s_rescheduled']:.0f}/s; p50 {r['p50_ms']:.2f} ms, p99 "
           f"{r['p99_ms']:.2f} ms per appointment")
+    hl7 = result["hl7_ingest"]["per_s"]
+    print(f"[{NAME}] HL7 ingest in process, 1 OBX, matched: {hl7['off']:.0f} msg/s with "
+          f"lab-result-ready off, {hl7['on']:.0f} msg/s on")
     print(f"[{NAME}] wrote {path}")
     return result
 
@@ -145,4 +197,7 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
              f"{r['appointments_per_s_new']:.0f} appts/s, {r['reminders_per_s_new']:.0f} "
              f"reminders/s, p99 {r['p99_ms']:.1f} ms"],
             [NAME, "FHIR write + watch notice [sqlite]",
-             f"{w['with_watch']:.0f}/s (without {w['without_watch']:.0f}/s)"]]
+             f"{w['with_watch']:.0f}/s (without {w['without_watch']:.0f}/s)"],
+            [NAME, "HL7 ingest in process [sqlite]",
+             f"{result['hl7_ingest']['per_s']['on']:.0f} msg/s with lab-result-ready, "
+             f"{result['hl7_ingest']['per_s']['off']:.0f} without"]]

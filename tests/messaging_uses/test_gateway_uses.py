@@ -148,3 +148,30 @@ async def test_lab_results_off_writes_no_notice(tmp_path: Path, sqlite_url: str)
         outbox = await h.client.get("/api/admin/outbox?destination=lab_result_linked",
                                     headers=h.auth("admin"))
         assert outbox.json()["data"]["items"] == []
+
+
+class FailingOnce(FakeScheduler):
+    """The scheduler is down for the first call (a crash between the write and the
+    scheduling, as the outbox sees it): the notice is retried and nothing is lost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def schedule(self, requests: Any) -> Any:
+        if self.failures == 0:
+            self.failures += 1
+            raise ConnectionError("scheduler unavailable")
+        return await super().schedule(requests)
+
+
+async def test_a_failure_after_the_write_only_delays_the_reminders(tmp_path: Path,
+                                                                  database_url: str) -> None:
+    scheduler = FailingOnce()
+    settings = make_settings(tmp_path / "var", database_url, messaging_uses=CONFIG,
+                             outbox_backoff_base_seconds=0.05, outbox_backoff_max_seconds=0.1)
+    async with running_app(settings, message_scheduler=scheduler) as h:
+        patient = await h.create_patient()
+        created = await fhir(h, "POST", "Appointment", appointment(patient["id"], at(3)))
+        await until(lambda: len(pending(scheduler, f"appointment:{created['id']}:")) == 2)
+        assert scheduler.failures == 1
