@@ -175,3 +175,26 @@ async def test_a_failure_after_the_write_only_delays_the_reminders(tmp_path: Pat
         created = await fhir(h, "POST", "Appointment", appointment(patient["id"], at(3)))
         await until(lambda: len(pending(scheduler, f"appointment:{created['id']}:")) == 2)
         assert scheduler.failures == 1
+
+
+async def test_a_result_linked_by_review_tells_the_patient_then(tmp_path: Path,
+                                                               database_url: str) -> None:
+    async with uses_app(tmp_path, database_url) as (h, scheduler):
+        # Name and birth day/month swapped, no identifier: held for review, not linked.
+        lookalike = await h.create_patient(
+            identifiers=[{"system": "urn:test:other", "value": "X1"}], family="Odhiambo",
+            given=["Grace"], birth_date="1985-12-04", gender="female")
+        response = await h.client.post(
+            "/api/lab/hl7-ingest", content=(messages.WORKED_EXAMPLE + "\r").encode(),
+            headers={**h.auth("lab"), "Content-Type": "text/plain"})
+        result = response.json()["data"]
+        assert result["patient_matched"] is False
+        await asyncio.sleep(0.3)
+        assert not [k for k in scheduler.requests if k.startswith("lab-result-ready:")]
+        queue = (await h.client.get("/api/mpi/review", headers=h.auth("clinician"))).json()
+        [task] = queue["data"]["items"]
+        resolved = await h.client.post(f"/api/mpi/review/{task['id']}/resolve",
+                                       json={"decision": "link"}, headers=h.auth("clinician"))
+        assert resolved.status_code == 200, resolved.text
+        key = f"lab-result-ready:{result['lab_result_id']}:{lookalike['id']}"
+        await until(lambda: key in scheduler.requests)
