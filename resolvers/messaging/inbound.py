@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,8 +59,9 @@ class WhatsAppInbox:
     """The inbox's EventHandler for provider "whatsapp"."""
 
     def __init__(self, store: MessagingStore, scheduling: Scheduling, replies: QuickReplies,
-                 config: MessagingConfig) -> None:
+                 config: MessagingConfig, now: Callable[[], datetime]) -> None:
         self._store = store
+        self._now = now
         self._scheduling = scheduling
         self._replies = replies
         self._config = config
@@ -111,9 +112,12 @@ class WhatsAppInbox:
 
     async def _keyword(self, message: InboundMessage, state: ConsentState) -> None:
         patients = await self._store.consent_patients(message.phone)
+        # Recorded when processed: Meta's timestamps are whole seconds, and the consent
+        # history must keep the order in which the gateway applied the changes.
+        now = self._now()
         await self._store.set_consent(
             message.phone, "", state, source="keyword", actor="whatsapp-keyword",
-            at=message.at, events=[consent_event(patients, state, "keyword", message.at)])
+            at=now, events=[consent_event(patients, state, "keyword", now)])
         log.info("whatsapp consent changed by keyword", extra={"state": state.value})
         opted_out = state is ConsentState.OPTED_OUT
         # Keyed by the inbound wamid: a redelivered STOP is confirmed once.

@@ -37,6 +37,6 @@ def build_messaging(adapters: MessagingAdapters, audit: AuditTrail,
         scheduling.on_scheduled = sender.wake
     return MessagingServices(
         config=config, scheduler=scheduling, quick_replies=replies,
-        inbox=WhatsAppInbox(store, scheduling, replies, config),
+        inbox=WhatsAppInbox(store, scheduling, replies, config, now),
         use_cases=MessagingUseCases(store, scheduling, graph, audit, now), sender=sender,
         webhook=adapters.webhook)

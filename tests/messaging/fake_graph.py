@@ -17,7 +17,7 @@ Knobs (settable before or during a test):
   the connection without an answer, *after* recording the message when ``after=True`` (the
   message went out, the answer was lost).
 - ``expire_token()``: the current token is refused with code 190 (HTTP 401) until
-  ``renew_token(new)``.
+  ``renew_token(new)`` or ``accept_token_again()``.
 - ``mark_undeliverable(phone)``: sends to it fail with 131026.
 - ``open_window(phone)``: the recipient wrote to us (free-form text allowed for 24 h).
 - ``pair_interval`` / ``pair_burst``: per-recipient spacing (131056); ``throughput`` messages
@@ -198,6 +198,10 @@ class FakeGraph:
 
     def renew_token(self, token: str) -> None:
         self.token = token
+
+    def accept_token_again(self) -> None:
+        """The operator renewed the token in Meta's console (same value in our settings)."""
+        self._expired.discard(self.token)
 
     def mark_undeliverable(self, phone: str) -> None:
         self.undeliverable.add(_digits(phone))
