@@ -105,6 +105,10 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop`` is set; a pass in progress is finished first."""
         while not stop.is_set():
+            # Cleared before the pass, not after: a commit that wakes the worker while a pass
+            # is running (its rows committed after that pass's claim) gets a pass of its own
+            # at once, instead of waiting out poll_seconds.
+            self._wake.clear()
             try:
                 handled = await self.run_once()
             except Exception:
@@ -112,7 +116,6 @@ class OutboxWorker:
                 handled = 0
             if handled:
                 continue
-            self._wake.clear()
             waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
             _, pending = await asyncio.wait(
                 waiters, timeout=self._config.poll_seconds, return_when=asyncio.FIRST_COMPLETED

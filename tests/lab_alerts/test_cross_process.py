@@ -51,7 +51,9 @@ async def test_the_listening_connection_is_reopened_after_it_is_lost(tmp_path: P
             async def listener_pids() -> list[int]:
                 async with h.engine.connect() as conn:
                     return [r[0] for r in (await conn.execute(text(
-                        "SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                        # listening: its last statement was the LISTEN
+                        "SELECT pid FROM pg_stat_activity WHERE application_name = :name "
+                        "AND query ILIKE 'LISTEN%'"),
                         {"name": APPLICATION_NAME})).all()]
 
             [first] = await eventually(listener_pids, lambda pids: len(pids) == 1)

@@ -40,6 +40,10 @@ class LabAlertDispatcher:
         if alert.acknowledged_at is not None and level > 0:
             return  # acknowledged after the escalation was queued: nobody needs waking
         facility = result.sending_facility if result is not None else ""
+        if self._feed is not None:
+            # Screens first (the alert and its escalation level are committed already, by
+            # ingest or the escalation pass): they should not wait for a slow channel.
+            await self._feed.publish(raised(alert, facility, level))
         notice = AlertNotice(alert, facility, level, message, self._clock.now())
         delivered = await self._send(notice)
         async with self._uow_factory() as uow:
@@ -48,8 +52,6 @@ class LabAlertDispatcher:
             await uow.commit()
         if not delivered and self._on_undelivered is not None:
             self._on_undelivered()
-        if self._feed is not None:  # after the alert's commit (ingest's or escalation's)
-            await self._feed.publish(raised(alert, facility, level))
 
     async def _send(self, notice: AlertNotice) -> bool:
         specs = self._routes.channels_for(notice.facility)
