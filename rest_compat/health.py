@@ -22,8 +22,14 @@ async def readyz(request: Request) -> Response:
     # The app's own probe: it answers before the gateway is built and while it runs.
     checks = await request.app.state.health.ready()
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status_code=200 if ready else 503)
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    # Channel states that do not make the gateway unready (messages wait, nothing is lost),
+    # but that an operator must act on: an expired WhatsApp access token.
+    sender = getattr(getattr(request.app.state, "services", None), "messaging", None)
+    if sender is not None and sender.sender is not None:
+        body["details"] = {"whatsapp": "token_expired" if sender.sender.health.token_expired
+                           else "ok"}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def metrics(request: Request) -> Response:
@@ -39,7 +45,9 @@ async def metrics(request: Request) -> Response:
 HEALTH_SCHEMA = {"type": "object", "required": ["status"],
                  "properties": {"status": {"type": "string"},
                                 "checks": {"type": "object",
-                                           "additionalProperties": {"type": "string"}}}}
+                                           "additionalProperties": {"type": "string"}},
+                                "details": {"type": "object",
+                                            "additionalProperties": {"type": "string"}}}}
 
 operations: list[Operation] = [
     api_route("GET", "/healthz", healthz, summary="Liveness: the process is up", tag="operations",

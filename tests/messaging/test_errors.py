@@ -82,12 +82,16 @@ async def test_expired_token_waits_and_sends_once_renewed(world: World) -> None:
     assert "access token expired" in waiting["reason"]
     sender = world.gateway.app.state.services.messaging.sender
     assert sender.health.token_expired
+    ready = await world.gateway.client.get("/readyz")
+    assert ready.status_code == 200  # messages wait; the gateway still serves
+    assert ready.json()["details"] == {"whatsapp": "token_expired"}
     await asyncio.sleep(0.5)
     assert (await world.message(created["id"]))["status"] == "scheduled"  # still waiting
     world.graph.accept_token_again()
     sent = await world.settled(created["id"])
     assert sent["status"] == "sent"
     assert not sender.health.token_expired
+    assert (await world.gateway.client.get("/readyz")).json()["details"] == {"whatsapp": "ok"}
 
 
 async def test_metas_132000_fails_with_its_reason(world: World) -> None:
