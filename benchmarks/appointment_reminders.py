@@ -159,7 +159,10 @@ async def _hl7_ingest(data_dir: Path) -> dict[str, Any]:
                 identifiers=(Identifier("urn:oid:1.3.6.1.4.1.9999.1", "NID9988"),),
                 family="Odhiambo", given=("Grace",)))
             gateways[name] = gateway
-        text = messages.WORKED_EXAMPLE.replace("LAB000123", "{}")
+        # A new control id and new order numbers each time: new results, not corrections
+        # of one result (those serialise on its Observations).
+        text = messages.WORKED_EXAMPLE.replace("LAB000123", "{0}").replace(
+            "PLC881", "P{0}").replace("FIL552", "F{0}")
         per_slice = HL7_MESSAGES // SLICES
         for part in range(SLICES):
             for name, gateway in gateways.items():
