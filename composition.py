@@ -324,7 +324,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             handlers[MEDPLUM] = MedplumMirror(medplum, locally_deleted(sessions))
         uses = build_messaging_uses(settings.messaging_uses, scheduler, fhir_writes=uow_factory,
                                     fhir_reads=reads, labs=uow_factory, mirror=mirror,
-                                    clock=clock) if scheduler is not None else None
+                                    clock=clock, audit=audit) if scheduler is not None else None
         if uses is not None:  # appointment and refill reminders, lab results ready
             handlers.update(uses.handlers)
             for prefix, reply_handler in uses.quick_replies.items():  # appointment: buttons

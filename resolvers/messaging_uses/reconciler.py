@@ -6,6 +6,9 @@ scheduling only delays it: the worker retries the notice, and every step is idem
 (cancel by prefix, schedule by key). Whatever version a notice names, the current one is
 acted on (resolvers/messaging_uses/runs.py).
 
+Each reconciliation reads patient data (the resource and its history) for the patient: it is
+audited as a read by ``system:patient-messaging``, purpose the kind of reminder.
+
 A notice handled while a newer version commits could schedule the older run after the
 newer notice cancelled it; the handler reads the version again after scheduling and goes
 round once more when it moved, so the later state wins.
@@ -19,19 +22,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import AuditWriter, audit_records
 from resolvers.clock import Clock
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.ports import FhirUnitOfWorkFactory
+from resolvers.fhir.search_params import patient_of
 from resolvers.messaging.model import MessageRequest
 from resolvers.messaging.ports import MessageScheduler
 from resolvers.messaging_uses.model import MessagingUsesConfig
 from resolvers.messaging_uses.runs import Signature, run_prefix, runs_of
 from resolvers.outbox.delivery import PermanentDeliveryError
 from resolvers.outbox.model import OutboxMessage
+from resolvers.principal import Caller, Principal
 
 log = logging.getLogger("cari.messaging_uses")
 
 MAX_ROUNDS = 3
+SYSTEM = Principal(subject="system:patient-messaging", roles=frozenset())
 
 Planner = Callable[[dict[str, Any], int, datetime, MessagingUsesConfig], list[MessageRequest]]
 Explainer = Callable[[dict[str, Any]], str | None]  # why a version calls for nothing
@@ -59,13 +67,15 @@ class Reconciler:
     """The outbox DeliveryHandler of one watched type."""
 
     def __init__(self, plan: MessagePlan, reads: FhirUnitOfWorkFactory,
-                 scheduler: MessageScheduler, clock: Clock,
-                 config: MessagingUsesConfig) -> None:
+                 scheduler: MessageScheduler, clock: Clock, config: MessagingUsesConfig,
+                 audit: AuditWriter) -> None:
         self._plan = plan
         self._reads = reads
         self._scheduler = scheduler
         self._clock = clock
         self._config = config
+        self._audit = audit
+        self._caller = Caller(SYSTEM, surface="outbox", purpose=f"{plan.kind} reminders")
 
     async def deliver(self, message: OutboxMessage) -> None:
         rid = message.payload.get("id")
@@ -81,6 +91,12 @@ class Reconciler:
     async def reconcile(self, rid: str) -> Reconciled:
         cancelled = scheduled = 0
         versions = await self._versions(rid)
+        await self._audit.record(audit_records(
+            self._caller, action=AuditAction.READ, resource_type=self._plan.resource_type,
+            targets=[(rid, next((patient_of(v.document) for v in versions if v.document),
+                                None))],
+            outcome=AuditOutcome.SUCCESS if versions else AuditOutcome.NOT_FOUND,
+            at=self._clock.now()))
         for _round in range(MAX_ROUNDS):
             done = await self._once(rid, versions)
             cancelled += done.cancelled

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from resolvers.audit.trail import AuditWriter
 from resolvers.clock import Clock
 from resolvers.fhir.ports import FhirUnitOfWorkFactory
 from resolvers.fhir.writer import MirrorConfig
@@ -45,13 +46,14 @@ class MessagingUses:
 
 def build_messaging_uses(config: MessagingUsesConfig, scheduler: MessageScheduler, *,
                          fhir_writes: FhirUnitOfWorkFactory, fhir_reads: FhirUnitOfWorkFactory,
-                         labs: LabUnitOfWorkFactory, mirror: MirrorConfig,
-                         clock: Clock) -> MessagingUses:
+                         labs: LabUnitOfWorkFactory, mirror: MirrorConfig, clock: Clock,
+                         audit: AuditWriter) -> MessagingUses:
     """Handlers are registered for every destination that may hold rows, even of a use
     turned off since (they then finish, or cancel, what was started)."""
     handlers: dict[str, DeliveryHandler] = {
-        APPOINTMENT_WATCH: Reconciler(APPOINTMENTS, fhir_reads, scheduler, clock, config),
-        REFILL_WATCH: Reconciler(REFILLS, fhir_reads, scheduler, clock, config),
+        APPOINTMENT_WATCH: Reconciler(APPOINTMENTS, fhir_reads, scheduler, clock, config,
+                                      audit),
+        REFILL_WATCH: Reconciler(REFILLS, fhir_reads, scheduler, clock, config, audit),
         LAB_RESULT_LINKED: LabResultReady(labs, scheduler, clock, config),
     }
     replies: dict[str, QuickReplyHandler] = {

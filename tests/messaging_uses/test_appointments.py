@@ -3,6 +3,7 @@ store (reschedules, cancellations, late and repeated notices) and the quick repl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.memory.store import InMemoryUnitOfWork, MemoryState
-from resolvers.audit.model import AuditAction
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.fhir.model import StoredResource
 from resolvers.fhir.writer import MirrorConfig, write_resource
 from resolvers.messaging.model import Purpose, QuickReply
@@ -120,7 +121,12 @@ class Store:
         self.clock = Clock()
         self.scheduler = FakeScheduler()
         self.mirror = MirrorConfig(watchers=watchers(CONFIG))
-        self.reconciler = Reconciler(APPOINTMENTS, self.uow, self.scheduler, self.clock, CONFIG)
+        self.audited: list[AuditRecord] = []
+        self.reconciler = Reconciler(APPOINTMENTS, self.uow, self.scheduler, self.clock, CONFIG,
+                                     self)
+
+    async def record(self, records: Sequence[AuditRecord]) -> None:  # the AuditWriter port
+        self.audited.extend(records)
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.state, self.clock.now)
@@ -153,6 +159,10 @@ async def test_reschedule_cancels_the_old_reminders_and_a_late_notice_cannot_rev
     assert sorted(k.split(":", 3)[3] for k in pending) == [
         "20261212T1100Z:1d", "20261212T1100Z:2h", "20261212T1100Z:confirmation"]
     assert all(k.startswith("appointment:a1:v2:") for k in pending)
+    # Each reconciliation read the patient's appointment: audited, by the system.
+    assert [(r.subject, r.action, r.resource_id, r.patient_id, r.outcome)
+            for r in store.audited] == [("system:patient-messaging", AuditAction.READ, "a1", "p1",
+                                         AuditOutcome.SUCCESS)] * 3
 
 
 async def test_cancelled_appointment_cancels_pending_reminders_and_back_to_booked_again(

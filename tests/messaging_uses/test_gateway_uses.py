@@ -72,6 +72,11 @@ async def test_appointment_reminders_follow_the_appointment(tmp_path: Path,
         aid = created["id"]
         await until(lambda: len(pending(scheduler, f"appointment:{aid}:")) == 2)
         first = pending(scheduler, f"appointment:{aid}:")
+        audit = await h.client.get("/api/admin/audit-events?subject=system:patient-messaging",
+                                   headers=h.auth("admin"))
+        [read] = audit.json()["data"]["items"]  # the reminders' read of the patient's data
+        assert (read["action"], read["resource_type"], read["resource_id"],
+                read["patient_id"]) == ("R", "Appointment", aid, patient["id"])
         assert {r.purpose for r in first.values()} == {Purpose.APPOINTMENT_REMINDER}
         assert all(r.patient_id == patient["id"] for r in first.values())
 
