@@ -14,6 +14,7 @@ from schema.errors import ConflictError, ForbiddenError, NotFoundError, to_user_
 from schema.fhir_datatypes import OutcomeIssue
 from schema.fhir_types import (
     AllergyIntolerance,
+    Appointment,
     Condition,
     DiagnosticReport,
     Encounter,
@@ -177,6 +178,19 @@ class FhirQuery:
         return await _search(info, "Immunization", first, after, patient=patient_id)  # type: ignore[no-any-return]
 
     @strawberry.field(permission_classes=[FHIR_ROLES])
+    async def appointment(self, info: Info, id: strawberry.ID) -> Appointment | None:
+        return await _by_id(info, "Appointment", id)  # type: ignore[no-any-return]
+
+    @strawberry.field(permission_classes=[FHIR_ROLES])
+    async def appointments(self, info: Info, patient_id: str | None = None,
+                           status: str | None = None, date_from: str | None = None,
+                           date_to: str | None = None, first: int = 50,
+                           after: str | None = None) -> FhirConnection[Appointment]:
+        return await _search(  # type: ignore[no-any-return]
+            info, "Appointment", first, after, ("date", _date("ge", date_from)),
+            ("date", _date("le", date_to)), patient=patient_id, status=status)
+
+    @strawberry.field(permission_classes=[FHIR_ROLES])
     async def practitioner(self, info: Info, id: strawberry.ID) -> Practitioner | None:
         return await _by_id(info, "Practitioner", id)  # type: ignore[no-any-return]
 
@@ -195,7 +209,8 @@ class FhirValidationError:
 
 FhirWriteResult = Annotated[
     Observation | DiagnosticReport | Encounter | MedicationRequest | Condition
-    | AllergyIntolerance | Procedure | Immunization | Practitioner | FhirValidationError
+    | AllergyIntolerance | Procedure | Immunization | Practitioner | Appointment
+    | FhirValidationError
     | NotFoundError | ConflictError | ForbiddenError,
     strawberry.union("FhirWriteResult"),
 ]

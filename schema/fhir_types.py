@@ -272,12 +272,43 @@ class Practitioner(FhirResource):
                    active=active if isinstance(active, bool) else None)
 
 
+@strawberry.type
+class AppointmentParticipant:
+    actor: Reference | None
+    status: str | None
+    required: str | None
+
+
+@strawberry.federation.type(keys=["id"])
+class Appointment(FhirResource):
+    status: str
+    start: str | None
+    end: str | None
+    description: str | None
+    service_type: list[CodeableConcept]
+    participants: list[AppointmentParticipant]
+    cancelation_reason: CodeableConcept | None
+
+    @strawberry.field(description="The patient among the participants (MPI entity)")
+    async def patient(self, info: Info) -> Patient | None:
+        return await _patient(info, self.doc)
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "Appointment":
+        return cls(**_base(doc), status=str(doc.get("status")), start=_str(doc, "start"),
+                   end=_str(doc, "end"), description=_str(doc, "description"),
+                   service_type=CodeableConcept.many(doc, "serviceType"),
+                   participants=[AppointmentParticipant(
+                       actor=Reference.of(p.get("actor")), status=_str(p, "status"),
+                       required=_str(p, "required")) for p in _list(doc, "participant")],
+                   cancelation_reason=CodeableConcept.of(doc.get("cancelationReason")))
+
 
 GRAPHQL_TYPES: dict[str, Any] = {
     "Observation": Observation, "DiagnosticReport": DiagnosticReport, "Encounter": Encounter,
     "MedicationRequest": MedicationRequest, "Condition": Condition,
     "AllergyIntolerance": AllergyIntolerance, "Procedure": Procedure,
-    "Immunization": Immunization, "Practitioner": Practitioner,
+    "Immunization": Immunization, "Practitioner": Practitioner, "Appointment": Appointment,
 }
 
 

@@ -459,10 +459,11 @@ GQL_AUDITED: dict[str, Callable[[World], tuple[str, str | None]]] = {
     **{field: (lambda f: lambda w: (f'{{ {f}(patientId: "{w.patient_id}") {{ nodes {{ id }} }} }}',
                                     w.patient_id))(field)
        for field in ("observations", "diagnosticReports", "encounters", "medicationRequests",
-                     "conditions", "allergyIntolerances", "procedures", "immunizations")},
+                     "conditions", "allergyIntolerances", "procedures", "immunizations",
+                     "appointments")},
     **{field: (lambda f: lambda w: (f'{{ {f}(id: "nope") {{ id }} }}', None))(field)
        for field in ("diagnosticReport", "encounter", "medicationRequest", "condition",
-                     "allergyIntolerance", "procedure", "immunization")},
+                     "allergyIntolerance", "procedure", "immunization", "appointment")},
     "labAlerts": lambda w: (f'{{ labAlerts(patientId: "{w.patient_id}") {{ id }} }}',
                             w.patient_id),
     "patientLinks": lambda w: (f'{{ patientLinks(patientId: "{w.patient_id}") {{ id }} }}',

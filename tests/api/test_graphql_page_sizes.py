@@ -72,6 +72,7 @@ LIST_FIELDS = [
     "allergyIntolerances(first: $first) { nodes { id } }",
     "procedures(first: $first) { nodes { id } }",
     "immunizations(first: $first) { nodes { id } }",
+    "appointments(first: $first) { nodes { id } }",
     "practitioners(first: $first) { nodes { id } }",
 ]
 
