@@ -41,6 +41,8 @@ Modules:
     lab_alert_fanout critical HL7 results to 10 live GraphQL subscribers (graphql-transport-ws):
                      HL7 POST -> subscription event p50/p99, events/s in a burst; SQLite and
                      (if reachable) PostgreSQL
+    whatsapp_send    2,000 scheduled WhatsApp messages drained against the fake Graph API
+                     (messages/s), and signed webhook intake req/s; SQLite and PostgreSQL
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
@@ -50,4 +52,4 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check",
               "dicom_access", "webhook_fanout", "appointment_reminders",
-              "lab_alert_fanout")
+              "lab_alert_fanout", "whatsapp_send")
