@@ -53,14 +53,15 @@ def patient_participant(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def signature(doc: dict[str, Any]) -> Hashable | None:
-    """What the reminders depend on: the start, while the appointment is active and its
-    patient has not declined it. The rest (a confirmation, notes) keeps the run."""
+    """What the reminders depend on: the start and the patient, while the appointment is
+    active and its patient has not declined it. The rest (a confirmation, notes) keeps the
+    run."""
     start = start_of(doc)
     patient = patient_participant(doc)
     if (doc.get("status") not in ACTIVE_APPOINTMENT or start is None or patient is None
             or patient.get("status") == "declined"):
         return None
-    return start.isoformat()
+    return start.isoformat(), patient_of(doc)
 
 
 def _place(doc: dict[str, Any], config: MessagingUsesConfig) -> str:

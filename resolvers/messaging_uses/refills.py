@@ -31,10 +31,10 @@ def refill_supply(doc: dict[str, Any]) -> Supply:
 
 
 def signature(doc: dict[str, Any]) -> Hashable | None:
-    """The days the fills run out, while the prescription is active: a change of dose or
-    quantity that moves them begins a new run."""
+    """The days the fills run out and the patient, while the prescription is active: a
+    change of dose or quantity that moves them (or of the patient) begins a new run."""
     dates = refill_supply(doc).runs_out()
-    return tuple(d.isoformat() for d in dates) if dates else None
+    return (tuple(d.isoformat() for d in dates), patient_of(doc)) if dates else None
 
 
 def refill_messages(doc: dict[str, Any], run: int, now: datetime,

@@ -111,6 +111,10 @@ def test_runs_keep_keys_on_unrelated_edits_and_start_again_on_changes() -> None:
     assert (runs.current, runs.stale) == (4, (1, 3))
     gone = runs_of([*history, version(a, 5, deleted=True)], signature)
     assert (gone.current, gone.stale) == (None, (1, 3, 4))
+    other = appointment(participant=[{"actor": {"reference": "Patient/p2"},
+                                      "status": "needs-action"}])
+    moved = runs_of([*history, version(other, 5)], signature)  # another patient's now
+    assert (moved.current, moved.stale) == (5, (1, 3, 4))
 
 
 class Store:
