@@ -41,6 +41,7 @@ from resolvers.messaging.scheduler import Scheduling
 log = logging.getLogger("cari.messaging")
 # Codes after which sending the same message again cannot succeed.
 WINDOW_CLOSED = 131047
+MAX_SPACED_PHONES = 10_000
 
 
 class TokenBucket:
@@ -135,7 +136,7 @@ class DueSender:
                                      at=self._now(), next_attempt_at=self._now()
                                      + timedelta(seconds=wait))
             return
-        self._next_to[message.phone] = time.monotonic() + self._config.pair_interval_seconds
+        self._space(message.phone)
         await self._bucket.take()
         result = await self._graph.send(message)
         if result.wamid is not None:
@@ -147,6 +148,12 @@ class DueSender:
             return
         assert result.failure is not None
         await self._failed(message, token, result.failure)
+
+    def _space(self, phone: str) -> None:
+        now = time.monotonic()
+        if len(self._next_to) > MAX_SPACED_PHONES:  # forget phones whose spacing is over
+            self._next_to = {p: t for p, t in self._next_to.items() if t > now}
+        self._next_to[phone] = now + self._config.pair_interval_seconds
 
     async def _refusal(self, message: StoredMessage) -> tuple[MessageStatus, str] | None:
         """(suppressed or failed, why) when the message may not go out now."""

@@ -82,3 +82,32 @@ async def test_two_processes_never_send_one_message_twice(tmp_path: Path) -> Non
             senders = [a.app.state.services.messaging.sender,
                        b.app.state.services.messaging.sender]
             assert all(s is not None for s in senders)
+
+
+async def test_a_crash_between_claim_and_send_loses_nothing(
+        tmp_path: Path, database_url: str) -> None:
+    """A process claimed the message and died before sending: once its lease runs out the
+    next sender takes it over and sends it, once."""
+    async with serving_graph() as graph:
+        graph.add_template("appointment_reminder", "en", REMINDER)
+        settings = gateway_settings(tmp_path, database_url, graph)
+        async with running_app(settings.__class__(**{**settings.__dict__,
+                                                     "outbox_worker": False})) as gateway:
+            await gateway.client.post("/api/notifications/templates/sync",
+                                      headers=gateway.auth("integrator"))
+            messaging = gateway.app.state.services.messaging
+            [stored] = await messaging.scheduler.schedule(_requests(1, datetime.now(UTC)))
+            now = datetime.now(UTC)
+            claimed = await messaging.use_cases._store.claim_due(
+                now=now, limit=10, lease_until=now + timedelta(seconds=1),
+                claim_token="dead-process")
+            assert [m.id for m in claimed] == [stored.id]
+        lease_until = now + timedelta(seconds=1)
+        async with running_app(settings) as gateway:
+            for _ in range(100):
+                if graph.accepted:
+                    break
+                await asyncio.sleep(0.05)
+            assert [a.body["biz_opaque_callback_data"] for a in graph.accepted] == [stored.id]
+            # Not before the dead process's lease ran out.
+            assert graph.accepted[0].at >= lease_until.timestamp()
