@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from resolvers.authn import principal_from_authorization
 from resolvers.errors import Unauthenticated
@@ -26,7 +28,7 @@ from resolvers.principal import Caller, Principal
 from resolvers.services import Authenticator, Services
 from rest_compat.input_guard import input_violation
 from schema.graphql_context import GraphQLContext, build_loaders
-from schema.ws_auth import SocketContext, authenticate_socket
+from schema.ws_auth import SocketContext, authenticate_socket, is_subscription
 
 ANONYMOUS = Principal(subject="anonymous", roles=frozenset())
 WWW_AUTHENTICATE = 'Bearer realm="cari-gateway", error="invalid_token"'
@@ -53,6 +55,17 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
 
     async def on_ws_connect(self, context: GraphQLContext) -> dict[str, object]:
         return await authenticate_socket(context)
+
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
+                             context: GraphQLContext, root_value: None,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
+        # Over plain HTTP a subscription would run as a query and fail as an unexpected
+        # error: refuse it as the client's mistake, saying where subscriptions are served.
+        if is_subscription(request_data.query, request_data.operation_name):
+            raise HTTPException(400, "subscriptions are served over WebSocket at /graphql "
+                                     "(graphql-transport-ws), not over HTTP")
+        return await super().execute_single(request, request_adapter, sub_response, context,
+                                            root_value, request_data)
 
     def encode_json(self, data: object) -> bytes:
         """pydantic-core, not json.dumps: a third of the time on a page of 50 patients with

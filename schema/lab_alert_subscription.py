@@ -7,7 +7,7 @@ sending facility (MSH-4) the alert was routed by. Roles are checked again for ea
 and each delivered event is audited (resolvers/labs/alerting/subscription.py).
 """
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 
 import strawberry
@@ -44,11 +44,17 @@ class LabSubscription:
                                          "escalated; of one sending facility when given")
     async def lab_alert_raised(self, info: Info, facility_id: strawberry.ID | None = None,
                                ) -> AsyncGenerator[LabAlertRaised, None]:
+        # A coroutine that returns the stream (not a generator itself): over HTTP, where the
+        # operation runs as a query, the refusal is raised instead of an iterator returned.
         ctx = info.context
         if not isinstance(ctx, SocketContext) or not ctx.token:
-            raise Unauthenticated("subscribe over the graphql-transport-ws protocol, with the "
-                                  "token in the connection_init payload")
+            raise Unauthenticated("subscriptions run over WebSocket (graphql-transport-ws), "
+                                  "with the token in the connection_init payload")
         stream = ctx.services.lab_alert_subscriptions.stream(
             ctx.caller, ctx.token, str(facility_id) if facility_id is not None else None)
-        async for alert in stream:
-            yield LabAlertRaised.of(alert)
+        return _events(stream)
+
+
+async def _events(stream: AsyncIterator[RaisedAlert]) -> AsyncGenerator[LabAlertRaised, None]:
+    async for alert in stream:
+        yield LabAlertRaised.of(alert)

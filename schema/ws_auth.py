@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.exceptions import ConnectionRejectionError
 
 from resolvers.authn import principal_from_authorization
@@ -60,3 +61,17 @@ async def authenticate_socket(context: object) -> dict[str, object]:
     context.token = header.split(" ", 1)[1].strip()
     context.loaders = build_loaders(context.services, context.caller)
     return {}
+
+
+def is_subscription(query: str | None, operation_name: str | None) -> bool:
+    """Is the operation to run a subscription? (Parsed only when the word appears.)"""
+    if not query or "subscription" not in query:
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False  # the usual path reports the syntax error
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None
+              or (o.name is not None and o.name.value == operation_name)]
+    return len(chosen) == 1 and chosen[0].operation == OperationType.SUBSCRIPTION

@@ -8,10 +8,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+import websockets
 from sqlalchemy import text
 
 from tests.lab_alerts.support import alert_settings, critical, ingest, served_gateway
-from tests.lab_alerts.ws import refused_close_code, subscriber
+from tests.lab_alerts.ws import refused_close_code, subscriber, ws_url
 from tests.receiver import wait_for
 
 
@@ -84,3 +86,21 @@ async def test_a_token_that_expires_stops_the_events(tmp_path: Path, sqlite_url:
             await ingest(h, critical("T2", pid="K3"))
             await wait_for(lambda: sub.completed, timeout=10)
             assert len(sub.events) == 1
+
+
+async def test_subscriptions_are_refused_over_http_and_from_foreign_origins(
+        tmp_path: Path, sqlite_url: str) -> None:
+    async with served_gateway(tmp_path, sqlite_url, alert_settings()) as (h, url):
+        r = await h.client.post("/graphql", json={
+            "query": "subscription { labAlertRaised { id } }"}, headers=h.auth("clinician"))
+        assert r.status_code == 400 and "WebSocket" in r.text
+        # A query naming the word elsewhere is still a query.
+        r = await h.client.post("/graphql", json={
+            "query": '{ labAlerts(patientId: "subscription") { id } }'},
+            headers=h.auth("clinician"))
+        assert r.status_code == 200 and r.json()["data"] == {"labAlerts": []}
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(ws_url(url), subprotocols=[  # type: ignore[list-item]
+                    "graphql-transport-ws"], origin="https://evil.example"):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
