@@ -44,8 +44,8 @@ class LabSubscription:
                                          "escalated; of one sending facility when given")
     async def lab_alert_raised(self, info: Info, facility_id: strawberry.ID | None = None,
                                ) -> AsyncGenerator[LabAlertRaised, None]:
-        # A coroutine that returns the stream (not a generator itself): over HTTP, where the
-        # operation runs as a query, the refusal is raised instead of an iterator returned.
+        # A coroutine that returns the stream (not a generator itself): a refusal is raised
+        # when the subscription starts, before any event is awaited.
         ctx = info.context
         if not isinstance(ctx, SocketContext) or not ctx.token:
             raise Unauthenticated("subscriptions run over WebSocket (graphql-transport-ws), "
