@@ -147,11 +147,13 @@ def create_app(
             stop = asyncio.Event()
             tasks = _background(gateway, stop)
             if not gateway.lab_alert_channels:
-                log.warning("critical lab alerts have no delivery channel: set "
-                            "CARI_LAB_ALERT_WEBHOOK_URL. Until then they are listed at "
+                # CARI_LAB_ALERT_ROUTES names only channels that cannot be built (WhatsApp
+                # without CARI_WHATSAPP_*).
+                log.warning("critical lab alerts have no usable delivery channel: see "
+                            "CARI_LAB_ALERT_ROUTES. Until then they are listed at "
                             "GET /api/lab/alerts and counted as undelivered on /metrics "
-                            "(webhook endpoints subscribed to lab.alert.raised get them "
-                            "either way)")
+                            "(webhook endpoints subscribed to lab.alert.raised and live "
+                            "labAlertRaised subscribers get them either way)")
             mllp = await _start_mllp(gateway)
             app.state.mllp = mllp
             log.info("gateway started", extra={"database": engine.url.get_backend_name()})
