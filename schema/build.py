@@ -22,6 +22,7 @@ from schema.input_rule import StringLiteralRule
 from schema.lab_alert_subscription import LabSubscription
 from schema.labs import LabMutation, LabQuery
 from schema.limits import cost_limit_rule
+from schema.messaging import MessagingMutation, MessagingQuery
 from schema.mpi_review import ReviewMutation, ReviewQuery
 from schema.mutations import Mutation
 from schema.payments import PaymentMutation, PaymentQueryRoot
@@ -57,12 +58,12 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery, CrossBorderQuery,
                                        SmartQuery, PublicHealthQuery, ImagingQuery,
-                                       WebhookEndpointQuery)),
+                                       WebhookEndpointQuery, MessagingQuery)),
         mutation=merge_types("Mutation", (Mutation, FhirMutation, LabMutation, ReviewMutation,
                                              WebhookMutation,
                                              PaymentMutation, SmartMutation,
                                              PublicHealthMutation, ImagingMutation,
-                                             WebhookEndpointMutation)),
+                                             WebhookEndpointMutation, MessagingMutation)),
         subscription=LabSubscription,
         federation_version="2.7",
         config=StrawberryConfig(auto_camel_case=True),

@@ -481,6 +481,11 @@ GQL_AUDITED["crossBorderPatients"] = lambda w: (  # refused (no HIE here), still
     '{ __typename } }', "NID9988")
 GQL_AUDITED["imagingAnnotations"] = lambda w: (  # a study never opened: audited not_found
     '{ imagingAnnotations(studyUid: "1.2.3") { nodes { id } } }', None)
+GQL_AUDITED["notifications"] = lambda w: (
+    f'{{ notifications(patientId: "{w.patient_id}") {{ nodes {{ id }} }} }}', w.patient_id)
+GQL_AUDITED["notification"] = lambda w: ('{ notification(id: "nope") { id } }', None)
+GQL_AUDITED["messagingConsent"] = lambda w: (  # no phone on the world's patient: failure
+    f'{{ messagingConsent(patientId: "{w.patient_id}") {{ state }} }}', w.patient_id)
 GQL_NOT_AUDITED = {
     "auditEvents": "the trail itself (admin only), as GET /api/admin/audit-events",
 }
