@@ -156,3 +156,36 @@ async def test_results_ready_only_for_a_patient_who_opted_in(tmp_path: Path,
         assert held["status"] == "suppressed" and held["reason"]
         await asyncio.sleep(0.5)
         assert w.graph.sent_to(other_phone) == []
+
+
+async def test_refill_reminder_is_stored_for_its_day_and_cancelled_when_stopped(
+        tmp_path: Path, database_url: str) -> None:
+    async with world(tmp_path, database_url) as w:
+        h = w.gateway
+        await w.register("refill_reminder", "en", "Your medicine runs out on {{1}}. Please "
+                         "collect more at {{2}}.")
+        patient = await w.patient(PHONE)
+        start = (datetime.now(UTC) + timedelta(days=1)).date()
+        rx = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+              "subject": {"reference": f"Patient/{patient}"},
+              "medicationCodeableConcept": {"text": "dolutegravir"},
+              "authoredOn": start.isoformat(),
+              "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": 1,
+                                                           "periodUnit": "d"}},
+                                     "doseAndRate": [{"doseQuantity": {"value": 1}}]}],
+              "dispenseRequest": {"quantity": {"value": 30}}}
+        created = await h.client.post("/api/fhir/MedicationRequest", json=rx,
+                                      headers=h.auth("clinician"))
+        assert created.status_code == 201, created.text
+        rid = created.json()["id"]
+        [message] = await until_messages(w, patient, lambda ms: bool(ms))
+        runs_out = start + timedelta(days=30)
+        assert (message["purpose"], message["status"]) == ("refill_reminder", "scheduled"), message
+        assert message["key"] == f"refill:{rid}:v1:{runs_out.isoformat()}"
+        assert datetime.fromisoformat(message["send_at"]) == datetime(
+            runs_out.year, runs_out.month, runs_out.day, 9, tzinfo=UTC) - timedelta(days=3)
+        stopped = await h.client.put(f"/api/fhir/MedicationRequest/{rid}", json={
+            **rx, "id": rid, "status": "stopped"}, headers=h.auth("clinician"))
+        assert stopped.status_code == 200, stopped.text
+        await until_messages(w, patient, lambda ms: ms[0]["status"] == "cancelled")
+        assert w.graph.sent_to(PHONE) == []
