@@ -23,7 +23,7 @@ from tests.lab_alerts.ws import subscriber
 from tests.messaging.fake_graph import serving_graph
 from tests.notifications.receiver import running_webhook_receiver
 from tests.notifications.support import subscribe
-from tests.receiver import wait_for
+from tests.receiver import eventually, wait_for
 from tests.support import Harness
 
 ON_CALL = "+254700000999"
@@ -127,3 +127,20 @@ async def test_a_channel_that_reaches_nobody_hands_over_and_undelivered_is_count
         assert await status() == "undelivered"
         metrics = (await h.client.get("/metrics", headers=h.auth("admin"))).text
         assert "cari_lab_alerts_undelivered_total 1.0" in metrics
+
+
+async def test_whatsapp_without_messaging_is_skipped_for_the_next_channel(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """No CARI_WHATSAPP_*: the WhatsApp channel is not built; the route's webhook gets it."""
+    async with running_webhook_receiver() as receiver:
+        labs = alert_settings(routes={"*": [f"whatsapp:{ON_CALL}",
+                                            f"webhook:{receiver.url('pager')}"]})
+        async with served_gateway(tmp_path, sqlite_url, labs) as (h, _url):
+            await ingest(h, critical("N1"))
+            hook = receiver.hook("pager")
+            await wait_for(lambda: hook.ok_hits, timeout=10)
+            body = hook.ok_hits[0].json
+            assert body["type"] == "lab.critical" and body["code"] == "2823-3"
+            [alert] = await eventually(lambda: alerts(h),
+                                       lambda got: got[0]["delivery_status"] != "pending")
+            assert alert["delivery_status"] == "delivered"
