@@ -37,7 +37,7 @@ class LabAlertSubscriptions:
         self._uow_factory = uow_factory
         self._clock = clock
 
-    async def start(self, caller: Caller, facility_id: str | None) -> None:
+    async def start(self, caller: Caller) -> None:
         """The role check when the subscription starts (a refusal is audited and raised)."""
         await require_role_audited(self._uow_factory, self._clock, caller, *LISTEN_ROLES,
                                    action=AuditAction.READ, resource_type="LabAlert",
@@ -46,7 +46,7 @@ class LabAlertSubscriptions:
     async def stream(self, caller: Caller, token: str,
                      facility_id: str | None) -> AsyncIterator[RaisedAlert]:
         """The alerts raised from now on (of one facility when ``facility_id`` is given)."""
-        await self.start(caller, facility_id)
+        await self.start(caller)
         async with self._feed.listen() as alerts:
             async for alert in alerts:
                 if facility_id is not None and alert.facility != facility_id:
