@@ -23,6 +23,9 @@ PUBLIC = {  # public by specification, or authenticated by the provider's signat
     ("POST", "/api/gtm/webhooks/inbound"), ("POST", "/api/payments/webhooks/mpesa"),
     ("POST", "/api/payments/webhooks/mtn-momo"), ("PUT", "/api/payments/webhooks/mtn-momo"),
     ("POST", "/api/payments/webhooks/orange-money"),
+    # WhatsApp: Meta's GET handshake answers only a matching verify token; POSTs are
+    # verified by X-Hub-Signature-256 (tests/messaging/test_webhook.py probes both).
+    ("GET", "/api/webhooks/whatsapp"), ("POST", "/api/webhooks/whatsapp"),
     # SMART on FHIR: discovery and JWKS are public by specification; the token and
     # revocation endpoints authenticate the client (secret, private_key_jwt or PKCE).
     ("GET", "/.well-known/smart-configuration"),
