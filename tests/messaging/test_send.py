@@ -60,3 +60,49 @@ async def test_scheduled_then_cancelled_is_never_sent(world_any_db: World) -> No
     again = await w.gateway.client.post(f"/api/notifications/{created['id']}/cancel",
                                         headers=w.gateway.auth("clinician"))
     assert again.status_code == 409
+
+
+async def test_national_number_is_read_in_the_patients_country(world: World) -> None:
+    """A FHIR Patient in Ghana with a national number: +233, not the default country (KE)."""
+    await world.register("appointment_reminder", "en", REMINDER)
+    created = await world.gateway.client.post("/api/fhir/Patient", json={
+        "resourceType": "Patient", "name": [{"family": "Mensah", "given": ["Ama"]}],
+        "identifier": [{"system": "urn:test:mrn", "value": "GH-0001"}],
+        "telecom": [{"system": "phone", "value": "024 412 3456"}],
+        "address": [{"use": "home", "city": "Accra", "country": "GH"}]},
+        headers={**world.gateway.auth("clinician"), "Content-Type": "application/fhir+json"})
+    assert created.status_code == 201, created.text
+    patient = created.json()["id"]
+    consent = await world.gateway.client.put(f"/api/patients/{patient}/messaging-consent",
+                                             json={"state": "opted_in"},
+                                             headers=world.gateway.auth("clinician"))
+    assert consent.json()["data"]["phone"] == "+233244123456"
+    message = (await world.notify(patient_id=patient, template="appointment_reminder",
+                                  language="en", params=["Ama", "09:00"])).json()["data"]
+    assert (await world.settled(message["id"]))["status"] == "sent"
+    assert [a.to for a in world.graph.accepted] == ["233244123456"]
+
+
+async def test_template_sync_reads_every_page_with_statuses(world: World) -> None:
+    world.graph.add_template("appointment_reminder", "en", REMINDER, buttons=("Yes", "No"))
+    world.graph.add_template("appointment_reminder", "sw", "Habari {{1}}, saa {{2}}.")
+    world.graph.add_template("lab_result_ready", "fr", "Bonjour, vos résultats.",
+                             status="PENDING")
+    world.graph.add_template("refill", "en", "Refill {{1}}", status="REJECTED")
+    synced = await world.gateway.client.post("/api/notifications/templates/sync",
+                                             headers=world.gateway.auth("integrator"))
+    assert synced.status_code == 200
+    items = {(t["name"], t["language"]): t for t in synced.json()["data"]["items"]}
+    assert len(items) == 4  # the fake answers 2 per page
+    assert items[("appointment_reminder", "en")]["buttons"] == ["Yes", "No"]
+    assert items[("appointment_reminder", "sw")]["body_params"] == 2
+    assert items[("lab_result_ready", "fr")]["status"] == "PENDING"
+    assert items[("refill", "en")]["status"] == "REJECTED"
+    world.graph.set_status("lab_result_ready", "fr", "APPROVED")
+    again = await world.gateway.client.post("/api/notifications/templates/sync",
+                                            headers=world.gateway.auth("integrator"))
+    assert {t["status"] for t in again.json()["data"]["items"]
+            if t["name"] == "lab_result_ready"} == {"APPROVED"}
+    refused = await world.gateway.client.post("/api/notifications/templates/sync",
+                                              headers=world.gateway.auth("clinician"))
+    assert refused.status_code == 403
