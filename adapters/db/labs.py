@@ -144,8 +144,10 @@ class SqlLabRepository:
         return [ReviewTask(**dict(r)) for r in (await self._session.execute(stmt)).mappings()]
 
     async def alerts(self, patient_id: str | None, after: str | None,
-                     limit: int) -> list[LabAlert]:
+                     limit: int, *, unacknowledged: bool = False) -> list[LabAlert]:
         stmt = select(A).order_by(A.c.id.desc()).limit(limit)
+        if unacknowledged:
+            stmt = stmt.where(A.c.acknowledged_at.is_(None))
         if patient_id:
             stmt = stmt.where(A.c.patient_id == patient_id)
         if after:

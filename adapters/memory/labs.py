@@ -83,9 +83,10 @@ class InMemoryLabRepository:
         return [t for t in found if after is None or t.id > after][:limit]
 
     async def alerts(self, patient_id: str | None, after: str | None,
-                     limit: int) -> list[LabAlert]:
+                     limit: int, *, unacknowledged: bool = False) -> list[LabAlert]:
         found = sorted(self.state.alerts.values(), key=lambda a: a.id, reverse=True)
         return [a for a in found if (patient_id is None or a.patient_id == patient_id)
+                and not (unacknowledged and a.acknowledged_at is not None)
                 and (after is None or a.id < after)][:limit]
 
     async def get_alerts(self, alert_ids: Sequence[str]) -> dict[str, LabAlert]:

@@ -99,12 +99,14 @@ class LabQueries:
         return tasks
 
     async def alerts(self, caller: Caller, patient_id: str | None, after: str | None,
-                     limit: int) -> list[LabAlert]:
+                     limit: int, *, unacknowledged: bool = False) -> list[LabAlert]:
+        """Newest first; ``unacknowledged``: only the ones still waiting for somebody."""
         await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
                                    Role.LAB, action=AuditAction.READ, resource_type="LabAlert",
                                    targets=[(None, patient_id)])
         async with self._reads() as uow:
-            alerts = await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)))
+            alerts = await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)),
+                                           unacknowledged=unacknowledged)
         # An alert carries the critical value itself: its read is patient-data access.
         # A held result's alert has no patient yet but names its candidates: each is
         # recorded, as the review queue records them.

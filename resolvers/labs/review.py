@@ -31,6 +31,7 @@ from resolvers.labs.ingest import LabIngest
 from resolvers.labs.patient_notices import linked_notice
 from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
+from resolvers.labs.review_cases import ReviewCasePage, read_cases
 from resolvers.labs.webhook_events import link_created, link_undone, review_created
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
 from resolvers.principal import Caller, Role
@@ -169,6 +170,17 @@ class MatchReview:
                 outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
             await uow.commit()
         return found
+
+    async def cases(self, caller: Caller, *, after: str | None = None, limit: int = 20,
+                    lab_result_id: str | None = None) -> ReviewCasePage:
+        """The open queue grouped by lab result: what the lab sent beside each candidate's
+        record and scores (see :mod:`resolvers.labs.review_cases`); audited per candidate."""
+        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+                                   action=AuditAction.READ, resource_type="ReviewTask",
+                                   targets=[(lab_result_id, None)])
+        return await read_cases(self._uow_factory, self._clock,
+                                lambda who, result: self._job(who, result).candidate, caller,
+                                after=after, limit=limit, lab_result_id=lab_result_id)
 
     async def _record_not_found(self, uow: LabUnitOfWork, caller: Caller, resource_type: str,
                                 resource_id: str) -> None:
