@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := tests/federation/node_modules/.installed
 MEDPLUM_STAMP := tests/medplum/server/node_modules/.installed
 
-.PHONY: run test test-fast bench lint migrate postgres orthanc node clean
+.PHONY: run test test-fast bench lint migrate postgres orthanc chromium node clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -33,6 +33,10 @@ postgres:
 orthanc:
 	@.ci/ensure-orthanc
 
+## The console's browser tests (tests/console) drive Debian's chromium through Playwright.
+chromium:
+	@.ci/ensure-chromium
+
 ## Serve on http://127.0.0.1:8000 on the embedded SQLite database under ./var (migrates first).
 run: $(STAMP)
 	$(VENV)/bin/cari-gateway serve
@@ -41,7 +45,7 @@ migrate: $(STAMP)
 	$(VENV)/bin/cari-gateway migrate
 
 ## The whole suite: unit, contract, API, storage on SQLite and PostgreSQL, federation, schemathesis.
-test: $(STAMP) $(NODE_STAMP) $(MEDPLUM_STAMP) postgres orthanc
+test: $(STAMP) $(NODE_STAMP) $(MEDPLUM_STAMP) postgres orthanc chromium
 	$(PY) -m pytest -q
 
 ## Everything but the tests that start processes (uvicorn, node).

@@ -10,6 +10,7 @@ import logging
 import os
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from adapters.auth.console_key import load_or_create_console_key
 from adapters.db.engine import create_engine
 from adapters.db.health import DatabaseHealth
 from adapters.db.statistics import StatisticsKeeper
@@ -41,6 +43,8 @@ from resolvers.payments.providers import PaymentProvider
 from resolvers.webhooks.model import EventHandler
 from rest_compat.body_limit import RequestBodyLimit
 from rest_compat.cds_cors import CdsCorsMiddleware
+from rest_compat.console import console_routes
+from rest_compat.console.session import ConsoleConfig
 from rest_compat.errors import domain_error_handler, http_error_handler
 from rest_compat.input_guard import InputGuardMiddleware
 from rest_compat.middleware import RequestContextMiddleware
@@ -190,6 +194,7 @@ def create_app(
     routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
     # Subscriptions: the socket authenticates at connection_init (schema/ws_auth.py).
     routes.append(WebSocketRoute("/graphql", view, name="graphql-ws"))
+    routes.append(console_routes())  # the operator console (cookie sessions, rest_compat/console)
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics),
                   Middleware(CloseWhenBodyUnread),
                   # CDS Hooks' own CORS (CARI_CDS_CORS_ORIGINS), outside the gateway-wide one
@@ -219,6 +224,12 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.engine = engine
+    app.state.console = ConsoleConfig(
+        key=settings.console.session_key or load_or_create_console_key(settings.data_dir),
+        authenticator=authenticator,
+        idle=timedelta(minutes=settings.console.session_minutes),
+        absolute=timedelta(minutes=settings.console.session_absolute_minutes),
+        https_base=settings.public_base_url.startswith("https://"))
     app.state.health = DatabaseHealth(engine)  # /readyz answers before the gateway is built
     app.state.openapi = build_openapi(OPERATIONS, server_url=settings.public_base_url)
     app.state.capability_statement = capability_statement(settings.public_base_url)

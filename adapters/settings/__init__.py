@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from adapters.settings import webhooks as webhook_settings
 from adapters.settings.cds import CdsSettings, load_cds_settings
+from adapters.settings.console import ConsoleSettings, load_console_settings
 from adapters.settings.dhis2 import Dhis2Settings, load_dhis2_settings
 from adapters.settings.hie import HieSettings, load_hie_settings
 from adapters.settings.labs import LabSettings, load_lab_settings
@@ -107,6 +108,8 @@ class Settings:
     org_scoping: bool = False  # confine clinician/lab/billing to their token's org (tenancy)
     # CARI_SMART_*: SMART on FHIR lifetimes (adapters/settings/smart.py)
     smart: SmartSettings = field(default_factory=SmartSettings)
+    # CARI_CONSOLE_*: the operator console's sessions (adapters/settings/console.py)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     # CARI_CDS_*: CDS Hooks CORS, client JWT issuers, feedback window (adapters/settings/cds.py)
     cds: CdsSettings = field(default_factory=CdsSettings)
     # CARI_DHIS2_*: DHIS2 instances and the country mapping (adapters/settings/dhis2.py)
@@ -283,6 +286,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         payment_providers=load_payment_provider_settings(env, problems),
         labs=load_lab_settings(env, problems),
         smart=load_smart_settings(env, problems),
+        console=load_console_settings(env, problems),
         cds=load_cds_settings(env, problems),
         org_scoping=_parse_bool("CARI_ORG_SCOPING", get("CARI_ORG_SCOPING", "false"), problems),
         stripe_webhook_secrets=webhook_settings.parse_stripe_secrets(

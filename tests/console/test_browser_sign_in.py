@@ -1,0 +1,43 @@
+"""In a real browser: sign in with a token, see the pages the role allows, sign out."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser
+
+from tests.console.browser import ConsoleSite, new_page, screenshot, sign_in
+
+pytestmark = pytest.mark.slow
+
+
+async def test_sign_in_shows_the_pages_of_the_role_and_sign_out_ends_the_session(
+        site: ConsoleSite, browser: Browser) -> None:
+    page = await new_page(browser)
+    await page.goto(f"{site.base_url}/console/health")
+    await page.wait_for_selector("#token")  # signed out: the sign-in form, not the page
+    await screenshot(page, "sign-in")
+
+    await sign_in(page, site, "integrator")
+    assert page.url.endswith("/console/health")  # back where the operator was going
+    await page.wait_for_selector("#ready-checks")
+    nav = await page.inner_text("nav.mainnav")
+    assert "Health" in nav
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    session = cookies["cari_console_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert session["path"] == "/console"
+    await screenshot(page, "health")
+
+    await page.click("#sign-out")
+    await page.wait_for_selector("#token")
+    await page.goto(f"{site.base_url}/console/health")
+    await page.wait_for_selector("#token")
+
+
+async def test_a_wrong_token_is_refused_on_the_form(site: ConsoleSite, browser: Browser) -> None:
+    page = await new_page(browser)
+    await page.goto(f"{site.base_url}/console/sign-in")
+    await page.fill("#token", "v4.public.not-a-token")
+    await page.click("#sign-in-submit")
+    await page.wait_for_selector("#sign-in-error")
+    assert "not accepted" in await page.inner_text("#sign-in-error")
