@@ -26,17 +26,20 @@ from adapters.db.audit_writes import SqlAuditWrites
 from adapters.db.engine import session_factory
 from adapters.db.health import DatabaseHealth
 from adapters.db.match_index import index_missing
+from adapters.db.message_log import SqlMessageLog
 from adapters.db.migrate import upgrade_connection
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
 from adapters.db.read_uow import SqlReadUnitOfWork
 from adapters.db.stripe_store import SqlStripeStore
+from adapters.db.traffic import SqlTrafficStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.dhis2.instances import dhis2_adapters
 from adapters.dicom.instances import dicom_adapters
 from adapters.fhir.lab_views import decode_lab_views
 from adapters.fhir.validator import FhirValidator
+from adapters.hl7v2.ack import stored_ack
 from adapters.http.outbound import OutboundPolicy, build_http_client
 from adapters.medplum.mirror import MEDPLUM, MedplumMirror
 from adapters.mpi.matcher import SqlPatientMatcher
@@ -92,6 +95,8 @@ from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.notifications.model import WEBHOOK_DELIVERY
 from resolvers.notifications.wiring import build_notifications
+from resolvers.operations.messages.log import MessageLog
+from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
 from resolvers.outbox.events import EventRouter
@@ -302,6 +307,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             messaging=messaging,
             imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
                                               patients, fhir, audit, FhirValidator(), clock.now)),
+            message_log=MessageLog(SqlMessageLog(read_engine), audit, clock, stored_ack),
+            traffic=TrafficStats(SqlTrafficStore(read_engine), clock),
         )
         if settings.event_webhook_url:
             await event_webhook_endpoint(settings, notifications.endpoints)

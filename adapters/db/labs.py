@@ -52,7 +52,7 @@ def _result(r: Any) -> LabResult:
         match_score=r["match_score"], encounter_id=r["encounter_id"], status=r["status"],
         observations_created=r["observations_created"], critical_count=r["critical_count"],
         report_ids=tuple(r["report_ids"] or ()), observation_ids=tuple(r["observation_ids"] or ()),
-        raw_message=r["raw_message"])
+        raw_message=r["raw_message"], channel=r["channel"])
 
 
 class SqlLabRepository:

@@ -159,6 +159,7 @@ class LabResultRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("sending_facility", "control_id", name="uq_lab_results_message"),
         Index("ix_lab_results_patient", "patient_id", "received_at"),
+        Index("ix_lab_results_received", "received_at", "id"),  # the message log's pages
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -177,6 +178,7 @@ class LabResultRow(SQLModel, table=True):
     observation_ids: list[str] = Field(default_factory=list,
                                        sa_column=Column(JsonDocument, nullable=False))
     raw_message: str = Field(sa_column=Column(String(), nullable=False))
+    channel: str = Field(default="hl7-http", max_length=16)  # hl7-http | hl7-mllp | hl7-graphql
 
 
 class LabMessageConflictRow(SQLModel, table=True):
@@ -184,7 +186,8 @@ class LabMessageConflictRow(SQLModel, table=True):
 
     __tablename__ = "lab_message_conflicts"
     __table_args__ = (Index("ix_lab_message_conflicts_message", "sending_facility",
-                            "control_id"),)
+                            "control_id"),
+                      Index("ix_lab_message_conflicts_received", "received_at", "id"))
 
     id: str = Field(primary_key=True, max_length=36)
     sending_facility: str = Field(max_length=200)

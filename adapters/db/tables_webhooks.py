@@ -23,6 +23,7 @@ class WebhookEventRow(SQLModel, table=True):
         UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
         Index("ix_webhook_events_status", "status", "id"),
         Index("ix_webhook_events_subject", "subject_id"),
+        Index("ix_webhook_events_received", "received_at", "id"),  # the message log's pages
     )
 
     id: str = Field(primary_key=True, max_length=36)

@@ -218,3 +218,9 @@ def respond(header: Header | None, raw: bytes | str | None, *, accepted: bool, a
     return [build_ack(header, raw, code, now=now, warnings=warnings,
                       error=None if code in ("AA", "CA") else error)
             for code in acks_to_send(header, accepted, app_ok, rejected=rejected)]
+
+
+def stored_ack(raw: str, code: str, error: str | None) -> str:
+    """The ACK a stored message was answered with, rebuilt for the console's message log:
+    the same MSA and ERR; MSH-7 and MSH-10 are new (the ACK itself is not kept)."""
+    return build_ack(None, raw, code, error=error)

@@ -37,6 +37,7 @@ from resolvers.labs.records import (
     LabResult,
     MpiLink,
     ReviewTask,
+    hl7_channel,
     same_message,
 )
 from resolvers.labs.to_fhir import (
@@ -260,7 +261,8 @@ class LabBatchWriter:
             status="linked" if linked else ("review" if tasks else "unmatched"),
             observations_created=len(observations),
             critical_count=len(writes.alerts) - alert_count,
-            report_ids=tuple(reports), observation_ids=tuple(observations), raw_message=job.text)
+            report_ids=tuple(reports), observation_ids=tuple(observations), raw_message=job.text,
+            channel=hl7_channel(job.caller.surface))
         writes.results.append(result)
         writes.audit.extend(audit_records(
             job.caller, action=AuditAction.CREATE, resource_type="LabResult",

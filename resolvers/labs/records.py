@@ -83,6 +83,12 @@ class LabResult:
     report_ids: tuple[str, ...]
     observation_ids: tuple[str, ...]
     raw_message: str
+    channel: str = "hl7-http"  # how it came in: hl7-http | hl7-mllp | hl7-graphql
+
+
+def hl7_channel(surface: str) -> str:
+    """The message log's channel of a lab message, from the surface of the caller that sent it."""
+    return {"mllp": "hl7-mllp", "graphql": "hl7-graphql"}.get(surface, "hl7-http")
 
 
 @dataclass(frozen=True)

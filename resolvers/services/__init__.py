@@ -26,6 +26,8 @@ from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.notifications.wiring import NotificationServices
+from resolvers.operations.messages.log import MessageLog
+from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
 from resolvers.public_health.wiring import PublicHealthServices
@@ -64,3 +66,5 @@ class Services:
     notifications: NotificationServices
     imaging: ImagingServices
     messaging: MessagingServices
+    message_log: MessageLog  # the console's inbound message log
+    traffic: TrafficStats  # the console's overview

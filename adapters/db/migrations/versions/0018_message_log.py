@@ -1,0 +1,39 @@
+"""The console's message log: the channel each lab message came in by, and the indexes a
+newest-first keyset page of lab messages and webhook events reads.
+
+The log is a view over what intake already stores (lab_results, lab_message_conflicts,
+webhook_events); the channel rides in the lab result's own INSERT, so logging adds no
+statement to the HL7 ingest path.
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0018"
+down_revision = "0017"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("lab_results") as batch:
+        batch.add_column(sa.Column("channel", sa.String(16), nullable=False,
+                                   server_default="hl7-http"))
+    op.create_index("ix_lab_results_received", "lab_results", ["received_at", "id"])
+    op.create_index("ix_lab_message_conflicts_received", "lab_message_conflicts",
+                    ["received_at", "id"])
+    op.create_index("ix_webhook_events_received", "webhook_events", ["received_at", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_webhook_events_received", table_name="webhook_events")
+    op.drop_index("ix_lab_message_conflicts_received", table_name="lab_message_conflicts")
+    op.drop_index("ix_lab_results_received", table_name="lab_results")
+    with op.batch_alter_table("lab_results") as batch:
+        batch.drop_column("channel")

@@ -1,0 +1,1 @@
+"""Operating the gateway: what the operator console shows (traffic, message log, health)."""

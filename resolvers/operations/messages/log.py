@@ -1,0 +1,155 @@
+"""The message log's use cases: search it, open one message (masked), reveal one (audited).
+
+Opening a message shows patient data (results, the patient link), so it is audited like any
+read of a lab result; identifiers and names stay masked until the operator reveals them, and
+a reveal is its own audit record (purpose ``console-reveal``) naming the patient.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from resolvers.audit.model import AuditAction, AuditOutcome
+from resolvers.audit.trail import AuditTrail, audit_records
+from resolvers.clock import Clock
+from resolvers.errors import Forbidden, NotFound
+from resolvers.operations.messages.hl7_fields import Hl7Segment, as_text, mask, segments
+from resolvers.operations.messages.records import (
+    MAX_PAGE,
+    LoggedMessage,
+    MessageCursor,
+    MessageLogStore,
+    MessageQuery,
+    StoredMessage,
+)
+from resolvers.principal import Caller, Role, require_role
+
+RESOURCE = "InboundMessage"
+REVEAL_PURPOSE = "console-reveal"
+ROLES = (Role.INTEGRATOR,)  # and admin, who may do everything
+
+# The HL7 ACK this gateway answers a stored message with, rebuilt from the stored text:
+# (raw message, acknowledgement code, error text or None) -> ACK text (adapters/hl7v2/ack.py).
+AckWriter = Callable[[str, str, str | None], str]
+
+_PERSONAL_KEYS = ("name", "phone", "email", "msisdn", "address", "birth", "national",
+                  "passport", "account_reference", "customer", "wa_id", "from", "to")
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    items: list[LoggedMessage]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """What the console shows of one message."""
+
+    entry: LoggedMessage
+    revealed: bool
+    segments: list[Hl7Segment]  # HL7 messages, else empty
+    text: str  # the message as text (masked unless revealed); a webhook's JSON payload
+    became: dict[str, Any]  # lab result id, patient link, observations; the webhook's fate
+    answer: str  # the ACK or HTTP answer the sender got
+    patient_id: str | None
+
+
+class MessageLog:
+    def __init__(self, store: MessageLogStore, audit: AuditTrail, clock: Clock,
+                 ack: AckWriter) -> None:
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+        self._ack = ack
+
+    async def search(self, caller: Caller, query: MessageQuery) -> MessagePage:
+        await self._require_role(caller, None)
+        limit = max(1, min(query.limit, MAX_PAGE))
+        rows = await self._store.page(replace(query, limit=limit))
+        more = len(rows) > limit
+        items = rows[:limit]
+        return MessagePage(items, items[-1].cursor.encode() if more and items else None)
+
+    async def open(self, caller: Caller, message_id: str, *, reveal: bool = False
+                   ) -> MessageView:
+        await self._require_role(caller, message_id)
+        stored = await self._store.find(message_id)
+        if stored is None:
+            raise NotFound(f"no inbound message {message_id}")
+        view = self._view(stored, reveal=reveal)
+        who = replace(caller, purpose=REVEAL_PURPOSE) if reveal else caller
+        patients = [view.patient_id, *stored.review_candidates] or [None]
+        await self._audit.record(audit_records(
+            who, action=AuditAction.READ, resource_type=RESOURCE,
+            targets=[(message_id, p) for p in dict.fromkeys(patients)],
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
+        return view
+
+    def _view(self, stored: StoredMessage, *, reveal: bool) -> MessageView:
+        entry = stored.entry
+        if stored.webhook is not None:
+            hook = stored.webhook
+            payload = hook.payload if reveal else _masked(hook.payload)
+            return MessageView(
+                entry, reveal, [], json.dumps(payload, indent=2, sort_keys=True, default=str),
+                {"event_type": hook.event_type, "status": entry.status,
+                 "attempts": hook.attempts, "last_error": hook.last_error,
+                 "processed_at": hook.processed_at, "subject_id": hook.subject_id},
+                "HTTP 200: signature verified, event stored for processing", None)
+        parts = segments(stored.raw, reveal=reveal)
+        if stored.conflict is not None:
+            error = (f"control id {entry.control_id!r} was already used for a different "
+                     "message")
+            return MessageView(
+                entry, reveal, parts, as_text(parts),
+                {"stored": False, "first_lab_result_id": stored.conflict.first_result_id},
+                self._answer(entry.channel, stored.raw, "AE", error, 409), None)
+        result = stored.lab_result
+        assert result is not None  # a StoredMessage holds exactly one kind
+        became = {"lab_result_id": result.id, "status": result.status,
+                  "patient_id": result.patient_id, "match_grade": result.match_grade,
+                  "match_score": result.match_score,
+                  "observations_created": result.observations_created,
+                  "critical_count": result.critical_count,
+                  "observation_ids": list(result.observation_ids),
+                  "report_ids": list(result.report_ids),
+                  "review_candidates": list(stored.review_candidates)}
+        return MessageView(entry, reveal, parts, as_text(parts), became,
+                           self._answer(entry.channel, stored.raw, "AA", None, 200),
+                           result.patient_id)
+
+    def _answer(self, channel: str, raw: str, code: str, error: str | None,
+                status: int) -> str:
+        if channel == "hl7-mllp":
+            return self._ack(raw, code, error)
+        if error is not None:
+            return f"HTTP {status}: {error}"
+        return f"HTTP {status}: stored"
+
+    async def _require_role(self, caller: Caller, message_id: str | None) -> None:
+        """The role rule; a refusal is recorded (who tried to read the log) before it is raised."""
+        try:
+            require_role(caller, *ROLES)
+        except Forbidden:
+            await self._audit.record(audit_records(
+                caller, action=AuditAction.READ, resource_type=RESOURCE,
+                targets=[(message_id, None)], outcome=AuditOutcome.DENIED,
+                at=self._clock.now()))
+            raise
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    if isinstance(value, str) and any(p in key.lower() for p in _PERSONAL_KEYS):
+        return mask(value)
+    return value
+
+
+__all__ = ["MessageCursor", "MessageLog", "MessagePage", "MessageQuery", "MessageView"]

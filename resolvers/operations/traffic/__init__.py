@@ -1,0 +1,1 @@
+"""Traffic per channel (messages per minute, error rate, latency) from stored timestamps."""
