@@ -11,12 +11,14 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from rest_compat.console import signin
 from rest_compat.console.framework import Page, page_endpoint
-from rest_compat.console.pages import health
+from rest_compat.console.pages import health, messages, overview
 from rest_compat.console.static_files import console_static
 
 
 def pages() -> list[Page]:
     return [
+        *overview.PAGES,
+        *messages.PAGES,
         *health.PAGES,
     ]
 
