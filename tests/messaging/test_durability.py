@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.db.engine import session_factory
+from adapters.db.messaging import SqlMessagingStore
 from resolvers.messaging.model import MessageRequest, Purpose, TemplateCall
 from tests.messaging.conftest import gateway_settings
 from tests.messaging.fake_graph import serving_graph
@@ -31,8 +34,7 @@ async def test_a_scheduled_message_is_sent_by_the_next_process(
         graph.add_template("appointment_reminder", "en", REMINDER)
         # First process: no worker (as if it stopped before send_at).
         first = gateway_settings(tmp_path, database_url, graph)
-        async with running_app(first.__class__(**{**first.__dict__, "outbox_worker": False})
-                               ) as gateway:
+        async with running_app(replace(first, outbox_worker=False)) as gateway:
             synced = await gateway.client.post("/api/notifications/templates/sync",
                                                headers=gateway.auth("integrator"))
             assert synced.status_code == 200
@@ -91,14 +93,15 @@ async def test_a_crash_between_claim_and_send_loses_nothing(
     async with serving_graph() as graph:
         graph.add_template("appointment_reminder", "en", REMINDER)
         settings = gateway_settings(tmp_path, database_url, graph)
-        async with running_app(settings.__class__(**{**settings.__dict__,
-                                                     "outbox_worker": False})) as gateway:
+        async with running_app(replace(settings, outbox_worker=False)) as gateway:
             await gateway.client.post("/api/notifications/templates/sync",
                                       headers=gateway.auth("integrator"))
             messaging = gateway.app.state.services.messaging
             [stored] = await messaging.scheduler.schedule(_requests(1, datetime.now(UTC)))
             now = datetime.now(UTC)
-            claimed = await messaging.use_cases._store.claim_due(
+            # The dead process's claim, made through the store as its sender would.
+            store = SqlMessagingStore(session_factory(gateway.engine), lambda: now)
+            claimed = await store.claim_due(
                 now=now, limit=10, lease_until=now + timedelta(seconds=1),
                 claim_token="dead-process")
             assert [m.id for m in claimed] == [stored.id]
