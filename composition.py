@@ -61,6 +61,7 @@ from composition_builders import (
     lab_alert_routes,
     locally_deleted,
     medplum_client,
+    operations_health,
     smart_services,
     stripe_api,
     token_verifier,
@@ -309,6 +310,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                               patients, fhir, audit, FhirValidator(), clock.now)),
             message_log=MessageLog(SqlMessageLog(read_engine), audit, clock, stored_ack),
             traffic=TrafficStats(SqlTrafficStore(read_engine), clock),
+            operations_health=operations_health(settings, engine, store, cross_border,
+                                                messaging, clock),
         )
         if settings.event_webhook_url:
             await event_webhook_endpoint(settings, notifications.endpoints)

@@ -12,14 +12,17 @@ from dataclasses import replace
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.auth.certificates import PemCertificateReader
 from adapters.auth.jose_keys import (
     ClientAssertionVerifier,
     IdTokenSigner,
     load_or_create_id_token_key,
 )
-from adapters.auth.keys import load_or_create_local_key
+from adapters.auth.keys import load_or_create_local_key, public_key_id
 from adapters.auth.smart_tokens import SmartAccessTokens
 from adapters.auth.tokens import TokenIssuer, TokenVerifier
+from adapters.db.health import DatabaseHealth
+from adapters.db.outbox import SqlOutboxStore
 from adapters.db.smart import SqlSmartStore
 from adapters.db.uow import SqlUnitOfWork
 from adapters.db.webhooks import SqlLeadStore, SqlSuppressionList
@@ -36,6 +39,7 @@ from adapters.medplum.mirror import IsDeleted
 from adapters.outbox.webhook import WebhookDelivery
 from adapters.payments.stripe_api.client import StripeRefundClient
 from adapters.settings import Settings
+from adapters.settings.masking import masked_settings
 from resolvers.audit.trail import AuditTrail
 from resolvers.authn import Authenticator
 from resolvers.clock import SystemClock
@@ -61,8 +65,10 @@ from resolvers.labs.alerting.model import (
 )
 from resolvers.labs.alerting.ports import LabAlertFeed
 from resolvers.messaging.ports import MessageScheduler
+from resolvers.messaging.wiring import MessagingServices
 from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.notifications.endpoints import WebhookEndpoints
+from resolvers.operations.health.report import HealthSources, OperationsHealth
 from resolvers.payments.wiring import PaymentServices
 from resolvers.smart.config import SmartConfig
 from resolvers.smart.wiring import SmartServices, build_smart_services
@@ -218,3 +224,21 @@ def event_handlers(sessions: async_sessionmaker[AsyncSession], clock: SystemCloc
         **extra,
     }
 
+
+
+def operations_health(settings: Settings, engine: AsyncEngine, store: SqlOutboxStore,
+                      cross_border: CrossBorderLookup, messaging: MessagingServices,
+                      clock: SystemClock) -> OperationsHealth:
+    """The console's health report: readiness, outbox depth, HIE circuits, expiring
+    certificates and keys, masked settings."""
+    sender = messaging.sender
+    return OperationsHealth(HealthSources(
+        probe=DatabaseHealth(engine), outbox=store, hies=cross_border,
+        certificates=PemCertificateReader(), clock=clock,
+        certificate_files=[("MLLP server certificate", settings.mllp_tls_cert)]
+        if settings.mllp_tls_cert else [],
+        token_keys=[(issuer, public_key_id(paserk))
+                    for issuer, paserk in trusted_issuers(settings)],
+        whatsapp_token_expired=(lambda: sender.health.token_expired)
+        if sender is not None else None,
+        settings=masked_settings(settings)))

@@ -19,7 +19,14 @@ from adapters.db.tables import OutboxRow
 from adapters.db.tables_webhook_subscriptions import WebhookEndpointRow
 from resolvers.ids import new_id
 from resolvers.notifications.model import WEBHOOK_FANOUT, batch_fanout, wanted_events
-from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
+from resolvers.outbox.model import (
+    DestinationDepth,
+    NewOutboxMessage,
+    OutboxMessage,
+    OutboxQuery,
+    OutboxStatus,
+    depths_from_groups,
+)
 
 T = OutboxRow.__table__  # type: ignore[attr-defined]
 _ENDPOINTS = WebhookEndpointRow.__table__  # type: ignore[attr-defined]
@@ -150,6 +157,8 @@ class SqlOutboxStore:
             stmt = stmt.where(T.c.destination == query.destination)
         if query.after:
             stmt = stmt.where(T.c.id > query.after)
+        if query.failing:
+            stmt = stmt.where(T.c.last_error.is_not(None))
         async with self._sessions() as session:
             return [_to_domain(r) for r in (await session.execute(stmt)).mappings()]
 
@@ -158,3 +167,14 @@ class SqlOutboxStore:
         async with self._sessions() as session:
             found = {str(s): int(n) for s, n in (await session.execute(stmt)).all()}
         return {s.value: found.get(s.value, 0) for s in OutboxStatus}
+
+    async def depth_by_destination(self) -> list[DestinationDepth]:
+        failing = and_(T.c.status == OutboxStatus.PENDING.value, T.c.last_error.is_not(None))
+        stmt = (select(T.c.destination, T.c.status, failing.label("failing"), func.count(),
+                       func.max(T.c.delivered_at))
+                .group_by(T.c.destination, T.c.status, failing))
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).all()
+        return depths_from_groups((str(d), str(s), bool(f), int(n), last)
+                                  for d, s, f, n, last in rows)
+

@@ -23,7 +23,14 @@ from resolvers.directory.model import Organization
 from resolvers.ids import new_id
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
 from resolvers.notifications.model import batch_fanout
-from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery, OutboxStatus
+from resolvers.outbox.model import (
+    DestinationDepth,
+    NewOutboxMessage,
+    OutboxMessage,
+    OutboxQuery,
+    OutboxStatus,
+    depths_from_groups,
+)
 
 
 @dataclass
@@ -300,6 +307,8 @@ class InMemoryOutboxStore:
             found = [m for m in found if m.destination == query.destination]
         if query.after:
             found = [m for m in found if m.id > query.after]
+        if query.failing:
+            found = [m for m in found if m.last_error is not None]
         return found[: query.limit]
 
     async def counts(self) -> dict[str, int]:
@@ -307,3 +316,12 @@ class InMemoryOutboxStore:
         for m in self._state.outbox.values():
             counts[m.status.value] += 1
         return counts
+
+    async def depth_by_destination(self) -> list[DestinationDepth]:
+        groups: dict[tuple[str, str, bool], tuple[int, datetime | None]] = {}
+        for m in self._state.outbox.values():
+            key = (m.destination, m.status.value,
+                   m.status == OutboxStatus.PENDING and m.last_error is not None)
+            count, last = groups.get(key, (0, None))
+            groups[key] = (count + 1, max((d for d in (last, m.delivered_at) if d), default=None))
+        return depths_from_groups((*key, count, last) for key, (count, last) in groups.items())

@@ -49,3 +49,14 @@ class CircuitBreakers:
     def is_open(self, key: str) -> bool:
         state = self._states.get(key)
         return state is not None and state.opened_at is not None
+
+    def state(self, key: str) -> tuple[str, int]:
+        """(closed | open | half_open, consecutive failures) for the console's health page."""
+        state = self._states.get(key)
+        if state is None:
+            return "closed", 0
+        if state.opened_at is None:
+            return "closed", state.failures
+        if state.trial or self._clock() - state.opened_at >= self._reset:
+            return "half_open", state.failures
+        return "open", state.failures

@@ -25,6 +25,7 @@ from resolvers.crossborder.model import (
     CountryProfile,
     EndpointRefused,
     FailureKind,
+    HieCircuit,
     HieFailure,
     LookupResult,
     OutcomeStatus,
@@ -61,10 +62,21 @@ class CrossBorderLookup:
         self._now = now
         self._breakers = breakers or CircuitBreakers(time.monotonic)
         self._cache = cache or AnswerCache(0, time.monotonic)
+        self._last_success: dict[str, datetime] = {}  # HIE base URL -> last answer (this process)
 
     @property
     def supported(self) -> tuple[str, ...]:
         return tuple(self._profiles)
+
+    def circuits(self) -> list[HieCircuit]:
+        """Each HIE's circuit breaker and last answer, as this process saw them."""
+        found = []
+        for profile in self._profiles.values():
+            state, failures = self._breakers.state(profile.base_url)
+            found.append(HieCircuit(profile.code, profile.name, profile.base_url, state, failures,
+                                    self._last_success.get(profile.base_url),
+                                    profile.client_cert))
+        return found
 
     def profile(self, code: str) -> CountryProfile | None:
         return self._profiles.get(code.upper())
@@ -186,6 +198,7 @@ class CrossBorderLookup:
             self._breakers.failed(key)  # a cancelled trial must not keep the breaker half-open
             raise
         self._breakers.succeeded(key)
+        self._last_success[key] = self._now()
         patients, dropped = self._valid_patients(answer.resources)
         return CountryOutcome(
             country=profile.code, source=profile.base_url,

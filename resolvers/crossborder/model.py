@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -112,3 +113,16 @@ class LookupResult:
     @property
     def patients(self) -> list[tuple[CountryOutcome, dict[str, Any]]]:
         return [(o, p) for o in self.outcomes for p in o.patients]
+
+
+@dataclass(frozen=True)
+class HieCircuit:
+    """One HIE's circuit breaker (closed, open, half_open) and last answer, per process."""
+
+    code: str
+    name: str
+    base_url: str
+    state: str
+    consecutive_failures: int
+    last_success: datetime | None
+    client_cert: str  # mTLS: the PEM file whose expiry the health page shows

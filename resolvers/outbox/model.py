@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,3 +44,31 @@ class OutboxQuery:
     destination: str | None = None
     after: str | None = None
     limit: int = 50
+    failing: bool = False  # only rows whose last attempt failed (with status pending: retrying)
+
+
+@dataclass(frozen=True)
+class DestinationDepth:
+    """One destination's rows by state, and its last successful delivery (the console's
+    health and failures pages). ``failing``: pending rows whose last attempt failed."""
+
+    destination: str
+    pending: int = 0
+    failing: int = 0
+    in_flight: int = 0
+    dead: int = 0
+    delivered: int = 0
+    last_delivered_at: datetime | None = None
+
+
+def depths_from_groups(
+        groups: Iterable[tuple[str, str, bool, int, datetime | None]]) -> list[DestinationDepth]:
+    """(destination, status, failing, count, last delivered) groups -> a row per destination."""
+    found: dict[str, dict[str, Any]] = {}
+    for destination, status, failing, count, last in groups:
+        entry = found.setdefault(destination, {"destination": destination})
+        name = "failing" if failing else status
+        entry[name] = entry.get(name, 0) + count
+        if status == OutboxStatus.DELIVERED.value and last is not None:
+            entry["last_delivered_at"] = last
+    return [DestinationDepth(**found[name]) for name in sorted(found)]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from resolvers.outbox.model import NewOutboxMessage, OutboxMessage, OutboxQuery
+from resolvers.outbox.model import DestinationDepth, NewOutboxMessage, OutboxMessage, OutboxQuery
 
 
 class OutboxWriter(Protocol):
@@ -41,3 +41,9 @@ class OutboxStore(Protocol):
         ...
     async def search(self, query: OutboxQuery) -> list[OutboxMessage]: ...
     async def counts(self) -> dict[str, int]: ...
+
+
+class OutboxStatistics(Protocol):
+    async def depth_by_destination(self) -> list[DestinationDepth]:
+        """Every destination with rows, by state, ordered by name."""
+        ...

@@ -66,9 +66,11 @@ async def new_page(browser: Browser) -> Page:
     return page
 
 
-async def sign_in(page: Page, site: ConsoleSite, *roles: str, sub: str = "operator") -> None:
-    """Through the form, as an operator would: paste the token, press the button."""
-    await page.goto(f"{site.base_url}/console/")
+async def sign_in(page: Page, site: ConsoleSite, *roles: str, sub: str = "operator",
+                  start: str = "/console/") -> None:
+    """Through the form, as an operator would: open a console page, get the sign-in form,
+    paste the token, press the button."""
+    await page.goto(f"{site.base_url}{start}")
     await page.wait_for_selector("#token")
     await page.fill("#token", site.token(*roles, sub=sub))
     await page.click("#sign-in-submit")

@@ -17,7 +17,7 @@ async def test_sign_in_shows_the_pages_of_the_role_and_sign_out_ends_the_session
     await page.wait_for_selector("#token")  # signed out: the sign-in form, not the page
     await screenshot(page, "sign-in")
 
-    await sign_in(page, site, "integrator")
+    await sign_in(page, site, "integrator", start="/console/health")
     assert page.url.endswith("/console/health")  # back where the operator was going
     await page.wait_for_selector("#ready-checks")
     nav = await page.inner_text("nav.mainnav")

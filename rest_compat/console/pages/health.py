@@ -1,5 +1,6 @@
-"""Health: readiness checks, outbox depth per destination, adapters' circuits and last
-successes, expiring certificates and keys, and the settings with their secrets masked."""
+"""Health: readiness checks, outbox depth per destination, the HIEs' circuits and last
+answers, expiring certificates and keys, and the settings with their secrets masked
+(resolvers/operations/health)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from starlette.responses import Response
 
 from rest_compat.console.framework import ConsoleRequest, Page
 
+STATE_BADGES = {"ok": "ok", "closed": "ok", "no_expiry": "ok", "expiring": "warn",
+                "half_open": "warn", "open": "bad", "expired": "bad", "unreadable": "bad"}
+
 
 async def health_page(console: ConsoleRequest) -> Response:
-    checks = await console.request.app.state.health.ready()
-    return console.render("health.html", {"checks": checks})
+    report = await console.services.operations_health.report(console.caller)
+    return console.render("health.html", {"report": report, "badges": STATE_BADGES})
 
 
 PAGES = [Page("/health", health_page, "health", nav_key="nav.health", order=90)]

@@ -1,0 +1,1 @@
+"""The gateway's health as an operator sees it (the console's health page)."""

@@ -1,0 +1,19 @@
+"""What the health report reads besides other capabilities' use cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from resolvers.crossborder.model import HieCircuit
+
+
+class CertificateReader(Protocol):
+    def not_after(self, path: str) -> datetime:
+        """The certificate's expiry (the first one in a PEM file); OSError or ValueError when
+        the file cannot be read as one."""
+        ...
+
+
+class HieCircuits(Protocol):
+    def circuits(self) -> list[HieCircuit]: ...
