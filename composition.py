@@ -96,6 +96,7 @@ from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.notifications.model import WEBHOOK_DELIVERY
 from resolvers.notifications.wiring import build_notifications
+from resolvers.operations.failures.report import Failures
 from resolvers.operations.messages.log import MessageLog
 from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
@@ -312,6 +313,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             traffic=TrafficStats(SqlTrafficStore(read_engine), clock),
             operations_health=operations_health(settings, engine, store, cross_border,
                                                 messaging, clock),
+            operations_failures=Failures(OutboxAdmin(store, clock), store, notifications.endpoints,
+                                         notifications.deliveries),
         )
         if settings.event_webhook_url:
             await event_webhook_endpoint(settings, notifications.endpoints)

@@ -26,6 +26,7 @@ from resolvers.mpi.patients import PatientUseCases
 from resolvers.mpi.pdqm import PatientMatchService
 from resolvers.mpi.register_profile import RegisterProfiling
 from resolvers.notifications.wiring import NotificationServices
+from resolvers.operations.failures.report import Failures
 from resolvers.operations.health.report import OperationsHealth
 from resolvers.operations.messages.log import MessageLog
 from resolvers.operations.traffic.stats import TrafficStats
@@ -70,3 +71,4 @@ class Services:
     message_log: MessageLog  # the console's inbound message log
     traffic: TrafficStats  # the console's overview
     operations_health: OperationsHealth  # the console's health page
+    operations_failures: Failures  # the console's failures page

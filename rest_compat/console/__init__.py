@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from rest_compat.console import signin
 from rest_compat.console.framework import Page, page_endpoint
-from rest_compat.console.pages import health, messages, overview
+from rest_compat.console.pages import failures, health, messages, overview
 from rest_compat.console.static_files import console_static
 
 
@@ -19,6 +19,7 @@ def pages() -> list[Page]:
     return [
         *overview.PAGES,
         *messages.PAGES,
+        *failures.PAGES,
         *health.PAGES,
     ]
 

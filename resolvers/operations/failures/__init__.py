@@ -1,0 +1,1 @@
+"""Failed deliveries as an operator fixes them (the console's failures page)."""

@@ -1,0 +1,85 @@
+"""Failures: dead letters and failed deliveries per destination with the last error; replay
+one or a selection (checkboxes, one POST, htmx refreshes the section); disable and enable a
+webhook endpoint (resolvers/operations/failures). Without JavaScript the same forms post
+and come back to the page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from starlette.responses import RedirectResponse, Response
+
+from resolvers.errors import Forbidden
+from resolvers.operations.failures.report import FailureReport
+from rest_compat.console.framework import ConsoleRequest, Page
+from rest_compat.console.rendering import PREFIX
+
+MAX_SELECTED = 500
+ERROR_CHARS = 300
+
+
+def shown_url(url: str) -> str:
+    """An endpoint's address without userinfo or query (either may carry a secret)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "?"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _context(report: FailureReport, **extra: Any) -> dict[str, Any]:
+    return {"report": report, "shown_url": shown_url, "error_chars": ERROR_CHARS, **extra}
+
+
+async def _answer(console: ConsoleRequest, partial: str, **notice: Any) -> Response:
+    if not console.is_htmx:
+        return RedirectResponse(PREFIX + "/failures", status_code=303)
+    report = await console.services.operations_failures.report(console.caller)
+    return console.render(f"partials/{partial}", _context(report, **notice))
+
+
+async def failures_page(console: ConsoleRequest) -> Response:
+    report = await console.services.operations_failures.report(console.caller)
+    return console.render("failures.html", _context(report))
+
+
+async def replay_dead_letters(console: ConsoleRequest) -> Response:
+    selected = console.form.getlist("message_id")[:MAX_SELECTED]
+    try:
+        count = await console.services.operations_failures.replay_dead_letters(
+            console.caller, selected)
+    except Forbidden:
+        return await _answer(console, "failures_outbox.html", notice_key="failures.need_admin")
+    return await _answer(console, "failures_outbox.html",
+                         notice_key="failures.outbox_replayed", notice_count=count)
+
+
+async def replay_deliveries(console: ConsoleRequest) -> Response:
+    pairs = [tuple(value.split(":", 1)) for value in console.form.getlist("delivery")
+             if value.count(":") == 1][:MAX_SELECTED]
+    outcome = await console.services.operations_failures.replay_deliveries(
+        console.caller, [(endpoint, delivery) for endpoint, delivery in pairs])
+    return await _answer(console, "failures_webhooks.html",
+                         notice_key="failures.deliveries_replayed",
+                         notice_count=outcome.replayed, notice_skipped=outcome.skipped)
+
+
+async def switch_endpoint(console: ConsoleRequest) -> Response:
+    enable = console.form.get("enabled") == "true"
+    await console.services.operations_failures.set_endpoint_enabled(
+        console.caller, console.form.get("endpoint_id"), enable)
+    return await _answer(console, "failures_webhooks.html",
+                         notice_key="failures.enabled" if enable else "failures.disabled")
+
+
+PAGES = [
+    Page("/failures", failures_page, "failures", nav_key="nav.failures", order=30),
+    Page("/failures/outbox/replay", replay_dead_letters, "failures-outbox-replay",
+         methods=("POST",)),
+    Page("/failures/deliveries/replay", replay_deliveries, "failures-deliveries-replay",
+         methods=("POST",)),
+    Page("/failures/endpoints/switch", switch_endpoint, "failures-endpoint-switch",
+         methods=("POST",)),
+]
