@@ -22,6 +22,7 @@ from strawberry.types import ExecutionResult
 
 from resolvers.authn import principal_from_authorization
 from resolvers.errors import Unauthenticated
+from resolvers.ids import new_id
 from resolvers.input_rules import InputRuleViolation
 from resolvers.input_rules import decode_json as decode_checked_json
 from resolvers.principal import Caller, Principal
@@ -76,9 +77,9 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
     async def get_context(self, request: Any, response: Any) -> GraphQLContext:
         if isinstance(request, WebSocket):  # anonymous until connection_init (ws_auth.py)
             services_: Services = request.app.state.services
+            # One id per connection: its audit records (one per event) share it.
             anonymous = Caller(principal=ANONYMOUS, surface="graphql-ws",
-                               request_id=str(request.scope.get("state", {})
-                                              .get("request_id", "")))
+                               request_id=f"ws-{new_id()}")
             return SocketContext(request=request, caller=anonymous,  # type: ignore[arg-type]
                                  services=services_, loaders=build_loaders(services_, anonymous))
         assert isinstance(request, Request)

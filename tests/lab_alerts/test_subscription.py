@@ -44,7 +44,7 @@ async def test_a_subscriber_receives_raised_alerts_of_its_facility(
         # Each event delivered is an audited read of the alert, naming the patient.
         async with h.engine.connect() as conn:
             rows = (await conn.execute(text(
-                "SELECT subject, patient_id, resource_id FROM audit_events WHERE "
+                "SELECT subject, patient_id, resource_id, request_id FROM audit_events WHERE "
                 "resource_type = 'LabAlert' AND action = 'R' AND outcome = 'success' "
                 "AND surface = 'graphql-ws'"
                 ))).all()
@@ -52,6 +52,9 @@ async def test_a_subscriber_receives_raised_alerts_of_its_facility(
         assert read_by.count("dr-otieno") == 3 and read_by.count("tester") == 1
         assert first["patient_id"] in {r[1] for r in rows}
         assert event["id"] in {r[2] for r in rows}
+        # One request id per connection: dr-otieno's two sockets, the lab's one.
+        assert len({r[3] for r in rows if r[0] == "dr-otieno"}) == 2
+        assert all(r[3].startswith("ws-") for r in rows)
 
 
 async def test_connections_without_a_valid_token_are_refused(
