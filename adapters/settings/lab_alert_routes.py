@@ -16,7 +16,7 @@ from adapters.settings.pairs import parse_pairs
 from resolvers.labs.alerting.model import ANY_FACILITY, ChannelSpec, InvalidChannel
 
 Routes = tuple[tuple[str, tuple[str, ...]], ...]
-DEFAULT_LINK_PATH = "/console/lab-alerts/{id}"
+DEFAULT_LINK_PATH = "/console/alerts#alert-{id}"  # the console's alerts page, at its row
 
 
 @dataclass(frozen=True)

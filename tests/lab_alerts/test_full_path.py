@@ -75,7 +75,7 @@ async def test_a_critical_result_reaches_endpoint_subscriber_and_escalates_by_ro
             # First escalation: the ordering clinician on WhatsApp, a link and nothing else.
             await wait_for(lambda: len(graph.sent_to(CLINICIAN)) == 2, timeout=15)
             links = {_link(a) for a in graph.sent_to(CLINICIAN)}
-            assert links == {f"https://cari.example/console/lab-alerts/{i}"
+            assert links == {f"https://cari.example/console/alerts#alert-{i}"
                              for i in (kept_id, acked_id)}
             assert {a.body["template"]["name"] for a in graph.accepted} == {
                 "critical_lab_alert"}
