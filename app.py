@@ -54,6 +54,7 @@ from rest_compat.routes import OPERATIONS
 from rest_compat.spec import build_routes
 from rest_compat.unread_body import CloseWhenBodyUnread
 from schema.build import build_schema
+from schema.graphiql import ASSETS_PATH, graphiql_assets
 from schema.http import GRAPHQL_MAX_BODY_BYTES, CariGraphQL, GraphQLAuthGate, payload_too_large
 
 log = logging.getLogger("cari.app")
@@ -194,6 +195,8 @@ def create_app(
     routes.append(Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"))
     # Subscriptions: the socket authenticates at connection_init (schema/ws_auth.py).
     routes.append(WebSocketRoute("/graphql", view, name="graphql-ws"))
+    if settings.graphiql:  # the IDE's scripts and styles, served locally (no CDN)
+        routes.append(Mount(ASSETS_PATH, app=graphiql_assets(), name="graphiql-assets"))
     routes.append(console_routes())  # the operator console (cookie sessions, rest_compat/console)
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics),
                   Middleware(CloseWhenBodyUnread),

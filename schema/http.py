@@ -28,6 +28,7 @@ from resolvers.input_rules import decode_json as decode_checked_json
 from resolvers.principal import Caller, Principal
 from resolvers.services import Authenticator, Services
 from rest_compat.input_guard import input_violation
+from schema.graphiql import graphiql_html
 from schema.graphql_context import GraphQLContext, build_loaders
 from schema.ws_auth import SocketContext, authenticate_socket, is_subscription
 
@@ -45,6 +46,11 @@ class CariGraphQL(GraphQL[GraphQLContext, None]):
                          allow_queries_via_get=True, keep_alive=True, keep_alive_interval=20,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
                          allowed_origins=allowed_origins)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        # The page with its scripts served by the gateway (schema/graphiql), not unpkg.com.
+        return graphiql_html()
 
     def decode_json(self, data: str | bytes) -> object:
         """The gateway's one input rule (NUL, surrogates, depth, sizes), not bare json.loads:
