@@ -1,5 +1,5 @@
 """The command line (``cari-gateway``, ``python cli.py``): serve, migrate, worker,
-reconcile, token and keys. What a command runs, it asks the composition (composition.py)
+reconcile, token, demo-traffic and keys. What a command runs, it asks the composition (composition.py)
 for; it builds nothing itself."""
 
 from __future__ import annotations
@@ -144,6 +144,33 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
                        organization=args.org or None))
 
 
+def _demo_traffic(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
+    from adapters.demo.traffic import DemoOptions, send_demo_traffic
+
+    if args.token:
+        tokens = dict.fromkeys(("lab", "clinician", "billing"), args.token)
+    else:  # the gateway's own local key, as `cari-gateway token` signs with
+        if not settings.local_signing_key:
+            raise SystemExit("CARI_LOCAL_SIGNING_KEY is false: pass --token (an admin token)")
+        issuer = TokenIssuer(load_or_create_local_key(settings.data_dir),
+                             settings.token_issuer, settings.token_audience)
+        tokens = {role: issuer.issue("demo-traffic", [role], [], ttl_seconds=3600)
+                  for role in ("lab", "clinician", "billing")}
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    mllp = None
+    if args.mllp:
+        mllp_host, _, mllp_port = args.mllp.rpartition(":")
+        mllp = (mllp_host or "127.0.0.1", int(mllp_port))
+    elif settings.mllp_port:
+        mllp = (host, settings.mllp_port)
+    secret = args.stripe_secret if args.stripe_secret is not None else next(
+        iter(settings.stripe_webhook_secrets), "")
+    return asyncio.run(send_demo_traffic(DemoOptions(
+        base_url=(args.base_url or f"http://{host}:{settings.port}").rstrip("/"), tokens=tokens,
+        messages=args.messages, patients=args.patients, webhooks=args.webhooks,
+        payments=args.payments, stripe_secret=secret, mllp=mllp)))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cari-gateway",
                                      description="Cari integration gateway")
@@ -164,6 +191,20 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--scopes", default="", help='space-separated scopes, e.g. "a b"')
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.add_argument("--org", default="", help="organization id (org claim) for scoping")
+    demo = sub.add_parser("demo-traffic", help="send demonstration traffic (HL7, webhooks, "
+                                               "payments) through a running gateway's routes")
+    demo.add_argument("--base-url", default="",
+                      help="the running gateway (default: http://CARI_HOST:CARI_PORT)")
+    demo.add_argument("--token", default="", help="a token to send everything with (admin); "
+                                                  "default: tokens signed with the local key")
+    demo.add_argument("--messages", type=int, default=300, help="HL7 ORU^R01 messages")
+    demo.add_argument("--patients", type=int, default=20, help="patients registered first")
+    demo.add_argument("--webhooks", type=int, default=30, help="signed Stripe events")
+    demo.add_argument("--payments", type=int, default=20, help="M-Pesa collections")
+    demo.add_argument("--stripe-secret", default=None,
+                      help="whsec_... (default: the first of CARI_STRIPE_WEBHOOK_SECRETS)")
+    demo.add_argument("--mllp", default="", help="host:port of the MLLP listener (default: "
+                                                 "CARI_MLLP_PORT when set); every 5th message")
     keys = sub.add_parser("keys", help="key management")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("generate", help="print a new Ed25519 key pair as PASERK")
@@ -202,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(asyncio.run(_reconcile(settings)), sort_keys=True))
     elif args.command == "token":
         _token(settings, args)
+    elif args.command == "demo-traffic":
+        print(json.dumps(_demo_traffic(settings, args), sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Demonstration traffic for a running gateway (`cari-gateway demo-traffic`)."""
