@@ -22,10 +22,11 @@ from resolvers.clock import Clock
 from resolvers.errors import Unauthenticated
 from resolvers.labs.alerting.model import RaisedAlert
 from resolvers.labs.alerting.ports import LabAlertFeed
-from resolvers.principal import Caller, Role
+from resolvers.labs.alerts import ALERT_ROLES
+from resolvers.principal import Caller
 
 log = logging.getLogger("cari.labs.alert_subscription")
-LISTEN_ROLES = (Role.CLINICIAN, Role.LAB)  # as the alert queries (admin implied)
+LISTEN_ROLES = ALERT_ROLES  # who may read and acknowledge alerts (admin implied)
 
 
 class LabAlertSubscriptions:
