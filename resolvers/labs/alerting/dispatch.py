@@ -42,8 +42,13 @@ class LabAlertDispatcher:
         facility = result.sending_facility if result is not None else ""
         if self._feed is not None:
             # Screens first (the alert and its escalation level are committed already, by
-            # ingest or the escalation pass): they should not wait for a slow channel.
-            await self._feed.publish(raised(alert, facility, level))
+            # ingest or the escalation pass): they should not wait for a slow channel. A
+            # feed that fails costs the screens this event, never the channels' delivery.
+            try:
+                await self._feed.publish(raised(alert, facility, level))
+            except Exception as exc:
+                log.warning("a lab alert could not be published to live subscribers",
+                            extra={"alert_id": alert.id}, exc_info=exc)
         notice = AlertNotice(alert, facility, level, message, self._clock.now())
         delivered = await self._send(notice)
         async with self._uow_factory() as uow:
