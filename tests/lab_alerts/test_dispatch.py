@@ -4,15 +4,22 @@ one event but never the channels' delivery."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from adapters.memory.store import InMemoryUnitOfWork, MemoryState
-from resolvers.labs.alerting.channels import AlertNotice, Outcome
+from resolvers.labs.alerting.channels import AlertNotice, Outcome, WhatsAppChannel
 from resolvers.labs.alerting.dispatch import LabAlertDispatcher
 from resolvers.labs.alerting.feed import InMemoryAlertFeed
-from resolvers.labs.alerting.model import AlertRoutes, ChannelSpec, RaisedAlert
+from resolvers.labs.alerting.model import (
+    AlertRoutes,
+    ChannelSpec,
+    RaisedAlert,
+    WhatsAppAlertTemplate,
+)
 from resolvers.labs.critical_alerts import alert_message
 from resolvers.labs.records import LabAlert, LabResult
+from resolvers.messaging.model import MessageRequest, ScheduledMessage
 from resolvers.outbox.model import OutboxMessage, OutboxStatus
 
 NOW = datetime(2026, 4, 15, 12, 0, tzinfo=UTC)
@@ -127,3 +134,54 @@ async def test_a_failing_feed_does_not_stop_the_channels() -> None:
     dispatcher, _ = await _dispatcher(state, [channel], BrokenFeed())
     await dispatcher.deliver(_message(alert, 0))
     assert channel.sent == [0] and await _status(state) == "delivered"
+
+
+class Phones:
+    def __init__(self, known: dict[str, str]) -> None:
+        self.known = known
+        self.asked: list[str] = []
+
+    async def phone_of(self, provider_id: str) -> str | None:
+        self.asked.append(provider_id)
+        return self.known.get(provider_id)
+
+
+class Scheduler:
+    def __init__(self, status: str) -> None:
+        self.status = status
+        self.requests: list[MessageRequest] = []
+
+    async def schedule(self, requests: Sequence[MessageRequest]) -> list[ScheduledMessage]:
+        self.requests += requests
+        return [ScheduledMessage(id="m", key=r.key, purpose=r.purpose, status=self.status,
+                                 send_at=r.send_at, reason="no such template")
+                for r in requests]
+
+    async def cancel(self, key_prefix: str) -> int:
+        return 0
+
+
+def _notice(alert: LabAlert, level: int = 1) -> AlertNotice:
+    return AlertNotice(alert, "KNH_LAB", level, _message(alert, level), NOW)
+
+
+async def test_whatsapp_asks_for_the_ordering_providers_phone_and_sends_only_a_link() -> None:
+    phones, scheduler = Phones({"DR7": "+254711000111"}), Scheduler("scheduled")
+    channel = WhatsAppChannel(ChannelSpec("whatsapp", "ordering-clinician"), scheduler, phones,
+                              WhatsAppAlertTemplate(link_base="https://c.example/a#{id}"))
+    assert (await channel.send(_notice(_alert()))).reached
+    [request] = scheduler.requests
+    assert phones.asked == ["DR7"] and request.phone == "+254711000111"
+    assert request.template.body_params == ("https://c.example/a#al-1",)
+    assert request.key == "lab-alert:al-1:1:whatsapp:ordering-clinician"
+    assert not request.requires_consent and request.purpose == "lab_alert"
+    unknown = await channel.send(_notice(_alert(recipient="NOBODY^X")))
+    assert not unknown.reached and "no phone" in unknown.reason
+    assert len(scheduler.requests) == 1
+
+
+async def test_a_message_messaging_refuses_counts_as_not_reached() -> None:
+    channel = WhatsAppChannel(ChannelSpec("whatsapp", "+254700000999"), Scheduler("failed"),
+                              Phones({}), WhatsAppAlertTemplate())
+    outcome = await channel.send(_notice(_alert()))
+    assert not outcome.reached and "failed" in outcome.reason
