@@ -112,7 +112,7 @@ class MessageLog:
         assert result is not None  # a StoredMessage holds exactly one kind
         became = {"lab_result_id": result.id, "status": result.status,
                   "patient_id": result.patient_id, "match_grade": result.match_grade,
-                  "match_score": result.match_score,
+                  "match_score": round(result.match_score, 3),
                   "observations_created": result.observations_created,
                   "critical_count": result.critical_count,
                   "observation_ids": list(result.observation_ids),

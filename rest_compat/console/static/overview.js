@@ -17,17 +17,21 @@
       });
       if (!channels.length) { el.textContent = "—"; return; }
       var series = [{}].concat(channels.map(function (c, i) {
+        // Errors and latency exist only in buckets that had traffic: show their points.
         return { label: c.name, stroke: COLOURS[i % COLOURS.length], width: 2,
-                 spanGaps: measure !== "rate",
+                 spanGaps: measure !== "rate", points: { show: measure !== "rate" },
                  value: function (u, v) {
                    if (v === null || v === undefined) { return "—"; }
                    return measure === "errors" ? (v * 100).toFixed(1) + " %" : v + units[measure];
                  } };
       }));
       var width = Math.max(280, el.clientWidth || 480);
+      var y = measure === "errors"
+        ? { values: function (u, ticks) { return ticks.map(function (v) { return Math.round(v * 100) + " %"; }); }, size: 60 }
+        : { size: 60 };
       new uPlot({ width: width, height: 220, series: series,
-                  scales: { x: { time: true } },
-                  axes: [{}, { size: 60 }] },
+                  scales: { x: { time: true }, y: measure === "errors" ? { range: [0, 1] } : {} },
+                  axes: [{}, y] },
                 [data.x].concat(channels.map(function (c) { return c[measure]; })), el);
     });
   }
