@@ -14,7 +14,7 @@ from rest_compat.envelope import ok
 from rest_compat.request_context import caller, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
-_ROLES = ("clinician",)
+_ROLES = ("clinician", "integrator")
 
 
 class ResolveBody(BaseModel):

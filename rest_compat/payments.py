@@ -25,6 +25,7 @@ from rest_compat.request_context import caller, parse_body, query_int, services
 from rest_compat.spec import Operation, QueryParam, api_route
 
 ROLES = ("billing",)
+READ_ROLES = ("billing", "integrator")  # resolvers.payments.service.READ_ROLES
 Provider = Literal["mpesa", "mtn_momo", "orange_money", "stripe"]
 
 
@@ -234,7 +235,7 @@ operations: list[Operation] = [
               request_headers=(_KEY,), error_statuses=_CREATE_ERRORS,
               raw_responses=_create_responses()),
     api_route("GET", "/api/payments", list_payments, summary="List payments, newest first",
-              tag="payments", roles=ROLES, response_model=PaymentPage, error_statuses=(422,),
+              tag="payments", roles=READ_ROLES, response_model=PaymentPage, error_statuses=(422,),
               params=(QueryParam("provider", "mpesa, mtn_momo, orange_money or stripe"),
                       QueryParam("status", "created, pending, succeeded, failed, cancelled, "
                                            "expired or refunded"),
@@ -251,7 +252,7 @@ operations: list[Operation] = [
               raw_responses=_create_responses()),
     api_route("GET", "/api/payments/{payment_id}", get_payment,
               summary="Read a payment with its history of transitions", tag="payments",
-              roles=ROLES, response_model=PaymentData, params=(_ID,), error_statuses=(404,)),
+              roles=READ_ROLES, response_model=PaymentData, params=(_ID,), error_statuses=(404,)),
     api_route("POST", "/api/payments/{payment_id}/refund", refund_payment,
               summary="Refund a succeeded Stripe payment through Stripe (all or part; mobile "
                       "money: 422). 201: recorded and accepted by Stripe (pending); its signed "

@@ -160,7 +160,7 @@ class LabMutation:
                             warnings=[IngestWarning(location=w.location, message=w.message)
                                       for w in result.warnings])
 
-    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN, Role.LAB)],
+    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN, Role.LAB, Role.INTEGRATOR)],
                          description="Acknowledge a critical-value alert (records who and when)")
     async def acknowledge_lab_alert(self, info: Info,
                                     id: strawberry.ID) -> AcknowledgeLabAlertResult:
@@ -174,7 +174,7 @@ class LabMutation:
 
 @strawberry.type
 class LabQuery:
-    @strawberry.field(permission_classes=[has_role(Role.CLINICIAN, Role.LAB)])
+    @strawberry.field(permission_classes=[has_role(Role.CLINICIAN, Role.LAB, Role.INTEGRATOR)])
     async def lab_alerts(self, info: Info, patient_id: str | None = None,
                          first: int = 50, after: str | None = None) -> list[LabAlert]:
         alerts = await info.context.services.lab_queries.alerts(

@@ -92,7 +92,7 @@ UndoLinkResult = Annotated[
 
 @strawberry.type
 class ReviewQuery:
-    @strawberry.field(permission_classes=[has_role(Role.CLINICIAN)],
+    @strawberry.field(permission_classes=[has_role(Role.CLINICIAN, Role.INTEGRATOR)],
                       description="Patient links of lab results, newest first")
     async def patient_links(self, info: Info, lab_result_id: str | None = None,
                             patient_id: str | None = None, first: int = 50,
@@ -105,7 +105,7 @@ class ReviewQuery:
 
 @strawberry.type
 class ReviewMutation:
-    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN)],
+    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN, Role.INTEGRATOR)],
                          description="Link the held lab result to the candidate, or reject it")
     async def resolve_review_task(self, info: Info, id: strawberry.ID,
                                   decision: ReviewDecision) -> ResolveReviewResult:
@@ -116,7 +116,7 @@ class ReviewMutation:
             return to_user_error(exc)  # type: ignore[return-value]
         return ReviewTaskDecision.of(task)
 
-    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN)],
+    @strawberry.mutation(permission_classes=[has_role(Role.CLINICIAN, Role.INTEGRATOR)],
                          description="Undo a patient link; the result goes back to review")
     async def undo_patient_link(self, info: Info, id: strawberry.ID,
                                 reason: str) -> UndoLinkResult:

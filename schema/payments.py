@@ -110,7 +110,7 @@ InitiatePaymentResult = Annotated[
 
 @strawberry.type
 class PaymentQueryRoot:
-    @strawberry.field(permission_classes=[has_role(Role.BILLING)])
+    @strawberry.field(permission_classes=[has_role(Role.BILLING, Role.INTEGRATOR)])
     async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
         try:
             view = await info.context.services.payments.use_cases.get(info.context.caller,
@@ -120,7 +120,7 @@ class PaymentQueryRoot:
         info.context.loaders.payment_history.prime(view.payment.id, list(view.history))
         return Payment.of(view)
 
-    @strawberry.field(permission_classes=[has_role(Role.BILLING)])
+    @strawberry.field(permission_classes=[has_role(Role.BILLING, Role.INTEGRATOR)])
     async def payments(self, info: Info, first: int = 50, after: str | None = None,
                        provider: str | None = None,
                        status: PaymentStatusEnum | None = None,  # type: ignore[valid-type]

@@ -83,7 +83,7 @@ class Patient:
         return [LabResult.of(v) for v in found]
 
     @strawberry.field(description="Payments naming this patient, newest first (billing)",
-                      permission_classes=[has_role(Role.BILLING)])
+                      permission_classes=[has_role(Role.BILLING, Role.INTEGRATOR)])
     async def payments(self, info: Info) -> list[Annotated["Payment",
                                                           strawberry.lazy("schema.payments")]] | None:
         from schema.payments import Payment  # the run-time import of the lazy type

@@ -33,7 +33,8 @@ from resolvers.labs.webhook_events import alert_acknowledged, alert_raised
 from resolvers.principal import Caller, Role
 
 log = logging.getLogger("cari.labs.alerts")
-ALERT_ROLES = (Role.CLINICIAN, Role.LAB)
+# Besides admin; integrators operate the gateway and see all its queues (issue 17).
+ALERT_ROLES = (Role.CLINICIAN, Role.LAB, Role.INTEGRATOR)
 
 
 @dataclass(frozen=True)

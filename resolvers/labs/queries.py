@@ -11,8 +11,10 @@ from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
 from resolvers.fhir.search import parse_search
 from resolvers.fhir.service import FhirUseCases
+from resolvers.labs.alerts import ALERT_ROLES
 from resolvers.labs.ports import LabUnitOfWorkFactory, LabViewDecoder
 from resolvers.labs.records import LabAlert, LabMessageConflict, ReviewTask
+from resolvers.labs.review_cases import REVIEW_ROLES
 from resolvers.labs.view import LabResultView as LabResultView  # re-exported for surfaces
 from resolvers.principal import Caller, Role
 
@@ -86,7 +88,7 @@ class LabQueries:
 
     async def review_tasks(self, caller: Caller, after: str | None,
                            limit: int) -> list[ReviewTask]:
-        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+        await require_role_audited(self._uow_factory, self._clock, caller, *REVIEW_ROLES,
                                    action=AuditAction.READ, resource_type="ReviewTask")
         async with self._reads() as uow:
             tasks = await uow.labs.open_review_tasks(after, max(1, min(limit, 200)))
@@ -101,8 +103,8 @@ class LabQueries:
     async def alerts(self, caller: Caller, patient_id: str | None, after: str | None,
                      limit: int, *, unacknowledged: bool = False) -> list[LabAlert]:
         """Newest first; ``unacknowledged``: only the ones still waiting for somebody."""
-        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
-                                   Role.LAB, action=AuditAction.READ, resource_type="LabAlert",
+        await require_role_audited(self._uow_factory, self._clock, caller, *ALERT_ROLES,
+                                   action=AuditAction.READ, resource_type="LabAlert",
                                    targets=[(None, patient_id)])
         async with self._reads() as uow:
             alerts = await uow.labs.alerts(patient_id, after, max(1, min(limit, 200)),

@@ -31,10 +31,10 @@ from resolvers.labs.ingest import LabIngest
 from resolvers.labs.patient_notices import linked_notice
 from resolvers.labs.ports import LabUnitOfWork, LabUnitOfWorkFactory
 from resolvers.labs.records import LabResult, MpiLink, ReviewTask
-from resolvers.labs.review_cases import ReviewCasePage, read_cases
+from resolvers.labs.review_cases import REVIEW_ROLES, ReviewCasePage, read_cases
 from resolvers.labs.webhook_events import link_created, link_undone, review_created
 from resolvers.mpi.matching import MatchGrade, PatientMatcher
-from resolvers.principal import Caller, Role
+from resolvers.principal import Caller
 
 Decision = Literal["link", "reject"]
 REVIEW_GRADES = (MatchGrade.CERTAIN, MatchGrade.PROBABLE, MatchGrade.POSSIBLE)
@@ -50,7 +50,7 @@ class MatchReview:
         self._writer = ingest.writer
 
     async def resolve(self, caller: Caller, task_id: str, decision: Decision) -> ReviewTask:
-        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+        await require_role_audited(self._uow_factory, self._clock, caller, *REVIEW_ROLES,
                                    action=AuditAction.UPDATE, resource_type="ReviewTask",
                                    targets=[(task_id, None)])
         now = self._clock.now()
@@ -112,7 +112,7 @@ class MatchReview:
             [linked_notice(result.id, link.patient_id)] if self._writer.notify_linked else [])])
 
     async def undo(self, caller: Caller, link_id: str, reason: str) -> MpiLink:
-        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+        await require_role_audited(self._uow_factory, self._clock, caller, *REVIEW_ROLES,
                                    action=AuditAction.UPDATE, resource_type="MpiLink",
                                    targets=[(link_id, None)])
         now = self._clock.now()
@@ -157,7 +157,7 @@ class MatchReview:
 
     async def links(self, caller: Caller, *, lab_result_id: str | None, patient_id: str | None,
                     after: str | None, limit: int) -> list[MpiLink]:
-        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+        await require_role_audited(self._uow_factory, self._clock, caller, *REVIEW_ROLES,
                                    action=AuditAction.READ, resource_type="MpiLink",
                                    targets=[(None, patient_id)])
         async with self._uow_factory() as uow:
@@ -175,7 +175,7 @@ class MatchReview:
                     lab_result_id: str | None = None) -> ReviewCasePage:
         """The open queue grouped by lab result: what the lab sent beside each candidate's
         record and scores (see :mod:`resolvers.labs.review_cases`); audited per candidate."""
-        await require_role_audited(self._uow_factory, self._clock, caller, Role.CLINICIAN,
+        await require_role_audited(self._uow_factory, self._clock, caller, *REVIEW_ROLES,
                                    action=AuditAction.READ, resource_type="ReviewTask",
                                    targets=[(lab_result_id, None)])
         return await read_cases(self._uow_factory, self._clock,

@@ -21,8 +21,11 @@ from resolvers.labs.ports import LabUnitOfWorkFactory
 from resolvers.labs.records import LabResult, ReviewTask
 from resolvers.mpi.matching import MatchCandidate
 from resolvers.mpi.model import Patient
-from resolvers.principal import Caller
+from resolvers.principal import Caller, Role
 
+# Besides admin: clinicians decide matches; integrators, who operate the gateway and see all
+# its queues (issue 17: "admin and integrator see everything"), may work the queue too.
+REVIEW_ROLES = (Role.CLINICIAN, Role.INTEGRATOR)
 MAX_CASES = 50
 # Open tasks read per page: a result has a handful of candidates (the matcher keeps five).
 TASKS_PER_CASE = 5

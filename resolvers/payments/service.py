@@ -32,6 +32,9 @@ from resolvers.payments.view import PaymentView, payment_view
 from resolvers.principal import Caller, Role, require_role
 
 ROLES = (Role.BILLING,)
+# Reading payments: also integrators, who operate the gateway and see all its traffic (issue
+# 17: "admin and integrator see everything"); only billing starts payments and refunds.
+READ_ROLES = (Role.BILLING, Role.INTEGRATOR)
 MAX_PAGE = 200
 RESOURCE = "Payment"
 
@@ -54,7 +57,7 @@ class PaymentUseCases:
                          targets: Sequence[tuple[str | None, str | None]],
                          payment_id: str | None = None) -> None:
         try:
-            require_role(caller, *ROLES)
+            require_role(caller, *(READ_ROLES if action == AuditAction.READ else ROLES))
         except Forbidden:
             if payment_id is not None:
                 # The denial names the payment's patient (read for the record only).

@@ -11,7 +11,15 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from rest_compat.console import signin
 from rest_compat.console.framework import Page, page_endpoint
-from rest_compat.console.pages import failures, health, messages, overview
+from rest_compat.console.pages import (
+    alerts,
+    failures,
+    health,
+    messages,
+    overview,
+    payments,
+    review,
+)
 from rest_compat.console.static_files import console_static
 
 
@@ -21,6 +29,9 @@ def pages() -> list[Page]:
         *messages.PAGES,
         *failures.PAGES,
         *health.PAGES,
+        *review.PAGES,
+        *alerts.PAGES,
+        *payments.PAGES,
     ]
 
 
