@@ -15,6 +15,7 @@ from schema.fhir_datatypes import OutcomeIssue
 from schema.fhir_types import (
     AllergyIntolerance,
     Appointment,
+    AppointmentResponse,
     Condition,
     DiagnosticReport,
     Encounter,
@@ -191,6 +192,21 @@ class FhirQuery:
             ("date", _date("le", date_to)), patient=patient_id, status=status)
 
     @strawberry.field(permission_classes=[FHIR_ROLES])
+    async def appointment_response(self, info: Info,
+                                   id: strawberry.ID) -> AppointmentResponse | None:
+        return await _by_id(info, "AppointmentResponse", id)  # type: ignore[no-any-return]
+
+    @strawberry.field(permission_classes=[FHIR_ROLES])
+    async def appointment_responses(self, info: Info, appointment_id: str | None = None,
+                                    patient_id: str | None = None, first: int = 50,
+                                    after: str | None = None,
+                                    ) -> FhirConnection[AppointmentResponse]:
+        return await _search(  # type: ignore[no-any-return]
+            info, "AppointmentResponse", first, after,
+            ("appointment", f"Appointment/{appointment_id}" if appointment_id else None),
+            patient=patient_id)
+
+    @strawberry.field(permission_classes=[FHIR_ROLES])
     async def practitioner(self, info: Info, id: strawberry.ID) -> Practitioner | None:
         return await _by_id(info, "Practitioner", id)  # type: ignore[no-any-return]
 
@@ -210,7 +226,7 @@ class FhirValidationError:
 FhirWriteResult = Annotated[
     Observation | DiagnosticReport | Encounter | MedicationRequest | Condition
     | AllergyIntolerance | Procedure | Immunization | Practitioner | Appointment
-    | FhirValidationError
+    | AppointmentResponse | FhirValidationError
     | NotFoundError | ConflictError | ForbiddenError,
     strawberry.union("FhirWriteResult"),
 ]

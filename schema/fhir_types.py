@@ -303,12 +303,34 @@ class Appointment(FhirResource):
                        required=_str(p, "required")) for p in _list(doc, "participant")],
                    cancelation_reason=CodeableConcept.of(doc.get("cancelationReason")))
 
+@strawberry.federation.type(keys=["id"])
+class AppointmentResponse(FhirResource):
+    appointment: Reference | None
+    actor: Reference | None
+    participant_status: str
+    start: str | None
+    end: str | None
+    comment: str | None
+
+    @strawberry.field(description="The patient who answered, when the actor is one (MPI entity)")
+    async def patient(self, info: Info) -> Patient | None:
+        return await _patient(info, self.doc)
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "AppointmentResponse":
+        return cls(**_base(doc), appointment=Reference.of(doc.get("appointment")),
+                   actor=Reference.of(doc.get("actor")),
+                   participant_status=str(doc.get("participantStatus")),
+                   start=_str(doc, "start"), end=_str(doc, "end"),
+                   comment=_str(doc, "comment"))
+
 
 GRAPHQL_TYPES: dict[str, Any] = {
     "Observation": Observation, "DiagnosticReport": DiagnosticReport, "Encounter": Encounter,
     "MedicationRequest": MedicationRequest, "Condition": Condition,
     "AllergyIntolerance": AllergyIntolerance, "Procedure": Procedure,
     "Immunization": Immunization, "Practitioner": Practitioner, "Appointment": Appointment,
+    "AppointmentResponse": AppointmentResponse,
 }
 
 

@@ -31,6 +31,7 @@ TABLE_RESOURCES = (
     "OperationOutcome", "AuditEvent",
     "Medication", "Location", "Provenance", "Specimen", "Device", "Substance", "PractitionerRole",
     "RelatedPerson", "Group", "MeasureReport", "ImagingStudy", "Appointment",
+    "AppointmentResponse",
 )
 SKIPPED_DATATYPES = ("ElementDefinition",)  # never reachable from the types above
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"

@@ -152,6 +152,7 @@ REQUIRED_BINDINGS: dict[str, str] = {
     "Appointment.participant.required": "http://hl7.org/fhir/ValueSet/participantrequired",
     "Appointment.participant.status": "http://hl7.org/fhir/ValueSet/participationstatus",
     "Appointment.status": "http://hl7.org/fhir/ValueSet/appointmentstatus",
+    "AppointmentResponse.participantStatus": "http://hl7.org/fhir/ValueSet/participationstatus",
     "AuditEvent.action": "http://hl7.org/fhir/ValueSet/audit-event-action",
     "AuditEvent.agent.network.type": "http://hl7.org/fhir/ValueSet/network-type",
     "AuditEvent.outcome": "http://hl7.org/fhir/ValueSet/audit-event-outcome",
@@ -555,6 +556,11 @@ REFERENCE_TARGETS: dict[str, frozenset[str]] = {
     }),
     "Appointment.slot": frozenset({"Slot"}),
     "Appointment.supportingInformation": frozenset({"Resource"}),
+    "AppointmentResponse.actor": frozenset({
+        "Device", "HealthcareService", "Location", "Patient", "Practitioner", "PractitionerRole",
+        "RelatedPerson",
+    }),
+    "AppointmentResponse.appointment": frozenset({"Appointment"}),
     "AuditEvent.agent.location": frozenset({"Location"}),
     "AuditEvent.agent.who": frozenset({
         "Device", "Organization", "Patient", "Practitioner", "PractitionerRole", "RelatedPerson",

@@ -10,7 +10,7 @@ from typing import Any
 SUPPORTED_TYPES: tuple[str, ...] = (
     "Patient", "Encounter", "Observation", "MedicationRequest", "Condition",
     "AllergyIntolerance", "Practitioner", "Organization", "Procedure", "Immunization",
-    "DiagnosticReport", "Appointment",
+    "DiagnosticReport", "Appointment", "AppointmentResponse",
 )
 # Types that are validated but not stored as resources of their own.
 VALIDATE_ONLY_TYPES: tuple[str, ...] = ("Bundle", "OperationOutcome", "AuditEvent", "MeasureReport",

@@ -25,7 +25,8 @@ from resolvers.tenancy import OrganizationScoping, patients_outside
 # Types whose resources are about one patient (subject or patient reference).
 PATIENT_COMPARTMENT = frozenset(("Observation", "DiagnosticReport", "Encounter",
                                  "MedicationRequest", "Condition", "AllergyIntolerance",
-                                 "Procedure", "Immunization", "Appointment"))
+                                 "Procedure", "Immunization", "Appointment",
+                                 "AppointmentResponse"))
 
 
 def _managing_organization(doc: dict[str, Any]) -> str | None:

@@ -83,6 +83,14 @@ SEARCH_PARAMS: dict[str, list[SearchParam]] = {
                        doc="A practitioner among the participants", target="Practitioner"),
                     _p("date", "date", "start"), _p("status", "token", "status"),
                     _p("service-type", "token", "serviceType")],
+    # One participant's answer to an Appointment; the patient when the actor is one.
+    "AppointmentResponse": [IDENTIFIER,
+                            _p("appointment", "reference", "appointment",
+                               doc="The appointment answered", target="Appointment"),
+                            _p("actor", "reference", "actor", doc="Who answered"),
+                            _p("patient", "reference", "actor",
+                               doc="The patient who answered", target="Patient"),
+                            _p("part-status", "token", "participantStatus")],
 }
 # Which date parameter also orders results for _sort=date / birthdate.
 SORT_DATE = {t: next((p for p in ps if p.kind == "date"), None) for t, ps in SEARCH_PARAMS.items()}
@@ -196,6 +204,9 @@ def patient_of(resource: dict[str, Any]) -> str | None:
         ref = resource.get(key)
         if isinstance(ref, dict) and (found := patient_reference(ref.get("reference"))):
             return found
+    if resource.get("resourceType") == "AppointmentResponse":  # a patient's own answer
+        actor = resource.get("actor")
+        return patient_reference(actor.get("reference")) if isinstance(actor, dict) else None
     if resource.get("resourceType") == "Appointment":  # the first participant who is one
         for participant in resource.get("participant") or []:
             actor = participant.get("actor") if isinstance(participant, dict) else None

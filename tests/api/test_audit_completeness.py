@@ -460,10 +460,11 @@ GQL_AUDITED: dict[str, Callable[[World], tuple[str, str | None]]] = {
                                     w.patient_id))(field)
        for field in ("observations", "diagnosticReports", "encounters", "medicationRequests",
                      "conditions", "allergyIntolerances", "procedures", "immunizations",
-                     "appointments")},
+                     "appointments", "appointmentResponses")},
     **{field: (lambda f: lambda w: (f'{{ {f}(id: "nope") {{ id }} }}', None))(field)
        for field in ("diagnosticReport", "encounter", "medicationRequest", "condition",
-                     "allergyIntolerance", "procedure", "immunization", "appointment")},
+                     "allergyIntolerance", "procedure", "immunization", "appointment",
+                     "appointmentResponse")},
     "labAlerts": lambda w: (f'{{ labAlerts(patientId: "{w.patient_id}") {{ id }} }}',
                             w.patient_id),
     "patientLinks": lambda w: (f'{{ patientLinks(patientId: "{w.patient_id}") {{ id }} }}',

@@ -73,6 +73,7 @@ LIST_FIELDS = [
     "procedures(first: $first) { nodes { id } }",
     "immunizations(first: $first) { nodes { id } }",
     "appointments(first: $first) { nodes { id } }",
+    "appointmentResponses(first: $first) { nodes { id } }",
     "practitioners(first: $first) { nodes { id } }",
 ]
 

@@ -56,3 +56,36 @@ async def test_create_read_search_and_cancel(gateway: Harness) -> None:
     assert read["data"]["appointment"] == {"status": "cancelled", "cancelationReason": None}
     none = await h.gql(search, {"p": patient["id"], "s": "booked"}, roles=("clinician",))
     assert none["data"]["appointments"]["total"] == 0
+
+
+async def test_appointment_response_is_about_its_patient_actor(gateway: Harness) -> None:
+    h = gateway
+    patient = await h.create_patient(family="Achieng")
+    made = await h.gql(CREATE, {"r": appointment(patient["id"], status="proposed")},
+                       roles=("clinician",))
+    aid = made["data"]["createFhirResource"]["id"]
+    response = {"resourceType": "AppointmentResponse",
+                "appointment": {"reference": f"Appointment/{aid}"},
+                "actor": {"reference": f"Patient/{patient['id']}"},
+                "participantStatus": "accepted", "comment": "by phone"}
+    posted = await h.client.post("/api/fhir/AppointmentResponse", json=response,
+                                 headers=h.auth("clinician"))
+    assert posted.status_code == 201, posted.text
+    rid = posted.json()["id"]
+    bad = await h.client.post("/api/fhir/AppointmentResponse", json={
+        **response, "participantStatus": "maybe"}, headers=h.auth("clinician"))
+    assert bad.status_code in (400, 422)
+    by_patient = await h.client.get(f"/api/fhir/AppointmentResponse?patient={patient['id']}"
+                                    f"&appointment=Appointment/{aid}&part-status=accepted",
+                                    headers=h.auth("clinician"))
+    assert [e["resource"]["id"] for e in by_patient.json()["entry"]] == [rid]
+    audit = await h.client.get("/api/admin/audit-events?resource_type=AppointmentResponse",
+                               headers=h.auth("admin"))
+    assert {r["patient_id"] for r in audit.json()["data"]["items"]} == {patient["id"]}
+
+    q = """query($a: String) { appointmentResponses(appointmentId: $a) { total nodes {
+      id participantStatus comment appointment { reference } patient { id } } } }"""
+    found = await h.gql(q, {"a": aid}, roles=("clinician",))
+    assert found["data"]["appointmentResponses"] == {"total": 1, "nodes": [{
+        "id": rid, "participantStatus": "accepted", "comment": "by phone",
+        "appointment": {"reference": f"Appointment/{aid}"}, "patient": {"id": patient["id"]}}]}
