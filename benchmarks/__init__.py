@@ -43,6 +43,8 @@ Modules:
                      (if reachable) PostgreSQL
     whatsapp_send    2,000 scheduled WhatsApp messages drained against the fake Graph API
                      (messages/s), and signed webhook intake req/s; SQLite and PostgreSQL
+    console_review_alerts_payments  the console's MPI review, lab alert and payment pages
+                     with 1,000 held lab results (HTTP ingest) and 50,000 payments: p50/p95/p99
 """
 
 BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
@@ -52,4 +54,5 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check",
               "dicom_access", "webhook_fanout", "appointment_reminders",
-              "lab_alert_fanout", "whatsapp_send")
+              "lab_alert_fanout", "whatsapp_send",
+              "console_review_alerts_payments")

@@ -29,9 +29,8 @@ from rest_compat.console.masking import mask_phone
 
 PAGE_SIZE = 50
 ROLES = frozenset({Role.BILLING.value})
-# Who moved a payment: the provider (its callback, our status query of it, Stripe's events)
-# or the reconciler; "api" is the request that created it.
-PROVIDER_SOURCES = (TransitionSource.CALLBACK, TransitionSource.QUERY, TransitionSource.STRIPE)
+# Every move after creation is an answer of the provider: its acknowledgement of the request,
+# its callback, a status query of it (by a reader or by the reconciler), Stripe's events.
 FILTERS = ("provider", "status", "direction", "reference")
 
 
@@ -41,7 +40,7 @@ class PaymentRow:
     phone: str
     amount: str
     history: list[PaymentTransition]
-    provider_answer: PaymentTransition | None  # the provider's latest word
+    provider_answer: PaymentTransition | None  # the provider's latest word (None: silent)
     reconciled: PaymentTransition | None  # the reconciler's latest outcome
 
 
@@ -58,9 +57,11 @@ ZERO_DECIMAL = frozenset({"BIF", "CVE", "DJF", "GNF", "JPY", "KMF", "RWF", "UGX"
 
 
 def _latest(history: list[PaymentTransition],
-            sources: tuple[TransitionSource, ...]) -> PaymentTransition | None:
-    found = [t for t in history if t.source in sources]
-    return max(found, key=lambda t: t.at) if found else None
+            sources: tuple[TransitionSource, ...] | None = None) -> PaymentTransition | None:
+    """The newest move after creation, by one of ``sources`` (any when None)."""
+    found = [t for t in history if t.from_status is not None
+             and (sources is None or t.source in sources)]
+    return found[-1] if found else None
 
 
 def _choice(raw: str, allowed: tuple[str, ...]) -> str:
@@ -89,7 +90,7 @@ async def payments_page(console: ConsoleRequest) -> Response:
         rows.append(PaymentRow(
             view=view, phone=mask_phone(view.payment.phone_e164),
             amount=amount_text(view.payment.amount_minor, view.payment.currency),
-            history=history, provider_answer=_latest(history, PROVIDER_SOURCES),
+            history=history, provider_answer=_latest(history),
             reconciled=_latest(history, (TransitionSource.RECONCILE,))))
     next_params: dict[str, Any] | None = None
     if len(found) == PAGE_SIZE:
