@@ -35,6 +35,8 @@ Modules:
                      and end-to-end latency p50/p99, on SQLite and (if reachable) PostgreSQL
     dicom_access     POST /api/clinical/dicom/access against a real Orthanc, and study metadata
                      through the viewer proxy vs Orthanc directly: p50/p99 over HTTP
+    console_pages    the console's pages (message log filters, a deep keyset page, one message,
+                     the overview per window) with 100k messages seeded: p50/p95/p99 per page
     appointment_reminders  1,000 Appointments on SQLite, in process: FHIR writes/s with and
                      without the reminders' watch notice; reminders computed and scheduled
                      per second (new and rescheduled), p50/p99 per appointment
@@ -54,5 +56,5 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "upload_memory", "cross_border", "dhis2_export", "cds_hooks_http",
               "cds_check",
               "dicom_access", "webhook_fanout", "appointment_reminders",
-              "lab_alert_fanout", "whatsapp_send",
+              "lab_alert_fanout", "whatsapp_send", "console_pages",
               "console_review_alerts_payments")

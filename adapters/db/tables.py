@@ -159,7 +159,9 @@ class LabResultRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("sending_facility", "control_id", name="uq_lab_results_message"),
         Index("ix_lab_results_patient", "patient_id", "received_at"),
-        Index("ix_lab_results_received", "received_at", "id"),  # the message log's pages
+        # The message log's pages and (with channel) the overview's counts, index-only.
+        Index("ix_lab_results_received", "received_at", "id", "channel"),
+        Index("ix_lab_results_control", "control_id"),  # the log's search by control id
     )
 
     id: str = Field(primary_key=True, max_length=36)

@@ -24,6 +24,7 @@ class WebhookEventRow(SQLModel, table=True):
         Index("ix_webhook_events_status", "status", "id"),
         Index("ix_webhook_events_subject", "subject_id"),
         Index("ix_webhook_events_received", "received_at", "id"),  # the message log's pages
+        Index("ix_webhook_events_event", "event_id"),  # the log's search by event id alone
     )
 
     id: str = Field(primary_key=True, max_length=36)

@@ -2,12 +2,14 @@
 
 Counts come from the timestamps intake and delivery already store (bucketed in SQL), so the
 overview adds no write anywhere. A short cache keeps a console left open on the overview
-(htmx refreshes it) from re-reading a week of rows every few seconds.
+from re-reading a week of rows every few seconds; the day and week figures, once computed,
+are answered at once and refreshed in the background when due.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from resolvers.operations.traffic.records import (
 from resolvers.principal import Caller, Role, require_role
 
 ROLES = (Role.INTEGRATOR,)  # and admin
+log = logging.getLogger("cari.console")
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,42 @@ class TrafficStats:
                  ) -> None:
         self._store = store
         self._clock = clock
-        self._cache_seconds = cache_seconds
+        # Longer windows have wider buckets: their figures may be kept longer (a day's 15
+        # minute buckets 3x, a week's 2 hour buckets 6x the hour's).
+        self._keep = {Window.HOUR: cache_seconds, Window.DAY: 3 * cache_seconds,
+                      Window.WEEK: 6 * cache_seconds}
         self._cache: dict[Window, tuple[datetime, TrafficOverview]] = {}
-        self._lock = asyncio.Lock()
+        self._locks = {window: asyncio.Lock() for window in Window}
+        self._refreshing: dict[Window, asyncio.Task[None]] = {}
 
     async def overview(self, caller: Caller, window: Window) -> TrafficOverview:
         require_role(caller, *ROLES)  # counts only: no patient data, nothing to audit
         now = self._clock.now()
-        async with self._lock:  # one computation per window at a time; the others reuse it
+        cached = self._cache.get(window)
+        if cached is not None and (now - cached[0]).total_seconds() < self._keep[window]:
+            return cached[1]
+        if cached is not None and window is not Window.HOUR:
+            # A day's or a week's figures are read over tens of thousands of rows (0.5 s for
+            # a week of 90k messages on SQLite): the page answers with the figures it has, a
+            # bucket's width from wrong at most, and they are recomputed behind it, once.
+            if window not in self._refreshing:
+                task = asyncio.create_task(self._refresh(window))
+                self._refreshing[window] = task
+                task.add_done_callback(lambda _: self._refreshing.pop(window, None))
+            return cached[1]
+        return await self._refresh_now(window)
+
+    async def _refresh(self, window: Window) -> None:
+        try:
+            await self._refresh_now(window)
+        except Exception:  # the next request computes in line and raises it to its caller
+            log.exception("traffic overview refresh failed", extra={"window": window.value})
+
+    async def _refresh_now(self, window: Window) -> TrafficOverview:
+        async with self._locks[window]:  # one computation per window; the others reuse it
             cached = self._cache.get(window)
-            if cached is not None and (now - cached[0]).total_seconds() < self._cache_seconds:
+            now = self._clock.now()
+            if cached is not None and (now - cached[0]).total_seconds() < self._keep[window]:
                 return cached[1]
             result = await self._compute(window, now)
             self._cache[window] = (now, result)
