@@ -12,7 +12,6 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import update
 
 from adapters.db.payments import P
-
 from tests.api.test_lab_ingest import NATID, WORKED_EXAMPLE
 from tests.console.browser import ConsoleSite, new_page, screenshot, sign_in
 from tests.payments.fake_provider import FakeProvider, succeeded

@@ -205,3 +205,33 @@ async def test_a_clinician_cannot_open_the_payments_page(h: Harness) -> None:
     assert page.status_code == 403
     assert "/console/payments" not in _nav(page.text) and "/console/review" in _nav(page.text)
     assert "not give access" in page.text
+
+
+async def test_an_integrator_sees_the_three_pages_and_the_rest_reads(h: Harness) -> None:
+    """'Admin and integrator see everything': in the use cases, so REST agrees."""
+    await _lookalike(h)
+    await _ingest(h, WORKED_EXAMPLE)
+    await sign_in(h, "integrator", sub="officer-7")
+    for path in ("/console/review", "/console/alerts", "/console/payments"):
+        page = await h.client.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert path in _nav(page.text)
+    for path in ("/api/mpi/review", "/api/lab/alerts", "/api/payments", "/api/mpi/links"):
+        assert (await h.client.get(path, headers=h.auth("integrator"))).status_code == 200
+    # Starting a payment stays billing's.
+    r = await h.client.post("/api/payments", json={
+        "provider": "mpesa", "amount": 100, "currency": "KES", "phone": "0712345678",
+        "reference": "INV-9"}, headers={**h.auth("integrator"), "Idempotency-Key": "i1"})
+    assert r.status_code == 403
+
+
+async def test_the_pages_in_french(h: Harness) -> None:
+    await _lookalike(h)
+    await _ingest(h, WORKED_EXAMPLE)
+    await sign_in(h, "admin")
+    review = await h.client.get("/console/review", headers={"Accept-Language": "fr"})
+    assert "Envoyé par le laboratoire" in review.text and "Rejeter" in review.text
+    alerts = await h.client.get("/console/alerts", headers={"Accept-Language": "fr"})
+    assert "En attente d'accusé de réception" in alerts.text.replace("&#39;", "'")
+    payments = await h.client.get("/console/payments", headers={"Accept-Language": "fr"})
+    assert "Aucun paiement ne correspond" in payments.text
