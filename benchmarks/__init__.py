@@ -37,6 +37,8 @@ Modules:
                      through the viewer proxy vs Orthanc directly: p50/p99 over HTTP
     console_pages    the console's pages (message log filters, a deep keyset page, one message,
                      the overview per window) with 100k messages seeded: p50/p95/p99 per page
+    console_health_failures  the console's health and failures pages over 100k outbox rows and
+                     100k webhook deliveries (20 endpoints): p50/p95/p99 per page
     appointment_reminders  1,000 Appointments on SQLite, in process: FHIR writes/s with and
                      without the reminders' watch notice; reminders computed and scheduled
                      per second (new and rescheduled), p50/p99 per appointment
@@ -57,4 +59,4 @@ BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mp
               "cds_check",
               "dicom_access", "webhook_fanout", "appointment_reminders",
               "lab_alert_fanout", "whatsapp_send", "console_pages",
-              "console_review_alerts_payments")
+              "console_review_alerts_payments", "console_health_failures")

@@ -8,10 +8,10 @@ writer lock makes the statement atomic on its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.dialect import insert_for
@@ -169,12 +169,47 @@ class SqlOutboxStore:
         return {s.value: found.get(s.value, 0) for s in OutboxStatus}
 
     async def depth_by_destination(self) -> list[DestinationDepth]:
+        # Undelivered rows are few and found by ix_outbox_due; delivered ones are most of the
+        # table, so they are never counted whole: the destinations are a skip scan of
+        # ix_outbox_destination_delivered and each one's last hour and last delivery are
+        # ranges of it (migration 0019).
+        since = datetime.now(UTC) - timedelta(hours=1)
         failing = and_(T.c.status == OutboxStatus.PENDING.value, T.c.last_error.is_not(None))
-        stmt = (select(T.c.destination, T.c.status, failing.label("failing"), func.count(),
-                       func.max(T.c.delivered_at))
-                .group_by(T.c.destination, T.c.status, failing))
+        undelivered = (select(T.c.destination, T.c.status, failing.label("failing"), func.count())
+                       .where(T.c.status.in_([OutboxStatus.PENDING.value,
+                                              OutboxStatus.IN_FLIGHT.value,
+                                              OutboxStatus.DEAD.value]))
+                       .group_by(T.c.destination, T.c.status, failing))
         async with self._sessions() as session:
-            rows = (await session.execute(stmt)).all()
-        return depths_from_groups((str(d), str(s), bool(f), int(n), last)
-                                  for d, s, f, n, last in rows)
+            groups = (await session.execute(undelivered)).all()
+            delivered = (await session.execute(_DELIVERED_BY_DESTINATION, {
+                "delivered": OutboxStatus.DELIVERED.value, "since": since})).all()
+        return depths_from_groups(
+            ((str(d), str(s), bool(f), int(n)) for d, s, f, n in groups),
+            ((str(d), int(n), _aware(last)) for d, n, last in delivered))
 
+
+def _aware(value: Any) -> datetime | None:
+    """A text SELECT does not go through UTCDateTime: SQLite answers a naive string."""
+    if value is None:
+        return None
+    parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Every destination (a recursive skip scan: one index probe per destination), with its
+# deliveries since :since and its last delivery. The same SQL on SQLite and PostgreSQL.
+_DELIVERED_BY_DESTINATION = text("""
+WITH RECURSIVE destinations(name) AS (
+    SELECT min(destination) FROM outbox_messages
+    UNION ALL
+    SELECT (SELECT min(destination) FROM outbox_messages WHERE destination > destinations.name)
+    FROM destinations WHERE destinations.name IS NOT NULL
+)
+SELECT name,
+       (SELECT count(*) FROM outbox_messages WHERE destination = destinations.name
+          AND status = :delivered AND delivered_at >= :since),
+       (SELECT max(delivered_at) FROM outbox_messages WHERE destination = destinations.name
+          AND status = :delivered)
+FROM destinations WHERE name IS NOT NULL
+""")

@@ -80,6 +80,8 @@ class OutboxRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("destination", "idempotency_key", name="uq_outbox_destination_key"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The console's health page (migration 0019).
+        Index("ix_outbox_destination_delivered", "destination", "status", "delivered_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)

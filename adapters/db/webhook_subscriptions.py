@@ -231,6 +231,14 @@ class SqlWebhookStore:
         async with self._sessions() as session:
             return [_delivery(r) for r in (await session.execute(stmt)).all()]
 
+    async def deliveries_by_status(self, statuses: Sequence[DeliveryStatus],
+                                   limit: int) -> list[Delivery]:
+        # ix_webhook_deliveries_status (migration 0019): an index range per status.
+        stmt = (select(D).where(D.c.status.in_([s.value for s in statuses]))
+                .order_by(D.c.updated_at.desc(), D.c.id.desc()).limit(limit))
+        async with self._sessions() as session:
+            return [_delivery(r) for r in (await session.execute(stmt)).all()]
+
     async def get_delivery(self, endpoint_id: str, delivery_id: str) -> DeliveryDetail | None:
         async with self._sessions() as session:
             row = (await session.execute(select(D).where(

@@ -10,7 +10,7 @@ import asyncio
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -318,10 +318,17 @@ class InMemoryOutboxStore:
         return counts
 
     async def depth_by_destination(self) -> list[DestinationDepth]:
-        groups: dict[tuple[str, str, bool], tuple[int, datetime | None]] = {}
+        since = datetime.now(UTC) - timedelta(hours=1)
+        undelivered: dict[tuple[str, str, bool], int] = {}
+        delivered: dict[str, tuple[int, datetime | None]] = {}
         for m in self._state.outbox.values():
+            if m.status == OutboxStatus.DELIVERED and m.delivered_at is not None:
+                recent, last = delivered.get(m.destination, (0, None))
+                delivered[m.destination] = (recent + (m.delivered_at >= since),
+                                            max(m.delivered_at, last or m.delivered_at))
+                continue
             key = (m.destination, m.status.value,
                    m.status == OutboxStatus.PENDING and m.last_error is not None)
-            count, last = groups.get(key, (0, None))
-            groups[key] = (count + 1, max((d for d in (last, m.delivered_at) if d), default=None))
-        return depths_from_groups((*key, count, last) for key, (count, last) in groups.items())
+            undelivered[key] = undelivered.get(key, 0) + 1
+        return depths_from_groups(((*key, n) for key, n in undelivered.items()),
+                                  ((d, recent, last) for d, (recent, last) in delivered.items()))

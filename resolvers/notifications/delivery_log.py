@@ -8,6 +8,7 @@ failed, and skipped while the endpoint was disabled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from resolvers.audit.model import AuditAction, AuditOutcome
@@ -52,6 +53,19 @@ class DeliveryLog:
         found = await self._store.get_delivery(endpoint_id, delivery_id)
         if found is None:
             raise NotFound(f"no delivery {delivery_id!r} to endpoint {endpoint_id!r}")
+        return found
+
+    async def by_status(self, caller: Caller, statuses: Sequence[DeliveryStatus],
+                        limit: int) -> list[Delivery]:
+        """Every endpoint's deliveries in ``statuses`` (the console's failures page), newest
+        change first; one audit record names the endpoints read."""
+        require_role(caller, *MANAGERS)
+        found = await self._store.deliveries_by_status(statuses, max(1, min(limit, MAX_REPLAY)))
+        endpoints = sorted({d.endpoint_id for d in found})
+        await self._audit.record(audit_records(
+            caller, action=AuditAction.READ, resource_type=RESOURCE,
+            targets=[(e, None) for e in endpoints] or [(None, None)],
+            outcome=AuditOutcome.SUCCESS, at=self._clock.now()))
         return found
 
     async def replay(self, caller: Caller, endpoint_id: str, delivery_id: str) -> Delivery:

@@ -49,26 +49,31 @@ class OutboxQuery:
 
 @dataclass(frozen=True)
 class DestinationDepth:
-    """One destination's rows by state, and its last successful delivery (the console's
-    health and failures pages). ``failing``: pending rows whose last attempt failed."""
+    """One destination's undelivered rows by state, its deliveries in the last hour and its
+    last delivery (the console's health and failures pages). ``failing``: pending rows whose
+    last attempt failed."""
 
     destination: str
     pending: int = 0
     failing: int = 0
     in_flight: int = 0
     dead: int = 0
-    delivered: int = 0
+    delivered_last_hour: int = 0
     last_delivered_at: datetime | None = None
 
 
 def depths_from_groups(
-        groups: Iterable[tuple[str, str, bool, int, datetime | None]]) -> list[DestinationDepth]:
-    """(destination, status, failing, count, last delivered) groups -> a row per destination."""
+        undelivered: Iterable[tuple[str, str, bool, int]],
+        delivered: Iterable[tuple[str, int, datetime | None]]) -> list[DestinationDepth]:
+    """(destination, status, failing, count) groups of undelivered rows and (destination,
+    delivered in the last hour, last delivered) -> a row per destination, by name."""
     found: dict[str, dict[str, Any]] = {}
-    for destination, status, failing, count, last in groups:
+    for destination, status, failing, count in undelivered:
         entry = found.setdefault(destination, {"destination": destination})
         name = "failing" if failing else status
         entry[name] = entry.get(name, 0) + count
-        if status == OutboxStatus.DELIVERED.value and last is not None:
-            entry["last_delivered_at"] = last
+    for destination, recent, last in delivered:
+        entry = found.setdefault(destination, {"destination": destination})
+        entry["delivered_last_hour"] = recent
+        entry["last_delivered_at"] = last
     return [DestinationDepth(**found[name]) for name in sorted(found)]

@@ -32,34 +32,52 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.db
-async def test_outbox_depth_per_destination(gateway_any_db: Harness) -> None:
-    sessions = session_factory(gateway_any_db.engine)
+async def test_outbox_depth_per_destination(tmp_path: Path, database_url: str) -> None:
+    # No worker: the rows are settled by hand (their destinations have no handler).
+    async with running_app(make_settings(tmp_path / "var", database_url,
+                                         outbox_worker=False)) as gateway:
+        await _depths(gateway)
+
+
+async def _depths(gateway: Harness) -> None:
+    sessions = session_factory(gateway.engine)
     store = SqlOutboxStore(sessions)
+    now = datetime.now(UTC)
     async with sessions() as session:
-        writer = SqlOutboxWriter(session, lambda: NOW)
+        writer = SqlOutboxWriter(session, lambda: now)
         await writer.enqueue([NewOutboxMessage(destination, {"n": i}, uuid.uuid4().hex)
                               for i, destination in enumerate(["c1-a"] * 4 + ["c1-b"] * 2)])
         await session.commit()
     # The worker is off for these destinations (no handler): settle rows by hand.
-    claimed = await store.claim_due(now=NOW + timedelta(days=1), limit=100,
-                                    lease_until=NOW + timedelta(days=2), claim_token="t")
+    claimed = await store.claim_due(now=now + timedelta(days=1), limit=100,
+                                    lease_until=now + timedelta(days=2), claim_token="t")
     mine = [m for m in claimed if m.destination.startswith("c1-")]
     a = [m for m in mine if m.destination == "c1-a"]
     b = [m for m in mine if m.destination == "c1-b"]
-    assert await store.mark_delivered(a[0].id, "t", NOW)
+    assert await store.mark_delivered(a[0].id, "t", now)
     assert await store.mark_failed(a[1].id, "t", error="HTTP 503", dead=True,
-                                   next_attempt_at=NOW)
+                                   next_attempt_at=now)
     assert await store.mark_failed(a[2].id, "t", error="HTTP 500", dead=False,
-                                   next_attempt_at=NOW + timedelta(hours=1))
-    assert await store.mark_delivered(b[0].id, "t", NOW - timedelta(minutes=5))
-    assert await store.mark_delivered(b[1].id, "t", NOW)
+                                   next_attempt_at=now + timedelta(hours=1))
+    assert await store.mark_delivered(b[0].id, "t", now - timedelta(minutes=5))
+    assert await store.mark_delivered(b[1].id, "t", now)
     depths = {d.destination: d for d in await store.depth_by_destination()}
     got_a, got_b = depths["c1-a"], depths["c1-b"]
-    assert (got_a.pending, got_a.failing, got_a.in_flight, got_a.dead, got_a.delivered) == (
-        0, 1, 1, 1, 1)
-    assert (got_b.delivered, got_b.dead, got_b.failing) == (2, 0, 0)
-    assert got_b.last_delivered_at is not None
-    assert got_b.last_delivered_at.replace(tzinfo=got_b.last_delivered_at.tzinfo or UTC) == NOW
+    assert (got_a.pending, got_a.failing, got_a.in_flight, got_a.dead,
+            got_a.delivered_last_hour) == (0, 1, 1, 1, 1)
+    assert (got_b.delivered_last_hour, got_b.dead, got_b.failing) == (2, 0, 0)
+    assert got_b.last_delivered_at == now
+    # An old delivery counts as the last one, not as one of the last hour.
+    async with sessions() as session:
+        await SqlOutboxWriter(session, lambda: now).enqueue(
+            [NewOutboxMessage("c1-c", {}, uuid.uuid4().hex)])
+        await session.commit()
+    old = [m for m in await store.claim_due(now=now + timedelta(days=1), limit=100,
+                                            lease_until=now + timedelta(days=2),
+                                            claim_token="u") if m.destination == "c1-c"]
+    assert await store.mark_delivered(old[0].id, "u", now - timedelta(hours=3))
+    got_c = {d.destination: d for d in await store.depth_by_destination()}["c1-c"]
+    assert (got_c.delivered_last_hour, got_c.last_delivered_at) == (0, now - timedelta(hours=3))
 
 
 class _Certificates:

@@ -21,22 +21,24 @@ from dataclasses import dataclass, field
 from resolvers.errors import Conflict, Forbidden, NotFound
 from resolvers.notifications.delivery_log import DeliveryLog
 from resolvers.notifications.endpoints import WebhookEndpoints
-from resolvers.notifications.model import Delivery, DeliveryQuery, DeliveryStatus, Endpoint
+from resolvers.notifications.model import Delivery, DeliveryStatus, Endpoint
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.model import DestinationDepth, OutboxMessage, OutboxQuery, OutboxStatus
 from resolvers.outbox.ports import OutboxStatistics
 from resolvers.principal import Caller, Role, require_role
 
-PER_LIST = 50  # rows per list on the page (the oldest first)
+PER_LIST = 20  # rows per list on the page
 MAX_ENDPOINTS = 50
+MAX_DELIVERIES = 1000  # failed (and retrying) deliveries read across endpoints
 FAILED_STATUSES = (DeliveryStatus.EXHAUSTED, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
 class EndpointFailures:
     endpoint: Endpoint
-    failed: list[Delivery]  # exhausted, failed, skipped: replayable
+    failed: list[Delivery]  # exhausted, failed, skipped: replayable (the newest PER_LIST)
     retrying: list[Delivery]  # pending after a failed attempt: the worker tries again
+    more_failed: int = 0  # failed deliveries beyond those listed (within MAX_DELIVERIES)
 
 
 @dataclass(frozen=True)
@@ -91,17 +93,18 @@ class Failures:
         return OutboxFailures(dead=dead, retrying=retrying)
 
     async def _endpoint_failures(self, caller: Caller) -> list[EndpointFailures]:
+        # Two reads across every endpoint (the newest failed, then the retrying), not four
+        # per endpoint: the page stays one round of queries however many endpoints exist.
+        failed = await self._deliveries.by_status(caller, FAILED_STATUSES, MAX_DELIVERIES)
+        pending = await self._deliveries.by_status(caller, (DeliveryStatus.PENDING,),
+                                                   MAX_DELIVERIES)
         found = []
         for endpoint in await self._endpoints.list(caller, None, MAX_ENDPOINTS):
-            failed: list[Delivery] = []
-            for status in FAILED_STATUSES:
-                failed.extend(await self._deliveries.deliveries(
-                    caller, DeliveryQuery(endpoint.id, status=status, limit=PER_LIST)))
-            pending = await self._deliveries.deliveries(
-                caller, DeliveryQuery(endpoint.id, status=DeliveryStatus.PENDING, limit=PER_LIST))
+            mine = [d for d in failed if d.endpoint_id == endpoint.id]
             found.append(EndpointFailures(
-                endpoint, sorted(failed, key=lambda d: d.updated_at, reverse=True),
-                [d for d in pending if d.attempts > 0]))
+                endpoint, mine[:PER_LIST], [d for d in pending
+                                            if d.endpoint_id == endpoint.id and d.attempts > 0],
+                more_failed=max(0, len(mine) - PER_LIST)))
         # Endpoints with something to fix first.
         return sorted(found, key=lambda e: (not (e.failed or e.retrying or not e.endpoint.enabled),
                                             e.endpoint.url))
