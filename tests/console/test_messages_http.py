@@ -58,8 +58,14 @@ async def test_message_list_filters_detail_and_audited_reveal(h: Harness) -> Non
         refused = await console.get("/console/messages", params={"channel": "hl7-refused"})
         assert refused.text.count('class="open-message"') == 1
         partial = await console.get("/console/messages", params={"sender": "OTHER_LAB"},
-                                    headers={"HX-Request": "true"})
+                                    headers={"HX-Request": "true",
+                                             "HX-Target": "message-results"})
         assert partial.text.count('class="open-message"') == 1 and "<html" not in partial.text
+        restored = await console.get("/console/messages", params={"sender": "OTHER_LAB"},
+                                     headers={"HX-Request": "true",
+                                              "HX-Target": "message-results",
+                                              "HX-History-Restore-Request": "true"})
+        assert "<html" in restored.text  # the back button gets the whole page
         paged = await console.get("/console/messages", params={"after": "nonsense"})
         assert paged.status_code == 200 and 'role="alert"' in paged.text
 

@@ -35,6 +35,14 @@ def _when(text: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def _targets(console: ConsoleRequest, element: str) -> bool:
+    """An htmx request that swaps only ``element`` (not a history restore, which htmx sends
+    as an htmx request too and which needs the whole page)."""
+    headers = console.request.headers
+    return console.is_htmx and headers.get("hx-target") == element and (
+        headers.get("hx-history-restore-request") != "true")
+
+
 async def messages_page(console: ConsoleRequest) -> Response:
     params = console.request.query_params
     filters = {key: params.get(key, "").strip()[:200]
@@ -54,7 +62,8 @@ async def messages_page(console: ConsoleRequest) -> Response:
     next_params = None
     if page is not None and page.next_cursor:
         next_params = {**{k: v for k, v in filters.items() if v}, "after": page.next_cursor}
-    template = "partials/message_rows.html" if console.is_htmx else "messages.html"
+    template = ("partials/message_rows.html" if _targets(console, "message-results")
+                else "messages.html")
     return console.render(template, {
         "filters": filters, "page": page, "error": error, "next_params": next_params,
         "channels": CHANNEL_CHOICES, "statuses": STATUS_CHOICES})
@@ -69,7 +78,8 @@ async def message_page(console: ConsoleRequest) -> Response:
     except NotFound:
         return console.render("message.html", {"view": None, "message_id": message_id},
                               status_code=404)
-    template = "partials/message_body.html" if console.is_htmx else "message.html"
+    template = ("partials/message_body.html" if _targets(console, "message-body")
+                else "message.html")
     return console.render(template, {"view": view, "message_id": message_id})
 
 
