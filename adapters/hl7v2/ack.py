@@ -220,7 +220,10 @@ def respond(header: Header | None, raw: bytes | str | None, *, accepted: bool, a
             for code in acks_to_send(header, accepted, app_ok, rejected=rejected)]
 
 
-def stored_ack(raw: str, code: str, error: str | None) -> str:
-    """The ACK a stored message was answered with, rebuilt for the console's message log:
-    the same MSA and ERR; MSH-7 and MSH-10 are new (the ACK itself is not kept)."""
-    return build_ack(None, raw, code, error=error)
+def stored_ack(raw: str) -> str:
+    """The ACKs an MLLP sender got for a message that was stored, rebuilt for the console's
+    message log by the same rules (its MSH-15/16 mode: AA, or CA and/or AA). Their MSH-7 and
+    MSH-10 are new and parse warnings (W ERRs) are not repeated: the ACK itself is not kept."""
+    acks = [ack.replace("\r", "\n").strip() for ack in
+            respond(None, raw, accepted=True, app_ok=True)]
+    return "\n\n".join(acks) or "(no ACK: MSH-15/16 asked for none)"

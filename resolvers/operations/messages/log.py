@@ -31,9 +31,9 @@ RESOURCE = "InboundMessage"
 REVEAL_PURPOSE = "console-reveal"
 ROLES = (Role.INTEGRATOR,)  # and admin, who may do everything
 
-# The HL7 ACK this gateway answers a stored message with, rebuilt from the stored text:
-# (raw message, acknowledgement code, error text or None) -> ACK text (adapters/hl7v2/ack.py).
-AckWriter = Callable[[str, str, str | None], str]
+# The ACKs the MLLP listener answered a stored message with, rebuilt from the stored text
+# by the listener's own rules (adapters/hl7v2/ack.py stored_ack).
+AckWriter = Callable[[str], str]
 
 _PERSONAL_KEYS = ("name", "phone", "email", "msisdn", "address", "birth", "national",
                   "passport", "account_reference", "customer", "wa_id", "from", "to")
@@ -107,7 +107,8 @@ class MessageLog:
             return MessageView(
                 entry, reveal, parts, as_text(parts),
                 {"stored": False, "first_lab_result_id": stored.conflict.first_result_id},
-                self._answer(entry.channel, stored.raw, "AE", error, 409), None)
+                f"HTTP 409 control_id_reused: {error} (over MLLP: an AE, or CE, ACK with "
+                "ERR code 205)", None)
         result = stored.lab_result
         assert result is not None  # a StoredMessage holds exactly one kind
         became = {"lab_result_id": result.id, "status": result.status,
@@ -118,17 +119,11 @@ class MessageLog:
                   "observation_ids": list(result.observation_ids),
                   "report_ids": list(result.report_ids),
                   "review_candidates": list(stored.review_candidates)}
-        return MessageView(entry, reveal, parts, as_text(parts), became,
-                           self._answer(entry.channel, stored.raw, "AA", None, 200),
+        answer = (self._ack(stored.raw) if entry.channel == "hl7-mllp" else
+                  "GraphQL IngestResult" if entry.channel == "hl7-graphql" else
+                  "HTTP 200: stored")
+        return MessageView(entry, reveal, parts, as_text(parts), became, answer,
                            result.patient_id)
-
-    def _answer(self, channel: str, raw: str, code: str, error: str | None,
-                status: int) -> str:
-        if channel == "hl7-mllp":
-            return self._ack(raw, code, error)
-        if error is not None:
-            return f"HTTP {status}: {error}"
-        return f"HTTP {status}: stored"
 
     async def _require_role(self, caller: Caller, message_id: str | None) -> None:
         """The role rule; a refusal is recorded (who tried to read the log) before it is raised."""
