@@ -235,3 +235,40 @@ async def test_the_pages_in_french(h: Harness) -> None:
     assert "En attente d'accusé de réception" in alerts.text.replace("&#39;", "'")
     payments = await h.client.get("/console/payments", headers={"Accept-Language": "fr"})
     assert "Aucun paiement ne correspond" in payments.text
+
+
+async def test_every_action_is_refused_without_the_csrf_token(h: Harness) -> None:
+    """Link, reject, undo, reveal and acknowledge: a POST without the session's token (or
+    with another's) is the 403 page, and nothing is decided or written."""
+    known = await _known_patient(h)
+    await _lookalike(h)
+    await _ingest(h, WORKED_EXAMPLE)  # auto-linked to the known patient: a link and an alert
+    [link] = (await h.client.get("/api/mpi/links", headers=h.auth("clinician"))
+              ).json()["data"]["items"]
+    [alert] = (await h.client.get("/api/lab/alerts", headers=h.auth("clinician"))
+               ).json()["data"]["items"]
+    await sign_in(h, "clinician", sub="dr-achieng")
+    before = len(await _audit(h, action="U"))
+    for path, form in ((f"/console/review/links/{link['id']}/undo", {"reason": "x"}),
+                       (f"/console/alerts/{alert['id']}/acknowledge", {}),
+                       ("/console/review/tasks/any/link", {}),
+                       ("/console/review/tasks/any/reject", {}),
+                       (f"/console/review/cases/{link['lab_result_id']}/reveal", {})):
+        for token in ("", "f" * 64):
+            r = await h.client.post(path, data={**form, "csrf_token": token})
+            assert r.status_code == 403 and "could not be verified" in r.text, path
+    assert len(await _audit(h, action="U")) == before
+    assert [a["purpose"] for a in await _audit(h, resource_type="ReviewTask")
+            if a["purpose"] == "reveal"] == []
+    [still] = (await h.client.get("/api/mpi/links", headers=h.auth("clinician"))
+               ).json()["data"]["items"]
+    assert still["undone_at"] is None and still["patient_id"] == known["id"]
+    page = await h.client.get("/console/review")
+    undone = await h.client.post(f"/console/review/links/{link['id']}/undo",
+                                 data={"reason": "wrong Grace", "csrf_token": csrf_of(page.text)})
+    assert undone.status_code == 303
+    # Back in review with the other candidate; the undo is recorded under the clinician.
+    back = await h.client.get("/console/review")
+    assert back.text.count('class="card review-case"') == 1
+    assert [(a["subject"], a["patient_id"]) for a in await _audit(
+        h, resource_type="LabResult", action="U")] == [("dr-achieng", known["id"])]
