@@ -53,6 +53,9 @@ async def test_resolve_an_mpi_review_task(site: ConsoleSite, browser: Browser) -
     await page.wait_for_selector("[id^=revealed-]")
     assert "ODHIAMBO" in await page.inner_text("#review-queue")
     await screenshot(page, "review-revealed")
+    await page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+    await screenshot(page, "review-tablet")
+    await page.set_viewport_size({"width": 1366, "height": 768})
     await page.click("button.link-task")
     await page.wait_for_selector("#review-notice")
     await page.wait_for_selector("#review-empty")
