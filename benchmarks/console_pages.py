@@ -1,17 +1,19 @@
 """Console pages with 100,000 messages in the log: p50/p95/p99 of each page's HTTP answer.
 
-A gateway process (``python cli.py serve``, SQLite) over a database seeded in bulk (plain
-SQL inserts after ``cli.py migrate``): 90,000 lab messages over the last seven days (three
-HL7 channels, 40 senders, linked/review/unmatched), 2,000 refused reuses of a control id,
-8,000 webhook events (four providers, some failed), 20,000 outbox deliveries. The driver
-signs in through the console's form with an integrator token, then asks each page in turn
-(sequential requests on one keep-alive connection, so the figures are unloaded answer
-times): the message log unfiltered, filtered by channel and status, by sender, by control
-id, a page deep in the past (keyset cursor), one message opened (a different one each time:
-its audit row is written too), and the overview per window. The overview keeps its figures
-10 s / 30 s / 60 s per window (resolvers/operations/traffic/stats.py), so its first answer
-per window is reported apart from the steady state, and the SQL it runs when the figures
-are due (SqlTrafficStore.buckets) is timed on its own, in process, 10 times per window.
+A gateway process (``python cli.py serve``) on SQLite and (if reachable) PostgreSQL, over
+a database seeded in bulk (multi-row Core inserts after ``cli.py migrate``): 90,000 lab
+messages over the last seven days (three HL7 channels, 40 senders, linked/review/
+unmatched), 2,000 refused reuses of a control id, 8,000 webhook events (four providers,
+some failed), 20,000 outbox deliveries. The driver signs in through the console's form
+with an integrator token, then asks each page in turn (sequential requests on one
+keep-alive connection, so the figures are unloaded answer times): the message log
+unfiltered, filtered by channel and status, by sender, by control id, a page deep in the
+past (keyset cursor), one message opened (a different one each time: its audit row is
+written too), and the overview per window. The overview keeps its figures 10 s / 30 s /
+60 s per window and answers day and week from the last figures while it recomputes them
+(resolvers/operations/traffic/stats.py), so its first answer per window is reported apart
+from the later ones, and the SQL it runs when the figures are due
+(SqlTrafficStore.buckets) is timed on its own, in process, 10 times per window.
 
     python -m benchmarks console_pages
 """
@@ -19,10 +21,8 @@ are due (SqlTrafficStore.buckets) is timed on its own, in process, 10 times per 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import re
-import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import insert, text
 
 from adapters.db.engine import create_engine
+from adapters.db.tables import LabMessageConflictRow, LabResultRow, OutboxRow
+from adapters.db.tables_webhooks import WebhookEventRow
 from adapters.db.traffic import SqlTrafficStore
 from benchmarks._support import (
     Options,
@@ -45,6 +48,7 @@ from benchmarks._support import (
     table,
     write_result,
 )
+from benchmarks.http_throughput import _postgres_problem, fresh_postgres_database
 from resolvers.operations.traffic.records import WINDOWS, Window
 
 NAME = "console_pages"
@@ -60,68 +64,68 @@ RAW = ("MSH|^~\\&|LIS|{facility}|CARI|CARI|20261201083000||ORU^R01^ORU_R01|{cont
        "OBX|2|NM|2951-2^Sodium^LN||14{d}|mmol/L|135-145|N|||F")
 
 
-def _ts(when: datetime) -> str:
-    # How SQLAlchemy stores a UTC datetime on SQLite (naive, microseconds).
-    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def seed(database: Path, now: datetime) -> tuple[dict[str, int], list[str]]:
+async def seed(database_url: str, now: datetime) -> tuple[dict[str, int], list[str]]:
+    """Bulk inserts through SQLAlchemy Core (the gateway's own column types), both dialects."""
     rng = random.Random(7)
     week = 7 * 24 * 3600
 
-    def when() -> str:
-        return _ts(now - timedelta(seconds=rng.uniform(0, week)))
+    def when() -> datetime:
+        return now - timedelta(seconds=rng.uniform(0, week))
 
-    conn = sqlite3.connect(database)
+    lab: list[dict[str, Any]] = [{"id": str(uuid.uuid4()), "sending_facility": f"LAB_{n % 40:02d}",
+            "control_id": f"C{n:07d}", "received_at": when(), "patient_id": str(uuid.uuid4()),
+            "match_grade": "certain", "match_score": 0.99, "encounter_id": None,
+            "status": rng.choice(("linked",) * 8 + ("review", "unmatched")),
+            "observations_created": 2, "critical_count": 0, "report_ids": [],
+            "observation_ids": [],
+            "raw_message": RAW.format(facility=f"LAB_{n % 40:02d}", control=f"C{n:07d}", n=n,
+                                      d=n % 10),
+            "channel": rng.choice(("hl7-http",) * 6 + ("hl7-mllp",) * 3 + ("hl7-graphql",))}
+           for n in range(LAB_MESSAGES)]
+    conflicts = [{"id": str(uuid.uuid4()), "sending_facility": f"LAB_{n % 40:02d}",
+                  "control_id": f"C{n:07d}", "first_result_id": str(uuid.uuid4()),
+                  "received_at": when(), "received_by": "lab-system",
+                  "raw_message": RAW.format(facility=f"LAB_{n % 40:02d}", control=f"C{n:07d}",
+                                            n=n, d=9)} for n in range(CONFLICTS)]
+    providers = ("stripe", "mpesa", "resend", "livekit")
+    hooks = []
+    for n in range(WEBHOOKS):
+        at = when()
+        status = rng.choice(("processed",) * 9 + ("failed",))
+        hooks.append({"id": str(uuid.uuid4()), "provider": providers[n % 4],
+                      "event_id": f"evt_{n}", "event_type": "event.happened", "subject_id": None,
+                      "payload": {"id": f"evt_{n}", "amount": n}, "status": status,
+                      "attempts": 1, "last_error": "handler error" if status == "failed" else None,
+                      "received_at": at,
+                      "processed_at": at + timedelta(milliseconds=rng.uniform(5, 80))})
+    destinations = ("medplum", "webhook_delivery", "dhis2", "lab_alerts")
+    outbox = []
+    for n in range(OUTBOX):
+        at = when()
+        dead = n % 50 == 0
+        outbox.append({"id": str(uuid.uuid4()), "destination": destinations[n % 4],
+                       "payload": {}, "idempotency_key": f"k{n}",
+                       "status": "dead" if dead else "delivered", "attempts": 1,
+                       "next_attempt_at": at, "lease_until": None, "claim_token": None,
+                       "last_error": "refused" if dead else None, "created_at": at,
+                       "delivered_at": None if dead else
+                       at + timedelta(milliseconds=rng.uniform(20, 900))})
+    engine = create_engine(database_url)
     try:
-        conn.executemany(
-            "INSERT INTO lab_results (id, sending_facility, control_id, received_at, patient_id,"
-            " match_grade, match_score, encounter_id, status, observations_created,"
-            " critical_count, report_ids, observation_ids, raw_message, channel)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 2, 0, '[]', '[]', ?, ?)",
-            ((str(uuid.uuid4()), f"LAB_{n % 40:02d}", f"C{n:07d}", when(), str(uuid.uuid4()),
-              "certain", 0.99, rng.choice(("linked",) * 8 + ("review", "unmatched")),
-              RAW.format(facility=f"LAB_{n % 40:02d}", control=f"C{n:07d}", n=n, d=n % 10),
-              rng.choice(("hl7-http",) * 6 + ("hl7-mllp",) * 3 + ("hl7-graphql",)))
-             for n in range(LAB_MESSAGES)))
-        conn.executemany(
-            "INSERT INTO lab_message_conflicts (id, sending_facility, control_id,"
-            " first_result_id, received_at, received_by, raw_message)"
-            " VALUES (?, ?, ?, ?, ?, 'lab-system', ?)",
-            ((str(uuid.uuid4()), f"LAB_{n % 40:02d}", f"C{n:07d}", str(uuid.uuid4()), when(),
-              RAW.format(facility=f"LAB_{n % 40:02d}", control=f"C{n:07d}", n=n, d=9))
-             for n in range(CONFLICTS)))
-        providers = ("stripe", "mpesa", "resend", "livekit")
-        rows: list[tuple[Any, ...]] = []
-        for n in range(WEBHOOKS):
-            at = now - timedelta(seconds=rng.uniform(0, week))
-            status = rng.choice(("processed",) * 9 + ("failed",))
-            rows.append((str(uuid.uuid4()), providers[n % 4], f"evt_{n}", "event.happened",
-                         json.dumps({"id": f"evt_{n}", "amount": n}), status, 1,
-                         "handler error" if status == "failed" else None, _ts(at),
-                         _ts(at + timedelta(milliseconds=rng.uniform(5, 80)))))
-        conn.executemany(
-            "INSERT INTO webhook_events (id, provider, event_id, event_type, subject_id, payload,"
-            " status, attempts, last_error, received_at, processed_at)"
-            " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)", rows)
-        destinations = ("medplum", "webhook_delivery", "dhis2", "lab_alerts")
-        rows = []
-        for n in range(OUTBOX):
-            at = now - timedelta(seconds=rng.uniform(0, week))
-            dead = n % 50 == 0
-            rows.append((str(uuid.uuid4()), destinations[n % 4], "{}", f"k{n}",
-                         "dead" if dead else "delivered", 1, _ts(at), _ts(at),
-                         None if dead else _ts(at + timedelta(milliseconds=rng.uniform(20, 900)))))
-        conn.executemany(
-            "INSERT INTO outbox_messages (id, destination, payload, idempotency_key, status,"
-            " attempts, next_attempt_at, created_at, delivered_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        conn.commit()
-        ids = [r[0] for r in conn.execute("SELECT id FROM lab_results LIMIT 2000")]
+        async with engine.begin() as conn:
+            tables: list[tuple[Any, list[dict[str, Any]]]] = [
+                (LabResultRow, lab), (LabMessageConflictRow, conflicts),
+                (WebhookEventRow, hooks), (OutboxRow, outbox)]
+            for table, rows in tables:
+                target = table.__table__
+                for i in range(0, len(rows), 5000):
+                    await conn.execute(insert(target), rows[i:i + 5000])
+            if engine.dialect.name == "postgresql":
+                await conn.execute(text("ANALYZE"))
     finally:
-        conn.close()
+        await engine.dispose()
     return ({"lab_results": LAB_MESSAGES, "conflicts": CONFLICTS, "webhook_events": WEBHOOKS,
-             "outbox_messages": OUTBOX}, ids)
+             "outbox_messages": OUTBOX}, [str(r["id"]) for r in lab[:2000]])
 
 
 def _sign_in(client: httpx.Client, token: str) -> None:
@@ -146,9 +150,9 @@ def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
             "p99": percentile(times, 99)}
 
 
-async def _traffic_sql(database: Path, now: datetime) -> dict[str, dict[str, Any]]:
+async def _traffic_sql(database_url: str, now: datetime) -> dict[str, dict[str, Any]]:
     """The overview's SQL alone (what a request pays when the cached figures are due)."""
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    engine = create_engine(database_url)
     store = SqlTrafficStore(engine)
     out = {}
     try:
@@ -167,59 +171,76 @@ async def _traffic_sql(database: Path, now: datetime) -> dict[str, dict[str, Any
     return out
 
 
-def run(options: Options) -> dict[str, Any]:
+def _measure_database(scratch: Path, database: str, url: str | None) -> dict[str, Any]:
+    data_dir = scratch / database
+    data_dir.mkdir()
+    extra = {"CARI_DATABASE_URL": url} if url else {}
+    env = gateway_env(data_dir, free_port(), CARI_LOG_LEVEL="WARNING", **extra)
+    cli(env, "migrate")
+    database_url = url or f"sqlite+aiosqlite:///{(data_dir / 'cari.sqlite3').resolve()}"
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    seeded, ids = asyncio.run(seed(database_url, now))
+    seed_s = time.perf_counter() - started
+    print(f"[{NAME}] {database}: seeded {LAB_MESSAGES + CONFLICTS + WEBHOOKS:,} messages and "
+          f"{OUTBOX:,} outbox rows in {seed_s:.1f} s")
+    deep = (now - timedelta(days=5)).isoformat()
     pages: dict[str, dict[str, Any]] = {}
-    with scratch_dir(NAME, options.keep) as scratch:
-        data_dir = scratch / "var"
-        data_dir.mkdir()
-        env = gateway_env(data_dir, free_port(), CARI_LOG_LEVEL="WARNING")
-        cli(env, "migrate")
-        now = datetime.now(UTC)
-        started = time.perf_counter()
-        seeded, ids = seed(data_dir / "cari.sqlite3", now)
-        seed_s = time.perf_counter() - started
-        print(f"[{NAME}] seeded {LAB_MESSAGES + CONFLICTS + WEBHOOKS:,} messages and "
-              f"{OUTBOX:,} outbox rows in {seed_s:.1f} s")
-        deep = (now - timedelta(days=5)).isoformat()
-        with running_gateway(data_dir, scratch, CARI_LOG_LEVEL="WARNING") as gateway:
-            token = cli(gateway.env, "token", "--sub", "bench-operator", "--roles",
-                        "integrator")
-            with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
-                _sign_in(client, token)
-                for window in ("hour", "day", "week"):
-                    first = _measure(client, [f"/console/overview?window={window}"])
-                    pages[f"overview {window} (first, SQL)"] = first
-                    pages[f"overview {window} (cached)"] = _measure(
-                        client, [f"/console/overview?window={window}"] * REQUESTS)
-                cases = {
-                    "messages (newest)": "/console/messages",
-                    "messages channel=hl7-mllp status=review":
-                        "/console/messages?channel=hl7-mllp&status=review",
-                    "messages sender=LAB_07": "/console/messages?sender=LAB_07",
-                    "messages control_id": "/console/messages?control_id=C0012345",
-                    "messages webhook failed": "/console/messages?channel=webhook&status=failed",
-                    "messages 5 days back (cursor)":
-                        "/console/messages?" + str(httpx.QueryParams({"after": f"{deep}|~"})),
-                }
-                for label, path in cases.items():
-                    _measure(client, [path] * 5)  # warm
-                    pages[label] = _measure(client, [path] * REQUESTS)
-                pages["message opened (masked, audited)"] = _measure(
-                    client, [f"/console/messages/{ids[i % len(ids)]}" for i in range(REQUESTS)])
-        pages.update(asyncio.run(_traffic_sql(data_dir / "cari.sqlite3", now)))
-    result = {"seeded": seeded, "seed_seconds": seed_s, "requests_per_page": REQUESTS,
-              "database": "sqlite", "pages": pages}
+    with running_gateway(data_dir, scratch, CARI_LOG_LEVEL="WARNING", **extra) as gateway:
+        token = cli(gateway.env, "token", "--sub", "bench-operator", "--roles", "integrator")
+        with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
+            _sign_in(client, token)
+            for window in ("hour", "day", "week"):
+                pages[f"overview {window} (first)"] = _measure(
+                    client, [f"/console/overview?window={window}"])
+                pages[f"overview {window} (later)"] = _measure(
+                    client, [f"/console/overview?window={window}"] * REQUESTS)
+            cases = {
+                "messages (newest)": "/console/messages",
+                "messages channel=hl7-mllp status=review":
+                    "/console/messages?channel=hl7-mllp&status=review",
+                "messages sender=LAB_07": "/console/messages?sender=LAB_07",
+                "messages control_id": "/console/messages?control_id=C0012345",
+                "messages webhook failed": "/console/messages?channel=webhook&status=failed",
+                "messages 5 days back (cursor)":
+                    "/console/messages?" + str(httpx.QueryParams({"after": f"{deep}|~"})),
+            }
+            for label, path in cases.items():
+                _measure(client, [path] * 5)  # warm
+                pages[label] = _measure(client, [path] * REQUESTS)
+            pages["message opened (masked, audited)"] = _measure(
+                client, [f"/console/messages/{ids[i % len(ids)]}" for i in range(REQUESTS)])
+    pages.update(asyncio.run(_traffic_sql(database_url, now)))
     for label, p in pages.items():
-        print(f"[{NAME}] {label}: p50 {ms(p['p50'])}, p95 {ms(p['p95'])}, p99 {ms(p['p99'])}"
-              f" (n={p['n']})")
+        print(f"[{NAME}] {database} {label}: p50 {ms(p['p50'])}, p95 {ms(p['p95'])}, "
+              f"p99 {ms(p['p99'])} (n={p['n']})")
+    return {"database": database, "seeded": seeded, "seed_seconds": seed_s, "pages": pages}
+
+
+def run(options: Options) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    with scratch_dir(NAME, options.keep) as scratch:
+        runs.append(_measure_database(scratch, "sqlite", None))
+        problem = "--postgres skip" if options.postgres == "skip" else _postgres_problem()
+        if problem is None:
+            with fresh_postgres_database() as url:
+                runs.append(_measure_database(scratch, "postgresql", url))
+        elif options.postgres == "require":
+            raise RuntimeError(f"PostgreSQL required but unavailable: {problem}")
+        else:
+            skipped.append({"database": "postgresql", "reason": problem})
+    result = {"requests_per_page": REQUESTS, "runs": runs, "skipped": skipped}
     write_result(NAME, result)
     return result
 
 
 def rows(result: dict[str, Any]) -> list[list[str]]:
-    return [[NAME, f"{label} [{result['database']}, 100k messages]",
-             f"p50 {ms(p['p50'])}, p95 {ms(p['p95'])}, p99 {ms(p['p99'])} (n={p['n']})"]
-            for label, p in result["pages"].items()]
+    out = [[NAME, f"{label} [{r['database']}, 100k messages]",
+            f"p50 {ms(p['p50'])}, p95 {ms(p['p95'])}, p99 {ms(p['p99'])} (n={p['n']})"]
+           for r in result["runs"] for label, p in r["pages"].items()]
+    return out + [[NAME, f"[{s['database']}]", f"skipped: {s['reason']}"]
+                  for s in result["skipped"]]
 
 
 if __name__ == "__main__":
