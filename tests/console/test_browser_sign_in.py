@@ -28,6 +28,18 @@ async def test_sign_in_shows_the_pages_of_the_role_and_sign_out_ends_the_session
     assert session["path"] == "/console"
     await screenshot(page, "health")
 
+    # The language switch: French, kept for the next pages (a cookie), by keyboard.
+    await page.select_option("#language-select", "fr")
+    await page.focus("form.language-switch button")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("html[lang=fr]")
+    assert "Échecs" in await page.inner_text("nav.mainnav")
+    assert "Disponibilité" in await page.inner_text("main")
+    await screenshot(page, "health-fr")
+    await page.select_option("#language-select", "en")
+    await page.click("form.language-switch button")
+    await page.wait_for_selector("html[lang=en]")
+
     await page.click("#sign-out")
     await page.wait_for_selector("#token")
     await page.goto(f"{site.base_url}/console/health")

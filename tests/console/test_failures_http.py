@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from adapters.outbox.webhook import EVENT_WEBHOOK, WebhookDelivery
-from tests.console.http_support import page_csrf, sign_in
+from tests.console.http_support import csrf_of, page_csrf, sign_in
+from tests.notifications.receiver import running_webhook_receiver
+from tests.notifications.support import BASE, settled, subscribe, webhook_app
 from tests.receiver import eventually, running_receiver, wait_for
 from tests.support import make_settings, running_app
 
@@ -67,3 +70,34 @@ async def test_dead_letters_are_replayed_from_the_page(tmp_path: Path, sqlite_ur
                 "/console/failures/outbox/replay", data={"message_id": "x"},
                 headers={"X-CSRF-Token": token, "HX-Request": "true"})
             assert refused.status_code == 200 and "needs the admin role" in refused.text
+
+
+@pytest.mark.db
+async def test_failed_deliveries_are_listed_and_replayed_on_each_database(
+        tmp_path: Path, database_url: str) -> None:
+    async with running_webhook_receiver() as receiver, \
+            webhook_app(tmp_path, database_url, retry_schedule=(0.05,)) as gateway:
+        hook = receiver.hook("down")
+        hook.always = 502
+        made = await subscribe(gateway, receiver.url("down"))
+        sent = await gateway.client.post(f"{BASE}/{made['id']}/test",
+                                         headers=gateway.auth("integrator"))
+        assert sent.status_code == 202
+        exhausted = await settled(gateway, made["id"], 1, status="exhausted")
+        await sign_in(gateway, "integrator")
+        page = await gateway.client.get("/console/failures")
+        value = f'{made["id"]}:{exhausted[0]["id"]}'
+        assert f'value="{value}"' in page.text and "HTTP 502" in page.text
+        hook.always = None
+        replayed = await gateway.client.post(
+            "/console/failures/deliveries/replay", data={"delivery": value},
+            headers={"X-CSRF-Token": csrf_of(page.text), "HX-Request": "true"})
+        assert "1 deliveries queued again (0 already" in replayed.text
+        await settled(gateway, made["id"], 1, status="succeeded")
+        assert len(hook.events("webhook.test")) == 1
+        # The read was audited once for the endpoints it names, with surface console.
+        audit = await gateway.client.get("/api/admin/audit-events?resource_type=WebhookEndpoint&limit=200",
+                                         headers=gateway.auth("admin"))
+        assert audit.status_code == 200, audit.text
+        surfaces = {e.get("surface") for e in audit.json()["data"]["items"]}
+        assert "console" in surfaces
