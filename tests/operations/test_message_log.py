@@ -57,7 +57,8 @@ async def _traffic(h: Harness) -> dict[str, Any]:
         await conn.execute(insert(WebhookEventRow.__table__), [{  # type: ignore[attr-defined]
             "id": ids["webhook"], "provider": "stripe", "event_id": "evt_1",
             "event_type": "payment_intent.succeeded", "subject_id": None,
-            "payload": {"customer_name": "Grace Odhiambo", "amount": 500},
+            "payload": {"customer_name": "Grace Odhiambo", "amount": 500,
+                        "text": {"body": "my results please"}},
             "status": "processed", "attempts": 1, "last_error": None,
             "received_at": now, "processed_at": now + timedelta(milliseconds=40)}])
     return ids
@@ -145,6 +146,7 @@ async def test_open_masks_then_reveal_is_audited(gateway_any_db: Harness) -> Non
 
     hook = await log.open(OPERATOR, ids["webhook"])
     assert "Grace Odhiambo" not in hook.text and '"amount": 500' in hook.text
+    assert "my results" not in hook.text
     assert "Grace Odhiambo" in (await log.open(OPERATOR, ids["webhook"], reveal=True)).text
     with pytest.raises(NotFound):
         await log.open(OPERATOR, "no-such-message")

@@ -35,8 +35,11 @@ ROLES = (Role.INTEGRATOR,)  # and admin, who may do everything
 # by the listener's own rules (adapters/hl7v2/ack.py stored_ack).
 AckWriter = Callable[[str], str]
 
+# Keys whose string values are masked in a webhook payload until a reveal: who someone is
+# (names, numbers, addresses) and what they wrote (a WhatsApp message's body or caption).
 _PERSONAL_KEYS = ("name", "phone", "email", "msisdn", "address", "birth", "national",
-                  "passport", "account_reference", "customer", "wa_id", "from", "to")
+                  "passport", "account_reference", "customer", "wa_id", "from", "to",
+                  "body", "caption", "message", "content", "profile")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class MessageLog:
             raise NotFound(f"no inbound message {message_id}")
         view = self._view(stored, reveal=reveal)
         who = replace(caller, purpose=REVEAL_PURPOSE) if reveal else caller
-        patients = [view.patient_id, *stored.review_candidates] or [None]
+        patients: list[str | None] = [
+            p for p in (view.patient_id, *stored.review_candidates) if p] or [None]
         await self._audit.record(audit_records(
             who, action=AuditAction.READ, resource_type=RESOURCE,
             targets=[(message_id, p) for p in dict.fromkeys(patients)],
