@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from adapters.db.tables import AuditEventRow
@@ -40,13 +40,14 @@ async def test_open_a_message_and_reveal_the_masked_name(site: ConsoleSite,
     await screenshot(page, "messages")
     await page.select_option("#f-channel", "hl7-refused")
     await page.click("#search-messages")
-    await page.wait_for_function(
-        "document.querySelectorAll('#message-list tbody tr').length === 1")
+    # Locator assertions wait without evaluating script text (the console's CSP has no
+    # unsafe-eval, which a string predicate of wait_for_function needs).
+    await expect(page.locator("#message-list tbody tr")).to_have_count(1)
     await page.select_option("#f-channel", "hl7-http")
     await page.fill("#f-control", "MSG002")
     await page.click("#search-messages")
-    await page.wait_for_function(
-        "document.querySelectorAll('#message-list tbody tr').length === 1")
+    await expect(page.locator("#message-list tbody tr")).to_have_count(1)
+    await expect(page.locator("#message-list tbody tr td.mono >> nth=1")).to_have_text("MSG002")
     await page.click("#message-list a.open-message")
 
     name = page.locator("#segments .field[data-position='PID-5']")
