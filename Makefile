@@ -45,8 +45,11 @@ migrate: $(STAMP)
 	$(VENV)/bin/cari-gateway migrate
 
 ## The whole suite: unit, contract, API, storage on SQLite and PostgreSQL, federation, schemathesis.
+## One pytest worker per core (pytest-xdist): every test makes its own databases, ports and
+## files, so they run side by side (2 cores: 2,511 tests in 12.5 min; serially the suite
+## took 16 min when it had 2,267).
 test: $(STAMP) $(NODE_STAMP) $(MEDPLUM_STAMP) postgres orthanc chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 ## Everything but the tests that start processes (uvicorn, node).
 test-fast: $(STAMP) postgres orthanc
