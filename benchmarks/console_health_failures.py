@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import sqlite3
 import time
 import uuid
@@ -26,13 +25,13 @@ from typing import Any
 
 import httpx
 
+from benchmarks._console import measure, sign_in
 from benchmarks._support import (
     Options,
     cli,
     free_port,
     gateway_env,
     ms,
-    percentile,
     running_gateway,
     scratch_dir,
     table,
@@ -104,28 +103,6 @@ def seed(database: Path, now: datetime) -> dict[str, int]:
             "webhook_deliveries": ENDPOINTS * DELIVERIES_PER_ENDPOINT}
 
 
-def _sign_in(client: httpx.Client, token: str) -> None:
-    form = client.get("/console/sign-in")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf, form.text[:500]
-    answer = client.post("/console/sign-in", data={"csrf_token": csrf.group(1),
-                                                   "token": token, "next": "/console/"})
-    if answer.status_code != 303:
-        raise RuntimeError(f"console sign-in failed: {answer.status_code} {answer.text[:300]}")
-
-
-def _measure(client: httpx.Client, path: str, count: int) -> dict[str, Any]:
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
-        answer = client.get(path)
-        times.append(time.perf_counter() - started)
-        if answer.status_code != 200:
-            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
-    return {"n": len(times), "p50": percentile(times, 50), "p95": percentile(times, 95),
-            "p99": percentile(times, 99), "bytes": len(answer.content)}
-
-
 def run(options: Options) -> dict[str, Any]:
     pages: dict[str, dict[str, Any]] = {}
     with scratch_dir(NAME, options.keep) as scratch:
@@ -141,11 +118,11 @@ def run(options: Options) -> dict[str, Any]:
                              CARI_OUTBOX_WORKER="false") as gateway:
             token = cli(gateway.env, "token", "--sub", "bench-operator", "--roles", "admin")
             with httpx.Client(base_url=gateway.base_url, timeout=60) as client:
-                _sign_in(client, token)
+                sign_in(client, token)
                 for label, path in (("health", "/console/health"),
                                     ("failures", "/console/failures")):
-                    _measure(client, path, 5)  # warm
-                    pages[label] = _measure(client, path, REQUESTS)
+                    measure(client, [path] * 5)  # warm
+                    pages[label] = measure(client, [path] * REQUESTS)
     result = {"seeded": seeded, "seed_seconds": seed_s, "requests_per_page": REQUESTS,
               "database": "sqlite", "pages": pages}
     for label, p in pages.items():

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from adapters.db.engine import create_engine
 from adapters.db.tables import LabMessageConflictRow, LabResultRow, OutboxRow
 from adapters.db.tables_webhooks import WebhookEventRow
 from adapters.db.traffic import SqlTrafficStore
+from benchmarks._console import measure, sign_in
 from benchmarks._support import (
     Options,
     cli,
@@ -128,28 +128,6 @@ async def seed(database_url: str, now: datetime) -> tuple[dict[str, int], list[s
              "outbox_messages": OUTBOX}, [str(r["id"]) for r in lab[:2000]])
 
 
-def _sign_in(client: httpx.Client, token: str) -> None:
-    form = client.get("/console/sign-in")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf, form.text[:500]
-    answer = client.post("/console/sign-in", data={"csrf_token": csrf.group(1),
-                                                   "token": token, "next": "/console/"})
-    if answer.status_code != 303:
-        raise RuntimeError(f"console sign-in failed: {answer.status_code} {answer.text[:300]}")
-
-
-def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
-    times = []
-    for path in paths:
-        started = time.perf_counter()
-        answer = client.get(path)
-        times.append(time.perf_counter() - started)
-        if answer.status_code != 200:
-            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
-    return {"n": len(times), "p50": percentile(times, 50), "p95": percentile(times, 95),
-            "p99": percentile(times, 99)}
-
-
 async def _traffic_sql(database_url: str, now: datetime) -> dict[str, dict[str, Any]]:
     """The overview's SQL alone (what a request pays when the cached figures are due)."""
     engine = create_engine(database_url)
@@ -189,11 +167,11 @@ def _measure_database(scratch: Path, database: str, url: str | None) -> dict[str
     with running_gateway(data_dir, scratch, CARI_LOG_LEVEL="WARNING", **extra) as gateway:
         token = cli(gateway.env, "token", "--sub", "bench-operator", "--roles", "integrator")
         with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
-            _sign_in(client, token)
+            sign_in(client, token)
             for window in ("hour", "day", "week"):
-                pages[f"overview {window} (first)"] = _measure(
+                pages[f"overview {window} (first)"] = measure(
                     client, [f"/console/overview?window={window}"])
-                pages[f"overview {window} (later)"] = _measure(
+                pages[f"overview {window} (later)"] = measure(
                     client, [f"/console/overview?window={window}"] * REQUESTS)
             cases = {
                 "messages (newest)": "/console/messages",
@@ -206,9 +184,9 @@ def _measure_database(scratch: Path, database: str, url: str | None) -> dict[str
                     "/console/messages?" + str(httpx.QueryParams({"after": f"{deep}|~"})),
             }
             for label, path in cases.items():
-                _measure(client, [path] * 5)  # warm
-                pages[label] = _measure(client, [path] * REQUESTS)
-            pages["message opened (masked, audited)"] = _measure(
+                measure(client, [path] * 5)  # warm
+                pages[label] = measure(client, [path] * REQUESTS)
+            pages["message opened (masked, audited)"] = measure(
                 client, [f"/console/messages/{ids[i % len(ids)]}" for i in range(REQUESTS)])
     pages.update(asyncio.run(_traffic_sql(database_url, now)))
     for label, p in pages.items():
