@@ -89,7 +89,11 @@ async def test_a_token_that_expires_stops_the_events(tmp_path: Path, sqlite_url:
             await ingest(h, critical("T2", pid="K3"))
             # Generous: on a loaded CI machine (one pytest worker per core) the second alert
             # can take seconds to reach the feed; what matters is that it ends the stream.
-            await wait_for(lambda: sub.completed, timeout=30)
+            try:
+                await wait_for(lambda: sub.completed, timeout=30)
+            except AssertionError:
+                raise AssertionError(f"not completed: events {sub.events}, errors "
+                                     f"{sub.errors}, closed {sub.closed}") from None
             assert len(sub.events) == 1
 
 

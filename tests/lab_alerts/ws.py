@@ -26,6 +26,7 @@ class Subscriber:
     events: list[dict[str, Any]] = field(default_factory=list)
     errors: list[Any] = field(default_factory=list)
     completed: bool = False
+    closed: str | None = None  # the server's close code and reason, if it closed
 
     async def subscribe(self, facility: str | None = None, op_id: str = "1") -> None:
         await self.socket.send(json.dumps({"id": op_id, "type": "subscribe", "payload": {
@@ -33,21 +34,27 @@ class Subscriber:
 
     async def read(self) -> None:
         """Collect messages until the socket closes (run as a task)."""
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for raw in self.socket:
-                message = json.loads(raw)
-                if message["type"] == "next":
-                    payload = message["payload"]
-                    if payload.get("errors"):
-                        self.errors.append(payload["errors"])
-                    if payload.get("data"):
-                        self.events.append(payload["data"]["labAlertRaised"])
-                elif message["type"] == "error":
-                    self.errors.append(message["payload"])
-                elif message["type"] == "complete":
-                    self.completed = True
-                elif message["type"] == "ping":
-                    await self.socket.send(json.dumps({"type": "pong"}))
+        try:
+            await self._read()
+        except websockets.ConnectionClosed:
+            pass
+        self.closed = f"{self.socket.close_code} {self.socket.close_reason}"
+
+    async def _read(self) -> None:
+        async for raw in self.socket:
+            message = json.loads(raw)
+            if message["type"] == "next":
+                payload = message["payload"]
+                if payload.get("errors"):
+                    self.errors.append(payload["errors"])
+                if payload.get("data"):
+                    self.events.append(payload["data"]["labAlertRaised"])
+            elif message["type"] == "error":
+                self.errors.append(message["payload"])
+            elif message["type"] == "complete":
+                self.completed = True
+            elif message["type"] == "ping":
+                await self.socket.send(json.dumps({"type": "pong"}))
 
 
 def ws_url(base_url: str) -> str:
