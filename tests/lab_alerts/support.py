@@ -4,6 +4,7 @@ follows the MessageScheduler contract, the gateway served over real HTTP (WebSoc
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -96,3 +97,14 @@ async def served_gateway(tmp_path: Path, database_url: str, labs: LabSettings, *
                                          headers=h.auth("integrator"))
             assert synced.status_code == 200, synced.text
         yield h, url
+
+
+# ISO date-times (2026-12-07T13:05:07.123+00:00) are taken out before a body is searched for
+# the result's value: "7.1" is also the seconds of one time in ten.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def without_times(text: str | bytes) -> str:
+    """The text (or UTF-8 body) with every ISO date-time removed."""
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return _DATE_TIME.sub("", decoded)
