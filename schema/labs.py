@@ -7,7 +7,6 @@ import strawberry
 
 from resolvers.errors import DomainError
 from resolvers.labs.oru import MalformedMessage, UnsupportedMessage
-from resolvers.labs.queries import LabResultView
 from resolvers.labs.records import LabAlert as LabAlertRecord
 from resolvers.principal import Role
 from schema.errors import (
@@ -39,13 +38,6 @@ class LabResult:
     status: str
     effective: str | None
     version: int
-
-    @classmethod
-    def of(cls, v: LabResultView) -> "LabResult":
-        return cls(id=strawberry.ID(v.id), code=v.code, code_system=v.code_system,
-                   display=v.display, value=v.value, numeric_value=v.numeric_value, unit=v.unit,
-                   interpretation=list(v.interpretation), reference_range=v.reference_range,
-                   status=v.status, effective=v.effective, version=v.version)
 
 
 @strawberry.type

@@ -1,0 +1,124 @@
+"""Scalar fields read directly (schema/execution.py) answer exactly as graphql-core does.
+
+Each query runs twice on the same small schema: once with graphql-core's own executor
+(Strawberry's default) and once with ours; data, errors, error paths and the order of the
+keys must be identical, including the unusual cases the direct read hands back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+from typing import Any
+
+import pytest
+import strawberry
+
+from schema.execution import CollectableExecutionContext
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Item:
+    id: strawberry.ID
+    name: str | None
+    count: int
+    ratio: float | None
+    colour: Colour | None
+    tags: list[str]
+
+    @strawberry.field
+    def shout(self) -> str:
+        return (self.name or "").upper()
+
+    @strawberry.field
+    async def later(self) -> int:
+        await asyncio.sleep(0)
+        return self.count * 2
+
+    @strawberry.field
+    def scaled(self, by: int = 1) -> int:
+        return self.count * by
+
+
+class Loose:
+    """Duck-typed like Item, with values graphql-core must refuse or report."""
+
+    def __init__(self, count: Any, name: Any = "n", colour: Any = None) -> None:
+        self.id, self.name, self.count, self.ratio = "L", name, count, None
+        self.colour, self.tags = colour, []
+
+
+ITEMS = [Item(id=strawberry.ID(str(n)), name=f"item {n}" if n % 2 else None, count=n,
+              ratio=n / 3 if n % 3 else None, colour=Colour.RED if n % 2 else None,
+              tags=[f"t{n}"]) for n in range(6)]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return ITEMS
+
+    @strawberry.field
+    def nullable_items(self) -> list[Item | None]:
+        return [ITEMS[0], Loose(count=None), Loose(count="seven"), ITEMS[1]]  # type: ignore[list-item]
+
+    @strawberry.field
+    def bad_colour(self) -> Item | None:
+        return Loose(count=1, colour="green")  # type: ignore[return-value]
+
+    @strawberry.field
+    def required(self) -> Item:
+        return Loose(count=None)  # type: ignore[return-value]
+
+
+def _run(query: str, ours: bool, variables: dict[str, Any] | None = None) -> str:
+    schema = strawberry.Schema(
+        query=Query, execution_context_class=CollectableExecutionContext if ours else None)
+    result = asyncio.run(schema.execute(query, variable_values=variables))
+    errors = [{"message": e.message, "path": e.path} for e in result.errors or []]
+    # json.dumps keeps key order: the response's field order is compared too.
+    return json.dumps({"data": result.data, "errors": errors})
+
+
+QUERIES = [
+    "{ items { id name count ratio colour tags } }",
+    "{ items { count shout id later name scaled(by: 3) colour } }",
+    "{ items { a: name b: name id ...F } } fragment F on Item { count name }",
+    "query Q($skip: Boolean!) { items { id name @skip(if: $skip) count @include(if: $skip) } }",
+    "{ nullableItems { id count name } }",
+    "{ badColour { id colour } }",
+    "{ required { id count } }",
+    "{ items { __typename id } }",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_direct_read_answers_as_graphql_core_does(query: str) -> None:
+    variables = {"skip": True} if "$skip" in query else None
+    assert _run(query, ours=True, variables=variables) == \
+        _run(query, ours=False, variables=variables)
+
+
+def test_the_unusual_cases_are_errors_with_their_paths() -> None:
+    answer = json.loads(_run("{ nullableItems { id count } required { id count } }",
+                             ours=True))
+    paths = sorted(tuple(e["path"]) for e in answer["errors"])
+    assert paths == [("nullableItems", 1, "count"), ("nullableItems", 2, "count"),
+                     ("required", "count")]
+    assert any("Cannot return null for non-nullable field Item.count" in e["message"]
+               for e in answer["errors"])
+    assert any("Int cannot represent" in e["message"] for e in answer["errors"])
+    assert answer["data"] is None  # `required` is non-null: its null propagates to the root
+
+
+def test_fields_keep_the_query_order() -> None:
+    answer = json.loads(_run("{ items { shout count later id } }", ours=True))
+    assert list(answer["data"]["items"][1]) == ["shout", "count", "later", "id"]
