@@ -23,6 +23,7 @@ soon as it ends.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -37,6 +38,8 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, Undefined
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
 
 
 async def _finished_gather(_values: Sequence[Awaitable[Any]]) -> list[Any]:
@@ -49,9 +52,9 @@ def _finished_track(_values: Any) -> None:
 
 FINISHED = GraphQLResolveInfoHelpers(gather=_finished_gather, track=_finished_track)
 
-# (response name, its field nodes, and for a directly read scalar: the attribute reader,
-# the scalar type and whether it is non-null; None otherwise).
-Reader = tuple[Callable[..., Any], GraphQLLeafType, bool]
+# (response name, its field nodes, and for a directly read scalar: the function reading it
+# from its source object, the scalar type and whether it is non-null; None otherwise).
+Reader = tuple[Callable[[Any], Any], GraphQLLeafType, bool]
 PlannedField = tuple[str, FieldDetailsList, Reader | None]
 
 
@@ -82,7 +85,9 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 self.middleware_manager.get_field_resolver(resolve) is not resolve:
             return None
         leaf = _leaf(field_def.type)
-        return None if leaf is None else (resolve, leaf[0], leaf[1])
+        if leaf is None:
+            return None
+        return (_read_function(field_def.extensions, resolve), leaf[0], leaf[1])
 
     def _plan(self, parent_type: GraphQLObjectType,
               grouped_field_set: GroupedFieldSet) -> list[PlannedField] | None:
@@ -131,11 +136,21 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return response
 
 
+def _read_function(extensions: dict[str, Any],
+                   resolve: Callable[..., Any]) -> Callable[[Any], Any]:
+    field = extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    # What StrawberryField.get_result does for a field without resolver, in C.
+    if isinstance(field, StrawberryField) and field.base_resolver is None \
+            and field.default_resolver is getattr:
+        return attrgetter(field.python_name)
+    return lambda source: resolve(source, None)
+
+
 def _read(reader: Reader, source: Any) -> Any:
     """The field's output value, or Undefined where graphql-core must take over."""
-    resolve, leaf_type, non_null = reader
+    read, leaf_type, non_null = reader
     try:
-        value = resolve(source, None)
+        value = read(source)
         if value is None:
             return Undefined if non_null else None
         if isinstance(value, Exception):
