@@ -67,10 +67,13 @@ class SearchRequest:
     per_patient: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SearchMatch:
     """One resource of a page as the store read it: its JSON text as stored, and the
-    reference of its ``subject`` as the database read it out of that text."""
+    reference of its ``subject`` as the database read it out of that text.
+
+    Not frozen: a frozen dataclass sets each field through object.__setattr__, and a page
+    builds one per row on every search. Nothing mutates a match after it is built."""
 
     resource_type: str
     id: str
