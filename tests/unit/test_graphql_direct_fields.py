@@ -32,6 +32,7 @@ class Item:
     ratio: float | None
     colour: Colour | None
     tags: list[str]
+    notes: list[str | None] | None = None
 
     @strawberry.field
     def shout(self) -> str:
@@ -50,14 +51,15 @@ class Item:
 class Loose:
     """Duck-typed like Item, with values graphql-core must refuse or report."""
 
-    def __init__(self, count: Any, name: Any = "n", colour: Any = None) -> None:
+    def __init__(self, count: Any, name: Any = "n", colour: Any = None,
+                 tags: Any = (), notes: Any = None) -> None:
         self.id, self.name, self.count, self.ratio = "L", name, count, None
-        self.colour, self.tags = colour, []
+        self.colour, self.tags, self.notes = colour, tags, notes
 
 
 ITEMS = [Item(id=strawberry.ID(str(n)), name=f"item {n}" if n % 2 else None, count=n,
               ratio=n / 3 if n % 3 else None, colour=Colour.RED if n % 2 else None,
-              tags=[f"t{n}"]) for n in range(6)]
+              tags=[f"t{n}"], notes=[None, f"n{n}"] if n % 2 else None) for n in range(6)]
 
 
 @strawberry.type
@@ -68,7 +70,10 @@ class Query:
 
     @strawberry.field
     def nullable_items(self) -> list[Item | None]:
-        return [ITEMS[0], Loose(count=None), Loose(count="seven"), ITEMS[1]]  # type: ignore[list-item]
+        return [ITEMS[0], Loose(count=None), Loose(count="seven"), ITEMS[1],  # type: ignore[list-item]
+                Loose(count=1, tags=["a", None]), Loose(count=1, tags=("a", 7)),
+                Loose(count=1, tags=[{"not": "a string"}]), Loose(count=1, tags={"a", "b"}),
+                Loose(count=1, notes=[None, "x", None])]
 
     @strawberry.field
     def bad_colour(self) -> Item | None:
@@ -94,6 +99,8 @@ QUERIES = [
     "{ items { a: name b: name id ...F } } fragment F on Item { count name }",
     "query Q($skip: Boolean!) { items { id name @skip(if: $skip) count @include(if: $skip) } }",
     "{ nullableItems { id count name } }",
+    "{ nullableItems { id tags notes } }",
+    "{ items { notes tags } }",
     "{ badColour { id colour } }",
     "{ required { id count } }",
     "{ items { __typename id } }",
