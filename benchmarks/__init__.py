@@ -49,9 +49,12 @@ Modules:
                      (messages/s), and signed webhook intake req/s; SQLite and PostgreSQL
     console_review_alerts_payments  the console's MPI review, lab alert and payment pages
                      with 1,000 held lab results (HTTP ingest) and 50,000 payments: p50/p95/p99
+    read_ratios      each read as a share of { __typename }, the two alternating round by
+                     round (--runs rounds): median, min and max of the paired ratios
 """
 
-BENCHMARKS = ("cold_start", "http_throughput", "fhir_validate", "hl7_parse", "mpi_match",
+BENCHMARKS = ("cold_start", "http_throughput", "read_ratios", "fhir_validate", "hl7_parse",
+              "mpi_match",
               "mpi_match_http",
               "mpi_accuracy", "mpi_febrl_http",
               "webhook_ack", "registration", "workers_scaling", "read_scaling",
