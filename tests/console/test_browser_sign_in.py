@@ -53,3 +53,25 @@ async def test_a_wrong_token_is_refused_on_the_form(site: ConsoleSite, browser: 
     await page.click("#sign-in-submit")
     await page.wait_for_selector("#sign-in-error")
     assert "not accepted" in await page.inner_text("#sign-in-error")
+
+
+async def _nav_rows(page: object) -> int:
+    tops = await page.eval_on_selector_all(  # type: ignore[attr-defined]
+        "nav.mainnav li", "items => items.map(i => Math.round(i.getBoundingClientRect().top))")
+    return len(set(tops))
+
+
+async def test_the_navigation_fits_one_row_on_a_1366_laptop_in_both_languages(
+        site: ConsoleSite, browser: Browser) -> None:
+    page = await new_page(browser)  # 1366 x 768
+    await sign_in(page, site, "integrator", start="/console/health")  # every page in the nav
+    await page.wait_for_selector("#ready-checks")
+    assert await page.locator("nav.mainnav li").count() == 7
+    assert await _nav_rows(page) == 1
+    header = await page.eval_on_selector("header.topbar", "h => h.getBoundingClientRect().height")
+    assert header < 100, f"the top bar takes {header} px of a 768 px screen"
+    await page.select_option("#language-select", "fr")
+    await page.click("form.language-switch button")
+    await page.wait_for_selector("html[lang=fr]")
+    assert await _nav_rows(page) == 1
+    await screenshot(page, "health-fr-1366")
