@@ -68,12 +68,16 @@ class LabAlerts:
                     caller, action=AuditAction.UPDATE, resource_type="LabAlert",
                     targets=[(alert_id, None)], outcome=AuditOutcome.NOT_FOUND, at=now))
                 await uow.commit()
-                raise NotFound(f"no lab alert with id {alert_id!r}")
+                raise NotFound(f"no lab alert with id {alert_id!r}",
+                               reason_code="alerts.not_found", params={"id": alert_id})
             if not await uow.labs.acknowledge_alert(alert_id, who, now):
                 current = (await uow.labs.get_alerts([alert_id]))[alert_id]
                 raise Conflict(f"the alert was already acknowledged by "
                                f"{current.acknowledged_by} at {current.acknowledged_at}",
-                               details={"acknowledged_by": current.acknowledged_by})
+                               details={"acknowledged_by": current.acknowledged_by},
+                               reason_code="alerts.already_acknowledged",
+                               params={"by": current.acknowledged_by,
+                                       "at": current.acknowledged_at})
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.UPDATE, resource_type="LabAlert",
                 targets=[(alert_id, alert.patient_id)], outcome=AuditOutcome.SUCCESS, at=now))

@@ -59,16 +59,20 @@ class MatchReview:
             task = await uow.labs.get_task(task_id)
             if task is None:
                 await self._record_not_found(uow, caller, "ReviewTask", task_id)
-                raise NotFound(f"no review task with id {task_id!r}")
+                raise NotFound(f"no review task with id {task_id!r}",
+                               reason_code="review.task_not_found", params={"id": task_id})
             if task.status != "open":
-                raise Conflict(f"the review task is already {task.status}")
+                raise Conflict(f"the review task is already {task.status}",
+                               reason_code="review.task_already_decided",
+                               params={"status": task.status})
             result = await uow.labs.get_result(task.lab_result_id)
             if result is None:  # pragma: no cover - tasks are written with their result
-                raise NotFound("the lab result of this task is gone")
+                raise NotFound("the lab result of this task is gone", reason_code="review.result_gone")
             decided = replace(task, status="linked" if decision == "link" else "rejected",
                               resolved_at=now, resolved_by=who)
             if not await uow.labs.update_task(decided, expected_status="open"):
-                raise Conflict("the review task was decided meanwhile")
+                raise Conflict("the review task was decided meanwhile",
+                               reason_code="review.task_decided_meanwhile")
             if decision == "link":
                 await self._link(uow, caller, result, task, now)
             else:
@@ -87,7 +91,8 @@ class MatchReview:
     async def _link(self, uow: LabUnitOfWork, caller: Caller, result: LabResult,
                     task: ReviewTask, now: datetime) -> None:
         if result.status == "linked":
-            raise Conflict("the lab result is already linked to a patient; undo that link first")
+            raise Conflict("the lab result is already linked to a patient; undo that link first",
+                           reason_code="review.result_already_linked")
         job = self._job(caller, result)
         reports, observations, alerts = await self._writer.attach(
             uow, job, task.candidate_patient_id, result.id, now)
@@ -96,7 +101,8 @@ class MatchReview:
                          report_ids=tuple(reports), observation_ids=tuple(observations),
                          observations_created=len(observations), critical_count=len(alerts))
         if not await uow.labs.update_result(linked, expected_status=result.status):
-            raise Conflict("the lab result was changed meanwhile")
+            raise Conflict("the lab result was changed meanwhile",
+                           reason_code="review.result_changed_meanwhile")
         for other in await uow.labs.tasks_for_result(result.id):
             if other.status == "open" and other.id != task.id:
                 await uow.labs.update_task(replace(other, status="superseded", resolved_at=now,
@@ -120,16 +126,19 @@ class MatchReview:
             link = await uow.labs.get_link(link_id)
             if link is None:
                 await self._record_not_found(uow, caller, "MpiLink", link_id)
-                raise NotFound(f"no patient link with id {link_id!r}")
+                raise NotFound(f"no patient link with id {link_id!r}",
+                               reason_code="review.link_not_found", params={"id": link_id})
             if link.undone_at is not None:
-                raise Conflict("the link is already undone")
+                raise Conflict("the link is already undone", reason_code="review.link_already_undone")
             result = await uow.labs.get_result(link.lab_result_id)
             if result is None or result.status != "linked" or result.patient_id != link.patient_id:
-                raise Conflict("the lab result is no longer linked by this link")
+                raise Conflict("the lab result is no longer linked by this link",
+                               reason_code="review.link_superseded")
             undone = replace(link, undone_at=now, undone_by=caller.principal.subject,
                              undo_reason=reason)
             if not await uow.labs.undo_link(undone):
-                raise Conflict("the link was undone meanwhile")
+                raise Conflict("the link was undone meanwhile",
+                               reason_code="review.link_undone_meanwhile")
             for resource_type, ids in (("Observation", result.observation_ids),
                                        ("DiagnosticReport", result.report_ids)):
                 current = await uow.fhir.get_many(resource_type, list(ids))
@@ -148,7 +157,8 @@ class MatchReview:
                            report_ids=(), observation_ids=(), observations_created=0,
                            critical_count=0)
             if not await uow.labs.update_result(held, expected_status="linked"):
-                raise Conflict("the lab result was changed meanwhile")
+                raise Conflict("the lab result was changed meanwhile",
+                               reason_code="review.result_changed_meanwhile")
             await uow.audit.append(audit_records(
                 caller, action=AuditAction.UPDATE, resource_type="LabResult",
                 targets=[(result.id, link.patient_id)], outcome=AuditOutcome.SUCCESS, at=now))

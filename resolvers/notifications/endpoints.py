@@ -61,14 +61,16 @@ class WebhookEndpoints:
         reason = await self._guard.refusal(url)
         if reason is not None:
             raise InvalidInput("the endpoint URL may not be used",
-                               details=[{"field": "url", "message": reason}])
+                               details=[{"field": "url", "message": reason}],
+                               reason_code="endpoints.url_refused", params={"why": reason})
         return url
 
     async def _found(self, caller: Caller, endpoint_id: str, action: AuditAction) -> Endpoint:
         endpoint = await self._store.get_endpoint(endpoint_id)
         if endpoint is None:
             await self._record(caller, action, endpoint_id, AuditOutcome.NOT_FOUND)
-            raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
+            raise NotFound(f"no webhook endpoint with id {endpoint_id!r}",
+                           reason_code="endpoints.not_found", params={"id": endpoint_id})
         return endpoint
 
     async def create(self, caller: Caller, *, url: str, event_types: list[str],
@@ -129,7 +131,8 @@ class WebhookEndpoints:
     async def _save(self, caller: Caller, endpoint: Endpoint) -> Endpoint:
         if not await self._store.save_endpoint(endpoint):
             await self._record(caller, AuditAction.UPDATE, endpoint.id, AuditOutcome.NOT_FOUND)
-            raise NotFound(f"no webhook endpoint with id {endpoint.id!r}")
+            raise NotFound(f"no webhook endpoint with id {endpoint.id!r}",
+                           reason_code="endpoints.not_found", params={"id": endpoint.id})
         await self._record(caller, AuditAction.UPDATE, endpoint.id)
         return endpoint
 
@@ -137,7 +140,8 @@ class WebhookEndpoints:
         require_role(caller, *MANAGERS)
         if not await self._store.delete_endpoint(endpoint_id):
             await self._record(caller, AuditAction.DELETE, endpoint_id, AuditOutcome.NOT_FOUND)
-            raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
+            raise NotFound(f"no webhook endpoint with id {endpoint_id!r}",
+                           reason_code="endpoints.not_found", params={"id": endpoint_id})
         await self._record(caller, AuditAction.DELETE, endpoint_id)
 
     async def rotate_secret(self, caller: Caller, endpoint_id: str) -> RotatedSecret:

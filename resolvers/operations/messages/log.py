@@ -82,7 +82,8 @@ class MessageLog:
         await self._require_role(caller, message_id)
         stored = await self._store.find(message_id)
         if stored is None:
-            raise NotFound(f"no inbound message {message_id}")
+            raise NotFound(f"no inbound message {message_id}", reason_code="messages.not_found",
+                           params={"id": message_id})
         view = self._view(stored, reveal=reveal)
         who = replace(caller, purpose=REVEAL_PURPOSE) if reveal else caller
         patients: list[str | None] = [

@@ -36,7 +36,8 @@ class MessageCursor:
         except ValueError:
             when = None
         if not sep or not ident or when is None or when.tzinfo is None:
-            raise InvalidInput("not a message log cursor", details={"after": text[:80]})
+            raise InvalidInput("not a message log cursor", details={"after": text[:80]},
+                               reason_code="messages.bad_cursor")
         return cls(when, ident)
 
 

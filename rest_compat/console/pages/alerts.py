@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from resolvers.errors import Conflict, NotFound
 from resolvers.principal import Role
+from rest_compat.console.errors import error_text
 from rest_compat.console.framework import ConsoleRequest, Page
 
 PAGE_SIZE = 50
@@ -46,7 +47,7 @@ async def acknowledge(console: ConsoleRequest) -> Response:
     try:
         await console.services.lab_alerts.acknowledge(console.caller, alert_id)
     except (Conflict, NotFound) as exc:
-        return await _render(console, error=exc.message,
+        return await _render(console, error=error_text(console.request, exc),
                              status_code=409 if isinstance(exc, Conflict) else 404)
     if console.is_htmx:
         return await _render(console, notice="acknowledged")

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from starlette.responses import RedirectResponse, Response
 
-from resolvers.errors import Forbidden
+from resolvers.errors import Forbidden, InvalidInput, NotFound
 from resolvers.operations.failures.report import FailureReport
+from rest_compat.console.errors import error_text
 from rest_compat.console.framework import ConsoleRequest, Page
 from rest_compat.console.rendering import PREFIX
 
@@ -68,8 +69,17 @@ async def replay_deliveries(console: ConsoleRequest) -> Response:
 
 async def switch_endpoint(console: ConsoleRequest) -> Response:
     enable = console.form.get("enabled") == "true"
-    await console.services.operations_failures.set_endpoint_enabled(
-        console.caller, console.form.get("endpoint_id"), enable)
+    try:
+        await console.services.operations_failures.set_endpoint_enabled(
+            console.caller, console.form.get("endpoint_id"), enable)
+    except (NotFound, InvalidInput) as exc:
+        # Gone meanwhile, or its URL no longer allowed: the page again, saying why.
+        report = await console.services.operations_failures.report(console.caller)
+        context = _context(report, error=error_text(console.request, exc))
+        status = 404 if isinstance(exc, NotFound) else 400
+        if console.is_htmx:  # htmx swaps only 2xx answers
+            return console.render("partials/failures_webhooks.html", context)
+        return console.render("failures.html", context, status_code=status)
     return await _answer(console, "failures_webhooks.html",
                          notice_key="failures.enabled" if enable else "failures.disabled")
 

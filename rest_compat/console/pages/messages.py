@@ -17,6 +17,7 @@ from resolvers.operations.messages.records import (
     WEBHOOK_STATUSES,
     MessageCursor,
 )
+from rest_compat.console.errors import error_text
 from rest_compat.console.framework import ConsoleRequest, Page
 
 PAGE_SIZE = 50
@@ -31,7 +32,8 @@ def _when(text: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(f"not a date or time: {text[:40]!r}") from None
+        raise InvalidInput(f"not a date or time: {text[:40]!r}", reason_code="messages.bad_time",
+                           params={"text": text[:40]}) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -58,7 +60,7 @@ async def messages_page(console: ConsoleRequest) -> Response:
             after=MessageCursor.decode(after) if after else None, limit=PAGE_SIZE)
         page = await console.services.message_log.search(console.caller, query)
     except InvalidInput as exc:
-        error = exc.message
+        error = error_text(console.request, exc)
     next_params = None
     if page is not None and page.next_cursor:
         next_params = {**{k: v for k, v in filters.items() if v}, "after": page.next_cursor}

@@ -20,6 +20,7 @@ from resolvers.labs.records import MpiLink
 from resolvers.labs.review_cases import ReviewCase
 from resolvers.mpi.model import Identifier
 from resolvers.principal import Role
+from rest_compat.console.errors import error_text
 from rest_compat.console.framework import ConsoleRequest, Page
 from rest_compat.console.masking import (
     mask_date,
@@ -153,7 +154,8 @@ async def _act(console: ConsoleRequest, notice: str, action: Awaitable[object]) 
         await action
     except (Conflict, NotFound, InvalidInput) as exc:
         status = 409 if isinstance(exc, Conflict) else 404 if isinstance(exc, NotFound) else 400
-        return await _render(console, error=exc.message, status_code=status)
+        return await _render(console, error=error_text(console.request, exc),
+                             status_code=status)
     if console.is_htmx:
         return await _render(console, notice=notice)
     # A plain form post: back to the queue (post/redirect/get).
