@@ -37,9 +37,12 @@ orthanc:
 chromium:
 	@.ci/ensure-chromium
 
-## Serve on http://127.0.0.1:8000 on the embedded SQLite database under ./var (migrates first).
+## Serve on http://127.0.0.1:8000 on the embedded SQLite database under ./var (migrates first),
+## as a local demo: ./var/demo.env (written once: a Stripe webhook secret, M-Pesa sandbox
+## settings; what you export wins) and the M-Pesa sandbox on 127.0.0.1:8901 beside it.
+## Ctrl-C stops both. Production: `cari-gateway serve` with your own CARI_* settings.
 run: $(STAMP)
-	$(VENV)/bin/cari-gateway serve
+	$(VENV)/bin/cari-gateway serve --demo
 
 migrate: $(STAMP)
 	$(VENV)/bin/cari-gateway migrate

@@ -1,6 +1,6 @@
 """The command line (``cari-gateway``, ``python cli.py``): serve, migrate, worker,
-reconcile, token, demo-traffic and keys. What a command runs, it asks the composition (composition.py)
-for; it builds nothing itself."""
+reconcile, token, demo-traffic, mpesa-sandbox and keys. What a command runs, it asks the
+composition (composition.py) for; it builds nothing itself."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -171,6 +172,62 @@ def _demo_traffic(settings: Settings, args: argparse.Namespace) -> dict[str, int
         payments=args.payments, stripe_secret=secret, mllp=mllp)))
 
 
+def _apply_demo_settings(args: argparse.Namespace) -> dict[str, str]:
+    """``serve --demo`` (``make run``), ``demo-traffic`` and ``mpesa-sandbox``: the local demo
+    settings file (adapters/demo/quickstart.py) under what is exported; its values."""
+    demo = args.command in ("demo-traffic", "mpesa-sandbox") or (
+        args.command == "serve" and args.demo)
+    if not demo:
+        return {}
+    from adapters.demo.quickstart import apply_demo_env, demo_env_path, ensure_demo_env
+
+    path = demo_env_path(os.environ)
+    if args.command == "serve":
+        written = ensure_demo_env(path, args.sandbox_port)
+        print(f"cari-gateway: demo settings {'written to' if written else 'read from'} {path} "
+              "(variables exported in the shell win)", file=sys.stderr)
+    return apply_demo_env(os.environ)
+
+
+def _start_demo_sandbox(demo_file: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """The M-Pesa sandbox beside ``serve --demo``, unless M-Pesa points elsewhere."""
+    from adapters.demo.quickstart import sandbox_address, start_sandbox, wait_listening
+
+    address = sandbox_address(os.environ, demo_file)
+    if address is None:
+        print("cari-gateway: CARI_MPESA_BASE_URL is exported: no M-Pesa sandbox started",
+              file=sys.stderr)
+        return None
+    host, port = address
+    sandbox = start_sandbox(host, port)
+    if wait_listening(sandbox, host, port):
+        print(f"cari-gateway: M-Pesa sandbox on http://{host}:{port} (pid {sandbox.pid})",
+              file=sys.stderr)
+    else:
+        print(f"cari-gateway: the M-Pesa sandbox did not start on {host}:{port}; M-Pesa "
+              "collections will fail", file=sys.stderr)
+    return sandbox
+
+
+def _mpesa_sandbox(args: argparse.Namespace, demo_file: dict[str, str]) -> None:
+    from adapters.demo.mpesa_sandbox import DarajaSandbox
+    from adapters.demo.quickstart import (
+        DEFAULT_SANDBOX_PORT,
+        run_sandbox,
+        sandbox_address,
+        sandbox_credentials,
+    )
+
+    credentials = sandbox_credentials(os.environ)
+    if credentials is None:
+        raise SystemExit("cari-gateway: the sandbox checks the gateway's M-Pesa credentials: "
+                         "set CARI_MPESA_CONSUMER_KEY, _CONSUMER_SECRET, _SHORTCODE and "
+                         "_PASSKEY, or run `cari-gateway serve --demo` (make run) once")
+    port = args.port or (sandbox_address(os.environ, demo_file) or ("", DEFAULT_SANDBOX_PORT))[1]
+    run_sandbox(DarajaSandbox(credentials, callback_delay=args.callback_delay), args.host, port,
+                args.parent_pid)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cari-gateway",
                                      description="Cari integration gateway")
@@ -181,6 +238,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=None,
                        help="server processes (default: CARI_WORKERS, else 1); more than one "
                             "needs PostgreSQL")
+    serve.add_argument("--demo", action="store_true",
+                       help="local demo (make run): read CARI_DATA_DIR/demo.env, written once "
+                            "with a Stripe secret and M-Pesa sandbox settings, and run the "
+                            "M-Pesa sandbox beside the gateway")
+    serve.add_argument("--sandbox-port", type=int, default=8901,
+                       help="the M-Pesa sandbox's port when demo.env is first written")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run the outbox worker as its own process")
     sub.add_parser("reconcile", help="run one payment reconciliation pass and print a JSON "
@@ -205,6 +268,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="whsec_... (default: the first of CARI_STRIPE_WEBHOOK_SECRETS)")
     demo.add_argument("--mllp", default="", help="host:port of the MLLP listener (default: "
                                                  "CARI_MLLP_PORT when set); every 5th message")
+    sandbox = sub.add_parser("mpesa-sandbox", help="a local M-Pesa Daraja sandbox (OAuth, STK "
+                                                   "push and query, STK callbacks)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0,
+                         help="default: the port of the demo's CARI_MPESA_BASE_URL, else 8901")
+    sandbox.add_argument("--callback-delay", type=float, default=2.0,
+                         help="seconds before the customer 'answers' and the callback is sent")
+    sandbox.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     keys = sub.add_parser("keys", help="key management")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("generate", help="print a new Ed25519 key pair as PASERK")
@@ -218,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(pair.secret_paserk)
         print(pair.public_paserk)
         return
+    demo_file = _apply_demo_settings(args)
+    if args.command == "mpesa-sandbox":  # needs no other setting
+        configure_logging(os.environ.get("CARI_LOG_LEVEL", "INFO").upper())
+        _mpesa_sandbox(args, demo_file)
+        return
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
@@ -229,7 +305,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         if workers < 1:
             print("cari-gateway: --workers must be at least 1", file=sys.stderr)
             raise SystemExit(2)
-        _serve(settings, args.host, args.port, workers)
+        sandbox = _start_demo_sandbox(demo_file) if args.demo else None
+        try:
+            _serve(settings, args.host, args.port, workers)
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down
+            if not args.demo:
+                raise
+        finally:  # Ctrl-C, SIGTERM or a failed start: the sandbox goes with the gateway
+            if sandbox is not None:
+                from adapters.demo.quickstart import stop
+
+                stop(sandbox)
     elif args.command == "migrate":
         if settings.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True)

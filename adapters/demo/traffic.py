@@ -10,10 +10,12 @@ What it sends (with the default counts):
   alert); every 25th message is sent again under its control id with another value (refused,
   409, kept for an operator); a share over MLLP when ``--mllp host:port`` is given;
 - 30 Stripe events signed with the endpoint secret (``--stripe-secret``, default the first
-  of ``CARI_STRIPE_WEBHOOK_SECRETS``; skipped when there is none);
+  of ``CARI_STRIPE_WEBHOOK_SECRETS``, which ``make run``'s ./var/demo.env provides; skipped
+  when there is none);
 - 20 M-Pesa collections over ``POST /api/payments`` (role billing), each with an
-  Idempotency-Key; without a configured provider the gateway refuses them, and the summary
-  says so.
+  Idempotency-Key; under ``make run`` the local Daraja sandbox (mpesa_sandbox.py) accepts
+  them and settles them by callback (every 5th cancelled by the "customer"); without a
+  configured provider the gateway refuses them, and the summary says so.
 
 The answers are counted by kind and HTTP status and printed as one JSON summary. Every name,
 number and phone in it is invented.
