@@ -201,7 +201,8 @@ def _start_demo_sandbox(demo_file: dict[str, str]) -> subprocess.Popen[bytes] | 
     host, port = address
     sandbox = start_sandbox(host, port)
     if wait_listening(sandbox, host, port):
-        print(f"cari-gateway: M-Pesa sandbox on http://{host}:{port} (pid {sandbox.pid})",
+        print(f"cari-gateway: M-Pesa sandbox on http://{host}:{port} (pid {sandbox.pid}); "
+              "send demo traffic from another shell: cari-gateway demo-traffic",
               file=sys.stderr)
     else:
         print(f"cari-gateway: the M-Pesa sandbox did not start on {host}:{port}; M-Pesa "

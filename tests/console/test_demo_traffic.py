@@ -128,3 +128,37 @@ def test_make_run_demo_settles_stripe_and_mpesa_through_the_sandbox(tmp_path: Pa
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_sandbox_does_not_outlive_a_killed_gateway(tmp_path: Path) -> None:
+    """A gateway killed outright (no finally runs) leaves no sandbox listening: it watches
+    the process that started it."""
+    sandbox_port = free_port()
+    env = {**_demo_env(tmp_path / "var", free_port()), "CARI_MPESA_CONSUMER_KEY": "k",
+           "CARI_MPESA_CONSUMER_SECRET": "s", "CARI_MPESA_SHORTCODE": "174379",
+           "CARI_MPESA_PASSKEY": "p"}
+    starter = subprocess.Popen(  # stands in for `serve --demo`: starts the sandbox, then idles
+        [sys.executable, "-c", "import sys, time\nfrom adapters.demo.quickstart import "
+         "start_sandbox\nprint(start_sandbox('127.0.0.1', int(sys.argv[1])).pid, flush=True)\n"
+         "time.sleep(600)", str(sandbox_port)], env=env, cwd=ROOT, stdout=subprocess.PIPE)
+    assert starter.stdout is not None
+    sandbox_pid = int(starter.stdout.readline())
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(sandbox_port):
+            assert time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.2)
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 15
+        while _listening(sandbox_port):
+            assert time.monotonic() < deadline, "the sandbox outlived the process that started it"
+            time.sleep(0.2)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.wait()
+        try:
+            os.kill(sandbox_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
