@@ -199,6 +199,10 @@ def _start_demo_sandbox(demo_file: dict[str, str]) -> subprocess.Popen[bytes] | 
               file=sys.stderr)
         return None
     host, port = address
+    allowed = [e.strip() for e in os.environ.get("CARI_OUTBOUND_ALLOWLIST", "").split(",")]
+    if f"{host}:{port}" not in allowed:  # an exported allow-list won over the file's
+        print(f"cari-gateway: add {host}:{port} to your CARI_OUTBOUND_ALLOWLIST, or the "
+              "gateway will refuse to call the M-Pesa sandbox", file=sys.stderr)
     sandbox = start_sandbox(host, port)
     if wait_listening(sandbox, host, port):
         print(f"cari-gateway: M-Pesa sandbox on http://{host}:{port} (pid {sandbox.pid}); "
