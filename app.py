@@ -75,8 +75,10 @@ async def _start_mllp(gateway: Gateway) -> MllpServer | None:
     settings = gateway.settings
     if not settings.mllp_port:
         return None
-    server = MllpServer(mllp_handler(gateway.services.labs), settings.mllp_host,
-                        settings.mllp_port, ssl_context=_mllp_tls(settings))
+    handler = mllp_handler(gateway.services.labs,
+                           refusals=gateway.services.refused_messages)
+    server = MllpServer(handler, settings.mllp_host, settings.mllp_port,
+                        ssl_context=_mllp_tls(settings))
     await server.start()
     log.info("MLLP listener started", extra={"host": settings.mllp_host,
                                              "port": server.bound_port})

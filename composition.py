@@ -32,6 +32,7 @@ from adapters.db.outbox import SqlOutboxStore
 from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
 from adapters.db.read_uow import SqlReadUnitOfWork
+from adapters.db.refused_messages import SqlRefusedMessages
 from adapters.db.stripe_store import SqlStripeStore
 from adapters.db.traffic import SqlTrafficStore
 from adapters.db.uow import SqlUnitOfWork
@@ -45,6 +46,7 @@ from adapters.medplum.mirror import MEDPLUM, MedplumMirror
 from adapters.mpi.matcher import SqlPatientMatcher
 from adapters.observability.metrics import Metrics
 from adapters.observability.payment_metrics import PaymentMetrics
+from adapters.observability.refused_metrics import RefusedDropped
 from adapters.payments.registry import build_payment_providers
 from adapters.settings import Settings
 from adapters.webhooks.metrics import WebhookRejections
@@ -98,6 +100,7 @@ from resolvers.notifications.model import WEBHOOK_DELIVERY
 from resolvers.notifications.wiring import build_notifications
 from resolvers.operations.failures.report import Failures
 from resolvers.operations.messages.log import MessageLog
+from resolvers.operations.messages.refusals import RefusedMessages
 from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
@@ -310,6 +313,8 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             imaging=(imaging := build_imaging(*dicom_adapters(settings, client, engine, wake_worker),
                                               patients, fhir, audit, FhirValidator(), clock.now)),
             message_log=MessageLog(SqlMessageLog(read_engine), audit, clock, stored_ack),
+            refused_messages=RefusedMessages(SqlRefusedMessages(engine), clock,
+                                             dropped=RefusedDropped(metrics.registry)),
             traffic=TrafficStats(SqlTrafficStore(read_engine), clock),
             operations_health=operations_health(settings, engine, store, cross_border,
                                                 messaging, clock),

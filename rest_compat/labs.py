@@ -92,12 +92,15 @@ async def _hl7_body(request: Request) -> bytes:
 async def _ingest(request: Request, roles: tuple[Role, ...], encounter_id: str | None) -> Response:
     who = caller(request)
     raw = await _hl7_body(request)
+    found = services(request)
     try:
-        result = await services(request).labs.ingest(who, raw, encounter_id=encounter_id,
-                                                     roles=roles)
+        result = await found.labs.ingest(who, raw, encounter_id=encounter_id, roles=roles)
     except UnsupportedMessage as exc:
+        # Refused before storage: kept for the console's message log, then answered.
+        await found.refused_messages.hl7("hl7-http", raw, reason=str(exc), answer="HTTP 422")
         raise UnsupportedHl7(str(exc), details={"message_type": exc.message_type}) from None
     except MalformedMessage as exc:
+        await found.refused_messages.hl7("hl7-http", raw, reason=str(exc), answer="HTTP 400")
         raise BadRequest(str(exc), details={"location": exc.location or None,
                                             "hl7_error_code": exc.hl7_error_code}) from None
     # 200 for a new message and for a repeat alike: a repeat answers the first result.

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.errors import InvalidInput
+from resolvers.services import Services
+from resolvers.webhooks.errors import MalformedDelivery, SignatureRejected
 from resolvers.webhooks.model import EventStatus, InboundEvent, WebhookEvent, WebhookEventQuery
 from rest_compat.admin import _enum
 from rest_compat.body import read_body
@@ -91,10 +93,24 @@ async def _raw_body(request: Request) -> bytes:
 
 
 async def _verified(request: Request, provider: str) -> InboundEvent:
-    intake = services(request).webhooks.intake
+    found = services(request)
+    intake = found.webhooks.intake
     # Unconfigured: refused (ProviderNotConfigured) before the body is even read.
     raw = await _raw_body(request) if intake.configured(provider) else b""
-    return intake.verify(provider, raw, request.headers)
+    try:
+        return intake.verify(provider, raw, request.headers)
+    except (SignatureRejected, MalformedDelivery) as exc:
+        await refused_webhook(found, provider, raw, exc)
+        raise
+
+
+async def refused_webhook(found: Services, provider: str, raw: bytes,
+                          exc: SignatureRejected | MalformedDelivery) -> None:
+    """Kept for the console's message log (a bounded prefix only: the body is
+    unauthenticated), with the answer the provider gets."""
+    status = 401 if isinstance(exc, SignatureRejected) else 400
+    await found.refused_messages.webhook(provider, raw, reason=exc.message,
+                                         answer=f"HTTP {status}")
 
 
 async def _store(request: Request, event: InboundEvent) -> Response:

@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from resolvers.messaging.ports import WhatsAppWebhookCheck
-from resolvers.webhooks.errors import ProviderNotConfigured
+from resolvers.webhooks.errors import MalformedDelivery, ProviderNotConfigured, SignatureRejected
 from rest_compat.body import read_body
 from rest_compat.envelope import ok
 from rest_compat.request_context import services
 from rest_compat.spec import Operation, QueryParam, api_route
+from rest_compat.webhooks import refused_webhook
 
 PATH = "/api/webhooks/whatsapp"
 
@@ -46,7 +47,12 @@ async def handshake(request: Request) -> Response:
 async def notification(request: Request) -> Response:
     webhook = _check(request)
     limit: int = request.app.state.settings.webhook_max_body_bytes
-    events = webhook.verify(await read_body(request, limit), request.headers)
+    raw = await read_body(request, limit)
+    try:
+        events = webhook.verify(raw, request.headers)
+    except (SignatureRejected, MalformedDelivery) as exc:
+        await refused_webhook(services(request), "whatsapp", raw, exc)
+        raise
     results = await services(request).webhooks.intake.receive_many(events)
     return ok(WhatsAppAck(received=len(events),
                           stored=sum(1 for r in results if not r.duplicate)))

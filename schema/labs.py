@@ -136,9 +136,14 @@ class LabMutation:
         try:
             result = await ctx.services.labs.ingest(ctx.caller, message)
         except UnsupportedMessage as exc:
+            # Refused before storage: kept for the console's message log.
+            await ctx.services.refused_messages.hl7(
+                "hl7-graphql", message, reason=str(exc), answer="UnsupportedMessageError")
             return UnsupportedMessageError(message=str(exc), code="unsupported_message",
                                            message_type=exc.message_type)
         except MalformedMessage as exc:
+            await ctx.services.refused_messages.hl7(
+                "hl7-graphql", message, reason=str(exc), answer="MalformedMessageError")
             return MalformedMessageError(message=str(exc), code="malformed_message",
                                          location=exc.location or None)
         except DomainError as exc:

@@ -4,8 +4,9 @@ Accepted lab messages are ``lab_results`` (their channel rides in the same INSER
 0018), refused ones ``lab_message_conflicts``, provider webhooks ``webhook_events``. A page
 is read newest first from each source that the filters leave, by the ``(received_at, id)``
 indexes (keyset: strictly before the cursor), and merged; so a page costs a few index range
-reads however long the log is. Nothing rejected before storage (an unparseable message, a
-webhook whose signature failed) is here: those leave only metrics and logs.
+reads however long the log is. What intake refused before storing anything (an unparseable
+HL7 message, a webhook whose signature failed) is ``refused_messages`` (migration 0020): it
+lists under the channel it came by with status ``refused``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.labs import _result
+from adapters.db.refused_messages import refused_message
 from adapters.db.tables import LabMessageConflictRow, LabResultRow, MpiReviewTaskRow
+from adapters.db.tables_refused import RefusedMessageRow
 from adapters.db.tables_webhooks import WebhookEventRow
 from resolvers.labs.records import LabMessageConflict
 from resolvers.operations.messages.records import (
@@ -38,28 +41,30 @@ L = LabResultRow.__table__  # type: ignore[attr-defined]
 C = LabMessageConflictRow.__table__  # type: ignore[attr-defined]
 W = WebhookEventRow.__table__  # type: ignore[attr-defined]
 T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
+R = RefusedMessageRow.__table__  # type: ignore[attr-defined]
 
 
 def _sources(query: MessageQuery) -> set[str]:
-    """Which of lab / conflict / webhook the channel and status filters leave."""
-    wanted = {"lab", "conflict", "webhook"}
+    """Which of lab / conflict / webhook / refused (before storage) the channel and status
+    filters leave."""
+    wanted = {"lab", "conflict", "webhook", "refused"}
     channel, status = query.channel, query.status
     if channel:
         if channel == "hl7":
-            wanted &= {"lab", "conflict"}
+            wanted &= {"lab", "conflict", "refused"}
         elif channel in HL7_CHANNELS:
-            wanted &= {"lab"}
+            wanted &= {"lab", "refused"}
         elif channel == REFUSED_CHANNEL:
             wanted &= {"conflict"}
         elif channel == "webhook" or channel.startswith(WEBHOOK_PREFIX):
-            wanted &= {"webhook"}
+            wanted &= {"webhook", "refused"}
         else:
             return set()
     if status:
         if status in HL7_STATUSES:
             wanted &= {"lab"}
         elif status == REFUSED_STATUS:
-            wanted &= {"conflict"}
+            wanted &= {"conflict", "refused"}
         elif status in WEBHOOK_STATUSES:
             wanted &= {"webhook"}
         else:
@@ -120,6 +125,17 @@ class SqlMessageLog:
                 runs.append([LoggedMessage(r.id, WEBHOOK_PREFIX + r.provider, r.status,
                                            r.provider, r.event_id, r.received_at,
                                            r.event_type, r.last_error) for r in rows])
+            if "refused" in sources:
+                stmt = _match(select(R.c.id, R.c.channel, R.c.sender, R.c.control_id,
+                                     R.c.message_type, R.c.received_at, R.c.reason,
+                                     R.c.answer),
+                              R.c.sender, R.c.control_id, query)
+                stmt = stmt.where(_refused_channel(query.channel))
+                rows = (await conn.execute(_window(stmt, R, query))).all()
+                runs.append([LoggedMessage(
+                    r.id, r.channel, REFUSED_STATUS, r.sender or "", r.control_id or "",
+                    r.received_at, r.message_type or _kind(r.channel), r.reason)
+                    for r in rows])
         merged = heapq.merge(*runs, key=lambda m: (m.received_at, m.id), reverse=True)
         return list(_take(merged, query.limit + 1))
 
@@ -143,6 +159,10 @@ class SqlMessageLog:
                                       conflict.sending_facility, conflict.control_id,
                                       conflict.received_at, "ORU^R01", "control id reused")
                 return StoredMessage(entry, conflict.raw_message, conflict=conflict)
+            row = (await conn.execute(select(R).where(R.c.id == message_id))).mappings().first()
+            if row is not None:
+                refused = refused_message(row)
+                return StoredMessage(refused.entry(), refused.body, refused=refused)
             row = (await conn.execute(select(W).where(W.c.id == message_id))).mappings().first()
             if row is None:
                 return None
@@ -161,6 +181,21 @@ def _match(stmt: Any, sender: Any, control_id: Any, query: MessageQuery) -> Any:
     if query.control_id:
         stmt = stmt.where(control_id == query.control_id)
     return stmt
+
+
+def _refused_channel(channel: str | None) -> Any:
+    """The refused rows a channel filter keeps (``_sources`` already chose the source)."""
+    if not channel:
+        return R.c.channel.is_not(None)
+    if channel == "hl7":
+        return R.c.channel.in_(HL7_CHANNELS)
+    if channel == "webhook":
+        return R.c.channel.startswith(WEBHOOK_PREFIX)
+    return R.c.channel == channel
+
+
+def _kind(channel: str) -> str:
+    return "webhook" if channel.startswith(WEBHOOK_PREFIX) else "HL7?"
 
 
 def _take(items: Iterable[LoggedMessage], n: int) -> Iterable[LoggedMessage]:

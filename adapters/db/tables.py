@@ -305,6 +305,7 @@ from adapters.db import tables_imaging as _tables_imaging  # noqa: E402,F401  (r
 from adapters.db import tables_messaging as _tables_messaging  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_payments as _tables_payments  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_public_health as _tables_public_health  # noqa: E402,F401  (registers tables)
+from adapters.db import tables_refused as _tables_refused  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_smart as _tables_smart  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_stripe as _tables_stripe  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_webhook_subscriptions as _tables_webhook_subscriptions  # noqa: E402,F401  (registers tables)

@@ -18,6 +18,7 @@ from resolvers.errors import DomainError
 from resolvers.labs.oru import Header, MalformedMessage, UnsupportedMessage
 from resolvers.labs.ports import LabIngestPort
 from resolvers.labs.records import ControlIdReused
+from resolvers.operations.messages.records import RefusalRecorder
 from resolvers.principal import Caller, Principal, Role
 
 from .ack import encode_ack, respond
@@ -26,8 +27,9 @@ from .parser import peek_header
 log = logging.getLogger("cari.mllp")
 
 
-def mllp_handler(labs: LabIngestPort,
-                 listener_name: str = "mllp") -> Callable[[bytes], Awaitable[list[bytes]]]:
+def mllp_handler(labs: LabIngestPort, listener_name: str = "mllp", *,
+                 refusals: RefusalRecorder | None = None
+                 ) -> Callable[[bytes], Awaitable[list[bytes]]]:
     caller = Caller(Principal(subject=listener_name, roles=frozenset({Role.LAB.value})),
                     surface="mllp")
 
@@ -35,12 +37,15 @@ def mllp_handler(labs: LabIngestPort,
         # Read without checks first: every answer, a refusal included, goes back in the
         # sender's mode (MSH-15/16) and charset (MSH-18).
         header: Header | None = peek_header(raw)
+        refused: UnsupportedMessage | MalformedMessage | None = None
         try:
             result = await labs.ingest(caller, raw)
             acks = respond(header, raw, accepted=True, app_ok=True, warnings=result.warnings)
         except UnsupportedMessage as exc:
+            refused = exc
             acks = respond(header, raw, accepted=False, app_ok=False, rejected=True, error=exc)
         except MalformedMessage as exc:
+            refused = exc
             acks = respond(header, raw, accepted=False, app_ok=False, error=exc)
         except ControlIdReused as exc:  # table 0357 code 205: duplicate key identifier
             acks = respond(header, raw, accepted=False, app_ok=False, error=MalformedMessage(
@@ -51,6 +56,20 @@ def mllp_handler(labs: LabIngestPort,
             log.error("MLLP ingest failed", exc_info=exc)
             acks = respond(header, raw, accepted=False, app_ok=False, rejected=True,
                            error="internal error; the message was not stored, resend later")
+        if refused is not None and refusals is not None:
+            # Refused before storage: kept for the console's message log with the ACK codes sent.
+            await refusals.hl7("hl7-mllp", raw, reason=str(refused),
+                               answer=" ".join(_ack_codes(acks)) or "no ACK")
         return [encode_ack(a, header) for a in acks]
 
     return handle
+
+
+def _ack_codes(acks: list[str]) -> list[str]:
+    """MSA-1 of each ACK text (AE, AR, CE, CR)."""
+    codes = []
+    for ack in acks:
+        for segment in ack.replace("\n", "\r").split("\r"):
+            if segment.startswith("MSA") and len(segment) > 4:
+                codes.append(segment.split(segment[3])[1])
+    return codes

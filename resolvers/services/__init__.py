@@ -29,6 +29,7 @@ from resolvers.notifications.wiring import NotificationServices
 from resolvers.operations.failures.report import Failures
 from resolvers.operations.health.report import OperationsHealth
 from resolvers.operations.messages.log import MessageLog
+from resolvers.operations.messages.refusals import RefusedMessages
 from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.payments.wiring import PaymentServices
@@ -69,6 +70,7 @@ class Services:
     imaging: ImagingServices
     messaging: MessagingServices
     message_log: MessageLog  # the console's inbound message log
+    refused_messages: RefusedMessages  # what intake refused before storage, for the log
     traffic: TrafficStats  # the console's overview
     operations_health: OperationsHealth  # the console's health page
     operations_failures: Failures  # the console's failures page

@@ -19,16 +19,21 @@ from resolvers.errors import Forbidden, NotFound
 from resolvers.operations.messages.hl7_fields import Hl7Segment, as_text, mask, segments
 from resolvers.operations.messages.records import (
     MAX_PAGE,
+    WEBHOOK_PREFIX,
     LoggedMessage,
     MessageCursor,
     MessageLogStore,
     MessageQuery,
+    RefusedMessage,
     StoredMessage,
 )
 from resolvers.principal import Caller, Role, require_role
 
 RESOURCE = "InboundMessage"
 REVEAL_PURPOSE = "console-reveal"
+# A refused webhook's kept prefix is unauthenticated and may be a real provider event (a
+# wrong secret refuses genuine deliveries): hidden whole until an audited reveal.
+HIDDEN_PREFIX = "({n} characters kept, hidden until revealed)"
 ROLES = (Role.INTEGRATOR,)  # and admin, who may do everything
 
 # The ACKs the MLLP listener answered a stored message with, rebuilt from the stored text
@@ -96,6 +101,8 @@ class MessageLog:
 
     def _view(self, stored: StoredMessage, *, reveal: bool) -> MessageView:
         entry = stored.entry
+        if stored.refused is not None:
+            return _refused_view(stored.refused, reveal=reveal)
         if stored.webhook is not None:
             hook = stored.webhook
             payload = hook.payload if reveal else _masked(hook.payload)
@@ -140,6 +147,22 @@ class MessageLog:
                 targets=[(message_id, None)], outcome=AuditOutcome.DENIED,
                 at=self._clock.now()))
             raise
+
+
+def _refused_view(refused: RefusedMessage, *, reveal: bool) -> MessageView:
+    """A message refused before storage: its kept body (HL7 segments masked like a stored
+    message's; a webhook's unauthenticated prefix hidden whole until a reveal), why, and the
+    answer the sender got."""
+    entry = refused.entry()
+    became = {"stored": False, "reason": refused.reason, "size": refused.size,
+              "kept_bytes": len(refused.body.encode("utf-8")),
+              "body_truncated": refused.body_truncated, "sha256": refused.sha256}
+    answer = f"{refused.answer}: {refused.reason}"
+    if refused.channel.startswith(WEBHOOK_PREFIX):
+        text = refused.body if reveal else HIDDEN_PREFIX.format(n=len(refused.body))
+        return MessageView(entry, reveal, [], text, became, answer, None)
+    parts = segments(refused.body, reveal=reveal)
+    return MessageView(entry, reveal, parts, as_text(parts), became, answer, None)
 
 
 def _masked(value: Any, key: str = "") -> Any:

@@ -11,6 +11,8 @@ from resolvers.labs.records import LabMessageConflict, LabResult
 
 HL7_CHANNELS = ("hl7-http", "hl7-mllp", "hl7-graphql")
 REFUSED_CHANNEL = "hl7-refused"  # a reused control id with different content (never stored)
+# Messages refused before storage (unparseable HL7, a webhook whose signature failed) keep
+# the channel they came by, with status REFUSED_STATUS (see RefusedMessage).
 WEBHOOK_PREFIX = "webhook:"
 HL7_STATUSES = ("linked", "review", "unmatched")
 REFUSED_STATUS = "refused"
@@ -82,14 +84,41 @@ class WebhookEventDetail:
 
 
 @dataclass(frozen=True)
+class RefusedMessage:
+    """A message intake refused before storing anything, as the message log keeps it: the
+    body bounded (``body_truncated`` says when cut), the whole body's size and SHA-256."""
+
+    id: str
+    received_at: datetime
+    channel: str  # hl7-http | hl7-mllp | hl7-graphql | webhook:<provider>
+    sender: str | None  # MSH-4 (else MSH-3) when a tolerant split could read it
+    control_id: str | None  # MSH-10, likewise
+    message_type: str | None  # MSH-9 as sent
+    reason: str  # the error text the sender got
+    answer: str  # what was answered: HTTP 400, HTTP 401, AE, AR, a GraphQL error type
+    body: str
+    body_truncated: bool
+    size: int
+    sha256: str
+
+    def entry(self) -> LoggedMessage:
+        summary = self.message_type or ("webhook" if self.channel.startswith(WEBHOOK_PREFIX)
+                                        else "HL7?")
+        return LoggedMessage(self.id, self.channel, REFUSED_STATUS, self.sender or "",
+                             self.control_id or "", self.received_at, summary, self.reason)
+
+
+@dataclass(frozen=True)
 class StoredMessage:
-    """One message as stored: exactly one of ``lab_result``, ``conflict`` or ``webhook``."""
+    """One message as stored: exactly one of ``lab_result``, ``conflict``, ``webhook`` or
+    ``refused``."""
 
     entry: LoggedMessage
     raw: str
     lab_result: LabResult | None = None
     conflict: LabMessageConflict | None = None
     webhook: WebhookEventDetail | None = None
+    refused: RefusedMessage | None = None
     review_candidates: tuple[str, ...] = field(default=())  # patients of open review tasks
 
 
@@ -100,3 +129,20 @@ class MessageLogStore(Protocol):
         ...
 
     async def find(self, message_id: str) -> StoredMessage | None: ...
+
+
+class RefusedMessageStore(Protocol):
+    async def add(self, message: RefusedMessage) -> None: ...
+
+    async def prune(self, *, before: datetime, keep: int) -> int:
+        """Delete refusals received before ``before`` and all but the newest ``keep``;
+        returns how many went."""
+        ...
+
+
+class RefusalRecorder(Protocol):
+    """What an intake boundary (the MLLP listener, a route) calls when it refuses an HL7
+    message before storage (resolvers/operations/messages/refusals.py)."""
+
+    async def hl7(self, channel: str, raw: bytes | str, *, reason: str, answer: str
+                  ) -> None: ...
