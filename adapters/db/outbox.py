@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.dialect import insert_for
 from adapters.db.tables import OutboxRow
+from adapters.db.tables_outbox_pauses import PausedDestinationRow
 from adapters.db.tables_webhook_subscriptions import WebhookEndpointRow
 from resolvers.ids import new_id
 from resolvers.notifications.model import WEBHOOK_FANOUT, batch_fanout, wanted_events
@@ -29,6 +30,7 @@ from resolvers.outbox.model import (
 )
 
 T = OutboxRow.__table__  # type: ignore[attr-defined]
+_PAUSED = PausedDestinationRow.__table__  # type: ignore[attr-defined]
 _ENDPOINTS = WebhookEndpointRow.__table__  # type: ignore[attr-defined]
 # Every endpoint's filters, read in the writing transaction (a handful of rows).
 _SUBSCRIPTIONS = select(_ENDPOINTS.c.event_types, _ENDPOINTS.c.resource_types)
@@ -82,8 +84,12 @@ class SqlOutboxStore:
             # A worker died mid-delivery: its lease ran out, so the row is due again.
             and_(T.c.status == OutboxStatus.IN_FLIGHT.value, T.c.lease_until <= now),
         )
+        # A paused destination's rows are not claimed (they stay as they are, see
+        # resolvers/outbox/destinations.py): the pause table has a handful of rows, so this
+        # is a hashed NOT IN beside the ix_outbox_due range, in the same statement.
+        running = T.c.destination.not_in(select(_PAUSED.c.destination))
         candidates = (
-            select(T.c.id).where(due).order_by(T.c.next_attempt_at).limit(limit)
+            select(T.c.id).where(due, running).order_by(T.c.next_attempt_at).limit(limit)
             .with_for_update(skip_locked=True)
         )
         stmt = (

@@ -303,6 +303,7 @@ class MpiLinkRow(SQLModel, table=True):
 from adapters.db import tables_cds as _tables_cds  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_imaging as _tables_imaging  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_messaging as _tables_messaging  # noqa: E402,F401  (registers tables)
+from adapters.db import tables_outbox_pauses as _tables_outbox_pauses  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_payments as _tables_payments  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_public_health as _tables_public_health  # noqa: E402,F401  (registers tables)
 from adapters.db import tables_refused as _tables_refused  # noqa: E402,F401  (registers tables)

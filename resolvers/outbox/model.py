@@ -77,3 +77,14 @@ def depths_from_groups(
         entry["delivered_last_hour"] = recent
         entry["last_delivered_at"] = last
     return [DestinationDepth(**found[name]) for name in sorted(found)]
+
+
+@dataclass(frozen=True)
+class PausedDestination:
+    """An operator's pause of one destination: the worker claims none of its rows until it
+    is resumed. ``paused_by`` is the operator's subject."""
+
+    destination: str
+    paused_at: datetime
+    paused_by: str
+    reason: str | None = None

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from resolvers.outbox.model import DestinationDepth, NewOutboxMessage, OutboxMessage, OutboxQuery
+from resolvers.outbox.model import (
+    DestinationDepth,
+    NewOutboxMessage,
+    OutboxMessage,
+    OutboxQuery,
+    PausedDestination,
+)
 
 
 class OutboxWriter(Protocol):
@@ -46,4 +52,18 @@ class OutboxStore(Protocol):
 class OutboxStatistics(Protocol):
     async def depth_by_destination(self) -> list[DestinationDepth]:
         """Every destination with rows, by state, ordered by name."""
+        ...
+
+
+class PausedDestinations(Protocol):
+    """The per-destination switch, kept in the database so every worker process honours it."""
+
+    async def pause(self, paused: PausedDestination) -> bool:
+        """Record the pause; False (nothing changed) when the destination is already paused."""
+        ...
+    async def resume(self, destination: str) -> bool:
+        """Lift the pause; False when the destination was not paused."""
+        ...
+    async def paused(self) -> list[PausedDestination]:
+        """Every paused destination, by name."""
         ...
