@@ -29,6 +29,7 @@ from adapters.db.match_index import index_missing
 from adapters.db.message_log import SqlMessageLog
 from adapters.db.migrate import upgrade_connection
 from adapters.db.outbox import SqlOutboxStore
+from adapters.db.outbox_pauses import SqlPausedDestinations
 from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
 from adapters.db.read_uow import SqlReadUnitOfWork
@@ -104,6 +105,7 @@ from resolvers.operations.messages.refusals import RefusedMessages
 from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
 from resolvers.outbox.delivery import DeliveryHandler
+from resolvers.outbox.destinations import OutboxDestinations
 from resolvers.outbox.events import EventRouter
 from resolvers.outbox.worker import OutboxWorker, RetryPolicy, WorkerConfig
 from resolvers.payments.config import PaymentConfig
@@ -268,11 +270,15 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             stripe_api=stripe_api(settings, client))
         verifier = authenticator or token_verifier(settings)
         cross_border = cross_border_lookup(settings, client, policy, audit, clock, owned_clients)
+        known_destinations: set[str] = set()  # every handler's name, once all are registered
+        destinations = OutboxDestinations(SqlPausedDestinations(sessions), store, audit, clock,
+                                          known_destinations)
         services = Services(
             patients=patients,
             organizations=OrganizationUseCases(uow_factory, clock, mirror, reads=reads),
             audit=audit,
             outbox=OutboxAdmin(store, clock),
+            outbox_destinations=destinations,
             authenticator=verifier,
             health=DatabaseHealth(engine),
             fhir=fhir,
@@ -319,7 +325,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             operations_health=operations_health(settings, engine, store, cross_border,
                                                 messaging, clock),
             operations_failures=Failures(OutboxAdmin(store, clock), store, notifications.endpoints,
-                                         notifications.deliveries),
+                                         notifications.deliveries, destinations),
         )
         if settings.event_webhook_url:
             await event_webhook_endpoint(settings, notifications.endpoints)
@@ -349,6 +355,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                 messaging.quick_replies.register(prefix, reply_handler)
         if extensions.handlers is not None:
             handlers.update(extensions.handlers(client))
+        known_destinations.update(handlers)
         gateway = Gateway(settings, engine, sessions, client, services, store, handlers,
                           channels, read_engine=read_engine, messaging_uses=uses)
         yield gateway

@@ -14,6 +14,7 @@ from rest_compat import (
     notifications,
     openapi,
     organizations,
+    outbox_destinations,
     patients,
     payment_webhooks,
     payments,
@@ -34,6 +35,7 @@ OPERATIONS: list[Operation] = [
     *patients.operations,
     *organizations.operations,
     *admin.operations,
+    *outbox_destinations.operations,
     *smart.operations,  # before /api/fhir/{type}/{id}
     *crossborder.operations,  # before the /api/fhir/{type}/... patterns
     *fhir.operations,

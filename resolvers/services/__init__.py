@@ -32,6 +32,7 @@ from resolvers.operations.messages.log import MessageLog
 from resolvers.operations.messages.refusals import RefusedMessages
 from resolvers.operations.traffic.stats import TrafficStats
 from resolvers.outbox.admin import OutboxAdmin
+from resolvers.outbox.destinations import OutboxDestinations
 from resolvers.payments.wiring import PaymentServices
 from resolvers.public_health.wiring import PublicHealthServices
 from resolvers.smart.wiring import SmartServices
@@ -46,6 +47,7 @@ class Services:
     organizations: OrganizationUseCases
     audit: AuditTrail
     outbox: OutboxAdmin
+    outbox_destinations: OutboxDestinations  # pause and resume a destination
     authenticator: Authenticator
     health: HealthProbe
     fhir: FhirUseCases

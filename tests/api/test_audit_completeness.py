@@ -254,6 +254,11 @@ NOT_AUDITED: dict[str, str] = {
     "POST /api/admin/outbox/replay": "re-queues deliveries already audited when written; "
                                      "answers a count",
     "POST /api/admin/outbox/{message_id}/replay": "as /api/admin/outbox/replay",
+    "GET /api/admin/outbox/destinations": "destination names, pauses and row counts; no "
+                                          "patient data",
+    "POST /api/admin/outbox/destinations/{destination}/pause": "no patient data; the pause is "
+                                                               "audited as OutboxDestination",
+    "POST /api/admin/outbox/destinations/{destination}/resume": "as the pause",
     "POST /api/webhooks/stripe": "a provider's signed delivery: no caller to name; stored "
                                  "and readable only through the audited admin routes",
     "POST /api/webhooks/livekit": "as /api/webhooks/stripe",

@@ -3,9 +3,9 @@
 Two kinds of deliveries fail:
 
 * outbox rows (Medplum mirror, DHIS2, PACS, inbox dispatch, ...): retried with backoff,
-  then dead letters; replayed through :class:`OutboxAdmin` (admin only, as on REST). The
-  outbox has no per-destination switch: a destination cannot be disabled, only its dead
-  letters replayed once it is fixed.
+  then dead letters; replayed through :class:`OutboxAdmin` (admin only, as on REST). A
+  destination can be paused while it is down and resumed once fixed
+  (:class:`OutboxDestinations`, integrator or admin): its rows wait, unretried.
 * webhook endpoint deliveries: exhausted, failed at once (410) or skipped while the endpoint
   was disabled; replayed and the endpoint disabled or enabled through the notifications use
   cases (integrator or admin).
@@ -23,7 +23,14 @@ from resolvers.notifications.delivery_log import DeliveryLog
 from resolvers.notifications.endpoints import WebhookEndpoints
 from resolvers.notifications.model import Delivery, DeliveryStatus, Endpoint
 from resolvers.outbox.admin import OutboxAdmin
-from resolvers.outbox.model import DestinationDepth, OutboxMessage, OutboxQuery, OutboxStatus
+from resolvers.outbox.destinations import DestinationState, OutboxDestinations
+from resolvers.outbox.model import (
+    DestinationDepth,
+    OutboxMessage,
+    OutboxQuery,
+    OutboxStatus,
+    PausedDestination,
+)
 from resolvers.outbox.ports import OutboxStatistics
 from resolvers.principal import Caller, Role, require_role
 
@@ -56,6 +63,7 @@ class FailureReport:
     destinations: list[DestinationDepth]
     outbox: OutboxFailures
     endpoints: list[EndpointFailures]
+    switches: list[DestinationState] = field(default_factory=list)  # pause / resume, by name
 
     @property
     def failed_deliveries(self) -> int:
@@ -70,8 +78,10 @@ class ReplayOutcome:
 
 class Failures:
     def __init__(self, outbox: OutboxAdmin, statistics: OutboxStatistics,
-                 endpoints: WebhookEndpoints, deliveries: DeliveryLog) -> None:
+                 endpoints: WebhookEndpoints, deliveries: DeliveryLog,
+                 destinations: OutboxDestinations) -> None:
         self._outbox = outbox
+        self._destinations = destinations
         self._statistics = statistics
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -80,7 +90,8 @@ class Failures:
         require_role(caller, Role.INTEGRATOR)
         return FailureReport(destinations=await self._statistics.depth_by_destination(),
                              outbox=await self._outbox_failures(caller),
-                             endpoints=await self._endpoint_failures(caller))
+                             endpoints=await self._endpoint_failures(caller),
+                             switches=await self._destinations.states(caller))
 
     async def _outbox_failures(self, caller: Caller) -> OutboxFailures:
         try:
@@ -125,6 +136,13 @@ class Failures:
             except (Conflict, NotFound):
                 skipped += 1
         return ReplayOutcome(replayed, skipped)
+
+    async def pause_destination(self, caller: Caller, destination: str,
+                                reason: str | None) -> PausedDestination:
+        return await self._destinations.pause(caller, destination, reason)
+
+    async def resume_destination(self, caller: Caller, destination: str) -> bool:
+        return await self._destinations.resume(caller, destination)
 
     async def set_endpoint_enabled(self, caller: Caller, endpoint_id: str,
                                    enabled: bool) -> Endpoint:

@@ -1,7 +1,7 @@
 """Failures: dead letters and failed deliveries per destination with the last error; replay
 one or a selection (checkboxes, one POST, htmx refreshes the section); disable and enable a
-webhook endpoint (resolvers/operations/failures). Without JavaScript the same forms post
-and come back to the page."""
+webhook endpoint; pause and resume an outbox destination (resolvers/operations/failures).
+Without JavaScript the same forms post and come back to the page."""
 
 from __future__ import annotations
 
@@ -84,6 +84,30 @@ async def switch_endpoint(console: ConsoleRequest) -> Response:
                          notice_key="failures.enabled" if enable else "failures.disabled")
 
 
+async def switch_destination(console: ConsoleRequest) -> Response:
+    destination = console.form.get("destination")
+    pause = console.form.get("action") == "pause"
+    failures = console.services.operations_failures
+    try:
+        if pause:
+            await failures.pause_destination(console.caller, destination,
+                                             console.form.get("reason"))
+        else:
+            await failures.resume_destination(console.caller, destination)
+    except (NotFound, InvalidInput) as exc:
+        # Not a destination the outbox knows, or a reason too long: the section, saying why
+        # (its own name: the full page also holds the webhook section, which shows ``error``).
+        report = await failures.report(console.caller)
+        context = _context(report, destination_error=error_text(console.request, exc))
+        if console.is_htmx:  # htmx swaps only 2xx answers
+            return console.render("partials/failures_destinations.html", context)
+        status = 404 if isinstance(exc, NotFound) else 400
+        return console.render("failures.html", context, status_code=status)
+    return await _answer(console, "failures_destinations.html",
+                         notice_key="failures.paused" if pause else "failures.resumed",
+                         notice_destination=destination)
+
+
 PAGES = [
     Page("/failures", failures_page, "failures", nav_key="nav.failures", order=30),
     Page("/failures/outbox/replay", replay_dead_letters, "failures-outbox-replay",
@@ -91,5 +115,7 @@ PAGES = [
     Page("/failures/deliveries/replay", replay_deliveries, "failures-deliveries-replay",
          methods=("POST",)),
     Page("/failures/endpoints/switch", switch_endpoint, "failures-endpoint-switch",
+         methods=("POST",)),
+    Page("/failures/destinations/switch", switch_destination, "failures-destination-switch",
          methods=("POST",)),
 ]
