@@ -30,6 +30,7 @@ from adapters.db.message_log import SqlMessageLog
 from adapters.db.migrate import upgrade_connection
 from adapters.db.outbox import SqlOutboxStore
 from adapters.db.outbox_pauses import SqlPausedDestinations
+from adapters.db.payment_answers import SqlProviderAnswers
 from adapters.db.read_connection import StatementReader
 from adapters.db.read_engine import read_engine_for
 from adapters.db.read_uow import SqlReadUnitOfWork
@@ -267,7 +268,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
             providers=extensions.payment_providers
             if extensions.payment_providers is not None
             else build_payment_providers(settings, client),
-            stripe_api=stripe_api(settings, client))
+            stripe_api=stripe_api(settings, client), answers=SqlProviderAnswers(read_engine))
         verifier = authenticator or token_verifier(settings)
         cross_border = cross_border_lookup(settings, client, policy, audit, clock, owned_clients)
         known_destinations: set[str] = set()  # every handler's name, once all are registered
@@ -323,7 +324,7 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
                                              dropped=RefusedDropped(metrics.registry)),
             traffic=TrafficStats(SqlTrafficStore(read_engine), clock),
             operations_health=operations_health(settings, engine, store, cross_border,
-                                                messaging, clock),
+                                                messaging, payments.provider_health, clock),
             operations_failures=Failures(OutboxAdmin(store, clock), store, notifications.endpoints,
                                          notifications.deliveries, destinations),
         )

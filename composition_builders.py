@@ -69,6 +69,7 @@ from resolvers.messaging.wiring import MessagingServices
 from resolvers.mpi.fhir_twin import patient_twin
 from resolvers.notifications.endpoints import WebhookEndpoints
 from resolvers.operations.health.report import HealthSources, OperationsHealth
+from resolvers.payments.provider_health import PaymentProvidersHealth
 from resolvers.payments.wiring import PaymentServices
 from resolvers.smart.config import SmartConfig
 from resolvers.smart.wiring import SmartServices, build_smart_services
@@ -228,12 +229,14 @@ def event_handlers(sessions: async_sessionmaker[AsyncSession], clock: SystemCloc
 
 def operations_health(settings: Settings, engine: AsyncEngine, store: SqlOutboxStore,
                       cross_border: CrossBorderLookup, messaging: MessagingServices,
+                      payment_providers: PaymentProvidersHealth,
                       clock: SystemClock) -> OperationsHealth:
-    """The console's health report: readiness, outbox depth, HIE circuits, expiring
-    certificates and keys, masked settings."""
+    """The console's health report: readiness, outbox depth, HIE circuits, payment
+    providers, expiring certificates and keys, masked settings."""
     sender = messaging.sender
     return OperationsHealth(HealthSources(
         probe=DatabaseHealth(engine), outbox=store, hies=cross_border,
+        payment_providers=payment_providers,
         certificates=PemCertificateReader(), clock=clock,
         certificate_files=[("MLLP server certificate", settings.mllp_tls_cert)]
         if settings.mllp_tls_cert else [],

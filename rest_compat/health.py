@@ -25,10 +25,19 @@ async def readyz(request: Request) -> Response:
     body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
     # Channel states that do not make the gateway unready (messages wait, nothing is lost),
     # but that an operator must act on: an expired WhatsApp access token.
-    sender = getattr(getattr(request.app.state, "services", None), "messaging", None)
+    # Also each configured payment provider's state from this process's calls (ok, degraded,
+    # failing, unknown): shown, never a reason to be unready.
+    gateway = getattr(request.app.state, "services", None)
+    details: dict[str, str] = {}
+    sender = getattr(gateway, "messaging", None)
     if sender is not None and sender.sender is not None:
-        body["details"] = {"whatsapp": "token_expired" if sender.sender.health.token_expired
-                           else "ok"}
+        details["whatsapp"] = "token_expired" if sender.sender.health.token_expired else "ok"
+    payments = getattr(gateway, "payments", None)
+    if payments is not None:
+        details.update({f"payments.{name}": state
+                        for name, state in payments.provider_health.states().items()})
+    if details:
+        body["details"] = details
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

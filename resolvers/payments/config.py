@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from resolvers.errors import InvalidInput
 from resolvers.payments.model import Payment
+from resolvers.payments.provider_outcomes import ProviderCallRecorder, RecordedProvider
 from resolvers.payments.providers import CollectionRequest, PaymentProvider, PayoutRequest
 
 log = logging.getLogger("cari.payments")
@@ -54,22 +55,30 @@ class PaymentConfig:
 @dataclass
 class ProviderDirectory:
     """The configured providers, built with them by the composition root. ``use`` swaps
-    them: a seam for tests that put in-memory providers in place of the real ones."""
+    them: a seam for tests that put in-memory providers in place of the real ones. With a
+    ``recorder``, every provider handed out records its calls' outcomes (health page)."""
 
     providers: dict[str, PaymentProvider] = field(default_factory=dict)
+    recorder: ProviderCallRecorder | None = None
 
     def use(self, providers: Mapping[str, PaymentProvider]) -> None:
         self.providers = dict(providers)
 
     def get(self, name: str) -> PaymentProvider:
-        provider = self.providers.get(name)
+        provider = self.find(name)
         if provider is None:
             raise InvalidInput(f"payment provider {name!r} is not configured on this gateway",
                                details=[{"field": "provider", "message": "not configured"}])
         return provider
 
     def find(self, name: str) -> PaymentProvider | None:
-        return self.providers.get(name)
+        provider = self.providers.get(name)
+        if provider is None or self.recorder is None:
+            return provider
+        return RecordedProvider(provider, self.recorder)
+
+    def configured(self) -> frozenset[str]:
+        return frozenset(self.providers)
 
 
 def collection_request(payment: Payment, config: PaymentConfig,

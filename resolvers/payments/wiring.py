@@ -10,6 +10,9 @@ from resolvers.audit.trail import AuditTrail
 from resolvers.clock import Clock
 from resolvers.payments.callbacks import MOBILE_PROVIDERS, CallbackHandler, PaymentCallbacks
 from resolvers.payments.config import PaymentConfig, ProviderDirectory
+from resolvers.payments.ports import ProviderAnswers
+from resolvers.payments.provider_health import PaymentProvidersHealth
+from resolvers.payments.provider_outcomes import ProviderCallRecorder, RecordedStripeRefunds
 from resolvers.payments.providers import PaymentProvider
 from resolvers.payments.reconcile import PaymentReconciler
 from resolvers.payments.refunds import StripeRefunds
@@ -33,6 +36,7 @@ class PaymentServices:
     stripe_events: StripePaymentEvents
     stripe_api: StripeApiHolder
     subscriptions: StripeSubscriptions
+    provider_health: PaymentProvidersHealth  # the console's health page
 
     def inbox_handlers(self) -> dict[str, EventHandler]:
         """The webhook-inbox handlers for the mobile-money providers."""
@@ -47,9 +51,13 @@ def build_payment_services(uow_factory: PaymentsUnitOfWorkFactory, clock: Clock,
                            config: PaymentConfig, counter: PaymentCounter | None = None, *,
                            stripe_store: StripeStore,
                            providers: Mapping[str, PaymentProvider] | None = None,
-                           stripe_api: StripeRefundApi | None = None) -> PaymentServices:
-    directory = ProviderDirectory(dict(providers or {}))
-    holder = StripeApiHolder(stripe_api)
+                           stripe_api: StripeRefundApi | None = None,
+                           answers: ProviderAnswers) -> PaymentServices:
+    # Every provider call (and Stripe refund) records its outcome for the health page.
+    recorder = ProviderCallRecorder(clock.now)
+    directory = ProviderDirectory(dict(providers or {}), recorder)
+    holder = StripeApiHolder(RecordedStripeRefunds(stripe_api, recorder)
+                             if stripe_api is not None else None)
     settler = Settler(uow_factory, clock, counter)
     use_cases = PaymentUseCases(uow_factory, clock, audit, settler, directory, config,
                                 StripeRefunds(stripe_store, holder, clock), stripe_store)
@@ -66,4 +74,7 @@ def build_payment_services(uow_factory: PaymentsUnitOfWorkFactory, clock: Clock,
             StripeRefundEvents(uow_factory, clock, settler, stripe_store), subscriptions),
         stripe_api=holder,
         subscriptions=subscriptions,
+        provider_health=PaymentProvidersHealth(
+            recorder, answers, lambda: directory.configured()
+            | (frozenset({"stripe"}) if holder.api is not None else frozenset())),
     )

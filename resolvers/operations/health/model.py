@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from resolvers.crossborder.model import HieCircuit
 from resolvers.outbox.model import DestinationDepth
+from resolvers.payments.provider_health import PaymentProviderHealth
 
 
 class CredentialState(StrEnum):
@@ -44,6 +45,8 @@ class HealthReport:
     circuits: list[HieCircuit]
     credentials: list[Credential]
     settings: list[SettingView] = field(default_factory=list)
+    # Informative only: a failing provider never makes the gateway unready.
+    payment_providers: list[PaymentProviderHealth] = field(default_factory=list)
 
     @property
     def is_ready(self) -> bool:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from resolvers.crossborder.model import HieCircuit
+from resolvers.payments.provider_health import PaymentProviderHealth
 
 
 class CertificateReader(Protocol):
@@ -17,3 +18,7 @@ class CertificateReader(Protocol):
 
 class HieCircuits(Protocol):
     def circuits(self) -> list[HieCircuit]: ...
+
+
+class PaymentProviderStates(Protocol):
+    async def providers(self) -> list[PaymentProviderHealth]: ...

@@ -1,10 +1,12 @@
 """The operator's health report: one call gathers what /readyz checks, the outbox depth per
-destination with its last delivery, the HIEs' circuit breakers, credentials that expire (HIE
-mTLS client certificates, the MLLP server certificate, the WhatsApp access token, the
-token-signing keys) and the settings with their secrets masked.
+destination with its last delivery, the HIEs' circuit breakers, the payment providers' last
+calls and answers, credentials that expire (HIE mTLS client certificates, the MLLP server
+certificate, the WhatsApp access token, the token-signing keys) and the settings with their
+secrets masked.
 
 Each part comes from where it lives (the readiness probe, the outbox store, the cross-border
-lookup, the WhatsApp sender): nothing here keeps its own state.
+lookup, the payment providers' recorder and store, the WhatsApp sender): nothing here keeps
+its own state.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from resolvers.operations.health.model import (
     HealthReport,
     SettingView,
 )
-from resolvers.operations.health.ports import CertificateReader, HieCircuits
+from resolvers.operations.health.ports import (
+    CertificateReader,
+    HieCircuits,
+    PaymentProviderStates,
+)
 from resolvers.outbox.ports import OutboxStatistics
 from resolvers.principal import Caller, Role, require_role
 
@@ -41,6 +47,7 @@ class HealthSources:
     token_keys: Sequence[tuple[str, str]] = ()  # (issuer, key id) the gateway trusts
     whatsapp_token_expired: Callable[[], bool] | None = None  # None: WhatsApp is off
     settings: Sequence[SettingView] = field(default_factory=list)
+    payment_providers: PaymentProviderStates | None = None  # None: not shown
 
 
 class OperationsHealth:
@@ -60,7 +67,9 @@ class OperationsHealth:
             destinations=await src.outbox.depth_by_destination(), circuits=circuits,
             credentials=[*(self._certificate(name, path) for name, path in files),
                          *self._whatsapp(), *self._keys()],
-            settings=list(src.settings))
+            settings=list(src.settings),
+            payment_providers=await src.payment_providers.providers()
+            if src.payment_providers is not None else [])
 
     def _certificate(self, name: str, path: str) -> Credential:
         try:
