@@ -1,7 +1,8 @@
 """The console's health page shows each payment provider's calls (issue 17): against the fake
 MTN MoMo Open API over real HTTP, a provider that answers 503 shows failing with its error,
 then ok after it answers again; after a restart on the same database the stored last answer
-is still shown. /readyz lists the provider's state without ever becoming unready over it."""
+is still shown. /readyz lists the provider's state without ever becoming unready over it.
+Stripe's refund calls (through the fake Stripe API) are recorded the same way."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests.console.http_support import sign_in
 from tests.payments.e2e_support import live_gateway, momo_env, start
 from tests.payments.fakes.base import serving
 from tests.payments.fakes.momo import FakeMomo
+from tests.payments.fakes.stripe_api import REFUNDS, FakeStripe
+from tests.payments.test_stripe_refunds import paid, refund
 from tests.support import Harness
 
 pytestmark = pytest.mark.slow
@@ -89,3 +92,21 @@ async def test_the_payment_providers_card_is_in_french(tmp_path: Path, momo: Fak
         page = await gw.client.get("/console/health", headers={"Accept-Language": "fr"})
         assert page.status_code == 200
         assert "Prestataires de paiement" in page.text and "inconnu (pas encore appelé)" in page.text
+
+
+async def test_stripe_refund_failure_then_success_and_its_stored_answer(
+        stripe_app: Harness, fake_stripe: FakeStripe) -> None:
+    h = stripe_app
+    p = await paid(h, fake_stripe, "health")  # a signed Stripe event: a stored answer
+    await sign_in(h, "integrator")
+    state, cells = await _row(h, "stripe")
+    assert state == "unknown" and cells[1] == "yes" and cells[4] != "—"
+
+    fake_stripe.fail(REFUNDS, 500, times=2)  # the SDK's request and its one retry
+    assert (await refund(h, p["id"], "refund-down", amount=100)).status_code >= 400
+    state, cells = await _row(h, "stripe")
+    assert state == "degraded" and cells[7] == "1" and cells[6].startswith("ProviderUnavailable")
+
+    assert (await refund(h, p["id"], "refund-up", amount=100)).status_code == 201
+    state, cells = await _row(h, "stripe")
+    assert state == "ok" and cells[7] == "0" and cells[3] != "—"
