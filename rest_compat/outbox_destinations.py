@@ -66,9 +66,12 @@ async def list_destinations(request: Request) -> Response:
 async def pause_destination(request: Request) -> Response:
     who = caller(request)
     body = await parse_body(request, PauseBody, when_empty=PauseBody())
-    pause = await services(request).outbox_destinations.pause(
-        who, request.path_params["destination"], body.reason)
-    return ok(_paused_view(pause))
+    destinations = services(request).outbox_destinations
+    pause = await destinations.pause(who, request.path_params["destination"], body.reason)
+    # Answered with its rows (how many wait), as the list shows it.
+    state = next((s for s in await destinations.states(who)
+                  if s.destination == pause.destination), None)
+    return ok(_view(state) if state is not None else _paused_view(pause))
 
 
 async def resume_destination(request: Request) -> Response:

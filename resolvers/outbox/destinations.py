@@ -78,6 +78,7 @@ class OutboxDestinations:
             current = {p.destination: p for p in await self._store.paused()}.get(destination)
             if current is not None:  # already paused: unchanged, nothing to audit
                 return current
+            await self._store.pause(paused)  # resumed in between: pause it now
         await self._record(caller, destination)
         return paused
 
