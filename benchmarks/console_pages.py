@@ -1,10 +1,11 @@
-"""Console pages with 100,000 messages in the log: p50/p95/p99 of each page's HTTP answer.
+"""Console pages with 102,000 messages in the log: p50/p95/p99 of each page's HTTP answer.
 
 A gateway process (``python cli.py serve``) on SQLite and (if reachable) PostgreSQL, over
 a database seeded in bulk (multi-row Core inserts after ``cli.py migrate``): 90,000 lab
 messages over the last seven days (three HL7 channels, 40 senders, linked/review/
-unmatched), 2,000 refused reuses of a control id, 8,000 webhook events (four providers,
-some failed), 20,000 outbox deliveries. The driver signs in through the console's form
+unmatched), 2,000 refused reuses of a control id, 2,000 messages refused before storage
+(unparseable HL7 and bad webhook signatures), 8,000 webhook events (four providers, some
+failed), 20,000 outbox deliveries. The driver signs in through the console's form
 with an integrator token, then asks each page in turn (sequential requests on one
 keep-alive connection, so the figures are unloaded answer times): the message log
 unfiltered, filtered by channel and status, by sender, by control id, a page deep in the
@@ -33,6 +34,7 @@ from sqlalchemy import insert, text
 
 from adapters.db.engine import create_engine
 from adapters.db.tables import LabMessageConflictRow, LabResultRow, OutboxRow
+from adapters.db.tables_refused import RefusedMessageRow
 from adapters.db.tables_webhooks import WebhookEventRow
 from adapters.db.traffic import SqlTrafficStore
 from benchmarks._console import measure, sign_in
@@ -54,6 +56,7 @@ from resolvers.operations.traffic.records import WINDOWS, Window
 NAME = "console_pages"
 LAB_MESSAGES = 90_000
 CONFLICTS = 2_000
+REFUSED = 2_000
 WEBHOOKS = 8_000
 OUTBOX = 20_000
 REQUESTS = 200  # per page
@@ -87,6 +90,12 @@ async def seed(database_url: str, now: datetime) -> tuple[dict[str, int], list[s
                   "received_at": when(), "received_by": "lab-system",
                   "raw_message": RAW.format(facility=f"LAB_{n % 40:02d}", control=f"C{n:07d}",
                                             n=n, d=9)} for n in range(CONFLICTS)]
+    refused = [{"id": str(uuid.uuid4()), "received_at": when(),
+                "channel": rng.choice(("hl7-http", "hl7-mllp", "webhook:stripe")),
+                "sender": f"LAB_{n % 40:02d}", "control_id": f"R{n:07d}",
+                "message_type": "ORU^R01", "reason": "MSH-9 is missing",
+                "answer": "HTTP 400", "body": "MSH|^~\\&|LIS|broken", "body_truncated": False,
+                "size": 22, "sha256": "0" * 64} for n in range(REFUSED)]
     providers = ("stripe", "mpesa", "resend", "livekit")
     hooks = []
     for n in range(WEBHOOKS):
@@ -115,7 +124,7 @@ async def seed(database_url: str, now: datetime) -> tuple[dict[str, int], list[s
         async with engine.begin() as conn:
             tables: list[tuple[Any, list[dict[str, Any]]]] = [
                 (LabResultRow, lab), (LabMessageConflictRow, conflicts),
-                (WebhookEventRow, hooks), (OutboxRow, outbox)]
+                (RefusedMessageRow, refused), (WebhookEventRow, hooks), (OutboxRow, outbox)]
             for table, rows in tables:
                 target = table.__table__
                 for i in range(0, len(rows), 5000):
@@ -124,7 +133,8 @@ async def seed(database_url: str, now: datetime) -> tuple[dict[str, int], list[s
                 await conn.execute(text("ANALYZE"))
     finally:
         await engine.dispose()
-    return ({"lab_results": LAB_MESSAGES, "conflicts": CONFLICTS, "webhook_events": WEBHOOKS,
+    return ({"lab_results": LAB_MESSAGES, "conflicts": CONFLICTS, "refused": REFUSED,
+             "webhook_events": WEBHOOKS,
              "outbox_messages": OUTBOX}, [str(r["id"]) for r in lab[:2000]])
 
 
@@ -160,7 +170,7 @@ def _measure_database(scratch: Path, database: str, url: str | None) -> dict[str
     started = time.perf_counter()
     seeded, ids = asyncio.run(seed(database_url, now))
     seed_s = time.perf_counter() - started
-    print(f"[{NAME}] {database}: seeded {LAB_MESSAGES + CONFLICTS + WEBHOOKS:,} messages and "
+    print(f"[{NAME}] {database}: seeded {LAB_MESSAGES + CONFLICTS + REFUSED + WEBHOOKS:,} messages and "
           f"{OUTBOX:,} outbox rows in {seed_s:.1f} s")
     deep = (now - timedelta(days=5)).isoformat()
     pages: dict[str, dict[str, Any]] = {}
@@ -180,6 +190,7 @@ def _measure_database(scratch: Path, database: str, url: str | None) -> dict[str
                 "messages sender=LAB_07": "/console/messages?sender=LAB_07",
                 "messages control_id": "/console/messages?control_id=C0012345",
                 "messages webhook failed": "/console/messages?channel=webhook&status=failed",
+                "messages refused": "/console/messages?status=refused",
                 "messages 5 days back (cursor)":
                     "/console/messages?" + str(httpx.QueryParams({"after": f"{deep}|~"})),
             }
