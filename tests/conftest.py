@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Harness, fresh_postgres_database, make_settings, running_app
+from tests.support import (
+    Harness,
+    free_port,
+    fresh_postgres_database,
+    make_settings,
+    running_app,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,6 +33,15 @@ def sqlite_url(tmp_path: Path) -> str:
 async def gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
     """The whole app on SQLite, lifespan running, talked to over ASGI."""
     async with running_app(make_settings(tmp_path / "var", sqlite_url)) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def mllp_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
+    """The whole app on SQLite with its MLLP listener on a free loopback port."""
+    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
+                             mllp_host="127.0.0.1")
+    async with running_app(settings) as harness:
         yield harness
 
 

@@ -3,15 +3,13 @@ known control id is refused (409 / AE 205) and kept for an operator, never silen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.hl7v2.mllp import send_mllp
 from tests.api.test_lab_documented import DOCUMENTED
-from tests.support import Harness, free_port, make_settings, running_app
+from tests.support import Harness
 
 REUSED = DOCUMENTED.replace("||7.5|", "||9.9|")  # same MSH-10, another result
 
@@ -65,14 +63,6 @@ async def test_graphql_answers_a_conflict_error(gateway: Harness) -> None:
     assert body["data"]["ingestHl7"] == {"__typename": "ConflictError",
                                          "code": "control_id_reused",
                                          "message": body["data"]["ingestHl7"]["message"]}
-
-
-@pytest.fixture
-async def mllp_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
-                             mllp_host="127.0.0.1")
-    async with running_app(settings) as harness:
-        yield harness
 
 
 async def test_mllp_answers_ae_205_so_the_laboratory_knows(mllp_gateway: Harness) -> None:

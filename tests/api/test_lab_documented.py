@@ -4,15 +4,12 @@ PID-3; provisional patients; alerts on held results, acknowledgement, escalation
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from adapters.hl7v2.mllp import send_mllp
 from adapters.settings.labs import LabSettings
-from tests.support import ROOT, Harness, free_port, make_settings, running_app
+from tests.support import ROOT, Harness, make_settings, running_app
 
 # "Lab Result Ingestion" in ../shared/reference/product-docs.md, exactly as written there.
 DOCUMENTED = """MSH|^~\\&|LAB_SYSTEM|FACILITY|CARI|CARI|20260415120000||ORU^R01|MSG001|P|2.5
@@ -124,14 +121,6 @@ async def test_documented_example_over_graphql(gateway: Harness) -> None:
         "MSG001", "MSG009").replace("ORD001", "ORD009")}, roles=("lab",))
     assert body["data"]["ingestHl7"]["patientId"] == patient["id"]
     assert body["data"]["ingestHl7"]["patientMatched"] is True
-
-
-@pytest.fixture
-async def mllp_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
-                             mllp_host="127.0.0.1")
-    async with running_app(settings) as harness:
-        yield harness
 
 
 def _segments(ack: bytes) -> list[list[str]]:

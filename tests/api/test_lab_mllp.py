@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from adapters.hl7v2.mllp import send_mllp
 from tests.api.test_lab_ingest import NATID, WORKED_EXAMPLE
-from tests.support import Harness, free_port, make_settings, running_app
-
-
-@pytest.fixture
-async def mllp_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
-                             mllp_host="127.0.0.1")
-    async with running_app(settings) as harness:
-        yield harness
+from tests.support import Harness
 
 
 def _msa(ack: bytes) -> list[str]:

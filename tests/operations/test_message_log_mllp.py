@@ -3,24 +3,11 @@ rebuilt by the listener's own rules (enhanced mode: the commit ACK only, as MSH-
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from adapters.hl7v2.mllp import send_mllp
 from resolvers.operations.messages.log import MessageLog, MessageQuery
 from tests.api.test_lab_ingest import WORKED_EXAMPLE
 from tests.operations.test_message_log import OPERATOR
-from tests.support import Harness, free_port, make_settings, running_app
-
-
-@pytest.fixture
-async def mllp_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
-                             mllp_host="127.0.0.1")
-    async with running_app(settings) as harness:
-        yield harness
+from tests.support import Harness
 
 
 async def test_mllp_message_and_its_ack(mllp_gateway: Harness) -> None:

@@ -22,7 +22,7 @@ from resolvers.operations.messages.records import MessageCursor
 from resolvers.operations.messages.refusals import RefusalLimits, RefusedMessages, read_header
 from tests.messaging.conftest import KE_PHONE, whatsapp_world
 from tests.operations.test_message_log import GQL, OPERATOR, _send, message
-from tests.support import Harness, free_port, make_settings, running_app
+from tests.support import Harness, make_settings, running_app
 from tests.webhooks.signing import WEBHOOK_ENV, stripe_event, stripe_headers
 
 # Parses as far as MSH and PID, then breaks the order rules: refused with 400.
@@ -182,14 +182,6 @@ def test_the_header_is_read_by_a_tolerant_split() -> None:
         "APP", "C1", "ORU^R01")
     assert read_header("garbage") == read_header("MSH")
     assert read_header("\x00MSH|").sender is None
-
-
-@pytest.fixture
-async def mllp_gateway(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
-                             mllp_host="127.0.0.1")
-    async with running_app(settings) as harness:
-        yield harness
 
 
 async def test_an_mllp_refusal_is_logged_with_the_ack_code(mllp_gateway: Harness) -> None:
