@@ -11,6 +11,14 @@ way here; anything unusual (a null in a non-null field, a value the scalar refus
 ``@defer``, schema middleware) goes through graphql-core's own ``execute_field``, so
 errors keep their messages and paths.
 
+**Lists of such objects completed in one loop.** Where a list's items are objects whose
+every selected field is read directly (a patient's lab results, say), graphql-core would
+complete each item on its own: the item's path, the null, list, leaf, abstract and object
+cases, its sub-fields looked up again, and an executor call per item. Here the list is
+completed at once; any item that needs more (a null, a value the direct read hands back)
+sends the whole list back to graphql-core, which reads the same values again: reading an
+attribute has no side effect.
+
 **No reference cycle.** graphql-core's executor holds ``async_helpers``, a tuple of its own
 bound methods: a cycle. Everything the executor references (our context with its request
 and DataLoaders, the collected fields, the variables, the resolve infos) could then only be
@@ -34,6 +42,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -86,6 +95,8 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Plans by grouped field set: graphql-core collects an object type's sub-fields
         # once per request and hands the same set for every object of a list.
         self._plans: dict[int, tuple[GroupedFieldSet, list[PlannedField] | None]] = {}
+        # The same sets, where every field is read directly: (name, reader) pairs.
+        self._all_direct: dict[int, tuple[GroupedFieldSet, list[tuple[str, Reader]] | None]] = {}
 
     def _reader(self, parent_type: GraphQLObjectType,
                 field_details_list: FieldDetailsList) -> Reader | None:
@@ -142,6 +153,57 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(executed, dict):
             return _in_order(direct, executed, grouped_field_set)
         return _merged(direct, executed, grouped_field_set)
+
+    def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
+                            field_details_list: FieldDetailsList, info: GraphQLResolveInfo[Any],
+                            path: Path, result: Any, position_context: Any) -> Any:
+        if position_context is None and type(result) is list:
+            completed = self._direct_objects(return_type.of_type, field_details_list, result)
+            if completed is not None:
+                return completed
+        return super().complete_list_value(return_type, field_details_list, info, path,
+                                           result, position_context)
+
+    def _direct_objects(self, item_type: GraphQLOutputType,
+                        field_details_list: FieldDetailsList,
+                        items: list[Any]) -> list[Any] | None:
+        """The list completed at once, or None where graphql-core must complete it."""
+        object_type, items_non_null = _unwrap(item_type)
+        if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of \
+                or any(details.node.directives for details in field_details_list):
+            return None  # a type check per item, or @stream
+        grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(
+            object_type, field_details_list)
+        readers = self._readers(object_type, grouped_field_set)
+        if readers is None or new_defer_usages:
+            return None
+        completed: list[Any] = []
+        for item in items:
+            if item is None:
+                if items_non_null:
+                    return None
+                completed.append(None)
+                continue
+            fields: dict[str, Any] = {}
+            for name, reader in readers:
+                value = _read(reader, item)
+                if value is Undefined:
+                    return None
+                fields[name] = value
+            completed.append(fields)
+        return completed
+
+    def _readers(self, parent_type: GraphQLObjectType,
+                 grouped_field_set: GroupedFieldSet) -> list[tuple[str, Reader]] | None:
+        cached = self._all_direct.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1]
+        plan = self._plan(parent_type, grouped_field_set)
+        readers = [(name, reader) for name, _details, reader in plan or ()
+                   if reader is not None]
+        found = readers if plan is not None and len(readers) == len(plan) else None
+        self._all_direct[id(grouped_field_set)] = (grouped_field_set, found)
+        return found
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)

@@ -31,6 +31,8 @@ class Loaders:
     payment_history: DataLoader[str, list[PaymentTransition]]  # by payment id
     # Managing organizations read with their patients (see KnownOrganizations).
     organizations: KnownOrganizations = field(default_factory=lambda: KnownOrganizations())
+    # Lab results a list field read ahead for its patients (schema/prefetch.py).
+    lab_results_ready: dict[tuple[str, int], list[LabResultView]] = field(default_factory=dict)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from resolvers.outbox.model import OutboxQuery, OutboxStatus
 from schema.graphql_context import Info
 from schema.paging import page_size
 from schema.permissions import IsAdmin, has_role
+from schema.prefetch import read_lab_results_ahead
 from schema.types import (
     AuditEvent,
     AuditEventConnection,
@@ -73,6 +74,7 @@ class Query:
             organization_id=str(organization_id) if organization_id else None, limit=limit))
         for p in found:  # later patient(id:) lookups in the same request hit the cache
             info.context.loaders.patient.prime(p.id, p)
+        await read_lab_results_ahead(info, [p.id for p in found])
         return PatientConnection(nodes=[Patient.of(p) for p in found],
                                  page_info=page_info(list(found), limit,
                                                      found[-1].id if found else None))

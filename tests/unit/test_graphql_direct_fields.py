@@ -76,6 +76,22 @@ class Query:
                 Loose(count=1, notes=[None, "x", None])]
 
     @strawberry.field
+    def items_with_hole(self) -> list[Item]:
+        return [ITEMS[0], None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def item_tuple(self) -> list[Item | None]:
+        return (ITEMS[2], None, ITEMS[3])  # type: ignore[return-value]
+
+    @strawberry.field
+    def item_generator(self) -> list[Item]:
+        return (item for item in ITEMS[:2])  # type: ignore[return-value]
+
+    @strawberry.field
+    def lists_of_items(self) -> list[list[Item | None] | None]:
+        return [ITEMS[:2], None, [None, ITEMS[4]]]
+
+    @strawberry.field
     def bad_colour(self) -> Item | None:
         return Loose(count=1, colour="green")  # type: ignore[return-value]
 
@@ -104,6 +120,11 @@ QUERIES = [
     "{ badColour { id colour } }",
     "{ required { id count } }",
     "{ items { __typename id } }",
+    "{ itemsWithHole { id name } }",
+    "{ itemTuple { id count } itemGenerator { id colour } }",
+    "{ listsOfItems { id name tags notes } }",
+    "{ a: items { id } b: items { id count } c: nullableItems { name } }",
+    "{ items { id ... on Item { name } ...F } } fragment F on Item { count }",
 ]
 
 
