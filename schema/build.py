@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from schema.crossborder import CrossBorderQuery
 from schema.error_log import LoggedSchema, is_expected
 from schema.execution import CollectableExecutionContext
+from schema.fast_resolvers import install_reduced_resolvers
 from schema.fhir_queries import FhirMutation, FhirQuery
 from schema.imaging import ImagingMutation, ImagingQuery
 from schema.input_rule import StringLiteralRule
@@ -54,7 +55,7 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
         StringLiteralRule,
     ]
     validated = ValidationResults(CACHE_SIZE)  # this schema's rules: a cache of its own
-    return LoggedSchema(
+    schema = LoggedSchema(
         query=merge_types("Query", (Query, FhirQuery, LabQuery, ReviewQuery, WebhookQuery,
                                        PaymentQueryRoot, StripeQuery, CrossBorderQuery,
                                        SmartQuery, PublicHealthQuery, ImagingQuery,
@@ -81,3 +82,5 @@ def build_schema(*, max_depth: int, max_cost: int) -> strawberry.federation.Sche
                                error_message="Unexpected error; quote the request id to support."),
         ],
     )
+    install_reduced_resolvers(schema)  # resolvers with nothing in Strawberry's chain to do
+    return schema

@@ -48,9 +48,12 @@ def selected_arguments(info: Info, path: tuple[str, ...], type_name: str,
     if not isinstance(owner, GraphQLObjectType) or field_name not in owner.fields:
         return []
     field_def = owner.fields[field_name]
-    # The resolve info holds the coerced values; the executor's own VariableValues also
-    # records where each came from, which only replacing variables in literals uses.
-    variables = VariableValues(sources={}, coerced=raw.variable_values)
+    # graphql-core's resolve info holds the coerced values alone (a dict); its executor's
+    # VariableValues also records where each came from, which only replacing variables in
+    # literals uses.
+    values: Any = raw.variable_values
+    variables = values if isinstance(values, VariableValues) else \
+        VariableValues(sources={}, coerced=values)
     return [get_argument_values(field_def, node, variables) for node in found]
 
 
