@@ -150,3 +150,24 @@ def test_the_unusual_cases_are_errors_with_their_paths() -> None:
 def test_fields_keep_the_query_order() -> None:
     answer = json.loads(_run("{ items { shout count later id } }", ours=True))
     assert list(answer["data"]["items"][1]) == ["shout", "count", "later", "id"]
+
+
+def test_a_resolve_extension_still_sees_every_field() -> None:
+    """An extension that wraps resolvers (graphql-core middleware) must see the fields the
+    direct read would otherwise answer on its own, even after a request without it."""
+    from strawberry.extensions import SchemaExtension
+
+    seen: list[str] = []
+
+    class Watch(SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(info.field_name)
+            return _next(root, info, *args, **kwargs)
+
+    schema = strawberry.Schema(query=Query, execution_context_class=CollectableExecutionContext,
+                               extensions=[Watch])
+    plain = strawberry.Schema(query=Query, execution_context_class=CollectableExecutionContext)
+    for run in (plain, schema, plain, schema):
+        result = asyncio.run(run.execute("{ items { id name } }"))
+        assert result.errors is None and len(result.data["items"]) == len(ITEMS)  # type: ignore[index]
+    assert seen.count("name") == 2 * len(ITEMS) and seen.count("id") == 2 * len(ITEMS)
