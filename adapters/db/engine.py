@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from adapters.db.json_text import json_text
+
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
@@ -23,7 +25,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # One connection: SQLite has one writer, and its busy-wait is not fair, so callers
         # queue in order in the pool instead (p99 2 s -> 60 ms under 16 concurrent clients).
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True,
-                                     pool_size=1, max_overflow=0, pool_timeout=60)
+                                     pool_size=1, max_overflow=0, pool_timeout=60,
+                                     json_serializer=json_text)
         _configure_sqlite(engine)
         return engine
     # insertmanyvalues serves only executemany INSERT ... RETURNING on asyncpg (the outbox and
@@ -32,7 +35,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # asyncpg's own executemany.
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True,
-        pool_recycle=1800, use_insertmanyvalues=True,
+        pool_recycle=1800, use_insertmanyvalues=True, json_serializer=json_text,
         # asyncpg prepares every statement, and after five runs PostgreSQL may switch it to a
         # generic plan that ignores the values: a FHIR search then drives from its least
         # selective condition (category=laboratory, every Observation) instead of the

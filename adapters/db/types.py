@@ -36,6 +36,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        # On SQLite the value becomes SQLAlchemy's stored text in one C call: storing a
+        # 10-result message binds ~40 datetimes, each through this decorator and then
+        # SQLAlchemy's own formatter, about a thirtieth of its CPU.
+        if dialect.name == "sqlite":
+            return _sqlite_text
+        return super().bind_processor(dialect)
+
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         # On SQLite the stored text is parsed and tagged in one step (datetime.fromisoformat,
         # in C), not by SQLAlchemy's parser and then this decorator's process_result_value:
@@ -43,6 +51,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return _sqlite_utc
         return super().result_processor(dialect, coltype)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite text for the instant, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (the
+    first 26 characters of the ISO form, before its offset)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _sqlite_utc(value: str | datetime | None) -> datetime | None:

@@ -38,3 +38,29 @@ def test_what_is_written_reads_back_unchanged() -> None:
     to_text = column.impl.dialect_impl(dialect).bind_processor(dialect)
     assert to_text is not None
     assert column.result_processor(dialect, None)(to_text(naive)) == written
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 12, 7, 14, 25, 37, 123456, UTC),
+    datetime(2026, 12, 7, 14, 25, 37, tzinfo=UTC),
+    datetime(2026, 12, 7, 14, 25, 37, 7, UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, 999999, UTC),
+    datetime(2026, 12, 7, 1, 5, tzinfo=timezone(timedelta(hours=3))),
+    datetime(2026, 12, 7, 23, 5, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+])
+def test_bound_values_are_the_text_sqlalchemy_stores(value: datetime) -> None:
+    """Stored text is compared as text in SQL (ranges, ordering): it must be exactly what
+    SQLAlchemy's own processor writes for the same UTC instant."""
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().bind_processor(dialect)
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    assert ours(value) == theirs(value.astimezone(UTC).replace(tzinfo=None))
+    assert UTCDateTime().result_processor(dialect, None)(ours(value)) == value
+
+
+def test_bound_values_refuse_naive_datetimes_and_pass_none() -> None:
+    bind = UTCDateTime().bind_processor(sqlite.dialect())
+    assert bind(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        bind(datetime(2026, 12, 7, 14, 25))
