@@ -64,7 +64,15 @@ _COUNTS = {
     "blocking_keys": "SELECT count(DISTINCT patient_id) FROM mpi_blocking_keys",
     "audit_creates": "SELECT count(*) FROM audit_events WHERE action = 'C' "
                      "AND outcome = 'success' AND resource_type = 'Patient'",
-    "outbox": "SELECT count(*) FROM outbox_messages",
+}
+# Events in the outbox, not rows: the events one commit announces share one fan-out row
+# (resolvers/notifications/model.py, batch_fanout), and registrations share commits.
+_OUTBOX_EVENTS = {
+    "sqlite": "SELECT coalesce(sum(CASE WHEN json_type(payload, '$.events') = 'array' "
+              "THEN json_array_length(payload, '$.events') ELSE 1 END), 0) FROM outbox_messages",
+    "postgresql": "SELECT coalesce(sum(CASE WHEN jsonb_typeof(payload->'events') = 'array' "
+                  "THEN jsonb_array_length(payload->'events') ELSE 1 END), 0) "
+                  "FROM outbox_messages",
 }
 
 
@@ -74,7 +82,8 @@ def _counts_sqlite(path: Path) -> dict[str, int]:
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("BEGIN")
-        counts = {k: int(db.execute(q).fetchone()[0]) for k, q in _COUNTS.items()}
+        counts = {k: int(db.execute(q).fetchone()[0])
+                  for k, q in {**_COUNTS, "outbox": _OUTBOX_EVENTS["sqlite"]}.items()}
         db.execute("COMMIT")
         return counts
     finally:
@@ -85,7 +94,8 @@ async def _counts_pg(url: str) -> dict[str, int]:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            return {k: int(await conn.fetchval(q)) for k, q in _COUNTS.items()}
+            return {k: int(await conn.fetchval(q))
+                    for k, q in {**_COUNTS, "outbox": _OUTBOX_EVENTS["postgresql"]}.items()}
     finally:
         await conn.close()
 
