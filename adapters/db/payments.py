@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,11 @@ from resolvers.payments.model import (
 )
 
 P = PaymentRow.__table__  # type: ignore[attr-defined]
+# Built once: webhook processing looks payments up by id and by provider reference for
+# every event (adapters/db/webhooks.py says why).
+_BY_IDS = select(P).where(P.c.id.in_(bindparam("ids", expanding=True)))
+_BY_REFERENCE = select(P).where(P.c.provider == bindparam("provider_name"),
+                                P.c.provider_reference == bindparam("reference"))
 H = PaymentTransitionRow.__table__  # type: ignore[attr-defined]
 UPDATABLE = frozenset({
     "provider_reference", "provider_transaction_id", "provider_secret_hash", "redirect_url",
@@ -84,7 +89,7 @@ class SqlPaymentRepository:
     async def get_many(self, ids: Sequence[str]) -> dict[str, Payment]:
         if not ids:
             return {}
-        rows = (await self._session.execute(select(P).where(P.c.id.in_(list(set(ids)))))).mappings()
+        rows = (await self._session.execute(_BY_IDS, {"ids": list(set(ids))})).mappings()
         return {r["id"]: _payment(r) for r in rows}
 
     async def _one(self, *conditions: Any) -> Payment | None:
@@ -98,7 +103,9 @@ class SqlPaymentRepository:
         return await self._one(P.c.callback_token_hash == token_hash)
 
     async def find_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
-        return await self._one(P.c.provider == provider, P.c.provider_reference == reference)
+        row = (await self._session.execute(
+            _BY_REFERENCE, {"provider_name": provider, "reference": reference})).mappings().first()
+        return _payment(row) if row else None
 
     async def search(self, query: PaymentQuery) -> list[Payment]:
         stmt = select(P).order_by(P.c.id.desc()).limit(query.limit)

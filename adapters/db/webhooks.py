@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.dialect import insert_for
@@ -15,6 +15,13 @@ from resolvers.ids import new_id
 from resolvers.webhooks.model import Lead, WebhookEvent, WebhookEventQuery
 
 T = WebhookEventRow.__table__  # type: ignore[attr-defined]
+# The statements the inbox worker runs for every event, built once: building a select or an
+# update and its cache key anew each time was about a tenth of the CPU of webhook intake
+# with its processing on SQLite.
+_GET = select(T).where(T.c.id == bindparam("row_id"))
+_SET_STATUS = update(T).where(T.c.id == bindparam("row_id")).values(
+    status=bindparam("new_status"), attempts=bindparam("new_attempts"),
+    last_error=bindparam("new_last_error"), processed_at=bindparam("new_processed_at"))
 S = EmailSuppressionRow.__table__  # type: ignore[attr-defined]
 L = LeadRow.__table__  # type: ignore[attr-defined]
 
@@ -65,7 +72,7 @@ class SqlWebhookEventRepository:
         return {(r["provider"], r["event_id"]): _to_domain(r) for r in rows}
 
     async def get(self, event_id: str) -> WebhookEvent | None:
-        row = (await self._session.execute(select(T).where(T.c.id == event_id))).mappings().first()
+        row = (await self._session.execute(_GET, {"row_id": event_id})).mappings().first()
         return _to_domain(row) if row is not None else None
 
     async def get_by_key(self, provider: str, provider_event_id: str) -> WebhookEvent | None:
@@ -85,8 +92,9 @@ class SqlWebhookEventRepository:
 
     async def set_status(self, event_id: str, *, status: str, attempts: int,
                          last_error: str | None, processed_at: datetime | None) -> None:
-        await self._session.execute(update(T).where(T.c.id == event_id).values(
-            status=status, attempts=attempts, last_error=last_error, processed_at=processed_at))
+        await self._session.execute(_SET_STATUS, {
+            "row_id": event_id, "new_status": status, "new_attempts": attempts,
+            "new_last_error": last_error, "new_processed_at": processed_at})
 
 
 class SqlSuppressionList:
