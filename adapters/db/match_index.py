@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Integer, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import (
@@ -132,14 +132,24 @@ async def candidates(session: AsyncSession, record: MatchRecord, *,
     keys = query_keys(record)
     if not keys:
         return []
-    hits = func.count().label("hits")
-    ranked = (select(K.c.patient_id, hits).where(K.c.key.in_(keys)).group_by(K.c.patient_id)
-              .order_by(hits.desc(), K.c.patient_id).limit(max_candidates).subquery())
-    rows = (await session.execute(
-        select(ranked.c.patient_id, R.c.record)
-        .join(R, R.c.patient_id == ranked.c.patient_id)
-        .order_by(ranked.c.hits.desc(), ranked.c.patient_id))).all()
+    rows = (await session.execute(_CANDIDATES, {"keys": list(keys),
+                                                "max_candidates": max_candidates})).all()
     return [(row[0], MatchRecord.from_json(row[1])) for row in rows]
+
+
+def _candidates_statement() -> Any:
+    # Built once (a lab message's match and every registration run it): building the select
+    # and its cache key per call cost more than running it.
+    hits = func.count().label("hits")
+    ranked = (select(K.c.patient_id, hits).where(K.c.key.in_(bindparam("keys", expanding=True)))
+              .group_by(K.c.patient_id).order_by(hits.desc(), K.c.patient_id)
+              .limit(bindparam("max_candidates", type_=Integer)).subquery())
+    return (select(ranked.c.patient_id, R.c.record)
+            .join(R, R.c.patient_id == ranked.c.patient_id)
+            .order_by(ranked.c.hits.desc(), ranked.c.patient_id))
+
+
+_CANDIDATES = _candidates_statement()
 
 
 async def load_records(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, MatchRecord]:
