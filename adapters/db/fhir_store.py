@@ -39,6 +39,15 @@ _BY_IDS = FastSelect(lambda size: select(R).where(
     R.c.resource_type == bindparam("rt"), R.c.id.in_([bindparam(f"k{i}") for i in range(size)])))
 
 
+# Current resources by identifier, driven from the value index (find_by_identifier): built
+# once, a lab message batch runs it twice (its Observations and its reports).
+_BY_IDENTIFIER = (
+    select(R).select_from(I.join(R, and_(R.c.resource_type == I.c.resource_type,
+                                         R.c.id == I.c.resource_id)))
+    .where(I.c.resource_type == bindparam("rt"), I.c.param == "identifier",
+           I.c.value.in_(bindparam("identifier_values", expanding=True)),
+           R.c.deleted.is_(False)))
+
 _UNNEST_INDEX = text(
     "INSERT INTO fhir_search_index (resource_type, resource_id, param, system, value, date_lo, "
     "date_hi) SELECT * FROM unnest(CAST(:rt AS varchar[]), CAST(:rid AS varchar[]), "
@@ -159,12 +168,8 @@ class SqlFhirRepository:
         wanted = set(keys)
         # Driven from the value index and joined on the primary key: a probe per identifier
         # whatever the size of the store (an IN-subquery let PostgreSQL scan the resources).
-        rows = (await self._session.execute(
-            select(R).select_from(I.join(R, and_(R.c.resource_type == I.c.resource_type,
-                                                 R.c.id == I.c.resource_id)))
-            .where(I.c.resource_type == resource_type, I.c.param == "identifier",
-                   I.c.value.in_(sorted({v for _s, v in wanted})), R.c.deleted.is_(False))
-        )).mappings()
+        rows = (await self._session.execute(_BY_IDENTIFIER, {
+            "rt": resource_type, "identifier_values": sorted({v for _s, v in wanted})})).mappings()
         found: dict[tuple[str, str], StoredResource] = {}
         for row in rows:
             stored = _stored(row)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,9 @@ T = MpiReviewTaskRow.__table__  # type: ignore[attr-defined]
 A = LabAlertRow.__table__  # type: ignore[attr-defined]
 K = MpiLinkRow.__table__  # type: ignore[attr-defined]
 C = LabMessageConflictRow.__table__  # type: ignore[attr-defined]
+# Built once: every lab message batch looks its messages up first.
+_BY_MESSAGE_KEYS = select(L).where(tuple_(L.c.sending_facility, L.c.control_id).in_(
+    bindparam("message_keys", expanding=True)))
 
 
 # The ordered subquery feeds the aggregate row by row, so the locks are taken in key order.
@@ -71,8 +74,8 @@ class SqlLabRepository:
         if not keys:
             return {}
         # Row values over the unique (facility, control id) index: an index probe per key.
-        rows = (await self._session.execute(select(L).where(
-            tuple_(L.c.sending_facility, L.c.control_id).in_(sorted(set(keys)))))).mappings()
+        rows = (await self._session.execute(_BY_MESSAGE_KEYS,
+                                            {"message_keys": sorted(set(keys))})).mappings()
         return {(row["sending_facility"], row["control_id"]): _result(row) for row in rows}
 
     async def add_results(self, results: Sequence[LabResult]) -> None:
