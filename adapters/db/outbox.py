@@ -49,14 +49,18 @@ class SqlOutboxWriter:
     def __init__(self, session: AsyncSession, now: Any) -> None:
         self._session = session
         self._now = now
+        # The endpoints' filters, read once per unit of work: a lab message batch enqueues
+        # twice (its FHIR resources' events, then its own), and both see the same endpoints.
+        self._subscribed: list[Any] | None = None
 
     async def enqueue(self, messages: Sequence[NewOutboxMessage]) -> list[str]:
         if not messages:
             return []
         if any(m.destination == WEBHOOK_FANOUT for m in messages):
             # Only events some endpoint wants, then a write's events as one row.
-            subscribed = (await self._session.execute(_SUBSCRIPTIONS)).all()
-            messages = batch_fanout(wanted_events(messages, subscribed))
+            if self._subscribed is None:
+                self._subscribed = list((await self._session.execute(_SUBSCRIPTIONS)).all())
+            messages = batch_fanout(wanted_events(messages, self._subscribed))
             if not messages:
                 return []
         now: datetime = self._now()
