@@ -72,6 +72,8 @@ Reader = tuple[Callable[[Any], Any], GraphQLLeafType, bool, bool | None]
 _READER = "cari-direct-reader"
 # (response name, its field nodes, its Reader or None where graphql-core executes it)
 PlannedField = tuple[str, FieldDetailsList, Reader | None]
+# A set's plan (None: no field read directly) and, when every field is, its readers by name.
+Planned = tuple[list[PlannedField] | None, list[tuple[str, Reader]] | None]
 
 
 def _unwrap(of_type: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
@@ -97,9 +99,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # Plans by grouped field set: graphql-core collects an object type's sub-fields
         # once per request and hands the same set for every object of a list.
-        self._plans: dict[int, tuple[GroupedFieldSet, list[PlannedField] | None]] = {}
-        # The same sets, where every field is read directly: (name, reader) pairs.
-        self._all_direct: dict[int, tuple[GroupedFieldSet, list[tuple[str, Reader]] | None]] = {}
+        self._plans: dict[int, tuple[GroupedFieldSet, Planned]] = {}
 
     def _reader(self, parent_type: GraphQLObjectType,
                 field_details_list: FieldDetailsList) -> Reader | None:
@@ -119,24 +119,25 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         return reader
 
-    def _plan(self, parent_type: GraphQLObjectType,
-              grouped_field_set: GroupedFieldSet) -> list[PlannedField] | None:
-        """The set's fields with their readers; None when no field is read directly."""
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+              ) -> Planned:
+        """The set's fields with their readers (None when no field is read directly), and
+        its (name, reader) pairs when every field is read directly (else None)."""
         cached = self._plans.get(id(grouped_field_set))
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1]
-        plan: list[PlannedField] | None = [
-            (name, details, self._reader(parent_type, details))
-            for name, details in grouped_field_set.items()]
-        if all(reader is None for _, _, reader in plan or ()):
-            plan = None
-        self._plans[id(grouped_field_set)] = (grouped_field_set, plan)  # keeps the id valid
-        return plan
+        plan = [(name, details, self._reader(parent_type, details))
+                for name, details in grouped_field_set.items()]
+        readers = [(name, reader) for name, _, reader in plan if reader is not None]
+        planned: Planned = (None, None) if not readers else \
+            (plan, readers if len(readers) == len(plan) else None)
+        self._plans[id(grouped_field_set)] = (grouped_field_set, planned)  # keeps the id valid
+        return planned
 
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any,
                        path: Path | None, grouped_field_set: GroupedFieldSet,
                        position_context: Any) -> Any:
-        plan = self._plan(parent_type, grouped_field_set)
+        plan, _all_direct = self._plan(parent_type, grouped_field_set)
         if plan is None or position_context is not None:
             return super().execute_fields(parent_type, source_value, path,
                                           grouped_field_set, position_context)
@@ -177,7 +178,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None  # a type check per item, or @stream
         grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(
             object_type, field_details_list)
-        readers = self._readers(object_type, grouped_field_set)
+        _plan, readers = self._plan(object_type, grouped_field_set)
         if readers is None or new_defer_usages:
             return None
         completed: list[Any] = []
@@ -195,18 +196,6 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 fields[name] = value
             completed.append(fields)
         return completed
-
-    def _readers(self, parent_type: GraphQLObjectType,
-                 grouped_field_set: GroupedFieldSet) -> list[tuple[str, Reader]] | None:
-        cached = self._all_direct.get(id(grouped_field_set))
-        if cached is not None and cached[0] is grouped_field_set:
-            return cached[1]
-        plan = self._plan(parent_type, grouped_field_set)
-        readers = [(name, reader) for name, _details, reader in plan or ()
-                   if reader is not None]
-        found = readers if plan is not None and len(readers) == len(plan) else None
-        self._all_direct[id(grouped_field_set)] = (grouped_field_set, found)
-        return found
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)

@@ -30,12 +30,12 @@ from resolvers.payments.model import (
 )
 
 P = PaymentRow.__table__  # type: ignore[attr-defined]
+H = PaymentTransitionRow.__table__  # type: ignore[attr-defined]
 # Built once: webhook processing looks payments up by id and by provider reference for
 # every event (adapters/db/webhooks.py says why).
 _BY_IDS = select(P).where(P.c.id.in_(bindparam("ids", expanding=True)))
 _BY_REFERENCE = select(P).where(P.c.provider == bindparam("provider_name"),
                                 P.c.provider_reference == bindparam("reference"))
-H = PaymentTransitionRow.__table__  # type: ignore[attr-defined]
 UPDATABLE = frozenset({
     "provider_reference", "provider_transaction_id", "provider_secret_hash", "redirect_url",
     "failure_reason", "next_check_at", "checks", "initiated", "updated_at", "callback_token_hash",

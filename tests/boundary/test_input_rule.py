@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from adapters.hl7v2.mllp import send_mllp
 from tests.hl7v2.messages import WORKED_EXAMPLE
-from tests.support import Harness, free_port, make_settings, running_app
+from tests.support import Harness
 from tests.webhooks.signing import stripe_event, stripe_headers
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -199,19 +197,11 @@ async def test_hl7_ingest_with_nul_is_400_naming_the_field_and_stores_nothing(
         assert (await conn.execute(text("SELECT count(*) FROM lab_results"))).scalar() == 0
 
 
-@pytest.fixture
-async def mllp_edge(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path / "var", sqlite_url, mllp_port=free_port(),
-                             mllp_host="127.0.0.1")
-    async with running_app(settings) as harness:
-        yield harness
-
-
-async def test_mllp_message_with_nul_gets_an_error_not_a_reject(mllp_edge: Harness) -> None:
+async def test_mllp_message_with_nul_gets_an_error_not_a_reject(mllp_gateway: Harness) -> None:
     # AR/CR tell the lab to resend; the same bytes would be refused forever. The example asks
     # for enhanced mode (MSH-15 AL): CE there; AE in original mode.
     for message in (_HL7_NUL, _HL7_NUL.replace("|P|2.5|||AL|NE", "|P|2.5")):
-        (ack,) = await send_mllp("127.0.0.1", mllp_edge.settings.mllp_port, message)
+        (ack,) = await send_mllp("127.0.0.1", mllp_gateway.settings.mllp_port, message)
         msa = next(s for s in ack.decode().split("\r") if s.startswith("MSA")).split("|")
         assert msa[1] == ("CE" if "|AL|NE" in message else "AE"), ack
         assert b"PID^1^5" in ack and b"102" in ack

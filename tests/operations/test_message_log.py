@@ -64,6 +64,18 @@ async def _traffic(h: Harness) -> dict[str, Any]:
     return ids
 
 
+async def every_page(log: MessageLog, limit: int = 2) -> list[Any]:
+    """Every line of the log, walked page by page with its keyset cursors."""
+    seen: list[Any] = []
+    cursor: MessageCursor | None = None
+    while True:
+        page = await log.search(OPERATOR, MessageQuery(limit=limit, after=cursor))
+        seen += page.items
+        if page.next_cursor is None:
+            return seen
+        cursor = MessageCursor.decode(page.next_cursor)
+
+
 def _log(h: Harness) -> MessageLog:
     log: MessageLog = h.app.state.services.message_log
     return log
@@ -81,15 +93,7 @@ async def test_search_filters_and_keyset_pages(gateway_any_db: Harness) -> None:
     assert {m.channel for m in everything.items} == {
         "hl7-http", "hl7-graphql", "hl7-refused", "webhook:stripe"}
 
-    seen: list[str] = []
-    cursor: MessageCursor | None = None
-    while True:
-        page = await log.search(OPERATOR, MessageQuery(limit=2, after=cursor))
-        seen += [m.id for m in page.items]
-        if page.next_cursor is None:
-            break
-        cursor = MessageCursor.decode(page.next_cursor)
-    assert seen == [m.id for m in everything.items]
+    assert [m.id for m in await every_page(log)] == [m.id for m in everything.items]
 
     async def ids_of(**kw: Any) -> set[str]:
         return {m.id for m in (await log.search(OPERATOR, MessageQuery(**kw))).items}

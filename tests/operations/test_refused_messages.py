@@ -18,10 +18,9 @@ from adapters.db.tables import AuditEventRow
 from adapters.db.tables_refused import RefusedMessageRow
 from adapters.hl7v2.mllp import send_mllp
 from resolvers.operations.messages.log import MessageLog, MessageQuery
-from resolvers.operations.messages.records import MessageCursor
 from resolvers.operations.messages.refusals import RefusalLimits, RefusedMessages, read_header
 from tests.messaging.conftest import KE_PHONE, whatsapp_world
-from tests.operations.test_message_log import GQL, OPERATOR, _send, message
+from tests.operations.test_message_log import GQL, OPERATOR, _send, every_page, message
 from tests.support import Harness, make_settings, running_app
 from tests.webhooks.signing import WEBHOOK_ENV, stripe_event, stripe_headers
 
@@ -93,14 +92,7 @@ async def test_refused_hl7_and_webhooks_are_logged_and_filtered(h: Harness) -> N
     assert len(by_sender) == 3
 
     # Keyset pages across the union: two at a time, every line once, newest first.
-    seen: list[MessageCursor] = []
-    after = None
-    while True:
-        page = await log.search(OPERATOR, MessageQuery(limit=2, after=after))
-        seen += [m.cursor for m in page.items]
-        if page.next_cursor is None:
-            break
-        after = MessageCursor.decode(page.next_cursor)
+    seen = [m.cursor for m in await every_page(log)]
     assert seen == [m.cursor for m in everything] and len(set(seen)) == 7
 
 

@@ -91,7 +91,7 @@ class Query:
         return BOXES[:first]
 
     @strawberry.field
-    def from_root(root: Any, label: str) -> str:  # noqa: N805 - Strawberry's root argument
+    def from_root(root: Any, label: str) -> str:  # Strawberry passes the root as `root`
         return f"root={root!r} label={label}"
 
     @strawberry.field
