@@ -117,11 +117,20 @@ async def test_separate_worker_processes_drain_a_shared_postgres_outbox(tmp_path
                     assert r.status_code == 201
             await asyncio.sleep(0.5)
             assert receiver.attempts == []  # the server itself runs no worker here
-            workers = [subprocess.Popen([sys.executable, APP, "worker"], env=server.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                       for _ in range(2)]
+            logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+            workers = []
+            for log in logs:
+                with log.open("wb") as out:  # the child keeps its own copy of the handle
+                    workers.append(subprocess.Popen([sys.executable, APP, "worker"],
+                                                    env=server.env, stdout=out,
+                                                    stderr=subprocess.STDOUT))
             try:
                 await wait_for(lambda: len(receiver.accepted) == 30, timeout=30)
+                # One worker may drain everything while the other is still starting on a
+                # loaded machine; a SIGTERM before its handler is installed is not a clean
+                # stop of a running worker, which is what this checks.
+                await wait_for(lambda: all("outbox worker started" in log.read_text()
+                                           for log in logs), timeout=30)
             finally:
                 for w in workers:
                     w.send_signal(signal.SIGTERM)
