@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from adapters.auth.console_key import load_or_create_console_key
 from adapters.db.engine import create_engine
@@ -50,6 +50,7 @@ from rest_compat.input_guard import InputGuardMiddleware
 from rest_compat.middleware import RequestContextMiddleware
 from rest_compat.openapi import build_openapi
 from rest_compat.rate_limit import RateLimitMiddleware
+from rest_compat.route_index import RouteIndex
 from rest_compat.routes import OPERATIONS
 from rest_compat.spec import build_routes
 from rest_compat.unread_body import CloseWhenBodyUnread
@@ -196,11 +197,11 @@ def create_app(
     # GraphQL first: the router tries routes in order, and front-end apps' every request
     # is to /graphql (no other route matches that path); behind the 116 REST routes, the
     # matching was about a twentieth of a GraphQL patient read.
-    routes: list[Route | Mount | WebSocketRoute] = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"),
         # Subscriptions: the socket authenticates at connection_init (schema/ws_auth.py).
         WebSocketRoute("/graphql", view, name="graphql-ws")]
-    routes += build_routes(OPERATIONS)
+    routes.append(RouteIndex(build_routes(OPERATIONS)))  # looked up by path prefix
     if settings.graphiql:  # the IDE's scripts and styles, served locally (no CDN)
         routes.append(Mount(ASSETS_PATH, app=graphiql_assets(), name="graphiql-assets"))
     routes.append(console_routes())  # the operator console (cookie sessions, rest_compat/console)

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from rest_compat.route_index import RouteIndex
 from tests.support import Harness, make_settings, running_app
 
 
@@ -72,7 +73,9 @@ async def test_cors_for_configured_origins_only(tmp_path: Path, sqlite_url: str)
 async def test_openapi_describes_every_rest_route(gateway: Harness) -> None:
     spec = (await gateway.client.get("/openapi.json")).json()
     documented = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
-    served = {(m, r.path) for r in gateway.app.routes if isinstance(r, Route)
+    routes = [r for entry in gateway.app.routes
+              for r in (entry.routes if isinstance(entry, RouteIndex) else [entry])]
+    served = {(m, r.path) for r in routes if isinstance(r, Route)
               for m in (r.methods or ()) if m != "HEAD" and r.path != "/graphql"}
     assert documented == served
     create = spec["paths"]["/api/patients"]["post"]
