@@ -217,12 +217,10 @@ async def patient_lab_results(request: Request) -> Response:
             raise Forbidden(exc.message) from None
         raise InvalidInput(exc.message, details=[
             {"field": "query", "message": i.diagnostics} for i in exc.issues]) from None
-    # Plain dicts, not LabResultItem models: the view's fields are LabResultItem's, in its
-    # order, and already of JSON types (validating them again cost more than the lookup).
-    items = [{**v.__dict__, "interpretation": list(v.interpretation)}
-             for v in grouped[patient_id]]
+    # The views as they are, not LabResultItem models: their fields are LabResultItem's, in
+    # its order, and of JSON types (validating them again cost more than the lookup).
     more = offset + count < total
-    return ok({"items": items, "total": total,
+    return ok({"items": grouped[patient_id], "total": total,
                "next_offset": offset + count if more else None}, json_types_only=True)
 
 

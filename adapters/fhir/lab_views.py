@@ -60,9 +60,8 @@ _NO_CODING = _Coding()
 
 
 def _value(obs: _Observation) -> str | None:
-    # The order of LabResultView.from_document: quantity, then string, then concept.
-    if obs.valueQuantity is not None:
-        return f"{obs.valueQuantity.comparator or ''}{obs.valueQuantity.value}"
+    """A value other than a quantity (_view reads those): LabResultView.from_document's
+    order, a string and then a concept."""
     if obs.valueString is not None:
         return obs.valueString
     if obs.valueCodeableConcept is not None:
@@ -71,21 +70,33 @@ def _value(obs: _Observation) -> str | None:
     return None
 
 
+def _interpretation(obs: _Observation) -> tuple[str, ...]:
+    return tuple([c.code for i in obs.interpretation for c in i.coding if c.code])
+
+
 def _view(resource_id: str, version: int, obs: _Observation) -> LabResultView:
-    coding = obs.code.coding[0] if obs.code is not None and obs.code.coding else _NO_CODING
+    # Positional, in LabResultView's field order, each element read once: a read builds
+    # a view per result, and this was most of the decode's Python time.
+    code = obs.code
+    coding = code.coding[0] if code is not None and code.coding else _NO_CODING
     reference = obs.subject.reference if obs.subject is not None else None
-    number = obs.valueQuantity.value if obs.valueQuantity is not None else None
+    quantity = obs.valueQuantity
+    if quantity is not None:
+        number = quantity.value
+        value: str | None = f"{quantity.comparator or ''}{number}"
+        numeric_value = float(number) if number is not None else None
+        unit = quantity.unit
+    else:
+        value, numeric_value, unit = _value(obs), None, None
     return LabResultView(
-        id=resource_id,
-        patient_id=reference[8:] if reference and reference.startswith("Patient/") else None,
-        code=coding.code, code_system=coding.system,
-        display=coding.display or (obs.code.text if obs.code is not None else None),
-        value=_value(obs),
-        numeric_value=float(number) if number is not None else None,
-        unit=obs.valueQuantity.unit if obs.valueQuantity is not None else None,
-        interpretation=tuple(c.code for i in obs.interpretation for c in i.coding if c.code),
-        reference_range=obs.referenceRange[0].text if obs.referenceRange else None,
-        status=str(obs.status), effective=obs.effectiveDateTime, version=version)
+        resource_id,
+        reference[8:] if reference and reference.startswith("Patient/") else None,
+        coding.code, coding.system,
+        coding.display or (code.text if code is not None else None),
+        value, numeric_value, unit,
+        _interpretation(obs) if obs.interpretation else (),
+        obs.referenceRange[0].text if obs.referenceRange else None,
+        str(obs.status), obs.effectiveDateTime, version)
 
 
 def decode_lab_views(rows: Sequence[tuple[str, int, str]]) -> list[LabResultView]:

@@ -13,13 +13,15 @@ from typing import Any
 from resolvers.fhir.model import StoredResource
 
 
-@dataclass
+@dataclass(slots=True)
 class LabResultView:
     """One laboratory Observation, flattened for REST and GraphQL.
 
     Not frozen: a frozen dataclass sets each of its 13 fields through object.__setattr__,
     which cost a microsecond per result, and lab-result reads build twenty per request.
-    Nothing mutates a view after it is built."""
+    Nothing mutates a view after it is built. Slotted: built from positional arguments,
+    half the time of the keyword-built dict-backed one. REST writes views as they are
+    (msgspec encodes a dataclass's fields in order, which is LabResultItem's)."""
 
     id: str
     patient_id: str | None
