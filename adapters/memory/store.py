@@ -29,6 +29,7 @@ from resolvers.outbox.model import (
     OutboxMessage,
     OutboxQuery,
     OutboxStatus,
+    PausedDestination,
     depths_from_groups,
 )
 
@@ -40,6 +41,7 @@ class MemoryState:
     audit: list[AuditRecord] = field(default_factory=list)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     leases: dict[str, datetime] = field(default_factory=dict)
+    paused: dict[str, PausedDestination] = field(default_factory=dict)  # by destination
     fhir: FhirMemoryState = field(default_factory=FhirMemoryState)
     labs: LabMemoryState = field(default_factory=LabMemoryState)
     payments: PaymentMemoryState = field(default_factory=PaymentMemoryState)
@@ -253,10 +255,13 @@ class InMemoryOutboxStore:
     async def claim_due(self, *, now: datetime, limit: int, lease_until: datetime,
                         claim_token: str) -> list[OutboxMessage]:
         async with self._state.lock:
+            paused = self._state.paused  # a paused destination's rows stay as they are
             due = sorted(
                 (m for m in self._state.outbox.values()
-                 if (m.status == OutboxStatus.PENDING and m.next_attempt_at <= now)
-                 or (m.status == OutboxStatus.IN_FLIGHT and self._leases.get(m.id, now) <= now)),
+                 if m.destination not in paused
+                 and ((m.status == OutboxStatus.PENDING and m.next_attempt_at <= now)
+                      or (m.status == OutboxStatus.IN_FLIGHT
+                          and self._leases.get(m.id, now) <= now))),
                 key=lambda m: m.next_attempt_at)[:limit]
             claimed = []
             for m in due:

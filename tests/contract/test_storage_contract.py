@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.engine import create_engine, session_factory
 from adapters.db.outbox import SqlOutboxStore
+from adapters.db.outbox_pauses import SqlPausedDestinations
 from adapters.db.uow import SqlUnitOfWork
+from adapters.memory.outbox_pauses import InMemoryPausedDestinations
 from adapters.memory.store import InMemoryOutboxStore, InMemoryUnitOfWork, MemoryState
 from composition import migrate_engine
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
@@ -21,36 +23,52 @@ from resolvers.clock import SystemClock
 from resolvers.directory.model import Organization
 from resolvers.ids import new_id
 from resolvers.mpi.model import Identifier, Patient, PatientQuery
-from resolvers.outbox.model import NewOutboxMessage, OutboxQuery, OutboxStatus
+from resolvers.outbox.model import (
+    NewOutboxMessage,
+    OutboxQuery,
+    OutboxStatus,
+    PausedDestination,
+)
 from tests.support import fresh_postgres_database
 
 pytestmark = pytest.mark.db
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
+# (unit of work factory, outbox store, paused destinations) of one implementation
+Ports = tuple[Callable[[], Any], Any, Any]
+
+
 @contextlib.asynccontextmanager
-async def _sql(url: str) -> AsyncIterator[tuple[Callable[[], Any], Any]]:
+async def _sql(url: str) -> AsyncIterator[Ports]:
     engine: AsyncEngine = create_engine(url)
     await migrate_engine(engine)
     sessions = session_factory(engine)
     try:
-        yield (lambda: SqlUnitOfWork(sessions, SystemClock().now)), SqlOutboxStore(sessions)
+        yield ((lambda: SqlUnitOfWork(sessions, SystemClock().now)), SqlOutboxStore(sessions),
+               SqlPausedDestinations(sessions))
     finally:
         await engine.dispose()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path):
+async def ports(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ports]:
     if request.param == "memory":
         state = MemoryState()
-        yield (lambda: InMemoryUnitOfWork(state, SystemClock().now)), InMemoryOutboxStore(state)
+        yield ((lambda: InMemoryUnitOfWork(state, SystemClock().now)),
+               InMemoryOutboxStore(state), InMemoryPausedDestinations(state))
     elif request.param == "sqlite":
-        async with _sql(f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}") as pair:
-            yield pair
+        async with _sql(f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}") as found:
+            yield found
     else:
         async with fresh_postgres_database() as url:
-            async with _sql(url) as pair:
-                yield pair
+            async with _sql(url) as found:
+                yield found
+
+
+@pytest.fixture
+def storage(ports: Ports) -> tuple[Callable[[], Any], Any]:
+    return ports[0], ports[1]
 
 
 def _patient(family: str = "Kamau", ids: tuple[Identifier, ...] = (), org: str | None = None,
@@ -219,3 +237,26 @@ async def test_a_claim_is_settled_delivered_in_one_call(storage) -> None:
     assert await store.counts() == {"pending": 0, "in_flight": 1, "delivered": 3, "dead": 0}
     delivered = await store.search(OutboxQuery(status=OutboxStatus.DELIVERED))
     assert all(m.attempts == 1 and m.last_error is None for m in delivered)
+
+
+async def test_a_paused_destination_is_not_claimed_until_resumed(ports: Ports) -> None:
+    uow_factory, store, pauses = ports
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue([NewOutboxMessage("lab", {}, "l1"),
+                                  NewOutboxMessage("dhis2", {}, "d1")])
+        await uow.commit()
+    first = PausedDestination("dhis2", NOW, "ops-1", "ministry server down")
+    assert await pauses.pause(first)
+    assert not await pauses.pause(PausedDestination("dhis2", NOW, "ops-2"))  # first one stays
+    assert await pauses.paused() == [first]
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = now + timedelta(seconds=30)
+    claimed = await store.claim_due(now=now, limit=5, lease_until=lease, claim_token="t1")
+    assert [m.destination for m in claimed] == ["lab"]
+    assert await store.claim_due(now=now, limit=5, lease_until=lease, claim_token="t2") == []
+    pending = await store.search(OutboxQuery(status=OutboxStatus.PENDING))
+    assert [(m.destination, m.attempts) for m in pending] == [("dhis2", 0)]
+    assert await pauses.resume("dhis2") and not await pauses.resume("dhis2")
+    assert await pauses.paused() == []
+    resumed = await store.claim_due(now=now, limit=5, lease_until=lease, claim_token="t3")
+    assert [m.idempotency_key for m in resumed] == ["d1"]
