@@ -45,6 +45,7 @@ def _uvicorn_server(settings: Settings, host: str, port: int) -> uvicorn.Server:
     gc.freeze()
     return uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds)))
 
 

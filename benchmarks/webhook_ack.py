@@ -97,7 +97,11 @@ async def _settled_events(client: httpx.AsyncClient, token: str, expected: int,
 
 
 async def _scenario(base_url: str, token: str, database: str) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    # Idle connections dropped after 2 s, below the gateway's keep-alive (CARI_KEEP_ALIVE_SECONDS,
+    # 5 s): with httpx's default of 5 s a connection can be reused as the server closes it,
+    # the likely cause of the ReadError that ended one full run.
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
         warm = [_signed(f"evt_warm_{uuid.uuid4().hex[:12]}") for _ in range(20)]
         await _wave(client, warm)

@@ -75,6 +75,10 @@ class Settings:
     graphql_max_cost: int = 5000
     graphiql: bool = True
     shutdown_timeout_seconds: float = 20.0
+    # How long an idle HTTP connection stays open. Behind a load balancer it must be longer
+    # than the balancer's own idle timeout, or a request sent on a connection the gateway is
+    # closing fails (502 at the balancer, a reset at a client).
+    keep_alive_seconds: int = 5
     db_pool_size: int = 10
     mllp_port: int = 0  # 0: no MLLP listener
     mllp_host: str = ""
@@ -271,6 +275,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         graphql_max_cost=int(number("CARI_GRAPHQL_MAX_COST", "5000", int, 10)),
         graphiql=_parse_bool("CARI_GRAPHIQL", get("CARI_GRAPHIQL", "true"), problems),
         shutdown_timeout_seconds=number("CARI_SHUTDOWN_TIMEOUT", "20", float, 0.0),
+        keep_alive_seconds=int(number("CARI_KEEP_ALIVE_SECONDS", "5", int, 1)),
         db_pool_size=int(number("CARI_DB_POOL_SIZE", "10", int, 1)),
         mllp_port=int(number("CARI_MLLP_PORT", "0", int, 0)),
         mllp_host=get("CARI_MLLP_HOST", "").strip() or host,
