@@ -13,6 +13,10 @@ def dialect_name(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
+# Each dialect's ``insert``, by dialect_name: the one with ``on_conflict_do_nothing``.
+INSERT_BY_DIALECT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def insert_for(session: AsyncSession) -> Any:
     """``insert`` of the session's dialect: the one with ``on_conflict_do_nothing``."""
-    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+    return INSERT_BY_DIALECT[dialect_name(session)]

@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.db.dialect import dialect_name
+from adapters.db.dialect import INSERT_BY_DIALECT, dialect_name
 from adapters.db.tables import OutboxRow
 from adapters.db.tables_outbox_pauses import PausedDestinationRow
 from adapters.db.tables_webhook_subscriptions import WebhookEndpointRow
@@ -35,12 +34,12 @@ _PAUSED = PausedDestinationRow.__table__  # type: ignore[attr-defined]
 _ENDPOINTS = WebhookEndpointRow.__table__  # type: ignore[attr-defined]
 # Every endpoint's filters, read in the writing transaction (a handful of rows).
 _SUBSCRIPTIONS = select(_ENDPOINTS.c.event_types, _ENDPOINTS.c.resource_types)
-# The enqueue statement of each dialect (False: SQLite, True: PostgreSQL), built once: every
-# write that announces something runs it, and building the ON CONFLICT insert and its cache
-# key anew was more work than binding its rows.
-_ENQUEUE = {postgresql_dialect: (postgresql.insert if postgresql_dialect else sqlite.insert)(T)
-            .on_conflict_do_nothing(index_elements=["destination", "idempotency_key"])
-            .returning(T.c.id) for postgresql_dialect in (False, True)}
+# The enqueue statement of each dialect, built once: every write that announces something
+# runs it, and building the ON CONFLICT insert and its cache key anew was more work than
+# binding its rows.
+_ENQUEUE = {name: insert(T).on_conflict_do_nothing(index_elements=["destination",
+                                                                   "idempotency_key"])
+            .returning(T.c.id) for name, insert in INSERT_BY_DIALECT.items()}
 
 
 def _to_domain(r: Any) -> OutboxMessage:
@@ -78,7 +77,7 @@ class SqlOutboxWriter:
             for m in messages
         ]
         # executemany of one cached statement (see SqlWebhookEventRepository.add_many).
-        stmt = _ENQUEUE[dialect_name(self._session) == "postgresql"]
+        stmt = _ENQUEUE[dialect_name(self._session)]
         return list((await self._session.execute(stmt, rows)).scalars())
 
 
