@@ -23,6 +23,7 @@ from adapters.db.dialect import dialect_name, insert_for
 from adapters.db.read_connection import ReadConnection, fetch_keys
 from adapters.db.search_sql import statements_for
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
+from adapters.fhir.lab_views import stored_lab_view
 from resolvers.fhir.model import (
     IndexEntry,
     SearchMatch,
@@ -94,7 +95,7 @@ class SqlFhirRepository:
                   sort_date: datetime | None, *, expected_version: int | None) -> bool:
         values = {"version_id": resource.version, "last_updated": resource.last_updated,
                   "deleted": resource.deleted, "document": resource.document,
-                  "sort_date": sort_date}
+                  "sort_date": sort_date, "lab_view": _lab_view(resource)}
         key = (R.c.resource_type == resource.resource_type, R.c.id == resource.id)
         if expected_version is None:
             # One statement: the primary key decides whether the id is new.
@@ -132,7 +133,7 @@ class SqlFhirRepository:
         await self._session.execute(insert(R), [
             {"resource_type": r.resource_type, "id": r.id, "version_id": r.version,
              "last_updated": r.last_updated, "deleted": r.deleted, "document": r.document,
-             "sort_date": sort_date} for r, _index, sort_date in items])
+             "sort_date": sort_date, "lab_view": _lab_view(r)} for r, _index, sort_date in items])
         # The history rows are copies of the rows just inserted, copied by the database:
         # each document is encoded once, not twice (JSON encoding and binding were the
         # largest per-resource costs of a 10-OBX message).
@@ -207,6 +208,13 @@ class SqlFhirRepository:
         return list(await self._session.execute(statement.statement(1), params))
 
 
+def _lab_view(resource: StoredResource) -> str | None:
+    if resource.deleted:
+        return None
+    return stored_lab_view(resource.resource_type, resource.id, resource.version,
+                           resource.document)
+
+
 def _decode(text: str) -> dict[str, Any]:
     found: dict[str, Any] = from_json(text, cache_strings="keys")
     return found
@@ -218,11 +226,11 @@ def _page(rows: Sequence[Any], total: int) -> SearchPage:
     caller reads them; through a session they arrive decoded."""
     if all(isinstance(row[5], str) for row in rows):
         return SearchPage(None, total, decode=_decode, matches=[
-            SearchMatch(resource_type=rt, id=rid, version=version, last_updated=updated,
-                        text=text, subject_reference=subject)
-            for rt, rid, version, updated, _deleted, text, subject in rows])
+            SearchMatch(rt, rid, version, updated, text, subject, lab_view)
+            for rt, rid, version, updated, _deleted, text, lab_view, subject in rows])
     return SearchPage([StoredResource(resource_type=rt, id=rid, version=version,
                                       last_updated=updated, deleted=bool(deleted),
                                       document=document or {})
-                       for rt, rid, version, updated, deleted, document, _subject in rows],
+                       for rt, rid, version, updated, deleted, document, _view, _subject
+                       in rows],
                       total)

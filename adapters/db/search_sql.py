@@ -43,7 +43,8 @@ from resolvers.fhir.model import Condition, DateBound, SearchRequest
 
 R = FhirResourceRow.__table__  # type: ignore[attr-defined]
 I = FhirSearchIndexRow.__table__  # type: ignore[attr-defined]  # noqa: E741
-PAGE_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "deleted", "document")
+PAGE_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "deleted", "document",
+                "lab_view")
 
 
 class SubjectReference(ColumnElement[str]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String, UniqueConstraint, text
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from adapters.db.types import JsonDocument, UTCDateTime
@@ -113,6 +113,9 @@ class FhirResourceRow(SQLModel, table=True):
     sort_date: datetime | None = _ts(nullable=True)
     document: dict[str, Any] = Field(default_factory=dict,
                                      sa_column=Column(JsonDocument, nullable=False))
+    # An Observation's flattened lab view (resolvers.labs.view), written with its document;
+    # NULL for other types and for rows written before it existed (migration 0022).
+    lab_view: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class FhirResourceVersionRow(SQLModel, table=True):

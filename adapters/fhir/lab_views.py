@@ -6,11 +6,18 @@ decodes the text into typed structs of only the elements a view shows and skips 
 without building it. The documents were validated as FHIR R4 when stored, so the types
 hold; one that does not fit (a document written by an older build, say) is decoded the
 general way, so the answer is the same either way (tests/labs/test_lab_view_decoder.py).
+
+Cheaper still: every write of an Observation also stores its view, flattened the general
+way (``stored_lab_view``), beside the document (migration 0022). A read decodes that
+short text straight into the view, about 0.6 us against 4 us for the document; rows
+written before the column existed, or whose stored view does not fit, take the document
+path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 from pydantic_core import from_json
@@ -99,9 +106,34 @@ def _view(resource_id: str, version: int, obs: _Observation) -> LabResultView:
         str(obs.status), obs.effectiveDateTime, version)
 
 
-def decode_lab_views(rows: Sequence[tuple[str, int, str]]) -> list[LabResultView]:
+_STORED = msgspec.json.Decoder(LabResultView)
+_ENCODER = msgspec.json.Encoder()
+
+
+def stored_lab_view(resource_type: str, resource_id: str, version: int,
+                    document: dict[str, Any]) -> str | None:
+    """The view a write stores beside an Observation's document (None for other types)."""
+    if resource_type != "Observation":
+        return None
+    view = LabResultView.from_document(resource_id, version, document)
+    return _ENCODER.encode(view).decode()
+
+
+def decode_lab_views(rows: Sequence[tuple[str, int, str, str | None]]) -> list[LabResultView]:
+    """Views of (id, version, document text, stored view text or None) rows."""
     views: list[LabResultView] = []
-    for resource_id, version, text in rows:
+    for resource_id, version, text, stored in rows:
+        if stored is not None:
+            try:
+                view = _STORED.decode(stored)
+            except msgspec.DecodeError:  # ValidationError included: taken the document way
+                pass
+            else:
+                # Written in the same statement as the row's version, so they agree; a
+                # view that does not is not trusted.
+                if view.id == resource_id and view.version == version:
+                    views.append(view)
+                    continue
         try:
             views.append(_view(resource_id, version, _DECODER.decode(text)))
         except msgspec.ValidationError:

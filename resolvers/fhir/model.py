@@ -81,6 +81,9 @@ class SearchMatch:
     last_updated: datetime
     text: str
     subject_reference: str | None
+    # The flattened lab view a store keeps with an Observation (resolvers.labs.view), as
+    # text; None where it keeps none.
+    lab_view: str | None = None
 
 
 class SearchPage:

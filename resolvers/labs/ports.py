@@ -39,6 +39,8 @@ LabUnitOfWorkFactory = Callable[[], LabUnitOfWork]
 
 class LabViewDecoder(Protocol):
     """Decodes stored Observation JSON texts straight into lab views, reading only the
-    elements a view shows. ``rows`` are (id, version, text)."""
+    elements a view shows. ``rows`` are (id, version, text, the view the store kept with
+    the document or None)."""
 
-    def __call__(self, rows: Sequence[tuple[str, int, str]]) -> list[LabResultView]: ...
+    def __call__(self, rows: Sequence[tuple[str, int, str, str | None]]
+                 ) -> list[LabResultView]: ...

@@ -78,7 +78,7 @@ class LabQueries:
         grouped: dict[str, list[LabResultView]] = {p: [] for p in patient_ids}
         if page.matches is not None and self._views is not None:
             # The stored texts go straight into views: no whole-document decode.
-            views = self._views([(m.id, m.version, m.text) for m in page.matches])
+            views = self._views([(m.id, m.version, m.text, m.lab_view) for m in page.matches])
         else:
             views = [LabResultView.of(stored) for stored in page.resources]
         for view in views:
