@@ -7,10 +7,10 @@ hand-offs to aiosqlite's thread, each of which waits for the GIL behind the busy
 columns' own bind processors (adapters/db/compiled.py), as Core would send them, and:
 
 - on a SQLite file, the transaction runs on the event loop itself, on a connection of its
-  own, if the write lock is free at once (``BEGIN IMMEDIATE`` with no busy wait): tens of
-  microseconds, and the lock is held only for them. That connection never checkpoints (the
-  engine's writer does), so a commit never copies the log on the loop. When another writer
-  holds the lock, the batch goes the engine's way instead, queued for its one connection;
+  own, if the write lock is free at once (adapters/db/inline_writes.py): tens of
+  microseconds, and the lock is held only for them. When another writer holds the lock,
+  and one batch in ``CHECKPOINT_EVERY`` (whose commit checkpoints the log), the batch goes
+  the engine's way instead, queued for its one connection;
 - otherwise (PostgreSQL, an in-memory SQLite) it runs on the engine's driver connection.
 """
 
@@ -27,6 +27,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from adapters.db.audit import A, row_values
 from adapters.db.compiled import Compiled, FastInsert
+from adapters.db.inline_writes import InlineSqliteWrites
 from resolvers.audit.model import AuditQuery, AuditRecord
 
 _INSERT = FastInsert(A)
@@ -59,27 +60,13 @@ class SqlAuditWrites:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        url = engine.url
-        self._path = (url.database if url.get_backend_name() == "sqlite"
-                      and url.database not in (None, "", ":memory:") else None)
-        self._inline: sqlite3.Connection | None = None
+        self.inline = InlineSqliteWrites(engine)
 
     def __call__(self) -> SqlAuditWriteUnitOfWork:
         return SqlAuditWriteUnitOfWork(self._engine, self)
 
-    def inline(self) -> sqlite3.Connection | None:
-        if self._path is not None and self._inline is None:
-            conn = sqlite3.connect(self._path, isolation_level=None)
-            for pragma in ("busy_timeout=0", "synchronous=NORMAL", "foreign_keys=ON",
-                           "wal_autocheckpoint=0"):
-                conn.execute(f"PRAGMA {pragma}")
-            self._inline = conn
-        return self._inline
-
     def close(self) -> None:
-        if self._inline is not None:
-            self._inline.close()
-            self._inline = None
+        self.inline.close()
 
 
 class _AuditRows:
@@ -116,16 +103,11 @@ class SqlAuditWriteUnitOfWork:
                 await greenlet_spawn(self._raw.close)  # back to the pool
 
     def _begin_inline(self) -> bool:
-        """The write lock on the loop's own connection, if it is free right now."""
-        conn = self._writes.inline()
+        """The write lock on the loop's own connection, if it is free right now (and this
+        is not the engine's turn: adapters/db/inline_writes.py)."""
+        conn = self._writes.inline.begin()
         if conn is None:
-            return False
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                return False  # another writer has it: queue for the engine's connection
-            raise
+            return False  # queue for the engine's connection
         self._inline = conn
         self._open = True
         return True

@@ -3,13 +3,10 @@
 Issued cards are written on every call that answers any, tens at a time: their INSERT is
 compiled once per dialect and run as one ``executemany`` (as the audit writer does,
 adapters/db/audit_writes.py), not through a Session, which spent about 70 us of Python per
-row. On a SQLite file the transaction runs on the event loop, on a connection of its own, when
-the write lock is free at once (``BEGIN IMMEDIATE`` without a busy wait; that connection never
-checkpoints): a few hundred microseconds instead of hand-offs to aiosqlite's thread. When
-another writer holds the lock, the cards go the engine's way, on its driver connection; so
-does one batch in ``CHECKPOINT_EVERY``, whose commit on the engine's connection checkpoints
-the log (in aiosqlite's thread) when it has grown: with only inline writers it would grow
-without bound, and reads and the next checkpoint would slow down with it.
+row. On a SQLite file the transaction runs on the event loop, on a connection of its own,
+when the write lock is free at once (adapters/db/inline_writes.py); otherwise, and one
+batch in ``CHECKPOINT_EVERY`` (whose commit checkpoints the log), the cards go the
+engine's way, on its driver connection.
 
 A JWT id is recorded with one INSERT under its primary key (the SHA-256 of issuer and jti):
 of two processes presenting the same token at once, exactly one inserts, the other meets
@@ -19,7 +16,6 @@ the key and is refused as a replay. Expired ids are deleted on the way.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -33,6 +29,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from adapters.db.compiled import Compiled, compile_for
 from adapters.db.engine import session_factory
+from adapters.db.inline_writes import InlineSqliteWrites
 from adapters.db.tables_cds import CdsCardRow, CdsFeedbackRow, CdsJwtIdRow
 from resolvers.cds.hooks.model import FeedbackEntry, IssuedCard
 
@@ -40,7 +37,6 @@ CARDS = CdsCardRow.__table__  # type: ignore[attr-defined]
 FEEDBACK = CdsFeedbackRow.__table__  # type: ignore[attr-defined]
 JWT_IDS = CdsJwtIdRow.__table__  # type: ignore[attr-defined]
 CLEAN_EVERY = 256  # delete expired JWT ids once every this many new ones
-CHECKPOINT_EVERY = 16  # one card batch in this many goes through the engine's connection
 
 
 def _reasons(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -99,29 +95,7 @@ class SqlCdsStore:
         self._engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self._insert: dict[str, Compiled] = {}
-        url = engine.url
-        self._path = (url.database if url.get_backend_name() == "sqlite"
-                      and url.database not in (None, "", ":memory:") else None)
-        self._inline: sqlite3.Connection | None = None
-        self._batches = 0
-
-    def _locked_inline(self) -> sqlite3.Connection | None:
-        """The loop's own SQLite connection holding the write lock, if it was free."""
-        if self._path is None:
-            return None
-        if self._inline is None:
-            conn = sqlite3.connect(self._path, isolation_level=None)
-            for pragma in ("busy_timeout=0", "synchronous=NORMAL", "foreign_keys=ON",
-                           "wal_autocheckpoint=0"):
-                conn.execute(f"PRAGMA {pragma}")
-            self._inline = conn
-        try:
-            self._inline.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                return None
-            raise
-        return self._inline
+        self._inline = InlineSqliteWrites(engine)
 
     def _compiled(self, dialect: Dialect) -> Compiled:
         found = self._insert.get(dialect.name)
@@ -136,8 +110,7 @@ class SqlCdsStore:
             return
         compiled = self._compiled(self._engine.dialect)
         args = _bound(compiled, list({c.uuid: _card_row(c) for c in cards}.values()))
-        self._batches += 1
-        inline = self._locked_inline() if self._batches % CHECKPOINT_EVERY else None
+        inline = self._inline.begin()
         if inline is not None:
             try:
                 inline.executemany(compiled.sql, args)  # no await: the lock is held briefly
