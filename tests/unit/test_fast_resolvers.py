@@ -27,6 +27,38 @@ class Deny(BasePermission):
         return False
 
 
+# has_permission's calls, by context name: the refusal path's side effect (an audit row,
+# in schema/permissions.py), and the sign that a granted call went the reduced way.
+ASKED: list[str] = []
+
+
+class Members(BasePermission):
+    """A permission with a cheap yes (``grants``), as schema/permissions.py's role checks."""
+
+    message = "members only"
+
+    async def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        ASKED.append(info.context["name"])
+        return bool(info.context["name"] == "member")
+
+    @staticmethod
+    def grants(info: Any) -> bool:
+        return bool(info.context["name"] == "member")
+
+
+class Weighed(BasePermission):
+    """A second check on the same field: both must grant."""
+
+    message = "weighed boxes only"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return bool(source.weight > 0)
+
+    @staticmethod
+    def grants(info: Any) -> bool:
+        return False  # never at once: always asked through Strawberry's chain
+
+
 @strawberry.enum
 class Size(enum.Enum):
     SMALL = "small"
@@ -80,6 +112,14 @@ class Box:
     def with_id(self, key: strawberry.ID, ratio: float = 0.5, flag: bool = False) -> str:
         return f"{key}|{ratio}|{flag}"
 
+    @strawberry.field(permission_classes=[Members])
+    def members_label(self, suffix: str = "") -> str:
+        return self.label + suffix
+
+    @strawberry.field(permission_classes=[Members, Weighed])
+    def members_weight(self) -> int | None:
+        return self.weight
+
 
 BOXES = [Box(label=f"b{n}", weight=n) for n in range(3)]
 
@@ -102,16 +142,21 @@ class Query:
     async def async_boxes(self) -> list[Box]:
         return BOXES
 
+    @strawberry.field(permission_classes=[Members])
+    async def members_boxes(self, first: int = 10) -> list[Box] | None:
+        return BOXES[:first]
+
 
 def _schema(reduced: bool) -> tuple[strawberry.Schema, int]:
     schema = strawberry.Schema(query=Query)
     return schema, install_reduced_resolvers(schema) if reduced else 0
 
 
-def _run(query: str, reduced: bool, variables: dict[str, Any] | None = None) -> str:
+def _run(query: str, reduced: bool, variables: dict[str, Any] | None = None,
+         name: str = "ctx") -> str:
     schema, _ = _schema(reduced)
     result = asyncio.run(schema.execute(query, variable_values=variables,
-                                        context_value={"name": "ctx"}, root_value="R"))
+                                        context_value={"name": name}, root_value="R"))
     errors = [{"message": e.message, "path": e.path} for e in result.errors or []]
     return json.dumps({"data": result.data, "errors": errors})
 
@@ -141,6 +186,39 @@ def test_only_the_fields_without_work_in_the_chain_are_reduced() -> None:
     assert replaced > 0
     reduced = {name for name, f in box.items() if f.resolve is not None
                and f.resolve.__qualname__.startswith("reduced_resolver")}
-    assert reduced == {"heavier", "where", "later", "broken", "requiredBroken", "withId"}
+    assert reduced == {"heavier", "where", "later", "broken", "requiredBroken", "withId",
+                       "membersLabel", "membersWeight"}
     answer = json.loads(_run("{ boxes { where heavier(by: 2) } }", True))
     assert answer["data"]["boxes"][1] == {"where": "boxes.1.where", "heavier": "3"}
+
+
+GUARDED = "{ membersBoxes(first: 2) { label membersLabel(suffix: \"!\") membersWeight } }"
+
+
+@pytest.mark.parametrize("name", ["member", "ctx"])
+def test_guarded_fields_answer_and_refuse_as_strawberry_does(name: str) -> None:
+    assert _run(GUARDED, True, name=name) == _run(GUARDED, False, name=name)
+
+
+def test_a_granted_call_skips_the_chain_and_a_refused_one_goes_through_it() -> None:
+    ASKED.clear()
+    granted = json.loads(_run(GUARDED, True, name="member"))
+    # Two boxes, membersWeight refused on the first by Weighed (weight 0) through the
+    # chain, which asks Members' has_permission again; nothing else asks it.
+    assert granted["data"]["membersBoxes"][1] == {"label": "b1", "membersLabel": "b1!",
+                                                  "membersWeight": 1}
+    assert [e["message"] for e in granted["errors"]] == ["weighed boxes only"]
+    assert ASKED == ["member", "member"]
+    ASKED.clear()
+    refused = json.loads(_run(GUARDED, True, name="ctx"))
+    assert refused["data"] == {"membersBoxes": None}
+    assert [e["message"] for e in refused["errors"]] == ["members only"]
+    assert ASKED == ["ctx"]
+
+
+def test_the_gateways_role_guarded_fields_are_reduced() -> None:
+    from schema.build import build_schema
+
+    fields = build_schema(max_depth=10, max_cost=1000)._schema.query_type.fields  # type: ignore[union-attr]
+    for name in ("patient", "patients", "organization"):
+        assert fields[name].resolve.__qualname__.startswith("reduced_resolver"), name
