@@ -38,12 +38,14 @@ from typing import Any
 from graphql import (
     ExecutionResult,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLString,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -65,9 +67,10 @@ def _finished_track(_values: Any) -> None:
 FINISHED = GraphQLResolveInfoHelpers(gather=_finished_gather, track=_finished_track)
 
 # How a directly read field is read: the function reading it from its source object, its
-# scalar (or enum) type, whether the field is non-null, and for a list of scalars whether
-# its items are non-null (None: not a list).
-Reader = tuple[Callable[[Any], Any], GraphQLLeafType, bool, bool | None]
+# scalar (or enum) type, whether the field is non-null, for a list of scalars whether its
+# items are non-null (None: not a list), and the Python type a value of which is its own
+# output (str for String and ID; _NO_TYPE where every value is coerced).
+Reader = tuple[Callable[[Any], Any], GraphQLLeafType, bool, bool | None, type]
 # Where a field keeps its Reader (None: not read directly), in its own extensions.
 _READER = "cari-direct-reader"
 # (response name, its field nodes, its Reader or None where graphql-core executes it)
@@ -92,6 +95,21 @@ def _leaf(return_type: GraphQLOutputType) -> tuple[GraphQLLeafType, bool, bool |
         if is_leaf_type(item):
             return item, non_null, items_non_null
     return None
+
+
+class _NoType:
+    """No value is of this type: a reader without an unchanged output type."""
+
+
+_NO_TYPE = _NoType
+
+
+def _unchanged_type(leaf_type: GraphQLLeafType, items_non_null: bool | None) -> type:
+    # graphql-core's String and ID give a str back unchanged (their serializers' first
+    # case); a value of this type is then its own output and skips the coercion call.
+    if items_non_null is None and (leaf_type is GraphQLString or leaf_type is GraphQLID):
+        return str
+    return _NO_TYPE
 
 
 class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -190,9 +208,15 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 continue
             fields: dict[str, Any] = {}
             for name, reader in readers:
-                value = _read(reader, item)
-                if value is Undefined:
+                # _read, inlined for the common case: 1,250 fields on a page of 50 patients.
+                try:
+                    value = reader[0](item)
+                except Exception:
                     return None
+                if type(value) is not reader[4]:
+                    value = _output(reader, value)
+                    if value is Undefined:
+                        return None
                 fields[name] = value
             completed.append(fields)
         return completed
@@ -215,7 +239,9 @@ def _field_reader(field_def: GraphQLField) -> Reader | None:
     leaf = _leaf(field_def.type)
     if leaf is None:
         return None
-    return (_read_function(field_def.extensions, resolve), *leaf)
+    leaf_type, non_null, items_non_null = leaf
+    return (_read_function(field_def.extensions, resolve), leaf_type, non_null,
+            items_non_null, _unchanged_type(leaf_type, items_non_null))
 
 
 def _read_function(extensions: dict[str, Any],
@@ -230,9 +256,20 @@ def _read_function(extensions: dict[str, Any],
 
 def _read(reader: Reader, source: Any) -> Any:
     """The field's output value, or Undefined where graphql-core must take over."""
-    read, leaf_type, non_null, items_non_null = reader
     try:
-        value = read(source)
+        value = reader[0](source)
+    except Exception:  # graphql-core's own path reports it, located and with its path
+        return Undefined
+    if type(value) is reader[4]:
+        return value
+    return _output(reader, value)
+
+
+def _output(reader: Reader, value: Any) -> Any:
+    """The output of a value read for the field, or Undefined where graphql-core must take
+    over."""
+    _read_value, leaf_type, non_null, items_non_null, _unchanged = reader
+    try:
         if value is None:
             return Undefined if non_null else None
         if items_non_null is None:

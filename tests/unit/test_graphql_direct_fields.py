@@ -73,7 +73,11 @@ class Query:
         return [ITEMS[0], Loose(count=None), Loose(count="seven"), ITEMS[1],  # type: ignore[list-item]
                 Loose(count=1, tags=["a", None]), Loose(count=1, tags=("a", 7)),
                 Loose(count=1, tags=[{"not": "a string"}]), Loose(count=1, tags={"a", "b"}),
-                Loose(count=1, notes=[None, "x", None])]
+                Loose(count=1, notes=[None, "x", None]),
+                # String fields holding other values: each goes through String's coercion,
+                # not the unchanged-str shortcut.
+                Loose(count=1, name=7), Loose(count=1, name=True), Loose(count=1, name=2.5),
+                Loose(count=1, name=Colour.RED), Loose(count=1, name=b"bytes")]
 
     @strawberry.field
     def items_with_hole(self) -> list[Item]:
