@@ -115,8 +115,13 @@ def stored_lab_view(resource_type: str, resource_id: str, version: int,
     """The view a write stores beside an Observation's document (None for other types)."""
     if resource_type != "Observation":
         return None
-    view = LabResultView.from_document(resource_id, version, document)
-    return _ENCODER.encode(view).decode()
+    try:
+        view = LabResultView.from_document(resource_id, version, document)
+        return _ENCODER.encode(view).decode()
+    except (AttributeError, TypeError, ValueError, IndexError, msgspec.EncodeError):
+        # A document the general path cannot flatten (not valid FHIR: the store takes what
+        # its callers validated) is stored without a view, and read as it was before.
+        return None
 
 
 def decode_lab_views(rows: Sequence[tuple[str, int, str, str | None]]) -> list[LabResultView]:

@@ -112,3 +112,6 @@ def test_a_stored_view_the_row_does_not_vouch_for_is_not_used(stored: str | None
 def test_only_observations_keep_a_view() -> None:
     assert stored_lab_view("Patient", "p-1", 1, {"resourceType": "Patient"}) is None
     assert stored_lab_view("Observation", "o-1", 1, _NA) is not None
+    # Not FHIR (the store takes what its callers validated): stored without a view.
+    assert stored_lab_view("Observation", "o-1", 1, {"code": "0"}) is None
+    assert stored_lab_view("Observation", "o-1", 1, {"code": {"coding": [7]}}) is None
