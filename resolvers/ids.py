@@ -17,19 +17,28 @@ _SEQ_BITS = 74
 
 
 def new_id() -> str:
+    return new_ids(1)[0]
+
+
+def new_ids(count: int) -> list[str]:
+    """``count`` ids, increasing, reserved together (one lock, one clock read): a search
+    mints one per audit row, fifty on a page of patients."""
     global _last_millis, _last_seq
     with _lock:
         millis = time.time_ns() // 1_000_000
         if millis <= _last_millis:
             millis = _last_millis
-            seq = _last_seq + 1
+            first = _last_seq + 1
         else:
             # Top bit clear so a millisecond has room for 2^73 increments.
-            seq = int.from_bytes(os.urandom(10), "big") & ((1 << (_SEQ_BITS - 1)) - 1)
-        _last_millis, _last_seq = millis, seq
-    rand_a, rand_b = seq >> 62, seq & ((1 << 62) - 1)
-    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
-    # str(uuid.UUID(int=value)) spelled out: the same text without building a UUID object
-    # (ids are minted per audit row, tens per search).
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            first = int.from_bytes(os.urandom(10), "big") & ((1 << (_SEQ_BITS - 1)) - 1)
+        _last_millis, _last_seq = millis, first + count - 1
+    head = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | 0x2 << 62
+    ids = []
+    for seq in range(first, first + count):
+        value = head | (seq >> 62) << 64 | (seq & ((1 << 62) - 1))
+        # str(uuid.UUID(int=value)) spelled out: the same text without building a UUID
+        # object.
+        h = f"{value:032x}"
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids

@@ -17,7 +17,9 @@ columns' own bind processors (adapters/db/compiled.py), as Core would send them,
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,29 +30,61 @@ from sqlalchemy.util import greenlet_spawn
 from adapters.db.audit import A, row_values
 from adapters.db.compiled import Compiled, FastInsert
 from adapters.db.inline_writes import InlineSqliteWrites
-from resolvers.audit.model import AuditQuery, AuditRecord
+from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
 
 _INSERT = FastInsert(A)
 
 
-def _bound(compiled: Compiled, rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """Positional parameters of ``rows``. The records of one read share their time, roles
-    and caller, so each distinct value is converted once per batch (a search's tens of rows
-    spent more in the datetime and JSON bind processors than in SQLite's insert)."""
-    converted: list[tuple[int, Any, dict[Any, Any]]] = [
-        (i, proc, {}) for i, proc in enumerate(compiled.binds) if proc is not None]
+# What row_values makes of a record's attributes: enums their codes, roles a list.
+_CONVERTED: dict[str, Callable[[Any], Any]] = {
+    "roles": list, "action": attrgetter("value"), "outcome": attrgetter("value")}
+_SAMPLE = AuditRecord("", datetime.min, "", (), AuditAction.READ, "", None, None,
+                      AuditOutcome.SUCCESS, "", "", "")
+# Per compiled statement: the record's attributes in its parameter order, and per column
+# that needs it the conversion (row_values') and then the bind processor.
+_Plan = tuple[Callable[[AuditRecord], tuple[Any, ...]],
+              list[tuple[int, Callable[[Any], Any]]]]
+_PLANS: dict[str, _Plan] = {}
+
+
+def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: second(first(value))
+
+
+def _plan(compiled: Compiled) -> _Plan:
+    found = _PLANS.get(compiled.sql)
+    if found is None:
+        if set(compiled.names) != set(row_values(_SAMPLE)):
+            raise TypeError(f"audit insert binds {compiled.names}, not row_values' columns")
+        steps: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, (name, proc) in enumerate(zip(compiled.names, compiled.binds, strict=True)):
+            convert = _CONVERTED.get(name)
+            if convert is not None and proc is not None:
+                steps.append((i, _then(convert, proc)))
+            elif convert is not None:
+                steps.append((i, convert))
+            elif proc is not None:
+                steps.append((i, proc))
+        found = _PLANS[compiled.sql] = (attrgetter(*compiled.names), steps)
+    return found
+
+
+def _bound(compiled: Compiled, records: Sequence[AuditRecord]) -> list[list[Any]]:
+    """Positional parameters of ``records``, as row_values and the columns' bind processors
+    make them. The records of one read share their time, roles and caller, so each
+    distinct value is converted once per batch (a search's tens of rows spent more in the
+    datetime and JSON bind processors than in SQLite's insert)."""
+    read, steps = _plan(compiled)
+    memos: list[dict[Any, Any]] = [{} for _ in steps]
     out = []
-    for row in rows:
-        values = [row[name] for name in compiled.names]
-        for i, proc, memo in converted:
-            value = values[i]
-            key = (type(value), tuple(value) if isinstance(value, list) else value)
+    for record in records:
+        values = list(read(record))
+        for (i, convert), memo in zip(steps, memos, strict=True):
+            value = values[i]  # hashable: a record is frozen, its roles a tuple
             try:
-                values[i] = memo[key]
+                values[i] = memo[value]
             except KeyError:
-                values[i] = memo[key] = proc(value)
-            except TypeError:  # unhashable (a dict): converted as it is
-                values[i] = proc(value)
+                values[i] = memo[value] = convert(value)
         out.append(values)
     return out
 
@@ -74,7 +108,7 @@ class _AuditRows:
         self._uow = uow
 
     async def append(self, records: Sequence[AuditRecord]) -> None:
-        await self._uow.insert([row_values(r) for r in records])
+        await self._uow.insert(records)
 
     async def search(self, query: AuditQuery) -> list[AuditRecord]:
         raise TypeError("the audit writer's transactions only append")
@@ -112,11 +146,11 @@ class SqlAuditWriteUnitOfWork:
         self._open = True
         return True
 
-    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
+    async def insert(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
             return
         compiled = _INSERT.compiled(self._engine.dialect)
-        args = _bound(compiled, rows)
+        args = _bound(compiled, records)
         events = self._engine.sync_engine.dispatch.before_cursor_execute
         if events:  # instrumentation (statement counts in tests) sees the statement too
             events(None, None, compiled.sql, args, None, True)

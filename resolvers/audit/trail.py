@@ -9,7 +9,7 @@ from typing import Protocol
 
 from resolvers.audit.model import AuditAction, AuditOutcome, AuditQuery, AuditRecord
 from resolvers.audit.ports import AuditUnitOfWorkFactory
-from resolvers.ids import new_id
+from resolvers.ids import new_ids
 from resolvers.principal import Caller, require_role
 
 MAX_PAGE = 200
@@ -30,22 +30,14 @@ def audit_records(
     purpose = caller.purpose
     if principal.smart is not None:  # a SMART app's token: the record names the app
         purpose = f"{purpose} smart_app={principal.smart.client_id}".strip()[:200]
+    targets = list(targets)
+    subject, request_id, surface = principal.subject, caller.request_id, caller.surface
+    # Positional, in AuditRecord's field order: a page of patients records a hundred.
     return [
-        AuditRecord(
-            id=new_id(),
-            recorded_at=at,
-            subject=principal.subject,
-            roles=roles,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            patient_id=patient_id,
-            outcome=outcome,
-            request_id=caller.request_id,
-            surface=caller.surface,
-            purpose=purpose,
-        )
-        for resource_id, patient_id in targets
+        AuditRecord(record_id, at, subject, roles, action, resource_type, resource_id,
+                    patient_id, outcome, request_id, surface, purpose)
+        for record_id, (resource_id, patient_id) in zip(new_ids(len(targets)), targets,
+                                                         strict=True)
     ]
 
 
