@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import uvicorn
 
 log = logging.getLogger("cari.app")
+GC_YOUNG_THRESHOLD = 20_000
 
 
 def _uvicorn_server(settings: Settings, host: str, port: int) -> uvicorn.Server:
@@ -43,6 +44,13 @@ def _uvicorn_server(settings: Settings, host: str, port: int) -> uvicorn.Server:
     # way, or full collections over it stall requests for ~100 ms about once a second.
     gc.collect()
     gc.freeze()
+    # A young collection every GC_YOUNG_THRESHOLD allocations, not CPython's 700: a page of
+    # 50 patients with their results allocates tens of thousands of objects, nearly all
+    # freed by reference counting before a larger threshold is reached, so the collector
+    # ran ~2,000 times in 10 s and took 7% of the CPU; at 20,000 it takes well under 1%.
+    # The garbage that only the collector frees (reference cycles) waits for at most that
+    # many allocations: a few megabytes.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     return uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
         timeout_keep_alive=settings.keep_alive_seconds,
