@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from schema.execution import CollectableExecutionContext
+from schema.execution import ANSWERS_AT_ONCE, CollectableExecutionContext
 
 
 @strawberry.enum
@@ -47,6 +47,28 @@ class Item:
     def scaled(self, by: int = 1) -> int:
         return self.count * by
 
+    # Answered at once (schema/execution.py): the loop calls them, each with its own info.
+    @strawberry.field(metadata={ANSWERS_AT_ONCE: True})
+    def next_items(self, info: strawberry.Info, first: int = 2) -> list[Item]:
+        PATHS.append(tuple(info.path.as_list()))
+        return ITEMS[self.count + 1:self.count + 1 + first]
+
+    @strawberry.field(metadata={ANSWERS_AT_ONCE: True})
+    def odd_items(self) -> list[Item | None] | None:
+        # A null list, a list with holes, a tuple (not a list: handed back) and a list.
+        return [None, (ITEMS[1], None), [ITEMS[3], None], None, ITEMS[4:], (ITEMS[0],)][
+            self.count]  # type: ignore[return-value]
+
+    @strawberry.field(metadata={ANSWERS_AT_ONCE: True})
+    def strict_items(self) -> list[Item]:
+        if self.count == 4:
+            raise ValueError("item 4 has no strict items")
+        return [] if self.count == 3 else [None]  # type: ignore[list-item]  # 3: fine
+
+    @strawberry.field(metadata={ANSWERS_AT_ONCE: True})
+    async def awaited_items(self) -> list[Item]:
+        return ITEMS[:1]
+
 
 class Loose:
     """Duck-typed like Item, with values graphql-core must refuse or report."""
@@ -57,6 +79,7 @@ class Loose:
         self.colour, self.tags, self.notes = colour, tags, notes
 
 
+PATHS: list[tuple[str | int, ...]] = []  # the paths next_items was resolved at
 ITEMS = [Item(id=strawberry.ID(str(n)), name=f"item {n}" if n % 2 else None, count=n,
               ratio=n / 3 if n % 3 else None, colour=Colour.RED if n % 2 else None,
               tags=[f"t{n}"], notes=[None, f"n{n}"] if n % 2 else None) for n in range(6)]
@@ -129,12 +152,20 @@ QUERIES = [
     "{ listsOfItems { id name tags notes } }",
     "{ a: items { id } b: items { id count } c: nullableItems { name } }",
     "{ items { id ... on Item { name } ...F } } fragment F on Item { count }",
+    "{ items { id nextItems { id name nextItems(first: 1) { count tags } } } }",
+    "query N($n: Int!) { items { nextItems(first: $n) { id } count } }",
+    "{ items { id oddItems { id } } }",
+    "{ items { id strictItems { id } } }",
+    "{ items { nextItems { id } awaitedItems { id } } }",
+    "{ items { nextItems { id shout } } }",
+    "{ items { nextItems @skip(if: true) { id } id } }",
+    "{ items { a: nextItems(first: 1) { id } b: nextItems(first: 3) { name } } }",
 ]
 
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_the_direct_read_answers_as_graphql_core_does(query: str) -> None:
-    variables = {"skip": True} if "$skip" in query else None
+    variables = {"skip": True} if "$skip" in query else {"n": 3} if "$n" in query else None
     assert _run(query, ours=True, variables=variables) == \
         _run(query, ours=False, variables=variables)
 
@@ -175,3 +206,38 @@ def test_a_resolve_extension_still_sees_every_field() -> None:
         result = asyncio.run(run.execute("{ items { id name } }"))
         assert result.errors is None and len(result.data["items"]) == len(ITEMS)  # type: ignore[index]
     assert seen.count("name") == 2 * len(ITEMS) and seen.count("id") == 2 * len(ITEMS)
+
+
+class CountingContext(CollectableExecutionContext):
+    """Counts the objects graphql-core completed one by one, by type."""
+
+    completed_alone: dict[str, int] = {}
+
+    def execute_fields(self, parent_type: Any, *args: Any, **kwargs: Any) -> Any:
+        counts = CountingContext.completed_alone
+        counts[parent_type.name] = counts.get(parent_type.name, 0) + 1
+        return super().execute_fields(parent_type, *args, **kwargs)
+
+
+def test_answered_fields_are_completed_in_the_loop_with_their_own_paths() -> None:
+    query = "{ items { id nextItems(first: 1) { id } } }"
+    theirs = asyncio.run(strawberry.Schema(query=Query).execute(query))
+    PATHS.clear()
+    CountingContext.completed_alone = {}
+    ours = asyncio.run(strawberry.Schema(
+        query=Query, execution_context_class=CountingContext).execute(query))
+    assert ours.data == theirs.data and not ours.errors
+    # Only the root: every Item, those of nextItems too, was completed in the loop, and
+    # each nextItems resolved once, at its own path.
+    assert CountingContext.completed_alone == {"Query": 1}
+    assert PATHS == [("items", n, "nextItems") for n in range(6)]
+
+
+def test_a_list_the_loop_cannot_finish_goes_back_whole_to_graphql_core() -> None:
+    CountingContext.completed_alone = {}
+    answer = asyncio.run(strawberry.Schema(
+        query=Query, execution_context_class=CountingContext).execute(
+        "{ items { id awaitedItems { id } } }"))
+    assert not answer.errors and answer.data is not None
+    assert answer.data["items"][5]["awaitedItems"] == [{"id": "0"}]
+    assert CountingContext.completed_alone["Item"] >= 6  # each item on its own
