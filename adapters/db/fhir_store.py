@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.db.compiled import FastSelect
 from adapters.db.dialect import dialect_name, insert_for
 from adapters.db.read_connection import ReadConnection, fetch_keys
-from adapters.db.search_sql import statements_for
+from adapters.db.search_sql import last_updated_from_driver, statements_for
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
 from adapters.fhir.lab_views import stored_lab_view
 from resolvers.fhir.model import (
@@ -182,25 +182,26 @@ class SqlFhirRepository:
 
     async def search(self, request: SearchRequest) -> SearchPage:
         statements, values = statements_for(request)
+        stamp = _stamp(self._session)
         if request.per_patient is not None:
             rows = await self._run(statements.page, {**values,
                                                      "per_patient": request.per_patient})
             kept = rows[request.offset:request.offset + request.count]
-            return _page(kept, len(rows))
+            return _page(kept, len(rows), stamp)
         if request.count == 0:
             return SearchPage([], int((await self._run(statements.count, values))[0][0]))
         if not statements.counts_in_page:
             total = (await self._run(statements.count, values))[0][0]
             rows = await self._run(statements.page, {**values, "limit": request.count,
                                                       "offset": request.offset})
-            return _page(rows, int(total))
+            return _page(rows, int(total), stamp)
         rows = await self._run(statements.page, {**values, "limit": request.count,
                                                   "offset": request.offset})
         if rows:
-            return _page([r[:-1] for r in rows], int(rows[0][-1]))
+            return _page([r[:-1] for r in rows], int(rows[0][-1]), stamp)
         # An empty page carries no total: nothing matched, or the offset is past the end.
         total = 0 if request.offset == 0 else (await self._run(statements.count, values))[0][0]
-        return _page([], int(total))
+        return _page([], int(total), stamp)
 
     async def _run(self, statement: FastSelect, params: dict[str, Any]) -> list[Any]:
         if isinstance(self._session, ReadConnection):
@@ -220,16 +221,33 @@ def _decode(text: str) -> dict[str, Any]:
     return found
 
 
-def _page(rows: Sequence[Any], total: int) -> SearchPage:
+def _stamp(session: AsyncSession) -> Callable[[Any], datetime] | None:
+    """How the driver path's page times become datetimes, for this session's database (a
+    session that is not bound reads through Core, which converts them itself)."""
+    if session.bind is None:
+        return None
+    dialect = session.bind.dialect
+    if dialect.name not in _STAMPS:
+        _STAMPS[dialect.name] = last_updated_from_driver(dialect)
+    return _STAMPS[dialect.name]
+
+
+_STAMPS: dict[str, Callable[[Any], datetime] | None] = {}
+
+
+def _page(rows: Sequence[Any], total: int,
+          stamp: Callable[[Any], datetime] | None = None) -> SearchPage:
     """Rows of the page columns (PAGE_COLUMNS, then the subject reference) as a page. On the
     driver path the documents arrive as their stored JSON text and stay undecoded until a
-    caller reads them; through a session they arrive decoded."""
+    caller reads them, and their times as the driver read them, converted by ``stamp``
+    when read; through a session they arrive decoded and converted."""
     if all(isinstance(row[5], str) for row in rows):
         return SearchPage(None, total, decode=_decode, matches=[
-            SearchMatch(rt, rid, version, updated, text, subject, lab_view)
+            SearchMatch(rt, rid, version, updated, text, subject, lab_view, stamp)
             for rt, rid, version, updated, _deleted, text, lab_view, subject in rows])
     return SearchPage([StoredResource(resource_type=rt, id=rid, version=version,
-                                      last_updated=updated, deleted=bool(deleted),
+                                      last_updated=updated if stamp is None else stamp(updated),
+                                      deleted=bool(deleted),
                                       document=document or {})
                        for rt, rid, version, updated, deleted, document, _view, _subject
                        in rows],

@@ -17,7 +17,8 @@ too, so an unchanged document can go into a response as it was stored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -235,18 +236,31 @@ def order_by(table: Any, request: SearchRequest) -> list[Any]:
     return order
 
 
+# Page columns the driver path hands over as the driver read them: the document as its
+# stored JSON text, the time for SearchMatch to convert if it is read (most answers never
+# read it), and the deleted flag, false for every match.
+_AS_READ = frozenset({"document", "last_updated", "deleted"})
+
+
 class _PageSelect(FastSelect):
-    """A page statement whose document column comes back as the stored JSON text on the
-    driver path (its JSON result processor left out)."""
+    """A page statement whose document, time and deleted flag come back as the driver read
+    them (their result processors left out): see ``last_updated_from_driver``."""
 
     def _compile(self, dialect: Dialect, size: int) -> Compiled:
         stmt = self.statement(size)
         results = tuple(
             (i, proc) for i, column in enumerate(stmt.selected_columns)
-            if column.name != "document"
+            if column.name not in _AS_READ
             and (proc := column.type.dialect_impl(dialect).result_processor(dialect, None))
             is not None)
         return compile_for(stmt, dialect, results)
+
+
+def last_updated_from_driver(dialect: Dialect) -> Callable[[Any], datetime] | None:
+    """How a page's ``last_updated`` as the driver read it becomes the column's value
+    (None: it already is)."""
+    processor = R.c.last_updated.type.dialect_impl(dialect).result_processor(dialect, None)
+    return cast(Callable[[Any], datetime] | None, processor)
 
 
 def ranked_patient_condition(request: SearchRequest) -> int | None:

@@ -67,23 +67,39 @@ class SearchRequest:
     per_patient: int | None = None
 
 
-@dataclass(slots=True)
 class SearchMatch:
     """One resource of a page as the store read it: its JSON text as stored, and the
     reference of its ``subject`` as the database read it out of that text.
 
-    Not frozen: a frozen dataclass sets each field through object.__setattr__, and a page
-    builds one per row on every search. Nothing mutates a match after it is built."""
+    ``last_updated`` is converted from the store's own form (``stamp``) when first read:
+    the responses a search usually feeds (a FHIR bundle of the stored texts, lab views)
+    never read it, and converting each row's was a fortieth of a lab-results read. Built
+    once per row on every search, so slotted and without dataclass machinery; nothing
+    mutates a match after it is built."""
 
-    resource_type: str
-    id: str
-    version: int
-    last_updated: datetime
-    text: str
-    subject_reference: str | None
-    # The flattened lab view a store keeps with an Observation (resolvers.labs.view), as
-    # text; None where it keeps none.
-    lab_view: str | None = None
+    __slots__ = ("_stamp", "_updated", "id", "lab_view", "resource_type", "subject_reference",
+                 "text", "version")
+
+    def __init__(self, resource_type: str, id: str, version: int, last_updated: Any,
+                 text: str, subject_reference: str | None, lab_view: str | None = None,
+                 stamp: Callable[[Any], datetime] | None = None) -> None:
+        self.resource_type = resource_type
+        self.id = id
+        self.version = version
+        self._updated = last_updated
+        self.text = text
+        self.subject_reference = subject_reference
+        # The flattened lab view a store keeps with an Observation (resolvers.labs.view),
+        # as text; None where it keeps none.
+        self.lab_view = lab_view
+        self._stamp = stamp
+
+    @property
+    def last_updated(self) -> datetime:
+        if self._stamp is not None:
+            self._updated, self._stamp = self._stamp(self._updated), None
+        updated: datetime = self._updated
+        return updated
 
 
 class SearchPage:
