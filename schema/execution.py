@@ -41,21 +41,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from inspect import iscoroutine
-from operator import attrgetter
 from typing import Any
 
 from graphql import (
     ExecutionResult,
     GraphQLField,
-    GraphQLID,
-    GraphQLLeafType,
     GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLString,
-    is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
@@ -64,6 +58,8 @@ from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from schema.direct_reads import Reader, field_reader, output, read, unwrap
 
 
 async def _finished_gather(_values: Sequence[Awaitable[Any]]) -> list[Any]:
@@ -76,11 +72,6 @@ def _finished_track(_values: Any) -> None:
 
 FINISHED = GraphQLResolveInfoHelpers(gather=_finished_gather, track=_finished_track)
 
-# How a directly read field is read: the function reading it from its source object, its
-# scalar (or enum) type, whether the field is non-null, for a list of scalars whether its
-# items are non-null (None: not a list), and the Python type a value of which is its own
-# output (str for String and ID; _NO_TYPE where every value is coerced).
-Reader = tuple[Callable[[Any], Any], GraphQLLeafType, bool, bool | None, type]
 # Where a field keeps its Reader (None: not read directly), in its own extensions.
 _READER = "cari-direct-reader"
 # The Strawberry metadata key marking a resolver whose field may be answered at once.
@@ -95,39 +86,6 @@ ObjectField = tuple[str, Reader | None, AtOnce | None]
 PlannedField = tuple[str, FieldDetailsList, Reader | None]
 # A set's plan (None: no field read directly) and, when every field is, its readers by name.
 Planned = tuple[list[PlannedField] | None, list[tuple[str, Reader]] | None]
-
-
-def _unwrap(of_type: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
-    if isinstance(of_type, GraphQLNonNull):
-        return of_type.of_type, True
-    return of_type, False
-
-
-def _leaf(return_type: GraphQLOutputType) -> tuple[GraphQLLeafType, bool, bool | None] | None:
-    """A scalar, or a list of scalars: (scalar type, non-null, items non-null or None)."""
-    inner, non_null = _unwrap(return_type)
-    if is_leaf_type(inner):
-        return inner, non_null, None
-    if isinstance(inner, GraphQLList):
-        item, items_non_null = _unwrap(inner.of_type)
-        if is_leaf_type(item):
-            return item, non_null, items_non_null
-    return None
-
-
-class _NoType:
-    """No value is of this type: a reader without an unchanged output type."""
-
-
-_NO_TYPE = _NoType
-
-
-def _unchanged_type(leaf_type: GraphQLLeafType, items_non_null: bool | None) -> type:
-    # graphql-core's String and ID give a str back unchanged (their serializers' first
-    # case); a value of this type is then its own output and skips the coercion call.
-    if items_non_null is None and (leaf_type is GraphQLString or leaf_type is GraphQLID):
-        return str
-    return _NO_TYPE
 
 
 class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -147,7 +105,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # What a field's reader is depends on the field alone: kept with it, so each
         # request's plans only look it up (working it out was 3% of a patient read).
         if _READER not in field_def.extensions:
-            field_def.extensions[_READER] = _field_reader(field_def)
+            field_def.extensions[_READER] = field_reader(field_def)
         reader: Reader | None = field_def.extensions[_READER]
         resolve = field_def.resolve
         if reader is not None and resolve is not None and self.middleware_manager \
@@ -184,7 +142,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                        self.middleware_manager.get_field_resolver(resolve)
                                        is not resolve):
             return None
-        list_type, non_null = _unwrap(field_def.type)
+        list_type, non_null = unwrap(field_def.type)
         if not isinstance(list_type, GraphQLList):
             return None
         return field_def, resolve, field_details_list, list_type.of_type, non_null
@@ -218,7 +176,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         rest: GroupedFieldSet = {}
         for name, details, reader in plan:
             if reader is not None:
-                value = _read(reader, source_value)
+                value = read(reader, source_value)
                 if value is not Undefined:
                     direct[name] = value
                     continue
@@ -246,7 +204,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         field_details_list: FieldDetailsList,
                         items: list[Any], path: Path) -> list[Any] | None:
         """The list completed at once, or None where graphql-core must complete it."""
-        object_type, items_non_null = _unwrap(item_type)
+        object_type, items_non_null = unwrap(item_type)
         if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of \
                 or any(details.node.directives for details in field_details_list):
             return None  # a type check per item, or @stream
@@ -275,7 +233,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 except Exception:
                     return None
                 if type(value) is not reader[4]:
-                    value = _output(reader, value)
+                    value = output(reader, value)
                     if value is Undefined:
                         return None
                 values[name] = value
@@ -306,7 +264,7 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
             values: dict[str, Any] = {}
             for name, reader, at_once in fields:
                 if reader is not None:
-                    value = _read(reader, item)
+                    value = read(reader, item)
                 else:
                     assert at_once is not None
                     value = self._answer(object_type, at_once, item,
@@ -344,67 +302,6 @@ class CollectableExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(response, ExecutionResult):
             self.async_helpers = FINISHED
         return response
-
-
-def _field_reader(field_def: GraphQLField) -> Reader | None:
-    """How the field is read directly, or None where graphql-core executes it."""
-    resolve = field_def.resolve
-    # Strawberry marks the resolver of a field without resolver or extension.
-    if field_def.args or resolve is None or not getattr(resolve, "_is_default", False):
-        return None
-    leaf = _leaf(field_def.type)
-    if leaf is None:
-        return None
-    leaf_type, non_null, items_non_null = leaf
-    return (_read_function(field_def.extensions, resolve), leaf_type, non_null,
-            items_non_null, _unchanged_type(leaf_type, items_non_null))
-
-
-def _read_function(extensions: dict[str, Any],
-                   resolve: Callable[..., Any]) -> Callable[[Any], Any]:
-    field = extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    # What StrawberryField.get_result does for a field without resolver, in C.
-    if isinstance(field, StrawberryField) and field.base_resolver is None \
-            and field.default_resolver is getattr:
-        return attrgetter(field.python_name)
-    return lambda source: resolve(source, None)
-
-
-def _read(reader: Reader, source: Any) -> Any:
-    """The field's output value, or Undefined where graphql-core must take over."""
-    try:
-        value = reader[0](source)
-    except Exception:  # graphql-core's own path reports it, located and with its path
-        return Undefined
-    if type(value) is reader[4]:
-        return value
-    return _output(reader, value)
-
-
-def _output(reader: Reader, value: Any) -> Any:
-    """The output of a value read for the field, or Undefined where graphql-core must take
-    over."""
-    _read_value, leaf_type, non_null, items_non_null, _unchanged = reader
-    try:
-        if value is None:
-            return Undefined if non_null else None
-        if items_non_null is None:
-            return _coerced(leaf_type, value)
-        if not isinstance(value, list | tuple):
-            return Undefined  # other iterables, and refusals, as graphql-core does them
-        items = [None if item is None else _coerced(leaf_type, item) for item in value]
-    except Exception:  # graphql-core's own path reports it, located and with its path
-        return Undefined
-    if any(item is Undefined or (item is None and items_non_null) for item in items):
-        return Undefined
-    return items
-
-
-def _coerced(leaf_type: GraphQLLeafType, value: Any) -> Any:
-    if isinstance(value, Exception):
-        return Undefined
-    coerced = leaf_type.coerce_output_value(value)
-    return Undefined if coerced is None else coerced
 
 
 def _in_order(direct: dict[str, Any], executed: dict[str, Any],
