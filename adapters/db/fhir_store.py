@@ -182,7 +182,8 @@ class SqlFhirRepository:
 
     async def search(self, request: SearchRequest) -> SearchPage:
         statements, values = statements_for(request)
-        stamp = _stamp(self._session)
+        # The driver path hands times over as read; through a session Core converts them.
+        stamp = _stamp(self._session) if isinstance(self._session, ReadConnection) else None
         if request.per_patient is not None:
             rows = await self._run(statements.page, {**values,
                                                      "per_patient": request.per_patient})
@@ -221,12 +222,9 @@ def _decode(text: str) -> dict[str, Any]:
     return found
 
 
-def _stamp(session: AsyncSession) -> Callable[[Any], datetime] | None:
-    """How the driver path's page times become datetimes, for this session's database (a
-    session that is not bound reads through Core, which converts them itself)."""
-    if session.bind is None:
-        return None
-    dialect = session.bind.dialect
+def _stamp(reads: ReadConnection) -> Callable[[Any], datetime] | None:
+    """How the driver path's page times become datetimes, for this connection's database."""
+    dialect = reads.bind.dialect
     if dialect.name not in _STAMPS:
         _STAMPS[dialect.name] = last_updated_from_driver(dialect)
     return _STAMPS[dialect.name]
@@ -238,9 +236,10 @@ _STAMPS: dict[str, Callable[[Any], datetime] | None] = {}
 def _page(rows: Sequence[Any], total: int,
           stamp: Callable[[Any], datetime] | None = None) -> SearchPage:
     """Rows of the page columns (PAGE_COLUMNS, then the subject reference) as a page. On the
-    driver path the documents arrive as their stored JSON text and stay undecoded until a
-    caller reads them, and their times as the driver read them, converted by ``stamp``
-    when read; through a session they arrive decoded and converted."""
+    driver path the documents arrive as their stored JSON text (decoded already where the
+    driver decodes JSON) and stay undecoded until a caller reads them, and their times as
+    the driver read them, converted by ``stamp``; through a session they arrive decoded and
+    converted, and ``stamp`` is None."""
     if all(isinstance(row[5], str) for row in rows):
         return SearchPage(None, total, decode=_decode, matches=[
             SearchMatch(rt, rid, version, updated, text, subject, lab_view, stamp)
