@@ -23,7 +23,7 @@ from adapters.db.dialect import dialect_name, insert_for
 from adapters.db.read_connection import ReadConnection, fetch_keys
 from adapters.db.search_sql import last_updated_from_driver, statements_for
 from adapters.db.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchIndexRow
-from adapters.fhir.lab_views import stored_lab_view
+from adapters.fhir.lab_views import stored_lab_view, subject_of_stored_view
 from resolvers.fhir.model import (
     IndexEntry,
     SearchMatch,
@@ -241,8 +241,12 @@ def _page(rows: Sequence[Any], total: int,
     the driver read them, converted by ``stamp``; through a session they arrive decoded and
     converted, and ``stamp`` is None."""
     if all(isinstance(row[5], str) for row in rows):
+        # Where the database left the subject out (a row with a stored lab view, on SQLite:
+        # search_sql.SubjectReference), the view says it.
         return SearchPage(None, total, decode=_decode, matches=[
-            SearchMatch(rt, rid, version, updated, text, subject, lab_view, stamp)
+            SearchMatch(rt, rid, version, updated, text,
+                        subject if subject is not None or lab_view is None
+                        else subject_of_stored_view(rid, version, lab_view), lab_view, stamp)
             for rt, rid, version, updated, _deleted, text, lab_view, subject in rows])
     return SearchPage([StoredResource(resource_type=rt, id=rid, version=version,
                                       last_updated=updated if stamp is None else stamp(updated),

@@ -99,3 +99,52 @@ async def test_fhir_create_update_and_delete_keep_the_view_current(
     assert deleted.status_code == 204, deleted.text
     assert (await _rows(h))[oid][2] is None
     assert await _items(h, patient["id"]) == []
+
+
+async def _audited_patients(h: Harness, request_id: str) -> list[tuple[str | None, str | None]]:
+    async with h.engine.connect() as conn:
+        found = await conn.execute(text(
+            "SELECT resource_id, patient_id FROM audit_events WHERE request_id = :r "
+            "AND resource_type = 'Observation' ORDER BY patient_id"), {"r": request_id})
+        return [(r[0], r[1]) for r in found]
+
+
+async def test_search_audit_names_each_patient_from_a_view_or_the_document(
+        gateway_any_db: Harness) -> None:
+    """On SQLite a page takes a row's patient from its stored view, not from the document
+    (search_sql.SubjectReference); a view its row does not vouch for, or none, sends the
+    audit trail to the document. Every way, the rows name the same patients."""
+    h = gateway_any_db
+    headers = {**h.auth("clinician"), "Content-Type": "application/fhir+json"}
+    first, second = (await h.create_patient())["id"], (await h.create_patient())["id"]
+    created = {}
+    for who, day in ((first, 10), (first, 11), (second, 12)):
+        r = await h.client.post("/api/fhir/Observation", headers=headers, json={
+            "resourceType": "Observation", "status": "final", "category": [LAB],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
+            "subject": {"reference": f"Patient/{who}"},
+            "effectiveDateTime": f"2026-01-{day}T08:00:00Z",
+            "valueQuantity": {"value": 4.1, "unit": "mmol/L"}})
+        assert r.status_code == 201, r.text
+        created[r.json()["id"]] = who
+    only_second = next(rid for rid, who in created.items() if who == second)
+    expected = sorted([(None, first), (only_second, second)], key=str)
+
+    async def audited() -> list[tuple[str | None, str | None]]:
+        r = await h.client.get("/api/fhir/Observation?status=final", headers=headers)
+        assert r.status_code == 200 and r.json()["total"] == 3, r.text
+        return sorted(await _audited_patients(h, r.headers["x-request-id"]), key=str)
+
+    assert await audited() == expected  # from the stored views
+    async with h.engine.begin() as conn:  # views that do not match their rows' versions
+        await conn.execute(text(
+            "UPDATE fhir_resources SET lab_view = REPLACE(lab_view, :was, :now) "
+            "WHERE resource_type = 'Observation'"), {"was": '"version":1', "now": '"version":7'})
+        stale = (await conn.execute(text(
+            "SELECT count(*) FROM fhir_resources WHERE lab_view LIKE :now"),
+            {"now": '%"version":7%'})).scalar_one()
+    assert stale == 3
+    assert await audited() == expected
+    async with h.engine.begin() as conn:  # no view at all
+        await conn.execute(text("UPDATE fhir_resources SET lab_view = NULL"))
+    assert await audited() == expected
