@@ -78,6 +78,7 @@ from resolvers.clock import SystemClock
 from resolvers.crossborder.importing import CrossBorderImport
 from resolvers.directory.organizations import OrganizationUseCases
 from resolvers.fhir.bundles import BundleProcessor
+from resolvers.fhir.creations import FhirCreations
 from resolvers.fhir.patient_source import PatientDocuments
 from resolvers.fhir.service import FhirUseCases
 from resolvers.fhir.writer import MirrorConfig
@@ -259,7 +260,9 @@ async def open_gateway(settings: Settings, engine: AsyncEngine, *,
         patients = PatientUseCases(uow_factory, clock, audit, EventRouter(subscriptions),
                                    mirror, scoping, reads=reads, max_parallel=1 if sqlite else 2)
         fhir = FhirUseCases(uow_factory, clock, audit, FhirValidator(), mirror, scoping,
-                            SqlTwins(), reads=reads, registrar=patients.registrations)
+                            SqlTwins(), reads=reads, registrar=patients.registrations,
+                            creations=FhirCreations(uow_factory, mirror,
+                                                    max_parallel=1 if sqlite else 2))
         payments = build_payment_services(
             uow_factory, clock, audit,
             PaymentConfig(public_base_url=settings.public_base_url,

@@ -14,11 +14,11 @@ from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
 from resolvers.errors import Forbidden
+from resolvers.fhir.creations import TWINNED, conditional_match
 from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue, is_error
 from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
 from resolvers.fhir.ports import (
-    FhirUnitOfWork,
     FhirUnitOfWorkFactory,
     FhirWriteUnitOfWork,
     PatientRegistrar,
@@ -27,7 +27,6 @@ from resolvers.fhir.ports import (
     TwinWriters,
 )
 from resolvers.fhir.scoping import FhirScoping
-from resolvers.fhir.search import parse_search
 from resolvers.fhir.search_audit import patients_of_page, patients_searched
 from resolvers.fhir.search_params import patient_of
 from resolvers.fhir.smart_scopes import SmartScopes
@@ -64,10 +63,12 @@ class FhirUseCases:
                  scoping: OrganizationScoping | None = None,
                  twins: TwinWriters | None = None,
                  reads: FhirUnitOfWorkFactory | None = None,
-                 registrar: PatientRegistrar | None = None) -> None:
+                 registrar: PatientRegistrar | None = None,
+                 creations: PatientRegistrar | None = None) -> None:
         self._uow_factory = uow_factory
-        # New Patients go through the MPI's grouped registration when one is given.
-        self.registrar = registrar
+        # New Patients go through the MPI's grouped registration when one is given, other
+        # new resources through grouped creates (resolvers/fhir/creations.py).
+        self.registrar, self.creations = registrar, creations
         # Reads write nothing in their unit of work: their audit rows go through the trail's
         # shared commits, so they may run on read-only connections.
         self._reads = reads or uow_factory
@@ -163,13 +164,14 @@ class FhirUseCases:
         await self.smart.check(caller, AuditAction.CREATE, "c", resource_type, None, [doc])
         doc = {k: v for k, v in doc.items() if k != "id"}  # the server assigns the id
         now = self._clock.now()
-        if (resource_type == "Patient" and self.registrar is not None and not if_none_exist
-                and not self.scoping.confines(caller)):
-            # Nothing to read first (no scope, no condition): the registration shares a
-            # transaction with the others arriving now (resolvers/mpi/registration.py).
+        grouped = self.registrar if resource_type == "Patient" else \
+            self.creations if resource_type not in TWINNED else None
+        if grouped is not None and not if_none_exist and not self.scoping.confines(caller):
+            # Nothing to read first (no scope, no condition): the create shares a transaction
+            # with the others arriving now (resolvers/mpi/registration.py, fhir/creations.py).
             stored = first_version(doc, new_id(), now)
-            await self.registrar.register(
-                stored, self.audit_write(caller, stored, AuditAction.CREATE, now))
+            await grouped.register(stored,
+                                   self.audit_write(caller, stored, AuditAction.CREATE, now))
             return WriteResult(201, stored)
         async with self._uow_factory() as uow:
             outside = await self._scope.outside(uow, caller, [doc])
@@ -178,7 +180,7 @@ class FhirUseCases:
                                          outside)
                 raise problem(403, "forbidden", "the patient is outside your organization")
             if if_none_exist:
-                existing = await self._conditional_match(uow, resource_type, if_none_exist)
+                existing = await conditional_match(uow, resource_type, if_none_exist)
                 if existing is not None:
                     await uow.audit.append(self._reads_of(caller, resource_type, [existing]))
                     await uow.commit()
@@ -189,22 +191,6 @@ class FhirUseCases:
             await uow.audit.append(self.audit_write(caller, stored, AuditAction.CREATE, now))
             await uow.commit()
         return WriteResult(201, stored)
-
-    async def _conditional_match(self, uow: FhirUnitOfWork, resource_type: str,
-                                 criteria: str) -> StoredResource | None:
-        from urllib.parse import parse_qsl
-
-        pairs = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
-        request = parse_search(resource_type, pairs, strict=True)
-        if not request.conditions:
-            raise problem(400, "invalid", "If-None-Exist needs search criteria, "
-                          "e.g. identifier=system|value")
-        page = await uow.fhir.search(SearchRequest(resource_type, request.conditions, count=2))
-        if page.total > 1:
-            raise problem(412, "multiple-matches",
-                          f"{page.total} resources match {criteria!r}; the condition must "
-                          "match at most one")
-        return page.resources[0] if page.resources else None
 
     async def read(self, caller: Caller, resource_type: str, resource_id: str) -> StoredResource:
         check_type(resource_type)
