@@ -110,6 +110,8 @@ async def test_replay_one_and_everything_since(tmp_path: Path, database_url: str
                                 headers=auth)
         assert r.status_code == 202, r.text
         await wait_for(lambda: [e["id"] for e in hook.events()] == [first])
+        # The receiver has it before the worker records the success: wait for the record.
+        await settled(h, made["id"], 1)
         # Filters of the log: status and event type.
         ok = await deliveries(h, made["id"], status="succeeded", event_type="webhook.test")
         assert [d["event_id"] for d in ok] == [first]
