@@ -49,6 +49,7 @@ from resolvers.crossborder.countries import DEFAULT_PROFILES
 from resolvers.crossborder.lookup import CrossBorderLookup
 from resolvers.directory.fhir_twin import organization_twin
 from resolvers.fhir.ports import FhirWriteUnitOfWork, TwinWriter
+from resolvers.fhir.writer import TWINNED
 from resolvers.labs.alerting.channels import (
     AlertChannel,
     SubscriptionsChannel,
@@ -83,7 +84,7 @@ class SqlTwins:
     """The twins of FHIR resources, bound to the SQL unit of work the write runs in."""
 
     def bound(self, resource_type: str, uow: FhirWriteUnitOfWork) -> TwinWriter | None:
-        if resource_type not in ("Patient", "Organization"):
+        if resource_type not in TWINNED:
             return None
         if not isinstance(uow, SqlUnitOfWork):  # the only unit of work this root builds
             raise TypeError(f"no {resource_type} twin for {type(uow).__name__}")

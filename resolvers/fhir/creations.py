@@ -24,11 +24,8 @@ from resolvers.fhir.errors import problem
 from resolvers.fhir.model import SearchRequest, StoredResource
 from resolvers.fhir.ports import FhirUnitOfWorkFactory, FhirWriteUnitOfWork
 from resolvers.fhir.search import parse_search
-from resolvers.fhir.writer import MirrorConfig, indexed, mirror_messages
+from resolvers.fhir.writer import TWINNED, MirrorConfig, indexed, mirror_messages
 from resolvers.group_commit import GroupCommit
-
-# Types whose creates keep a twin in step in the same transaction (resolvers/fhir/writer.py).
-TWINNED = frozenset({"Patient", "Organization"})
 
 
 @dataclass(frozen=True)

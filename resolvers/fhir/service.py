@@ -14,7 +14,7 @@ from resolvers.audit.model import AuditAction, AuditOutcome, AuditRecord
 from resolvers.audit.trail import AuditTrail, audit_records
 from resolvers.clock import Clock
 from resolvers.errors import Forbidden
-from resolvers.fhir.creations import TWINNED, conditional_match
+from resolvers.fhir.creations import conditional_match
 from resolvers.fhir.errors import FhirProblem, invalid_resource, problem
 from resolvers.fhir.issues import SUPPORTED_TYPES, VALIDATE_ONLY_TYPES, Issue, is_error
 from resolvers.fhir.model import SearchPage, SearchRequest, StoredResource
@@ -30,7 +30,13 @@ from resolvers.fhir.scoping import FhirScoping
 from resolvers.fhir.search_audit import patients_of_page, patients_searched
 from resolvers.fhir.search_params import patient_of
 from resolvers.fhir.smart_scopes import SmartScopes
-from resolvers.fhir.writer import MirrorConfig, delete_resource, first_version, write_resource
+from resolvers.fhir.writer import (
+    TWINNED,
+    MirrorConfig,
+    delete_resource,
+    first_version,
+    write_resource,
+)
 from resolvers.ids import new_id
 from resolvers.principal import Caller, Role, require_role
 from resolvers.tenancy import OrganizationScoping

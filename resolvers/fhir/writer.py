@@ -23,6 +23,10 @@ from resolvers.ids import new_id
 from resolvers.notifications.events import webhook_event
 from resolvers.outbox.model import NewOutboxMessage
 
+# Types whose writes keep a twin in step in the same transaction (the MPI patient of a
+# Patient, the directory entry of an Organization): the one list the writers go by.
+TWINNED = frozenset({"Patient", "Organization"})
+
 
 @dataclass(frozen=True)
 class MirrorConfig:
@@ -119,7 +123,7 @@ async def create_resources(uow: FhirWriteUnitOfWork, docs: Sequence[tuple[str, d
     items = []
     for rid, doc in docs:
         resource_type = str(doc["resourceType"])
-        if resource_type in ("Patient", "Organization"):
+        if resource_type in TWINNED:
             raise ValueError(f"{resource_type} must go through write_resource")
         items.append(indexed(first_version(doc, rid, now)))
     await uow.fhir.create_many(items)
